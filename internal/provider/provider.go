@@ -1,0 +1,119 @@
+// Package provider is how a lab comes to exist: the netns provider builds it from network
+// namespaces on this host, the clab provider drives containerlab, kind and Docker. Commands talk
+// to the Provider interface only; no command and no verify code knows which one runs.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/verify"
+)
+
+// Provider deploys, inspects and removes labs.
+type Provider interface {
+	// Name is the provider's --provider value.
+	Name() string
+	// Deploy builds the lab; on a deployed lab it repairs what is missing and says so.
+	Deploy(ctx context.Context, l *lab.Lab, opts DeployOptions) error
+	// Destroy removes everything the lab created. Nothing to remove is success.
+	Destroy(ctx context.Context, labName string, opts DestroyOptions) error
+	// Status lists the provider's labs (all when labName is ""), with their nodes.
+	Status(ctx context.Context, labName string) ([]LabStatus, error)
+	// Exec runs argv inside a node (or pod, or the switch) of the lab.
+	Exec(ctx context.Context, labName, target string, argv []string, stdio Stdio) error
+	// Source returns the live verify source of a deployed lab.
+	Source(ctx context.Context, l *lab.Lab) (verify.Source, error)
+}
+
+// DeployOptions steer a deploy.
+type DeployOptions struct {
+	CNI         string // "calico" or "knetlab"
+	DryRun      bool   // print every action without doing it
+	Reconfigure bool   // destroy and rebuild from scratch
+	Progress    Progress
+}
+
+// DestroyOptions steer a destroy.
+type DestroyOptions struct {
+	DryRun   bool
+	Progress Progress
+}
+
+// Progress receives one line per step; the CLI shows it as a spinner or timestamped lines.
+type Progress interface {
+	Step(format string, args ...any)
+	Done(format string, args ...any)
+}
+
+// Stdio are an exec's streams.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// LabStatus is a deployed lab as a provider sees it.
+type LabStatus struct {
+	Lab      string
+	Provider string
+	State    string // "running", "degraded", "incomplete" (a deploy did not finish)
+	Detail   string
+	Nodes    []NodeStatus
+}
+
+// NodeStatus is one node of a deployed lab.
+type NodeStatus struct {
+	Name    string
+	Kind    string // node, switch, network, datastore
+	State   string // running, stopped, missing
+	Address string
+	Detail  string
+}
+
+// Factory makes a provider.
+type Factory func() (Provider, error)
+
+var registry = map[string]Factory{}
+
+// Register adds a provider; providers call it from init.
+func Register(name string, f Factory) { registry[name] = f }
+
+// Names lists the registered providers.
+func Names() []string {
+	var out []string
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Default is the provider used without --provider.
+const Default = "netns"
+
+// Get returns the named provider.
+func Get(name string) (Provider, error) {
+	if name == "" {
+		name = Default
+	}
+	f, ok := registry[name]
+	if !ok {
+		return nil, exitcode.Usagef("unknown provider %q (providers: %s)", name, strings.Join(Names(), ", "))
+	}
+	p, err := f()
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// NopProgress discards progress.
+type NopProgress struct{}
+
+func (NopProgress) Step(string, ...any) {}
+func (NopProgress) Done(string, ...any) {}

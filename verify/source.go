@@ -1,0 +1,37 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// ErrAbsent is returned by a Source for data it does not have (a capture without a switch,
+// a lab without a datastore). Checks that need it are skipped with the reason.
+var ErrAbsent = errors.New("not available from this source")
+
+// Source is where the verify engine gets its inputs: a capture directory, a live netns lab,
+// a kind cluster. The engine never knows which.
+type Source interface {
+	// Describe names the source for reports, e.g. "capture ./cap" or "netns lab calico-overlay".
+	Describe() string
+	// Facts returns the cluster's pools, nodes, affinities and pods.
+	Facts(ctx context.Context) (*facts.Facts, error)
+	// Topology returns each lab node's (and the switch's) run state.
+	Topology(ctx context.Context) ([]state.NodeStatus, error)
+	// NodeState returns one node's dataplane tables; the tables it could not read are left unmarked.
+	NodeState(ctx context.Context, node string) (*state.Node, error)
+	// Switch returns the switch's state.
+	Switch(ctx context.Context) (*state.Switch, error)
+}
+
+// Prober is implemented by live sources that can send traffic (connectivity checks).
+type Prober interface {
+	// Ping sends count echo requests from inside a pod to dst and returns how many were answered.
+	Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (received int, err error)
+	// LinkStats reads a node's interface counters.
+	LinkStats(ctx context.Context, node, link string) (state.LinkStats, error)
+}
