@@ -41,8 +41,18 @@ type DeployOptions struct {
 
 // DestroyOptions steer a destroy.
 type DestroyOptions struct {
+	// Lab is the lab definition when the command had one (clab needs its rendered topology);
+	// nil for labs known only from state (destroy --all, a lab file that is gone).
+	Lab      *lab.Lab
+	All      bool // every lab of this provider, and nothing else
 	DryRun   bool
 	Progress Progress
+}
+
+// Confirmer is implemented by providers whose destroy is costly to undo (containers, clusters):
+// the CLI asks on a terminal before destroying unless --yes is given.
+type Confirmer interface {
+	ConfirmDestroy() bool
 }
 
 // Progress receives one line per step; the CLI shows it as a spinner or timestamped lines.
