@@ -328,18 +328,9 @@ func (v *validator) validateCNI(l *Lab) {
 		if ss := l.Cluster.ServiceSubnet; ss.IsValid() && ss.Overlaps(p.CIDR) {
 			v.addf(f+".cidr", "pool %s overlaps the service subnet %s", p.CIDR, ss)
 		}
-		for j, n := range l.Nodes {
-			for _, a := range []netip.Prefix{n.Address, n.Management} {
-				if a.IsValid() && a.Masked().Overlaps(p.CIDR) {
-					v.addf(f+".cidr", "pool %s overlaps node %s's subnet %s (nodes[%d])", p.CIDR, n.Name, a.Masked(), j)
-				}
-			}
-		}
-		if l.Switch != nil {
-			for _, vl := range l.Switch.VLANs {
-				if vl.Subnet.IsValid() && vl.Subnet.Overlaps(p.CIDR) {
-					v.addf(f+".cidr", "pool %s overlaps VLAN %d's subnet %s", p.CIDR, vl.ID, vl.Subnet)
-				}
+		for _, u := range underlaySubnets(l) {
+			if u.subnet.Overlaps(p.CIDR) {
+				v.addf(f+".cidr", "pool %s overlaps %s (%s)", p.CIDR, u.subnet, strings.Join(u.owners, ", "))
 			}
 		}
 		for j := 0; j < i; j++ {
@@ -415,4 +406,38 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+type underlaySubnet struct {
+	subnet netip.Prefix
+	owners []string // "VLAN 10", node names
+}
+
+// underlaySubnets lists each distinct node, VLAN and management subnet once, with who is in it,
+// so that a pool overlapping a subnet is reported once, not once per node.
+func underlaySubnets(l *Lab) []underlaySubnet {
+	var out []underlaySubnet
+	add := func(p netip.Prefix, owner string) {
+		if !p.IsValid() {
+			return
+		}
+		p = p.Masked()
+		for i := range out {
+			if out[i].subnet == p {
+				out[i].owners = append(out[i].owners, owner)
+				return
+			}
+		}
+		out = append(out, underlaySubnet{subnet: p, owners: []string{owner}})
+	}
+	if l.Switch != nil {
+		for _, vl := range l.Switch.VLANs {
+			add(vl.Subnet, "VLAN "+strconv.Itoa(vl.ID))
+		}
+	}
+	for _, n := range l.Nodes {
+		add(n.Address, n.Name)
+	}
+	add(l.Cluster.ManagementSubnet, "management network")
+	return out
 }

@@ -1,0 +1,38 @@
+# knetlab — build, test, regenerate rendered files, lint.
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/knetlab/knetlab/internal/cli.Version=$(VERSION)
+
+.PHONY: all build test test-unit generate lint bench e2e clean
+
+all: build
+
+## build: the knetlab CLI (plus the agent and CNI plugin once they exist) into ./bin
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+## test: every test — unit tests, and as root the netns end-to-end tests
+test:
+	$(GO) test -count=1 -timeout 60m ./...
+
+## test-unit: the tests that need neither root nor namespaces run anyway; root tests skip themselves
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+## generate: refresh the checked-in topologies/ and configs/ from labs/*/lab.yaml
+generate:
+	$(GO) test ./internal/render -run TestGolden -update
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the benchmarks whose figures go into docs/benchmarks.md
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+clean:
+	rm -rf $(BIN)

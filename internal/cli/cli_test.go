@@ -1,0 +1,18 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/knetlab/knetlab/internal/ui"
+)
+
+// run executes knetlab in-process, as a pipe would see it (no TTY), and returns its exit
+// code and streams.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/knetlab/knetlab/labs"
+)
+
+func TestLabList(t *testing.T) {
+	code, out, _ := run(t, "lab", "list")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"calico-overlay", "06 Calico overlay networks", "ceos01 (arista_ceos)", "pod-network", "02 Pod networking"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lab list lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("colour codes on a pipe:\n%q", out)
+	}
+}
+
+func TestLabShow(t *testing.T) {
+	code, out, _ := run(t, "lab", "show", "calico-overlay")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"lesson 06: Calico overlay networks",
+		"k01-worker3        worker         eth1   10.10.20.20/24  10.10.20.1  ceos01:eth4 (Ethernet4)  20 Calico-Network-2",
+		"10    Calico-Network    10.10.10.0/24  Vlan10 10.10.10.1/24  Ethernet1,Ethernet2,Ethernet3",
+		"default-ipv4-ippool  192.168.0.0/16  /26    CrossSubnet",
+		"node address autodetection: cidrs 10.10.0.0/16",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lab show lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestLabShowBadLabFileExits2NamingEveryProblem(t *testing.T) {
+	data, err := labs.FS.ReadFile("calico-overlay/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "10.10.20.20/24", "10.10.30.20/24", 1)
+	text = strings.Replace(text, "address: 10.10.10.12/24", "address: 10.10.10.11/24", 1)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"lab", "show", "--lab-file", file},
+		{"render", "--lab-file", file, "--out", filepath.Join(dir, "out")},
+	} {
+		code, out, stderr := run(t, args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		if out != "" {
+			t.Errorf("%v: wrote to stdout: %q", args, out)
+		}
+		for _, want := range []string{
+			file + ":52: nodes[2].address: address 10.10.10.11 is already k01-worker's",
+			file + ":59: nodes[3].address: address 10.10.30.20/24 is outside VLAN 20's subnet 10.10.20.0/24",
+		} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%v: stderr lacks %q:\n%s", args, want, stderr)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("render with a bad lab file created its output directory (err=%v)", err)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"lab", "show", "no-such-lab"},
+		{"lab", "list", "extra"},
+		{"render", "--no-such-flag"},
+	} {
+		if code, _, _ := run(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := run(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "knetlab ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
