@@ -2,29 +2,172 @@
 // text a person pasted — into the normalised node state of package state.
 //
 // Text parsers are tolerant by design: captures are grep-filtered, carry trailing spaces or CRLF,
-// extra `ip -d` attributes and lines for other devices. A line that cannot be understood is
-// skipped, never fatal. Only malformed JSON is an error, because JSON is machine output and a
-// broken document means the capture itself is broken.
+// extra `ip -d` attributes, IPv6 lines and lines for other devices. A line that cannot be
+// understood is skipped, never fatal. Only malformed JSON is an error, because JSON is machine
+// output and a broken document means the capture itself is broken.
 package parse
 
 import (
-	"github.com/knetlab/knetlab/verify/state"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 )
 
-// Routes parses `ip route` or `ip -j route`.
-func Routes(data []byte) ([]state.Route, error) { return nil, nil }
+// isJSON reports whether data is `ip -j` output rather than text: JSON output is always one
+// array (or, from some wrappers, one object), and no `ip` text line starts with '[' or '{'.
+func isJSON(data []byte) bool {
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	trimmed = bytes.TrimPrefix(trimmed, []byte("\ufeff"))
+	return len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '{')
+}
 
-// Neighs parses `ip neigh` or `ip -j neigh`.
-func Neighs(data []byte) ([]state.Neigh, error) { return nil, nil }
+// decodeJSON unmarshals an `ip -j` array into v. A single object is accepted as a one-element
+// array because `jq '.[]'`-style pastes of one entry are common. Errors carry the line and byte
+// offset so that the user can find the break in the file.
+func decodeJSON[T any](data []byte) ([]T, error) {
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\ufeff")))
+	var out []T
+	var err error
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var one T
+		err = json.Unmarshal(trimmed, &one)
+		out = []T{one}
+	} else {
+		err = json.Unmarshal(trimmed, &out)
+	}
+	if err == nil {
+		return out, nil
+	}
+	// Offsets are relative to the trimmed document; shift them back to the file.
+	lead := int64(bytes.Index(data, trimmed[:1]))
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return nil, jsonError(data, lead+syn.Offset, err)
+	case errors.As(err, &typ):
+		return nil, jsonError(data, lead+typ.Offset, err)
+	}
+	return nil, fmt.Errorf("malformed JSON: %w (re-run the command with -j and save its whole output)", err)
+}
 
-// FDB parses `bridge fdb show` or `bridge -j fdb show`.
-func FDB(data []byte) ([]state.FDBEntry, error) { return nil, nil }
+func jsonError(data []byte, offset int64, err error) error {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	line := 1 + bytes.Count(data[:offset], []byte("\n"))
+	return &Error{Line: line, Offset: offset, Err: fmt.Errorf("malformed JSON: %w (re-run the command with -j and save its whole output)", err)}
+}
 
-// Links parses `ip -d link show`, `ip link show type vxlan` or `ip -j -d link show`.
-func Links(data []byte) ([]state.Link, error) { return nil, nil }
+// Error is a parse error at a place in the input, so that callers can name the file and line.
+type Error struct {
+	Line   int   // 1-based
+	Offset int64 // byte offset
+	Err    error
+}
 
-// Addrs parses `ip addr` or `ip -j addr`: links with their IPv4 addresses.
-func Addrs(data []byte) ([]state.Link, error) { return nil, nil }
+func (e *Error) Error() string {
+	return fmt.Sprintf("line %d (byte %d): %v", e.Line, e.Offset, e.Err)
+}
 
-// MergeAddrs adds the addresses of addrLinks to the links of the same name.
-func MergeAddrs(links, addrLinks []state.Link) []state.Link { return links }
+func (e *Error) Unwrap() error { return e.Err }
+
+// lines calls fn with the fields of every non-empty line, tolerating CRLF and trailing spaces.
+func lines(data []byte, fn func(fields []string)) {
+	for len(data) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		fields := strings.Fields(string(line))
+		if len(fields) > 0 {
+			fn(fields)
+		}
+	}
+}
+
+// parseIPv4 parses an IPv4 address; IPv6 and garbage give false.
+func parseIPv4(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// parseDst parses a route or neighbour destination: "default", a prefix, or a bare address
+// (a host route, as `ip route` prints /32s).
+func parseDst(s string) (netip.Prefix, bool) {
+	if s == "default" || s == "0.0.0.0/0" {
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
+	}
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is4() {
+			return netip.Prefix{}, false
+		}
+		return p.Masked(), true
+	}
+	a, ok := parseIPv4(s)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, 32), true
+}
+
+// parseMAC returns the lower-case colon form of a 6-byte MAC address.
+func parseMAC(s string) (string, bool) {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return "", false
+	}
+	return hw.String(), true
+}
+
+func atoi(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// numberOrText accepts a JSON string or number: iproute2 prints a routing protocol without a
+// name in /etc/iproute2/rt_protos as a number in some versions and as text in others.
+type numberOrText string
+
+func (n *numberOrText) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*n = numberOrText(s)
+		return nil
+	}
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
+		return err
+	}
+	*n = numberOrText(num.String())
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

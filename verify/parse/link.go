@@ -1,0 +1,388 @@
+package parse
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// linkKinds are the link kinds `ip -d link` names at the start of its detail line. Other first
+// words there (addrgenmode, bridge_slave, ...) are attributes, not kinds.
+var linkKinds = map[string]bool{
+	"vxlan": true, "veth": true, "bridge": true, "vlan": true, "dummy": true, "ipip": true,
+	"macvlan": true, "ipvlan": true, "tun": true, "gre": true, "gretap": true, "geneve": true,
+	"wireguard": true, "bond": true, "vrf": true, "sit": true, "ip6tnl": true, "nlmon": true,
+	"ifb": true, "macvtap": true, "netkit": true,
+}
+
+// Links parses `ip -d link show`, `ip link show type vxlan`, `ip -o link` or `ip -j -d link show`.
+// Links parsed from `ip addr` output also carry their IPv4 addresses.
+func Links(data []byte) ([]state.Link, error) {
+	if isJSON(data) {
+		return linksJSON(data)
+	}
+	var p linkParser
+	p.parse(data)
+	return p.links, nil
+}
+
+// Addrs parses `ip addr`, `ip -o addr` or `ip -j addr`: links with their IPv4 addresses
+// (IPv6 addresses are skipped).
+func Addrs(data []byte) ([]state.Link, error) {
+	// `ip addr` is `ip link` with address lines added, so one parser reads both.
+	return Links(data)
+}
+
+// MergeAddrs returns links with the addresses of the same-named links in addrLinks. A link that
+// only addrLinks knows is appended, so that no address is lost when the link capture was
+// filtered more narrowly than the address capture.
+func MergeAddrs(links, addrLinks []state.Link) []state.Link {
+	out := append([]state.Link(nil), links...)
+	byName := make(map[string]int, len(out))
+	for i, l := range out {
+		byName[l.Name] = i
+	}
+	for _, a := range addrLinks {
+		i, ok := byName[a.Name]
+		if !ok {
+			out = append(out, a)
+			byName[a.Name] = len(out) - 1
+			continue
+		}
+		out[i].Addrs = append([]netip.Prefix(nil), a.Addrs...)
+		fillLink(&out[i], a)
+	}
+	return out
+}
+
+// fillLink copies the attributes from that l lacks, so that `ip addr` (which shows MAC, MTU and
+// flags too) completes a link seen in a grep-filtered `ip link` capture.
+func fillLink(l *state.Link, from state.Link) {
+	if l.Index == 0 {
+		l.Index = from.Index
+	}
+	if l.MTU == 0 {
+		l.MTU = from.MTU
+	}
+	if l.MAC == "" {
+		l.MAC = from.MAC
+	}
+	if l.OperState == "" {
+		l.OperState = from.OperState
+		l.Up = from.Up
+	}
+	if l.Master == "" {
+		l.Master = from.Master
+	}
+	if l.Parent == "" {
+		l.Parent = from.Parent
+	}
+}
+
+// linkParser reads the block format of `ip link`/`ip addr`: a header line "N: name[@parent]:
+// <FLAGS> mtu ..." followed by indented detail lines. Detail lines are recognised by their first
+// word, not by their indentation, because pasted captures often lose leading spaces; `ip -o`
+// puts the detail lines on the header's line, separated by backslashes.
+type linkParser struct {
+	links  []state.Link
+	cur    int            // index into links of the block being read, -1 before the first
+	byName map[string]int // `ip -o addr` repeats a link once per address
+	stats  []string       // column names of the last RX:/TX: header, prefixed "rx"/"tx"
+}
+
+func (p *linkParser) parse(data []byte) {
+	p.cur = -1
+	p.byName = map[string]int{}
+	for len(data) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		for k, seg := range strings.Split(string(line), `\`) {
+			f := strings.Fields(seg)
+			if len(f) == 0 {
+				continue
+			}
+			if k == 0 && p.header(f) {
+				continue
+			}
+			if p.cur >= 0 {
+				p.detail(f, seg)
+			}
+		}
+	}
+}
+
+// header starts a new link if f is a header line, reporting whether it was.
+func (p *linkParser) header(f []string) bool {
+	if len(f) < 2 || !strings.HasSuffix(f[0], ":") {
+		return false
+	}
+	index, err := strconv.Atoi(strings.TrimSuffix(f[0], ":"))
+	if err != nil || index <= 0 {
+		return false
+	}
+	name := f[1]
+	oneLineAddr := !strings.HasSuffix(name, ":") // `ip -o addr`: "2: eth0    inet ..."
+	name = strings.TrimSuffix(name, ":")
+	parent := ""
+	if at := strings.IndexByte(name, '@'); at >= 0 {
+		name, parent = name[:at], name[at+1:]
+		if parent == "NONE" {
+			parent = ""
+		}
+	}
+	if name == "" {
+		return false
+	}
+	if i, ok := p.byName[name]; ok {
+		p.cur = i
+	} else {
+		p.links = append(p.links, state.Link{Name: name, Index: index, Parent: parent})
+		p.cur = len(p.links) - 1
+		p.byName[name] = p.cur
+	}
+	p.stats = nil
+	if oneLineAddr {
+		p.detail(f[2:], "")
+		return true
+	}
+	l := &p.links[p.cur]
+	for i := 2; i < len(f); i++ {
+		val := ""
+		if i+1 < len(f) {
+			val = f[i+1]
+		}
+		switch {
+		case strings.HasPrefix(f[i], "<") && strings.HasSuffix(f[i], ">"):
+			l.Up = contains(strings.Split(strings.Trim(f[i], "<>"), ","), "UP")
+		case f[i] == "mtu":
+			if n, ok := atoi(val); ok {
+				l.MTU = n
+			}
+			i++
+		case f[i] == "state":
+			l.OperState = val
+			i++
+		case f[i] == "master":
+			l.Master = val
+			i++
+		case f[i] == "qdisc" || f[i] == "group" || f[i] == "qlen" || f[i] == "mode":
+			i++
+		}
+	}
+	return true
+}
+
+// detail applies one detail line (fields f, raw text seg) to the current link.
+func (p *linkParser) detail(f []string, seg string) {
+	if len(f) == 0 {
+		return
+	}
+	l := &p.links[p.cur]
+	switch {
+	case strings.HasPrefix(f[0], "link/"):
+		if len(f) > 1 {
+			if mac, ok := parseMAC(f[1]); ok {
+				l.MAC = mac
+			}
+		}
+	case f[0] == "inet":
+		if len(f) > 1 {
+			if pfx, err := netip.ParsePrefix(f[1]); err == nil && pfx.Addr().Is4() {
+				l.Addrs = appendPrefix(l.Addrs, pfx)
+			} else if a, ok := parseIPv4(f[1]); ok {
+				l.Addrs = appendPrefix(l.Addrs, netip.PrefixFrom(a, 32))
+			}
+		}
+	case f[0] == "alias":
+		l.Alias = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(seg), "alias"))
+	case f[0] == "vxlan":
+		l.Kind = "vxlan"
+		l.VXLAN = vxlanAttrs(f[1:])
+	case linkKinds[f[0]]:
+		l.Kind = f[0]
+	case f[0] == "RX:" || f[0] == "TX:":
+		dir := strings.ToLower(strings.TrimSuffix(f[0], ":"))
+		p.stats = p.stats[:0]
+		for _, col := range f[1:] {
+			p.stats = append(p.stats, dir+col)
+		}
+	case len(p.stats) > 0:
+		p.statsLine(l, f)
+	}
+}
+
+// statsLine reads the numbers under an RX:/TX: header of `ip -s link`.
+func (p *linkParser) statsLine(l *state.Link, f []string) {
+	cols := p.stats
+	p.stats = nil
+	for i, v := range f {
+		if i >= len(cols) {
+			break
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return
+		}
+		switch cols[i] {
+		case "rxpackets":
+			if l.Stats == nil {
+				l.Stats = &state.LinkStats{}
+			}
+			l.Stats.RxPackets = n
+		case "txpackets":
+			if l.Stats == nil {
+				l.Stats = &state.LinkStats{}
+			}
+			l.Stats.TxPackets = n
+		}
+	}
+}
+
+func appendPrefix(list []netip.Prefix, p netip.Prefix) []netip.Prefix {
+	for _, have := range list {
+		if have == p {
+			return list
+		}
+	}
+	return append(list, p)
+}
+
+// vxlanAttrs reads the attributes after "vxlan" on an `ip -d link` detail line. The kernel
+// learns by default; iproute2 prints only "nolearning".
+func vxlanAttrs(f []string) *state.VXLAN {
+	v := &state.VXLAN{Learning: true}
+	for i := 0; i < len(f); i++ {
+		val := ""
+		if i+1 < len(f) {
+			val = f[i+1]
+		}
+		switch f[i] {
+		case "id":
+			if n, ok := atoi(val); ok {
+				v.VNI = n
+			}
+			i++
+		case "local":
+			if a, ok := parseIPv4(val); ok {
+				v.Local = a
+			}
+			i++
+		case "dev":
+			v.Dev = val
+			i++
+		case "dstport":
+			if n, ok := atoi(val); ok {
+				v.Port = n
+			}
+			i++
+		case "nolearning":
+			v.Learning = false
+		case "learning":
+			v.Learning = true
+		}
+	}
+	return v
+}
+
+type jsonLink struct {
+	IfIndex   int      `json:"ifindex"`
+	IfName    string   `json:"ifname"`
+	Link      string   `json:"link"`
+	LinkIndex int      `json:"link_index"`
+	Flags     []string `json:"flags"`
+	MTU       int      `json:"mtu"`
+	OperState string   `json:"operstate"`
+	Master    string   `json:"master"`
+	Address   string   `json:"address"`
+	IfAlias   string   `json:"ifalias"`
+	LinkInfo  *struct {
+		InfoKind string          `json:"info_kind"`
+		InfoData json.RawMessage `json:"info_data"`
+	} `json:"linkinfo"`
+	AddrInfo []struct {
+		Family    string `json:"family"`
+		Local     string `json:"local"`
+		PrefixLen int    `json:"prefixlen"`
+	} `json:"addr_info"`
+	Stats64 *struct {
+		RX struct {
+			Packets uint64 `json:"packets"`
+		} `json:"rx"`
+		TX struct {
+			Packets uint64 `json:"packets"`
+		} `json:"tx"`
+	} `json:"stats64"`
+}
+
+type jsonVXLAN struct {
+	ID       int    `json:"id"`
+	Local    string `json:"local"`
+	Link     string `json:"link"`
+	Port     int    `json:"port"`
+	Learning *bool  `json:"learning"`
+}
+
+func linksJSON(data []byte) ([]state.Link, error) {
+	raw, err := decodeJSON[jsonLink](data)
+	if err != nil {
+		return nil, err
+	}
+	links := make([]state.Link, 0, len(raw))
+	for _, j := range raw {
+		if j.IfName == "" {
+			continue
+		}
+		l := state.Link{
+			Name:      j.IfName,
+			Index:     j.IfIndex,
+			MTU:       j.MTU,
+			Up:        contains(j.Flags, "UP"),
+			OperState: j.OperState,
+			Master:    j.Master,
+			Parent:    j.Link,
+			Alias:     j.IfAlias,
+		}
+		if l.Parent == "" && j.LinkIndex > 0 {
+			// A peer in another namespace is shown by index only, as text shows "@ifN".
+			l.Parent = "if" + strconv.Itoa(j.LinkIndex)
+		}
+		if mac, ok := parseMAC(j.Address); ok {
+			l.MAC = mac
+		}
+		if j.LinkInfo != nil {
+			l.Kind = j.LinkInfo.InfoKind
+			if l.Kind == "vxlan" && len(j.LinkInfo.InfoData) > 0 {
+				var v jsonVXLAN
+				// info_data of a vxlan device always has this shape; a mismatch means another
+				// iproute2 dialect, and the device is still worth reporting without attributes.
+				if json.Unmarshal(j.LinkInfo.InfoData, &v) == nil {
+					l.VXLAN = &state.VXLAN{VNI: v.ID, Port: v.Port, Dev: v.Link, Learning: v.Learning == nil || *v.Learning}
+					if a, ok := parseIPv4(v.Local); ok {
+						l.VXLAN.Local = a
+					}
+				}
+			}
+		}
+		for _, a := range j.AddrInfo {
+			if a.Family != "inet" {
+				continue
+			}
+			if ip, ok := parseIPv4(a.Local); ok && a.PrefixLen >= 0 && a.PrefixLen <= 32 {
+				l.Addrs = appendPrefix(l.Addrs, netip.PrefixFrom(ip, a.PrefixLen))
+			}
+		}
+		if j.Stats64 != nil {
+			l.Stats = &state.LinkStats{RxPackets: j.Stats64.RX.Packets, TxPackets: j.Stats64.TX.Packets}
+		}
+		links = append(links, l)
+	}
+	return links, nil
+}
