@@ -27,7 +27,9 @@ func newRenderCmd(s *ui.Streams) *cobra.Command {
   <out>/topologies/<lab>.clab.yaml   containerlab topology (switch, kind cluster, ext-container nodes, links)
   <out>/configs/<lab>/kind.yaml      kind cluster config (no default CNI, pod/service subnets, node-ip patches)
   <out>/configs/<lab>/calico.yaml    Calico operator Installation and APIServer
-  <out>/configs/<lab>/<switch>.cfg   cEOS startup config (VLANs, access ports, SVIs, ip routing)
+  <out>/configs/<lab>/pods.yaml      the lab's test pods, pinned to their nodes, and their services
+  <out>/configs/<lab>/<switch>.cfg   cEOS startup config (VLANs, access ports, SVIs, ip routing),
+                                     only for a lab with a switch
 
 Without --out the files are written under the current directory, which in a knetlab checkout
 refreshes the checked-in copies (what make generate does).`,

@@ -24,9 +24,9 @@ const repoRoot = "../.."
 // renderedDirs are the directories that hold only rendered files.
 var renderedDirs = []string{"topologies", "configs"}
 
-// TestCheckedInFilesAreRendered is the golden test: every checked-in file under topologies/
+// TestGolden is the golden test: every checked-in file under topologies/
 // and configs/ is exactly what Render produces for a catalogue lab, and nothing else is there.
-func TestCheckedInFilesAreRendered(t *testing.T) {
+func TestGolden(t *testing.T) {
 	labs, err := lab.All()
 	if err != nil {
 		t.Fatalf("load catalogue: %v", err)
