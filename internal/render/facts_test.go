@@ -284,6 +284,10 @@ func TestCEOSConfigFacts(t *testing.T) {
 		}
 		at += i + 1
 	}
+	// containerlab runs a startup config through text/template before copying it to flash.
+	if strings.Contains(cfg, "{{") {
+		t.Error("config contains {{, which containerlab would read as a template action")
+	}
 	if !strings.HasSuffix(cfg, "\nend\n") {
 		t.Error("config does not finish with end")
 	}
