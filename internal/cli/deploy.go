@@ -1,22 +1,81 @@
 package cli
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
-// TODO(issue): placeholder until the command lands.
+type deployFlags struct {
+	lab         labFlag
+	provider    string
+	cni         string
+	dryRun      bool
+	reconfigure bool
+}
+
 func newDeployCmd(s *ui.Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "deploy",
-		Short:  "not implemented yet",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			_ = s
-			return errors.New("deploy: not implemented yet")
+	f := &deployFlags{}
+	c := &cobra.Command{
+		Use:   "deploy <lab>",
+		Short: "Bring a lab up (network namespaces on this host, or containerlab + kind)",
+		Long: `deploy brings a lab up with a provider:
+
+  netns (default)  the lab as network namespaces on this host: a switch namespace, one namespace
+                   per node with the lab's interface names and addresses, a management network.
+                   Needs root. Starts in about a second.
+  clab             containerlab: an Arista cEOS switch and a kind cluster (Docker, containerlab).
+
+Deploying a lab that is already up checks every object, repairs what is missing and says what
+it changed ("nothing to change" when all is there). --reconfigure destroys and rebuilds.`,
+		Example: `  sudo knetlab deploy calico-overlay
+  knetlab deploy calico-overlay --dry-run
+  sudo knetlab deploy pod-network --reconfigure`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeLabs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := lab.Resolve(argOr(args, 0), f.lab.file)
+			if err != nil {
+				return err
+			}
+			p, err := provider.Get(f.provider)
+			if err != nil {
+				return err
+			}
+			err = p.Deploy(cmd.Context(), l, provider.DeployOptions{
+				CNI:         f.cni,
+				DryRun:      f.dryRun,
+				Reconfigure: f.reconfigure,
+				Progress:    ui.NewProgress(s),
+			})
+			if err != nil {
+				return err
+			}
+			if !f.dryRun {
+				fmt.Fprintf(s.Out, "lab %s is up (provider %s): knetlab status %s\n", l.Name, p.Name(), l.Name)
+			}
+			return nil
 		},
 	}
+	f.lab.register(c)
+	registerProviderFlag(c, &f.provider)
+	c.Flags().StringVar(&f.cni, "cni", "", "CNI to install: calico (upstream, clab only) or knetlab (default: the provider's)")
+	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would be created, change nothing")
+	c.Flags().BoolVar(&f.reconfigure, "reconfigure", false, "destroy the lab first and rebuild it from scratch")
+	_ = c.RegisterFlagCompletionFunc("cni", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"calico", "knetlab"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	return c
+}
+
+// registerProviderFlag adds --provider with completion of the registered providers.
+func registerProviderFlag(c *cobra.Command, v *string) {
+	c.Flags().StringVar(v, "provider", provider.Default, "lab provider: netns or clab")
+	_ = c.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return provider.Names(), cobra.ShellCompDirectiveNoFileComp
+	})
 }

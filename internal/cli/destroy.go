@@ -1,22 +1,98 @@
 package cli
 
 import (
-	"errors"
+	"bufio"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
-// TODO(issue): placeholder until the command lands.
+type destroyFlags struct {
+	lab      labFlag
+	provider string
+	all      bool
+	dryRun   bool
+	yes      bool
+}
+
 func newDestroyCmd(s *ui.Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "destroy",
-		Short:  "not implemented yet",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			_ = s
-			return errors.New("destroy: not implemented yet")
+	f := &destroyFlags{}
+	c := &cobra.Command{
+		Use:   "destroy <lab> | --all",
+		Short: "Remove a lab and everything it created",
+		Long: `destroy removes everything a lab created: namespaces or containers, links, processes and its
+state. Destroying a lab that is not there succeeds and says so; a lab whose deploy was
+interrupted is cleaned up from its record. --all removes every lab of the provider and nothing
+else.`,
+		Example: `  sudo knetlab destroy calico-overlay
+  sudo knetlab destroy --all
+  knetlab destroy --all --dry-run`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeLabs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := argOr(args, 0)
+			switch {
+			case f.all && (name != "" || f.lab.file != ""):
+				return exitcode.Usagef("give a lab or --all, not both")
+			case !f.all && name == "" && f.lab.file == "":
+				return exitcode.Usagef("which lab? knetlab destroy <lab>, or --all")
+			}
+			var l *lab.Lab
+			var err error
+			switch {
+			case f.lab.file != "":
+				l, err = lab.Resolve(name, f.lab.file)
+			case name != "" && slices.Contains(lab.Names(), name):
+				l, err = lab.Load(name)
+			}
+			// A lab outside the catalogue (deployed from a file since gone) is destroyed from its
+			// record alone.
+			if err != nil {
+				return err
+			}
+			if l != nil {
+				name = l.Name
+			}
+			p, err := provider.Get(f.provider)
+			if err != nil {
+				return err
+			}
+			if c, ok := p.(provider.Confirmer); ok && c.ConfirmDestroy() && s.TTY && !f.yes && !f.dryRun {
+				what := "lab " + name
+				if f.all {
+					what = "every " + p.Name() + " lab"
+				}
+				if !confirm(s, fmt.Sprintf("destroy %s?", what)) {
+					return exitcode.Usagef("not confirmed; nothing was changed (--yes skips the question)")
+				}
+			}
+			return p.Destroy(cmd.Context(), name, provider.DestroyOptions{
+				Lab: l, All: f.all, DryRun: f.dryRun, Progress: ui.NewProgress(s),
+			})
 		},
 	}
+	f.lab.register(c)
+	registerProviderFlag(c, &f.provider)
+	c.Flags().BoolVar(&f.all, "all", false, "remove every lab of the provider")
+	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would be removed, change nothing")
+	c.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
+	return c
+}
+
+// confirm asks a yes/no question on the terminal.
+func confirm(s *ui.Streams, question string) bool {
+	fmt.Fprintf(s.Err, "%s [y/N] ", question)
+	line, _ := bufio.NewReader(s.In).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
 }

@@ -1,22 +1,40 @@
 package cli
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
-// TODO(issue): placeholder until the command lands.
+type execFlags struct{ provider string }
+
 func newExecCmd(s *ui.Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "exec",
-		Short:  "not implemented yet",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			_ = s
-			return errors.New("exec: not implemented yet")
+	f := &execFlags{}
+	c := &cobra.Command{
+		Use:   "exec <lab> <node> -- CMD...",
+		Short: "Run a command inside a lab node (or the switch)",
+		Long: `exec runs CMD inside a node of a deployed lab — in the netns provider a host binary inside the
+node's network namespace — with stdin, stdout and stderr passed through. knetlab exits with
+the command's exit code.`,
+		Example: `  sudo knetlab exec calico-overlay k01-worker -- ping -c1 10.10.20.20
+  sudo knetlab exec calico-overlay ceos01 -- ip route`,
+		Args: cobra.MinimumNArgs(3),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return completeLabs(cmd, args, toComplete)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 2 {
+				return exitcode.Usagef("usage: knetlab exec <lab> <node> -- CMD...")
+			}
+			p, err := provider.Get(f.provider)
+			if err != nil {
+				return err
+			}
+			return p.Exec(cmd.Context(), args[0], args[1], args[2:], provider.Stdio{In: s.In, Out: s.Out, Err: s.Err})
 		},
 	}
+	registerProviderFlag(c, &f.provider)
+	return c
 }

@@ -27,7 +27,8 @@ func Main(args []string, s *ui.Streams) int {
 		return exitcode.OK
 	}
 	var ce *exitcode.CheckError
-	if !errors.As(err, &ce) { // a failed check has printed its report already
+	var cmdErr *exitcode.CommandError
+	if !errors.As(err, &ce) && !errors.As(err, &cmdErr) { // a failed check has printed its report, an exec'd command its own errors
 		fmt.Fprintf(s.Err, "%s %v\n", s.Paint(ui.Red, "error:"), err)
 	}
 	return exitcode.Code(err)

@@ -47,6 +47,17 @@ func (e *CheckError) Error() string {
 	return fmt.Sprintf("%d checks failed", e.Failed)
 }
 
+// CommandError is the non-zero exit status of a command knetlab ran for the user (exec):
+// knetlab exits with the same code, and prints nothing more, since the command spoke for itself.
+type CommandError struct {
+	Command string
+	Code    int
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("%s exited with code %d", e.Command, e.Code)
+}
+
 // NewUsage wraps err as bad usage or input (exit 2).
 func NewUsage(err error) error { return &UsageError{Err: err} }
 
@@ -64,7 +75,10 @@ func Code(err error) int {
 	var u *UsageError
 	var env *EnvironmentError
 	var c *CheckError
+	var cmd *CommandError
 	switch {
+	case errors.As(err, &cmd):
+		return cmd.Code
 	case errors.As(err, &c):
 		return CheckFailed
 	case errors.As(err, &env):

@@ -1,0 +1,75 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/kernelstate"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+)
+
+// Exec implements provider.Provider: argv runs as a host binary inside the target's namespace
+// (a node, the switch, or "network"), with the caller's streams. The process is forked from a
+// thread that has joined the namespace, so only the network namespace differs from the host's.
+// A command that exits non-zero comes back as *exitcode.CommandError with its code.
+func (p *Provider) Exec(_ context.Context, name, target string, argv []string, stdio provider.Stdio) error {
+	if err := checkLabName(name); err != nil {
+		return err
+	}
+	if len(argv) == 0 {
+		return exitcode.Usagef("no command given: knetlab exec %s %s -- CMD...", name, target)
+	}
+	if err := requireRoot("exec"); err != nil {
+		return err
+	}
+	rec, err := labstate.Read(p.root, name)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return exitcode.Usagef("lab %s is not deployed by the netns provider: knetlab deploy %s", name, name)
+	}
+	ns, ok := rec.Namespace(target)
+	if !ok {
+		var members []string
+		for _, n := range rec.Namespaces {
+			members = append(members, n.Node)
+		}
+		sort.Strings(members)
+		return exitcode.Usagef("lab %s has no node %q (targets: %s)", name, target, strings.Join(members, ", "))
+	}
+	h, err := openNamespace(ns.Name)
+	if err != nil {
+		return exitcode.NewEnvironment(err, "knetlab deploy "+name+" repairs the lab")
+	}
+	defer h.Close()
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	if err := kernelstate.Do(h, cmd.Start); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return exitcode.NewEnvironment(fmt.Errorf("exec in %s: %w", target, err), "install it on the host: exec runs the host's binaries")
+		}
+		return fmt.Errorf("exec in %s: %w", target, err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code := ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal()) // as a shell reports a command killed by a signal
+		}
+		return &exitcode.CommandError{Command: argv[0], Code: code}
+	}
+	if err != nil {
+		return fmt.Errorf("exec in %s: %w", target, err)
+	}
+	return nil
+}
