@@ -20,6 +20,8 @@ const (
 	TableFDB     Table = "fdb"
 	TableSysctls Table = "sysctls"
 	TablePods    Table = "pods"
+	// TableNAT is the natOutgoing masquerade state (nat.outgoing).
+	TableNAT Table = "nat"
 )
 
 // Node is one node's dataplane tables.
@@ -32,6 +34,9 @@ type Node struct {
 	FDB     []FDBEntry
 	Sysctls map[string]string // e.g. "net.ipv4.conf.cali1234567890a.proxy_arp" → "1"
 	Pods    []PodWiring       // pod-side wiring, one per local pod when TablePods is collected
+	// NATOutgoing are the pool CIDRs whose traffic to outside all pools the node masquerades,
+	// when TableNAT is collected (iptables cali-nat-outgoing or the agent's nftables sets).
+	NATOutgoing []netip.Prefix
 }
 
 // Has reports whether table t was collected.

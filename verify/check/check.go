@@ -1,0 +1,176 @@
+// Package check holds the checks of SPEC §3, declared in one place (registry.go) with what each
+// needs, each implemented in its own file. A check judges normalised inputs only — facts, the
+// expectation computed from them, node and switch state, the lab definition, a prober — and
+// never knows where they came from. The engine that gathers the inputs and runs the checks is
+// package verify.
+package check
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// Need is an input a check cannot run without.
+type Need uint8
+
+// The inputs.
+const (
+	NeedFacts    Need = 1 << iota // pools, nodes, affinities, pods
+	NeedNodes                     // node tables (the check says which, per node)
+	NeedTopology                  // node run states
+	NeedLab                       // the lab definition
+	NeedSwitch                    // the switch's state (and a lab with a switch)
+	NeedProber                    // a source that can send traffic
+)
+
+// Check is one check of SPEC §3.
+type Check struct {
+	ID    string
+	Title string
+	Needs Need
+	// Run judges the inputs and returns one result per node (or per switch, or "cluster").
+	// A node whose inputs are absent gets a skipped result with the reason.
+	Run func(ctx context.Context, in *Inputs) []*report.Node
+}
+
+// Prober sends traffic from pods and reads counters. verify.Prober satisfies it; it is
+// restated here so that checks do not import the engine that runs them.
+type Prober interface {
+	Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (received int, err error)
+	LinkStats(ctx context.Context, node, link string) (state.LinkStats, error)
+}
+
+// Inputs are what the engine gathered. For every input that is absent, the matching
+// ...Absent field says why, in words that go into the report.
+type Inputs struct {
+	Lab       *lab.Lab
+	LabAbsent string
+
+	Facts       *facts.Facts
+	Expect      *expect.Cluster
+	FactsAbsent string
+
+	Topology       []state.NodeStatus
+	TopologyAbsent string
+
+	// Nodes are the node states by node name; NodeAbsent says why a node has none.
+	Nodes      map[string]*state.Node
+	NodeAbsent map[string]string
+
+	Switch       *state.Switch
+	SwitchAbsent string
+
+	Prober       Prober
+	ProberAbsent string
+}
+
+// Missing returns why a check with these needs cannot run, or "" when it can.
+func (in *Inputs) Missing(n Need) string {
+	switch {
+	case n&NeedLab != 0 && in.Lab == nil:
+		return orDefault(in.LabAbsent, "no lab definition (offline capture)")
+	case n&NeedSwitch != 0 && in.Lab != nil && in.Lab.Switch == nil:
+		return fmt.Sprintf("lab %s has no switch", in.Lab.Name)
+	case n&NeedSwitch != 0 && in.Switch == nil:
+		return orDefault(in.SwitchAbsent, "the source has no switch state")
+	case n&NeedFacts != 0 && in.Facts == nil:
+		return orDefault(in.FactsAbsent, "the source has no cluster facts (pools, nodes, block affinities)")
+	case n&NeedTopology != 0 && in.Topology == nil:
+		return orDefault(in.TopologyAbsent, "the source has no node run states")
+	case n&NeedProber != 0 && in.Prober == nil:
+		return orDefault(in.ProberAbsent, "source cannot send traffic (offline capture)")
+	}
+	return ""
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// judgeNode judges one node whose tables are all present.
+type judgeNode func(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
+
+// perNode runs judge on every node of the expectation that has the tables, and skips the
+// others with the reason: a node that could not be judged is never passed.
+func perNode(in *Inputs, tables []state.Table, judge judgeNode) []*report.Node {
+	out := make([]*report.Node, 0, len(in.Expect.Nodes))
+	for _, e := range in.Expect.Nodes {
+		start := time.Now()
+		r := &report.Node{Node: e.Name()}
+		out = append(out, r)
+		s, ok := in.Nodes[e.Name()]
+		if !ok || s == nil {
+			r.Status = report.Skipped
+			r.Reason = orDefault(in.NodeAbsent[e.Name()], "no state collected for this node")
+			continue
+		}
+		if t, ok := firstAbsent(s, tables); !ok {
+			r.Status = report.Skipped
+			r.Reason = fmt.Sprintf("no %s table for %s in this source", t, e.Name())
+			continue
+		}
+		judge(in, e, s, r)
+		r.Duration = time.Since(start)
+	}
+	return out
+}
+
+func firstAbsent(s *state.Node, tables []state.Table) (state.Table, bool) {
+	for _, t := range tables {
+		if !s.Has(t) {
+			return t, false
+		}
+	}
+	return "", true
+}
+
+// underlay is the node's interface P of SPEC §2, as the node state shows it.
+type underlay struct {
+	Dev string // "" when the state does not say which interface holds the underlay address
+	MTU int    // the interface's MTU, or expect.DefaultUnderlayMTU when unknown
+}
+
+// findUnderlay looks for the link that holds the node's underlay address. When the state has
+// no addresses (or none matches), direct routes accept any device and the report says so.
+func findUnderlay(e *expect.Node, s *state.Node, r *report.Node) underlay {
+	ip := e.Facts.Address.Addr()
+	for i := range s.Links {
+		for _, a := range s.Links[i].Addrs {
+			if a.Addr() == ip {
+				u := underlay{Dev: s.Links[i].Name, MTU: s.Links[i].MTU}
+				if u.MTU == 0 {
+					u.MTU = expect.DefaultUnderlayMTU
+				}
+				return u
+			}
+		}
+	}
+	if r != nil {
+		r.Notes = appendOnce(r.Notes, fmt.Sprintf("no interface holding the underlay address %s in the node state: direct routes accept any device, MTU %d assumed",
+			ip, expect.DefaultUnderlayMTU))
+	}
+	return underlay{MTU: expect.DefaultUnderlayMTU}
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// mainTable reports whether a route is in the main table, the only one Calico programs.
+func mainTable(r *state.Route) bool { return r.Table == "" || r.Table == "main" }

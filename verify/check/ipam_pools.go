@@ -1,0 +1,99 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/report"
+)
+
+// Cluster is the result name of checks that judge the cluster as a whole.
+const Cluster = "cluster"
+
+// ipamPools: with a lab, the cluster's pools are the lab's (by name: cidr, blockSize, modes,
+// natOutgoing), no more and no less. Without one, each pool is at least sound.
+func ipamPools(_ context.Context, in *Inputs) []*report.Node {
+	r := &report.Node{Node: Cluster}
+	for _, p := range in.Facts.Pools {
+		r.Findings = append(r.Findings, poolSanity(p)...)
+	}
+	if in.Lab == nil {
+		r.Notes = append(r.Notes, "no lab definition: pools checked for soundness only")
+		return []*report.Node{r}
+	}
+	have := map[string]facts.Pool{}
+	for _, p := range in.Facts.Pools {
+		have[p.Name] = p
+	}
+	declared := map[string]bool{}
+	for _, want := range in.Lab.CNI.Pools {
+		declared[want.Name] = true
+		why := fmt.Sprintf("lab %s declares pool %s", in.Lab.Name, want.Name)
+		got, ok := have[want.Name]
+		if !ok {
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: "pool " + want.Name,
+				Expected: fmt.Sprintf("%s blockSize %d vxlanMode %s ipipMode %s", want.CIDR, want.BlockSize, want.VXLANMode, want.IPIPMode),
+				Reason:   why})
+			continue
+		}
+		add := func(field, w, g string) {
+			if w != g {
+				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: "pool " + want.Name, Field: field,
+					Expected: w, Found: g, Reason: why})
+			}
+		}
+		add("cidr", want.CIDR.String(), prefixText(got.CIDR))
+		add("blockSize", strconv.Itoa(want.BlockSize), strconv.Itoa(got.BlockSize))
+		add("vxlanMode", modeOrNever(want.VXLANMode), modeOrNever(got.VXLANMode))
+		add("ipipMode", modeOrNever(want.IPIPMode), modeOrNever(got.IPIPMode))
+		add("natOutgoing", strconv.FormatBool(want.NATOutgoing), strconv.FormatBool(got.NATOutgoing))
+		if got.Disabled {
+			add("disabled", "false", "true")
+		}
+	}
+	for _, p := range in.Facts.Pools {
+		if !declared[p.Name] {
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: "pool " + p.Name, Found: prefixText(p.CIDR),
+				Reason: fmt.Sprintf("lab %s declares no pool %s", in.Lab.Name, p.Name)})
+		}
+	}
+	return []*report.Node{r}
+}
+
+func modeOrNever(m string) string {
+	if m == "" {
+		return expect.ModeNever
+	}
+	return m
+}
+
+func poolSanity(p facts.Pool) []report.Finding {
+	var out []report.Finding
+	bad := func(field, want, got string) {
+		out = append(out, report.Finding{Kind: report.Broken, Entry: "pool " + p.Name, Field: field, Expected: want, Found: got,
+			Reason: "Calico rejects or misroutes a pool like this"})
+	}
+	switch {
+	case !p.CIDR.IsValid():
+		bad("cidr", "an IPv4 CIDR", "none")
+	case p.CIDR != p.CIDR.Masked():
+		bad("cidr", p.CIDR.Masked().String(), p.CIDR.String())
+	}
+	if p.CIDR.IsValid() && (p.BlockSize < p.CIDR.Bits() || p.BlockSize > 32) {
+		bad("blockSize", fmt.Sprintf("between %d and 32", p.CIDR.Bits()), strconv.Itoa(p.BlockSize))
+	}
+	for _, m := range []struct{ field, mode string }{{"vxlanMode", p.VXLANMode}, {"ipipMode", p.IPIPMode}} {
+		switch m.mode {
+		case "", expect.ModeNever, expect.ModeAlways, expect.ModeCrossSubnet:
+		default:
+			bad(m.field, "Never, Always or CrossSubnet", m.mode)
+		}
+	}
+	if modeOrNever(p.VXLANMode) != expect.ModeNever && modeOrNever(p.IPIPMode) != expect.ModeNever {
+		bad("encapsulation", "VXLAN or IPIP", "both")
+	}
+	return out
+}

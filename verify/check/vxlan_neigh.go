@@ -1,0 +1,60 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// vxlanNeigh: a permanent neighbour on vxlan.calico per remote tunnel address with the remote
+// VTEP's MAC, and nothing else on vxlan.calico.
+func vxlanNeigh(_ context.Context, in *Inputs) []*report.Node {
+	return perNode(in, []state.Table{state.TableNeigh}, judgeVXLANNeigh)
+}
+
+func judgeVXLANNeigh(_ *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
+	found := map[netip.Addr]*state.Neigh{}
+	var onDevice []*state.Neigh
+	for i := range s.Neighs {
+		n := &s.Neighs[i]
+		if n.Dev != expect.VXLANDevice {
+			continue
+		}
+		found[n.Dst] = n
+		onDevice = append(onDevice, n)
+	}
+	expected := map[netip.Addr]bool{}
+	for _, want := range e.Neighs {
+		expected[want.Dst] = true
+		why := fmt.Sprintf("%s's tunnel address is %s and its VTEP MAC %s: %s answers ARP for it from this entry (Calico never lets vxlan.calico ARP)",
+			want.Peer.Name, want.Dst, want.LLAddr, e.Name())
+		entry := want.Dst.String()
+		got, ok := found[want.Dst]
+		if !ok {
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: entry,
+				Expected: fmt.Sprintf("%s dev vxlan.calico lladdr %s PERMANENT", want.Dst, want.LLAddr), Reason: why})
+			continue
+		}
+		if !strings.EqualFold(got.LLAddr, want.LLAddr) {
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: entry, Field: "lladdr",
+				Expected: want.LLAddr, Found: orNone(got.LLAddr), Reason: why})
+		}
+		if !got.Permanent() {
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: entry, Field: "state",
+				Expected: "PERMANENT", Found: orNone(strings.Join(got.State, ",")), Reason: why})
+		}
+	}
+	for _, got := range onDevice {
+		if expected[got.Dst] {
+			continue
+		}
+		r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: got.Dst.String(),
+			Found:  fmt.Sprintf("%s dev vxlan.calico lladdr %s %s", got.Dst, orNone(got.LLAddr), strings.Join(got.State, ",")),
+			Reason: fmt.Sprintf("no remote node has tunnel address %s: a neighbour for it on vxlan.calico is stale", got.Dst)})
+	}
+}

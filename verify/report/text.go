@@ -1,0 +1,120 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/knetlab/knetlab/internal/ui"
+)
+
+// WriteText writes the report for a person: one line per check, then for every failed or
+// skipped node what was found and why. Colour only on a terminal; on a pipe the text is plain
+// and stable, so it can be diffed and grepped.
+func WriteText(s *ui.Streams, r *Report) {
+	w := s.Out
+	title := "knetlab verify: " + r.Source
+	if r.Lab != "" {
+		title += " (lab " + r.Lab + ")"
+	}
+	fmt.Fprintln(w, s.Paint(ui.Bold, title))
+	fmt.Fprintln(w)
+
+	idWidth, titleWidth := 0, 0
+	for _, c := range r.Checks {
+		idWidth = max(idWidth, len(c.ID))
+		titleWidth = max(titleWidth, len(c.Title))
+	}
+	for _, c := range r.Checks {
+		fmt.Fprintf(w, "%s  %-*s  %-*s  %s\n", statusWord(s, c.Status), idWidth, c.ID, titleWidth, c.Title, checkSummary(c))
+		if c.Status == Skipped && c.Reason != "" {
+			fmt.Fprintf(w, "      %s\n", s.Paint(ui.Faint, c.Reason))
+			continue
+		}
+		for _, n := range c.Nodes {
+			writeNode(s, w, n)
+		}
+	}
+	sum := r.Summary()
+	fmt.Fprintf(w, "\n%d checks: %d passed, %d failed, %d skipped in %s\n",
+		len(r.Checks), sum.Passed, sum.Failed, sum.Skipped, roundDuration(r.Duration))
+}
+
+func writeNode(s *ui.Streams, w io.Writer, n *Node) {
+	switch n.Status {
+	case Skipped:
+		fmt.Fprintf(w, "      %s skipped: %s\n", n.Node, s.Paint(ui.Faint, n.Reason))
+	case Failed:
+		fmt.Fprintf(w, "      %s:\n", s.Paint(ui.Bold, n.Node))
+		for _, f := range n.Findings {
+			head := strings.ToUpper(string(f.Kind)) + " " + f.Entry
+			if f.Field != "" {
+				head += " (" + f.Field + ")"
+			}
+			fmt.Fprintf(w, "        %s\n", s.Paint(ui.Red, head))
+			if f.Expected != "" {
+				fmt.Fprintf(w, "          expected  %s\n", f.Expected)
+			}
+			if f.Found != "" {
+				fmt.Fprintf(w, "          found     %s\n", f.Found)
+			}
+			if f.Reason != "" {
+				fmt.Fprintf(w, "          why       %s\n", f.Reason)
+			}
+		}
+	}
+	if n.Status != Skipped {
+		for _, note := range n.Notes {
+			fmt.Fprintf(w, "      %s note: %s\n", n.Node, s.Paint(ui.Faint, note))
+		}
+	}
+}
+
+func statusWord(s *ui.Streams, st Status) string {
+	switch st {
+	case Passed:
+		return s.Paint(ui.Green, "PASS")
+	case Failed:
+		return s.Paint(ui.Red, "FAIL")
+	}
+	return s.Paint(ui.Yellow, "SKIP")
+}
+
+func checkSummary(c *Check) string {
+	var passed, failed, skipped int
+	for _, n := range c.Nodes {
+		switch n.Status {
+		case Passed:
+			passed++
+		case Failed:
+			failed++
+		default:
+			skipped++
+		}
+	}
+	var parts []string
+	if c.Status != Skipped || c.Reason == "" {
+		for _, p := range []struct {
+			n    int
+			word string
+		}{{passed, "passed"}, {failed, "failed"}, {skipped, "skipped"}} {
+			if p.n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", p.n, p.word))
+			}
+		}
+	}
+	out := strings.Join(parts, ", ")
+	if c.PassedAfter > 0 {
+		out += fmt.Sprintf(" (passed after %s)", roundDuration(c.PassedAfter))
+	}
+	return strings.TrimSpace(out + " " + roundDuration(c.Duration))
+}
+
+// roundDuration keeps reports readable: milliseconds below ten seconds, tenths above.
+func roundDuration(d time.Duration) string {
+	if d >= 10*time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
