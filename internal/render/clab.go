@@ -159,6 +159,9 @@ func BuildTopology(l *lab.Lab) (ClabTopology, error) {
 // the address on the switch-facing interface and a route to every other VLAN's subnet via the
 // node's own gateway. containerlab runs them in the ext-container after wiring the links.
 func UnderlayCommands(l *lab.Lab, n lab.Node) ([]string, error) {
+	if l.Switch == nil {
+		return nil, fmt.Errorf("node %s: lab %s has no switch, so kind's docker network is the underlay", n.Name, l.Name)
+	}
 	if _, ok := l.VLAN(n.VLAN); !ok {
 		return nil, fmt.Errorf("node %s: VLAN %d is not one of switch %s's VLANs", n.Name, n.VLAN, l.Switch.Name)
 	}

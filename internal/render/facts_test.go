@@ -229,6 +229,10 @@ func TestUnderlayCommandsRouteEveryOtherSubnet(t *testing.T) {
 	if _, err := render.UnderlayCommands(l, bad); err == nil {
 		t.Error("node in VLAN 40: no error")
 	}
+	flat := mustLoad(t, "pod-network")
+	if _, err := render.UnderlayCommands(flat, flat.Nodes[0]); err == nil {
+		t.Error("node of a lab without a switch: no error")
+	}
 }
 
 func TestSwitchPortsSortByNumber(t *testing.T) {
