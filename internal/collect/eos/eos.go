@@ -1,0 +1,260 @@
+// Package eos reads an Arista cEOS switch into the normalised switch model: the `| json` forms
+// of `show interfaces status`, `show ip interface brief`, `show ip route` and `show vlan`,
+// fetched over SSH with scrapligo (platform arista_eos) and decoded with encoding/json. EOS port
+// names are translated to containerlab's (Ethernet3 → eth3), so the checks compare them with the
+// lab's switchPort values directly.
+package eos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// The commands the collector sends.
+const (
+	InterfacesStatusCmd = "show interfaces status | json"
+	IPInterfaceBriefCmd = "show ip interface brief | json"
+	IPRouteCmd          = "show ip route | json"
+	VLANCmd             = "show vlan | json"
+)
+
+// Commander sends one EOS command and returns its output.
+type Commander interface {
+	Command(ctx context.Context, cmd string) ([]byte, error)
+}
+
+// Collect reads the switch named name through c.
+func Collect(ctx context.Context, c Commander, name string) (*state.Switch, error) {
+	sw := &state.Switch{Name: name}
+	steps := []struct {
+		cmd   string
+		parse func([]byte) error
+	}{
+		{InterfacesStatusCmd, func(b []byte) (err error) { sw.Ports, err = ParseInterfacesStatus(b); return }},
+		{IPInterfaceBriefCmd, func(b []byte) (err error) { sw.SVIs, err = ParseIPInterfaceBrief(b); return }},
+		{IPRouteCmd, func(b []byte) (err error) { sw.Routes, err = ParseIPRoute(b); return }},
+		{VLANCmd, func(b []byte) (err error) { sw.VLANs, err = ParseVLANs(b); return }},
+	}
+	// One SSH session serves the commands one after another; four small commands on an open
+	// session take well under a second, so they are not worth four logins in parallel.
+	for _, s := range steps {
+		out, err := c.Command(ctx, s.cmd)
+		if err != nil {
+			return nil, fmt.Errorf("switch %s: %s: %w", name, s.cmd, err)
+		}
+		if err := s.parse(out); err != nil {
+			return nil, fmt.Errorf("switch %s: %s: %w", name, s.cmd, err)
+		}
+	}
+	return sw, nil
+}
+
+// PortName translates an EOS front-panel interface name to containerlab's: Ethernet3 → eth3.
+// Other interfaces (Management0, Vlan10, Cpu, Port-Channel1) are not front-panel ports.
+func PortName(eos string) (string, bool) {
+	n, ok := strings.CutPrefix(eos, "Ethernet")
+	if !ok {
+		return "", false
+	}
+	if _, err := strconv.Atoi(n); err != nil {
+		return "", false // Ethernet1/1 on modular boxes has no containerlab counterpart
+	}
+	return "eth" + n, true
+}
+
+// vlanOfSVI is the VLAN ID of an SVI name: Vlan10 → 10.
+func vlanOfSVI(name string) (int, bool) {
+	n, ok := strings.CutPrefix(name, "Vlan")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.Atoi(n)
+	return id, err == nil
+}
+
+func decode(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode EOS JSON: %w (was the command sent with `| json`?)", err)
+	}
+	return nil
+}
+
+// ParseInterfacesStatus reads `show interfaces status | json` into the front-panel ports.
+func ParseInterfacesStatus(data []byte) ([]state.SwitchPort, error) {
+	var doc struct {
+		InterfaceStatuses map[string]struct {
+			Description     string `json:"description"`
+			LinkStatus      string `json:"linkStatus"`
+			VLANInformation struct {
+				InterfaceMode string `json:"interfaceMode"`
+				VLANID        int    `json:"vlanId"`
+			} `json:"vlanInformation"`
+		} `json:"interfaceStatuses"`
+	}
+	if err := decode(data, &doc); err != nil {
+		return nil, err
+	}
+	if doc.InterfaceStatuses == nil {
+		return nil, fmt.Errorf("no interfaceStatuses in the output")
+	}
+	var ports []state.SwitchPort
+	for eosName, st := range doc.InterfaceStatuses {
+		name, ok := PortName(eosName)
+		if !ok {
+			continue
+		}
+		p := state.SwitchPort{
+			Name:        name,
+			Up:          st.LinkStatus == "connected",
+			Status:      st.LinkStatus,
+			Description: st.Description,
+		}
+		switch st.VLANInformation.InterfaceMode {
+		case "bridged": // EOS calls an access port "bridged" and shows its access VLAN
+			p.Mode, p.VLAN = "access", st.VLANInformation.VLANID
+		case "trunk":
+			p.Mode = "trunk"
+		case "routed":
+			p.Mode = "routed"
+		default:
+			p.Mode = st.VLANInformation.InterfaceMode
+		}
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool { return portLess(ports[i].Name, ports[j].Name) })
+	return ports, nil
+}
+
+// portLess orders eth2 before eth10.
+func portLess(a, b string) bool {
+	na, _ := strconv.Atoi(strings.TrimPrefix(a, "eth"))
+	nb, _ := strconv.Atoi(strings.TrimPrefix(b, "eth"))
+	if na != nb {
+		return na < nb
+	}
+	return a < b
+}
+
+// ParseIPInterfaceBrief reads `show ip interface brief | json` into the SVIs (VlanN interfaces).
+// An SVI without an address has an invalid Address, which switch.svis reports.
+func ParseIPInterfaceBrief(data []byte) ([]state.SVI, error) {
+	var doc struct {
+		Interfaces map[string]struct {
+			LineProtocolStatus string `json:"lineProtocolStatus"`
+			InterfaceAddress   struct {
+				IPAddr struct {
+					Address string `json:"address"`
+					MaskLen int    `json:"maskLen"`
+				} `json:"ipAddr"`
+			} `json:"interfaceAddress"`
+		} `json:"interfaces"`
+	}
+	if err := decode(data, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Interfaces == nil {
+		return nil, fmt.Errorf("no interfaces in the output")
+	}
+	var svis []state.SVI
+	for name, st := range doc.Interfaces {
+		id, ok := vlanOfSVI(name)
+		if !ok {
+			continue
+		}
+		svi := state.SVI{Name: name, VLAN: id, Up: st.LineProtocolStatus == "up"}
+		// EOS shows an unaddressed interface as 0.0.0.0/0.
+		if a, err := netip.ParseAddr(st.InterfaceAddress.IPAddr.Address); err == nil && !a.IsUnspecified() {
+			p, err := a.Prefix(st.InterfaceAddress.IPAddr.MaskLen)
+			if err != nil {
+				return nil, fmt.Errorf("%s: mask length %d: %w", name, st.InterfaceAddress.IPAddr.MaskLen, err)
+			}
+			svi.Address = netip.PrefixFrom(a, p.Bits())
+		}
+		svis = append(svis, svi)
+	}
+	sort.Slice(svis, func(i, j int) bool { return svis[i].VLAN < svis[j].VLAN })
+	return svis, nil
+}
+
+// ParseIPRoute reads `show ip route | json` (the default VRF) into the switch routes.
+func ParseIPRoute(data []byte) ([]state.SwitchRoute, error) {
+	var doc struct {
+		VRFs map[string]struct {
+			Routes map[string]struct {
+				RouteType string `json:"routeType"`
+				Vias      []struct {
+					Interface string `json:"interface"`
+				} `json:"vias"`
+			} `json:"routes"`
+		} `json:"vrfs"`
+	}
+	if err := decode(data, &doc); err != nil {
+		return nil, err
+	}
+	vrf, ok := doc.VRFs["default"]
+	if !ok {
+		return nil, fmt.Errorf("no default VRF in the output")
+	}
+	var routes []state.SwitchRoute
+	for dst, r := range vrf.Routes {
+		p, err := netip.ParsePrefix(dst)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", dst, err)
+		}
+		sr := state.SwitchRoute{Dst: p, Type: r.RouteType}
+		if len(r.Vias) > 0 {
+			sr.Iface = r.Vias[0].Interface
+			if port, ok := PortName(sr.Iface); ok {
+				sr.Iface = port
+			}
+		}
+		routes = append(routes, sr)
+	}
+	sort.Slice(routes, func(i, j int) bool {
+		if c := routes[i].Dst.Addr().Compare(routes[j].Dst.Addr()); c != 0 {
+			return c < 0
+		}
+		return routes[i].Dst.Bits() < routes[j].Dst.Bits()
+	})
+	return routes, nil
+}
+
+// ParseVLANs reads `show vlan | json` into the VLANs with their front-panel member ports.
+func ParseVLANs(data []byte) ([]state.SwitchVLAN, error) {
+	var doc struct {
+		VLANs map[string]struct {
+			Name       string                     `json:"name"`
+			Interfaces map[string]json.RawMessage `json:"interfaces"`
+		} `json:"vlans"`
+	}
+	if err := decode(data, &doc); err != nil {
+		return nil, err
+	}
+	if doc.VLANs == nil {
+		return nil, fmt.Errorf("no vlans in the output")
+	}
+	var vlans []state.SwitchVLAN
+	for idText, v := range doc.VLANs {
+		id, err := strconv.Atoi(idText)
+		if err != nil {
+			return nil, fmt.Errorf("VLAN ID %q: %w", idText, err)
+		}
+		sv := state.SwitchVLAN{ID: id, Name: v.Name}
+		for ifName := range v.Interfaces {
+			if port, ok := PortName(ifName); ok { // Cpu and Vxlan1 members are not ports
+				sv.Ports = append(sv.Ports, port)
+			}
+		}
+		sort.Slice(sv.Ports, func(i, j int) bool { return portLess(sv.Ports[i], sv.Ports[j]) })
+		vlans = append(vlans, sv)
+	}
+	sort.Slice(vlans, func(i, j int) bool { return vlans[i].ID < vlans[j].ID })
+	return vlans, nil
+}
