@@ -1,7 +1,542 @@
 package facts
 
-// Decode reads Kubernetes objects as `kubectl get -o yaml` prints them.
-func Decode(file string, data []byte) (*Facts, error) { return &Facts{}, nil }
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
 
-// DecodeObject adds one decoded Kubernetes object to into.
-func DecodeObject(obj map[string]any, into *Facts) error { return nil }
+	"gopkg.in/yaml.v3"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+)
+
+// The Calico API groups. crd.projectcalico.org/v1 is what the CRDs store (and what
+// `kubectl get ippools.crd.projectcalico.org -o yaml` prints); projectcalico.org/v3 is what the
+// Calico API server and calicoctl serve. Both carry the same spec fields.
+const (
+	calicoCRD = "crd.projectcalico.org/v1"
+	calicoV3  = "projectcalico.org/v3"
+)
+
+// The annotations calico-node writes on the Kubernetes Node.
+const (
+	annotationIPv4Address = "projectcalico.org/IPv4Address"
+	annotationVXLANAddr   = "projectcalico.org/IPv4VXLANTunnelAddr"
+	annotationVXLANMAC    = "projectcalico.org/VXLANTunnelMACAddr"
+)
+
+// defaultBlockSize is Calico's IPv4 block size when a pool does not say.
+const defaultBlockSize = 26
+
+// Decode reads Kubernetes objects as `kubectl get -o yaml` prints them: several YAML documents
+// and/or `kind: List` with items. IPPool, BlockAffinity, Node (Kubernetes v1 with Calico's
+// annotations, or a Calico Node) and Pod are understood; other kinds are ignored. A v1 Node and
+// a Calico Node of the same name become one node.
+//
+// Malformed YAML or a bad field value is a usage error (exit 2) naming file, line and field.
+// Only IPv4 is read: IPv6 pools and blocks are skipped, as verify checks IPv4 dataplanes.
+func Decode(file string, data []byte) (*Facts, error) {
+	f := &Facts{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, exitcode.NewUsage(yamlError(file, err))
+		}
+		root := &doc
+		if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+			root = root.Content[0]
+		}
+		if err := decodeNode(file, root, f); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// yamlLine matches the position yaml.v3 puts in its messages.
+var (
+	yamlLine      = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	typeErrorLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+func yamlError(file string, err error) error {
+	const fix = "fix the file or export the objects again with kubectl get ... -o yaml"
+	// yaml.v3 reports the line where the broken construct starts, which can be a line or two
+	// before the character at fault.
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		if m := typeErrorLine.FindStringSubmatch(te.Errors[0]); m != nil {
+			return fmt.Errorf("%s:%s: not valid YAML: %s; %s", file, m[1], m[2], fix)
+		}
+	}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%s:%s: not valid YAML (at or after this line): %s; %s", file, m[1], m[2], fix)
+	}
+	return fmt.Errorf("%s: not valid YAML: %v; %s", file, strings.TrimPrefix(err.Error(), "yaml: "), fix)
+}
+
+// decodeNode decodes one object, or the items of a List, keeping yaml line numbers for errors.
+func decodeNode(file string, n *yaml.Node, into *Facts) error {
+	switch {
+	case n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null"):
+		return nil // an empty document, as a trailing "---" makes
+	case n.Kind != yaml.MappingNode:
+		return exitcode.Usagef("%s:%d: expected a Kubernetes object (apiVersion, kind, metadata, ...), found a %s", file, n.Line, nodeKindName(n))
+	}
+	kind := scalarField(n, "kind")
+	if items := field(n, "items"); items != nil && strings.HasSuffix(kind, "List") {
+		if items.Kind != yaml.SequenceNode {
+			if items.Tag == "!!null" {
+				return nil
+			}
+			return exitcode.Usagef("%s:%d: %s items must be a list of objects", file, items.Line, kind)
+		}
+		for _, item := range items.Content {
+			if err := decodeNode(file, item, into); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var obj map[string]any
+	if err := n.Decode(&obj); err != nil {
+		return exitcode.NewUsage(yamlError(file, err))
+	}
+	err := DecodeObject(obj, into)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return exitcode.Usagef("%s:%d: %v", file, lineOf(n, fe.Path), fe)
+	}
+	if err != nil {
+		return exitcode.Usagef("%s:%d: %v", file, n.Line, err)
+	}
+	return nil
+}
+
+func nodeKindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("value %q", n.Value)
+	}
+	return "YAML node"
+}
+
+// field returns the value node of key in mapping n.
+func field(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func scalarField(n *yaml.Node, key string) string {
+	if v := field(n, key); v != nil && v.Kind == yaml.ScalarNode {
+		return v.Value
+	}
+	return ""
+}
+
+// lineOf returns the line of the field at path in object n, or of its nearest present parent
+// when the field is missing.
+func lineOf(n *yaml.Node, path []string) int {
+	line := n.Line
+	for _, key := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line
+}
+
+// FieldError is a bad or missing field of one object. Decode turns it into file:line.
+type FieldError struct {
+	Object string   // e.g. "IPPool default-ipv4-ippool"
+	Path   []string // e.g. ["spec", "cidr"]
+	Err    error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %s: %v", e.Object, fieldPath(e.Path), e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// fieldPath prints a path as kubectl explain does, quoting keys that contain dots.
+func fieldPath(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		switch {
+		case strings.ContainsAny(p, "./"):
+			fmt.Fprintf(&b, "[%q]", p)
+		case i > 0:
+			b.WriteString("." + p)
+		default:
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+// DecodeObject adds one Kubernetes object to into: a map as yaml or JSON decoding gives it, or
+// the content of an unstructured object from client-go. Kinds verify does not read are ignored.
+// A bad field is a *FieldError naming the object and the field.
+func DecodeObject(obj map[string]any, into *Facts) error {
+	o := object{m: obj}
+	apiVersion, _ := o.str("apiVersion")
+	kind, _ := o.str("kind")
+	name, _ := o.str("metadata", "name")
+	o.name = kind + " " + name
+	if ns, _ := o.str("metadata", "namespace"); ns != "" && kind == "Pod" {
+		o.name = kind + " " + ns + "/" + name
+	}
+	calico := apiVersion == calicoCRD || apiVersion == calicoV3
+	switch {
+	case kind == "IPPool" && calico:
+		return decodePool(o, name, into)
+	case kind == "BlockAffinity" && calico:
+		return decodeAffinity(o, into)
+	case kind == "Node" && apiVersion == "v1":
+		return decodeKubeNode(o, name, into)
+	case kind == "Node" && calico:
+		return decodeCalicoNode(o, name, into)
+	case kind == "Pod" && apiVersion == "v1":
+		return decodePod(o, name, into)
+	}
+	return nil
+}
+
+func decodePool(o object, name string, into *Facts) error {
+	cidr, err := o.prefix(true, "spec", "cidr")
+	if err != nil || !cidr.Addr().Is4() {
+		return err
+	}
+	p := Pool{Name: name, CIDR: cidr.Masked(), BlockSize: defaultBlockSize, VXLANMode: "Never", IPIPMode: "Never"}
+	if n, ok, err := o.integer("spec", "blockSize"); err != nil {
+		return err
+	} else if ok {
+		if n < cidr.Bits() || n > 32 {
+			return o.fail(fmt.Errorf("%d is outside %d..32 (a block must fit in the pool %s)", n, cidr.Bits(), cidr), "spec", "blockSize")
+		}
+		p.BlockSize = n
+	}
+	for _, m := range []struct {
+		key  string
+		into *string
+	}{{"vxlanMode", &p.VXLANMode}, {"ipipMode", &p.IPIPMode}} {
+		mode, err := o.str("spec", m.key)
+		if err != nil {
+			return err
+		}
+		switch mode {
+		case "":
+		case "Never", "Always", "CrossSubnet":
+			*m.into = mode
+		default:
+			return o.fail(fmt.Errorf("%q is not a mode (want Never, Always or CrossSubnet)", mode), "spec", m.key)
+		}
+	}
+	if p.NATOutgoing, err = o.boolean("spec", "natOutgoing"); err != nil {
+		return err
+	}
+	if p.Disabled, err = o.boolean("spec", "disabled"); err != nil {
+		return err
+	}
+	into.Pools = append(into.Pools, p)
+	return nil
+}
+
+func decodeAffinity(o object, into *Facts) error {
+	cidr, err := o.prefix(true, "spec", "cidr")
+	if err != nil || !cidr.Addr().Is4() {
+		return err
+	}
+	a := BlockAffinity{CIDR: cidr.Masked()}
+	if a.Node, err = o.str("spec", "node"); err != nil {
+		return err
+	}
+	if a.Node == "" {
+		return o.fail(errors.New("missing: an affinity names the node that owns the block"), "spec", "node")
+	}
+	if a.State, err = o.str("spec", "state"); err != nil {
+		return err
+	}
+	// crd.projectcalico.org/v1 stores deleted as the string "false"/"true"; v3 as a boolean.
+	if a.Deleted, err = o.boolean("spec", "deleted"); err != nil {
+		return err
+	}
+	into.Affinities = append(into.Affinities, a)
+	return nil
+}
+
+func decodeKubeNode(o object, name string, into *Facts) error {
+	n := Node{Name: name}
+	var err error
+	if n.Address, err = o.prefix(false, "metadata", "annotations", annotationIPv4Address); err != nil {
+		return err
+	}
+	if n.VXLANTunnelAddr, err = o.addr("metadata", "annotations", annotationVXLANAddr); err != nil {
+		return err
+	}
+	if n.VXLANTunnelMAC, err = o.mac("metadata", "annotations", annotationVXLANMAC); err != nil {
+		return err
+	}
+	into.addNode(n)
+	return nil
+}
+
+func decodeCalicoNode(o object, name string, into *Facts) error {
+	n := Node{Name: name}
+	var err error
+	if n.Address, err = o.prefix(false, "spec", "bgp", "ipv4Address"); err != nil {
+		return err
+	}
+	if n.VXLANTunnelAddr, err = o.addr("spec", "ipv4VXLANTunnelAddr"); err != nil {
+		return err
+	}
+	if n.VXLANTunnelMAC, err = o.mac("spec", "vxlanTunnelMACAddr"); err != nil {
+		return err
+	}
+	into.addNode(n)
+	return nil
+}
+
+// addNode merges n into the node of the same name, so that a cluster.yaml holding both
+// `kubectl get nodes` and `kubectl get nodes.crd.projectcalico.org` gives one node per name.
+// The first value seen for a field wins.
+func (f *Facts) addNode(n Node) {
+	for i := range f.Nodes {
+		have := &f.Nodes[i]
+		if have.Name != n.Name {
+			continue
+		}
+		if !have.Address.IsValid() {
+			have.Address = n.Address
+		}
+		if !have.VXLANTunnelAddr.IsValid() {
+			have.VXLANTunnelAddr = n.VXLANTunnelAddr
+		}
+		if have.VXLANTunnelMAC == "" {
+			have.VXLANTunnelMAC = n.VXLANTunnelMAC
+		}
+		return
+	}
+	f.Nodes = append(f.Nodes, n)
+}
+
+// decodePod keeps pods that have a pod-network IPv4 address: host-network pods share the node's
+// address and have no Calico wiring, and a pod without an IP has no dataplane yet.
+func decodePod(o object, name string, into *Facts) error {
+	hostNetwork, err := o.boolean("spec", "hostNetwork")
+	if err != nil || hostNetwork {
+		return err
+	}
+	p := Pod{Name: name}
+	if p.Namespace, err = o.str("metadata", "namespace"); err != nil {
+		return err
+	}
+	if p.Namespace == "" {
+		p.Namespace = "default"
+	}
+	if p.Node, err = o.str("spec", "nodeName"); err != nil {
+		return err
+	}
+	if p.IP, err = o.addr("status", "podIP"); err != nil {
+		return err
+	}
+	if !p.IP.Is4() {
+		p.IP = netip.Addr{}
+		ips, _ := o.get("status", "podIPs")
+		list, _ := ips.([]any)
+		for _, item := range list {
+			entry, _ := item.(map[string]any)
+			s, _ := entry["ip"].(string)
+			if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
+				p.IP = a
+				break
+			}
+		}
+	}
+	if !p.IP.IsValid() {
+		return nil
+	}
+	into.Pods = append(into.Pods, p)
+	return nil
+}
+
+// object reads typed fields out of a decoded Kubernetes object.
+type object struct {
+	m    map[string]any
+	name string // "Kind name", for errors
+}
+
+func (o object) fail(err error, path ...string) error {
+	return &FieldError{Object: o.name, Path: path, Err: err}
+}
+
+func (o object) get(path ...string) (any, bool) {
+	var cur any = o.m
+	for _, key := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[key]; !ok {
+			return nil, false
+		}
+	}
+	return cur, cur != nil
+}
+
+// str returns a string field; "" when absent.
+func (o object) str(path ...string) (string, error) {
+	v, ok := o.get(path...)
+	if !ok {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", o.fail(fmt.Errorf("found %s, want a string", valueKind(v)), path...)
+	}
+	return s, nil
+}
+
+// valueKind names a decoded value's type the way a YAML author thinks of it.
+func valueKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	case bool:
+		return "a boolean"
+	case int, int64, uint64, float64, json.Number:
+		return fmt.Sprintf("the number %v", v)
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// boolean accepts a boolean or the strings "true"/"false", as CRD v1 stores some flags.
+func (o object) boolean(path ...string) (bool, error) {
+	v, ok := o.get(path...)
+	if !ok {
+		return false, nil
+	}
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case string:
+		if parsed, err := strconv.ParseBool(b); err == nil {
+			return parsed, nil
+		}
+	}
+	return false, o.fail(fmt.Errorf("%#v is not true or false", v), path...)
+}
+
+// integer accepts the number types yaml, encoding/json and client-go produce.
+func (o object) integer(path ...string) (int, bool, error) {
+	v, ok := o.get(path...)
+	if !ok {
+		return 0, false, nil
+	}
+	switch n := v.(type) {
+	case int:
+		return n, true, nil
+	case int64:
+		if n >= math.MinInt32 && n <= math.MaxInt32 {
+			return int(n), true, nil
+		}
+	case uint64:
+		if n <= math.MaxInt32 {
+			return int(n), true, nil
+		}
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) <= math.MaxInt32 {
+			return int(n), true, nil
+		}
+	case json.Number:
+		if i, err := n.Int64(); err == nil && i >= math.MinInt32 && i <= math.MaxInt32 {
+			return int(i), true, nil
+		}
+	}
+	return 0, false, o.fail(fmt.Errorf("%#v is not a whole number", v), path...)
+}
+
+// prefix reads an address with its prefix length, e.g. 10.10.10.11/24 (the host bits are
+// kept: a node's underlay address is an address, not a network).
+func (o object) prefix(required bool, path ...string) (netip.Prefix, error) {
+	s, err := o.str(path...)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if s == "" {
+		if required {
+			return netip.Prefix{}, o.fail(errors.New("missing (want a CIDR such as 192.168.0.0/16)"), path...)
+		}
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		if _, aerr := netip.ParseAddr(s); aerr == nil {
+			return netip.Prefix{}, o.fail(fmt.Errorf("%q has no prefix length (want it as Calico writes it, e.g. 10.10.10.11/24)", s), path...)
+		}
+		return netip.Prefix{}, o.fail(fmt.Errorf("%q is not an address with a prefix length such as 10.10.10.11/24", s), path...)
+	}
+	return p, nil
+}
+
+func (o object) addr(path ...string) (netip.Addr, error) {
+	s, err := o.str(path...)
+	if err != nil || s == "" {
+		return netip.Addr{}, err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, o.fail(fmt.Errorf("%q is not an IP address", s), path...)
+	}
+	return a, nil
+}
+
+// mac returns a MAC address in the lower-case colon form the node state uses.
+func (o object) mac(path ...string) (string, error) {
+	s, err := o.str(path...)
+	if err != nil || s == "" {
+		return "", err
+	}
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return "", o.fail(fmt.Errorf("%q is not a MAC address such as 66:fb:ad:98:aa:13", s), path...)
+	}
+	return hw.String(), nil
+}
