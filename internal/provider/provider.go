@@ -37,6 +37,9 @@ type DeployOptions struct {
 	DryRun      bool   // print every action without doing it
 	Reconfigure bool   // destroy and rebuild from scratch
 	Progress    Progress
+	// Out is where --dry-run prints a plan that is more than progress lines (the clab provider's
+	// steps with their commands); nil means the provider reports the plan through Progress.
+	Out io.Writer
 }
 
 // DestroyOptions steer a destroy.
@@ -47,6 +50,8 @@ type DestroyOptions struct {
 	All      bool // every lab of this provider, and nothing else
 	DryRun   bool
 	Progress Progress
+	// Out is where --dry-run prints a multi-line plan; nil means through Progress.
+	Out io.Writer
 }
 
 // Confirmer is implemented by providers whose destroy is costly to undo (containers, clusters):
