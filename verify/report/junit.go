@@ -42,7 +42,7 @@ type junitCase struct {
 type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"` // CDATA keeps the findings' lines readable in the file
 }
 
 type junitSkipped struct {

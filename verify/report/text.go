@@ -27,7 +27,8 @@ func WriteText(s *ui.Streams, r *Report) {
 		titleWidth = max(titleWidth, len(c.Title))
 	}
 	for _, c := range r.Checks {
-		fmt.Fprintf(w, "%s  %-*s  %-*s  %s\n", statusWord(s, c.Status), idWidth, c.ID, titleWidth, c.Title, checkSummary(c))
+		line := fmt.Sprintf("%s  %-*s  %-*s  %s", statusWord(s, c.Status), idWidth, c.ID, titleWidth, c.Title, checkSummary(c))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 		if c.Status == Skipped && c.Reason != "" {
 			fmt.Fprintf(w, "      %s\n", s.Paint(ui.Faint, c.Reason))
 			continue
@@ -108,7 +109,10 @@ func checkSummary(c *Check) string {
 	if c.PassedAfter > 0 {
 		out += fmt.Sprintf(" (passed after %s)", roundDuration(c.PassedAfter))
 	}
-	return strings.TrimSpace(out + " " + roundDuration(c.Duration))
+	if c.Duration > 0 {
+		out += " " + roundDuration(c.Duration)
+	}
+	return strings.TrimSpace(out)
 }
 
 // roundDuration keeps reports readable: milliseconds below ten seconds, tenths above.

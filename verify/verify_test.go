@@ -1,0 +1,388 @@
+package verify_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/checkid"
+	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/expect/expecttest"
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// fakeSource is an in-memory verify.Source: facts and node states as a test builds them.
+type fakeSource struct {
+	facts    *facts.Facts
+	factsErr error
+	nodes    map[string]*state.Node
+	topology []state.NodeStatus
+	sw       *state.Switch
+}
+
+func (f *fakeSource) Describe() string { return "fake" }
+func (f *fakeSource) Facts(context.Context) (*facts.Facts, error) {
+	if f.factsErr != nil {
+		return nil, f.factsErr
+	}
+	return f.facts, nil
+}
+func (f *fakeSource) Topology(context.Context) ([]state.NodeStatus, error) {
+	if f.topology == nil {
+		return nil, verify.ErrAbsent
+	}
+	return f.topology, nil
+}
+func (f *fakeSource) NodeState(_ context.Context, node string) (*state.Node, error) {
+	n, ok := f.nodes[node]
+	if !ok {
+		return nil, verify.ErrAbsent
+	}
+	return n, nil
+}
+func (f *fakeSource) Switch(context.Context) (*state.Switch, error) {
+	if f.sw == nil {
+		return nil, verify.ErrAbsent
+	}
+	return f.sw, nil
+}
+
+// healthyLesson06 is the lesson 06 cluster with every node's dataplane as Calico programs it.
+func healthyLesson06() *fakeSource {
+	f := expecttest.Lesson06()
+	c := expect.Compute(f)
+	src := &fakeSource{facts: f, nodes: map[string]*state.Node{}}
+	for _, n := range c.Nodes {
+		src.nodes[n.Name()] = expecttest.Healthy(c, n.Name())
+	}
+	return src
+}
+
+func routeTo(n *state.Node, dst string) *state.Route {
+	for i := range n.Routes {
+		if n.Routes[i].Dst.String() == dst {
+			return &n.Routes[i]
+		}
+	}
+	panic("no route to " + dst)
+}
+
+func run(t *testing.T, src verify.Source, ids ...string) *report.Report {
+	t.Helper()
+	r, err := verify.Run(context.Background(), src, verify.Options{Checks: ids})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return r
+}
+
+// finding is the compact form the table states a finding in.
+type finding struct {
+	node, kind, entry, field, expected, found, reasonHas string
+}
+
+func TestChecksOnLesson06(t *testing.T) {
+	tests := []struct {
+		name   string
+		check  string
+		break_ func(s *fakeSource)
+		// want are all the findings of the check, in order; none means the check passes.
+		want []finding
+		// skipped are nodes that must be skipped, with a part of the reason.
+		skipped map[string]string
+	}{
+		{name: "healthy routes", check: checkid.RoutesBlocks},
+		{
+			name: "tolerated extras of other Calico versions", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker"]
+				r := routeTo(n, "192.168.209.64/26")
+				r.MTU, r.Metric, r.Protocol = 1450, 1024, "80" // newer felix: proto 80 mtu 1450
+				routeTo(n, "192.168.104.0/26").MTU = 1450
+				n.Routes = append(n.Routes,
+					state.Route{Type: "unicast", Dst: pfx("192.168.209.64/32"), Dev: "vxlan.calico", Scope: "link"},
+					state.Route{Type: "unicast", Dst: pfx("192.168.104.7/32"), Gateway: addr("10.10.10.12"), Dev: "eth1", Protocol: "80", Onlink: true},
+				)
+			},
+		},
+		{
+			name: "wrong gateway fails exactly that route", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				routeTo(s.nodes["k01-worker"], "192.168.209.64/26").Gateway = addr("192.168.209.65")
+			},
+			want: []finding{{node: "k01-worker", kind: "different", entry: "192.168.209.64/26", field: "gateway",
+				expected: "192.168.209.64", found: "192.168.209.65",
+				reasonHas: "k01-worker3 is in 10.10.20.0/24, not in k01-worker's 10.10.10.0/24: 192.168.209.64/26 must go via vxlan.calico"}},
+		},
+		{
+			name: "same-subnet block sent through vxlan.calico", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				r := routeTo(s.nodes["k01-worker"], "192.168.104.0/26")
+				r.Gateway, r.Dev, r.Protocol = addr("192.168.104.7"), "vxlan.calico", ""
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "different", entry: "192.168.104.0/26", field: "gateway", expected: "10.10.10.12", found: "192.168.104.7",
+					reasonHas: "pool default-ipv4-ippool is VXLAN CrossSubnet and k01-worker2 10.10.10.12 is inside k01-worker's 10.10.10.0/24: 192.168.104.0/26 goes direct via eth1"},
+				{node: "k01-worker", kind: "different", entry: "192.168.104.0/26", field: "dev", expected: "eth1 (the interface holding 10.10.10.11)", found: "vxlan.calico"},
+				{node: "k01-worker", kind: "different", entry: "192.168.104.0/26", field: "protocol", expected: "80", found: "none (boot)"},
+			},
+		},
+		{
+			name: "missing route and stale route of a released block", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker3"]
+				for i, r := range n.Routes {
+					if r.Dst == pfx("192.168.26.0/26") {
+						n.Routes = append(n.Routes[:i], n.Routes[i+1:]...)
+						break
+					}
+				}
+				// A block released by worker2 and never re-routed, plus a pending affinity's block.
+				s.facts.Affinities = append(s.facts.Affinities, facts.BlockAffinity{Node: "k01-worker2", CIDR: pfx("192.168.7.0/26"), State: "pending"})
+				n.Routes = append(n.Routes, state.Route{Type: "unicast", Dst: pfx("192.168.7.0/26"), Gateway: addr("192.168.104.7"), Dev: "vxlan.calico", Onlink: true})
+			},
+			want: []finding{
+				{node: "k01-worker3", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.26.0 dev vxlan.calico onlink",
+					reasonHas: "k01-worker is in 10.10.10.0/24, not in k01-worker3's 10.10.20.0/24"},
+				{node: "k01-worker3", kind: "unexpected", entry: "192.168.7.0/26", found: "192.168.7.0/26 via 192.168.104.7 dev vxlan.calico onlink",
+					reasonHas: "no node owns a confirmed block 192.168.7.0/26"},
+			},
+		},
+		{
+			name: "a /32 to a tunnel address in a form no Calico uses", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker"]
+				n.Routes = append(n.Routes, state.Route{Type: "unicast", Dst: pfx("192.168.209.64/32"), Gateway: addr("10.10.10.1"), Dev: "eth1"})
+			},
+			want: []finding{{node: "k01-worker", kind: "unexpected", entry: "192.168.209.64/32", found: "192.168.209.64/32 via 10.10.10.1 dev eth1",
+				reasonHas: "tolerated only as 192.168.209.64/32 dev vxlan.calico"}},
+		},
+		{
+			name: "local block not blackholed", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				r := routeTo(s.nodes["k01-control-plane"], "192.168.52.192/26")
+				r.Type = "unreachable"
+			},
+			want: []finding{{node: "k01-control-plane", kind: "different", entry: "192.168.52.192/26", field: "type", expected: "blackhole", found: "unreachable",
+				reasonHas: "k01-control-plane owns 192.168.52.192/26"}},
+		},
+		{
+			name: "no route table: skipped, not passed", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				delete(s.nodes["k01-worker2"].Tables, state.TableRoutes)
+				delete(s.nodes, "k01-worker3")
+			},
+			skipped: map[string]string{"k01-worker2": "no routes table", "k01-worker3": "no state for k01-worker3"},
+		},
+		{name: "healthy fdb", check: checkid.VXLANFDB},
+		{
+			name: "missing FDB entries name each MAC", check: checkid.VXLANFDB,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker"]
+				n.FDB = n.FDB[:1] // keeps k01-control-plane's
+				// Multicast entries every device lists are not VXLAN entries.
+				n.FDB = append(n.FDB, state.FDBEntry{MAC: "01:00:5e:00:00:01", Dev: "vxlan.calico", Self: true, Permanent: true})
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "missing", entry: mac("k01-worker2"), expected: mac("k01-worker2") + " dev vxlan.calico dst 10.10.10.12 self permanent"},
+				{node: "k01-worker", kind: "missing", entry: mac("k01-worker3"), expected: mac("k01-worker3") + " dev vxlan.calico dst 10.10.20.20 self permanent",
+					reasonHas: "k01-worker3's VTEP MAC is " + mac("k01-worker3")},
+			},
+		},
+		{
+			name: "no FDB table: skipped", check: checkid.VXLANFDB,
+			break_:  func(s *fakeSource) { delete(s.nodes["k01-worker3"].Tables, state.TableFDB) },
+			skipped: map[string]string{"k01-worker3": "no fdb table for k01-worker3"},
+		},
+		{
+			name: "stale and wrong FDB entries", check: checkid.VXLANFDB,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker2"]
+				n.FDB[0].Dst = addr("10.10.10.99")
+				n.FDB = append(n.FDB, state.FDBEntry{MAC: "66:00:00:00:00:99", Dev: "vxlan.calico", Dst: addr("10.10.20.99"), Self: true, Permanent: true})
+			},
+			want: []finding{
+				{node: "k01-worker2", kind: "different", entry: mac("k01-control-plane"), field: "dst", expected: "10.10.10.10", found: "10.10.10.99"},
+				{node: "k01-worker2", kind: "unexpected", entry: "66:00:00:00:00:99", reasonHas: "stale"},
+			},
+		},
+		{name: "healthy neighbours", check: checkid.VXLANNeigh},
+		{
+			name: "neighbour at the block base instead of the tunnel address", check: checkid.VXLANNeigh,
+			break_: func(s *fakeSource) {
+				for i := range s.nodes["k01-worker"].Neighs {
+					if nb := &s.nodes["k01-worker"].Neighs[i]; nb.Dst == addr("192.168.104.7") {
+						nb.Dst = addr("192.168.104.0")
+					}
+				}
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "missing", entry: "192.168.104.7", reasonHas: "k01-worker2's tunnel address is 192.168.104.7"},
+				{node: "k01-worker", kind: "unexpected", entry: "192.168.104.0", reasonHas: "stale"},
+			},
+		},
+		{
+			name: "neighbour not permanent, wrong MAC", check: checkid.VXLANNeigh,
+			break_: func(s *fakeSource) {
+				nb := &s.nodes["k01-worker3"].Neighs[0]
+				nb.State, nb.LLAddr = []string{"STALE"}, "66:00:00:00:00:01"
+			},
+			want: []finding{
+				{node: "k01-worker3", kind: "different", entry: "192.168.52.192", field: "lladdr", expected: mac("k01-control-plane"), found: "66:00:00:00:00:01"},
+				{node: "k01-worker3", kind: "different", entry: "192.168.52.192", field: "state", expected: "PERMANENT", found: "STALE"},
+			},
+		},
+		{name: "healthy device", check: checkid.VXLANDevice},
+		{
+			name: "device MTU, VNI and learning wrong", check: checkid.VXLANDevice,
+			break_: func(s *fakeSource) {
+				l, _ := s.nodes["k01-worker"].Link("vxlan.calico")
+				l.MTU, l.VXLAN.VNI, l.VXLAN.Learning = 1500, 1, true
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "mtu", expected: "1450", found: "1500"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "vni", expected: "4096", found: "1"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "learning", expected: "nolearning", found: "learning"},
+			},
+		},
+		{
+			name: "device MTU follows a jumbo underlay", check: checkid.VXLANDevice,
+			break_: func(s *fakeSource) {
+				eth1, _ := s.nodes["k01-worker"].Link("eth1")
+				eth1.MTU = 9000
+			},
+			want: []finding{{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "mtu", expected: "8950", found: "1450"}},
+		},
+		{
+			name: "device absent", check: checkid.VXLANDevice,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker3"]
+				n.Links = n.Links[:2]
+			},
+			want: []finding{{node: "k01-worker3", kind: "missing", entry: "vxlan.calico",
+				expected: "vxlan id 4096 local 10.10.20.20 dev eth1 dstport 4789 nolearning mtu 1450 address " + mac("k01-worker3")}},
+		},
+		{name: "healthy pod routes", check: checkid.RoutesPods},
+		{
+			name: "stale pod route and missing pod route", check: checkid.RoutesPods,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker"]
+				routeTo(n, "192.168.26.1/32").Dst = pfx("192.168.26.9/32") // the pod moved; its old route stayed
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "missing", entry: "192.168.26.1/32", expected: "192.168.26.1/32 dev " + expect.PodInterface("default", "net-w1") + " scope link"},
+				{node: "k01-worker", kind: "unexpected", entry: "192.168.26.9/32", reasonHas: "no pod in the facts has 192.168.26.9"},
+			},
+		},
+		{name: "healthy wiring", check: checkid.PodsWiring},
+		{
+			name: "host veth with an address and no proxy_arp", check: checkid.PodsWiring,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker2"]
+				dev := expect.PodInterface("default", "net-w2")
+				l, _ := n.Link(dev)
+				l.Addrs = []netip.Prefix{pfx("169.254.1.1/32")}
+				n.Sysctls["net.ipv4.conf."+dev+".proxy_arp"] = "0"
+			},
+			want: []finding{
+				{node: "k01-worker2", kind: "unexpected", entry: expect.PodInterface("default", "net-w2"), field: "address", found: "169.254.1.1/32"},
+				{node: "k01-worker2", kind: "different", entry: "net.ipv4.conf." + expect.PodInterface("default", "net-w2") + ".proxy_arp", field: "value", expected: "1", found: "0"},
+			},
+		},
+		{
+			name: "no pod table: skipped", check: checkid.PodsWiring,
+			break_:  func(s *fakeSource) { delete(s.nodes["k01-worker"].Tables, state.TablePods) },
+			skipped: map[string]string{"k01-worker": "no pods table"},
+		},
+		{name: "healthy nat", check: checkid.NATOutgoing},
+		{
+			name: "nat missing", check: checkid.NATOutgoing,
+			break_: func(s *fakeSource) { s.nodes["k01-worker3"].NATOutgoing = nil },
+			want:   []finding{{node: "k01-worker3", kind: "missing", entry: "masquerade 192.168.0.0/16", reasonHas: "natOutgoing"}},
+		},
+		{name: "healthy affinities", check: checkid.IPAMAffinities},
+		{
+			name: "node without a block, overlapping and misaligned blocks", check: checkid.IPAMAffinities,
+			break_: func(s *fakeSource) {
+				for i := range s.facts.Affinities {
+					if s.facts.Affinities[i].Node == "k01-worker2" {
+						s.facts.Affinities[i].State = "pendingDeletion"
+					}
+				}
+				s.facts.Affinities = append(s.facts.Affinities,
+					facts.BlockAffinity{Node: "k01-worker3", CIDR: pfx("192.168.26.0/26"), State: "confirmed"},
+					facts.BlockAffinity{Node: "k01-worker3", CIDR: pfx("192.168.30.0/24"), State: "confirmed"},
+				)
+			},
+			want: []finding{
+				{node: "k01-worker2", kind: "missing", entry: "block affinity"},
+				{node: "cluster", kind: "failed", entry: "192.168.30.0/24", field: "alignment", expected: "a /26 aligned to its size"},
+				{node: "cluster", kind: "failed", entry: "192.168.26.0/26", field: "owner", found: "k01-worker and k01-worker3"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := healthyLesson06()
+			if tt.break_ != nil {
+				tt.break_(src)
+			}
+			r := run(t, src, tt.check)
+			c, ok := r.Check(tt.check)
+			if !ok {
+				t.Fatalf("no result for %s", tt.check)
+			}
+			var got []finding
+			for _, n := range c.Nodes {
+				if want, ok := tt.skipped[n.Node]; ok {
+					if n.Status != report.Skipped || !strings.Contains(n.Reason, want) {
+						t.Errorf("%s: status %s reason %q, want skipped with %q", n.Node, n.Status, n.Reason, want)
+					}
+					continue
+				}
+				if n.Status == report.Skipped {
+					t.Errorf("%s skipped: %s", n.Node, n.Reason)
+				}
+				for _, f := range n.Findings {
+					got = append(got, finding{node: n.Node, kind: string(f.Kind), entry: f.Entry, field: f.Field, expected: f.Expected, found: f.Found, reasonHas: f.Reason})
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d findings, want %d:\n%s", len(got), len(tt.want), dump(got))
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				if g.node != w.node || g.kind != w.kind || g.entry != w.entry || g.field != w.field ||
+					(w.expected != "" && g.expected != w.expected) || (w.found != "" && g.found != w.found) ||
+					!strings.Contains(g.reasonHas, w.reasonHas) {
+					t.Errorf("finding %d:\n got  %+v\n want %+v", i, g, w)
+				}
+			}
+			wantStatus := report.Passed
+			if len(tt.want) > 0 {
+				wantStatus = report.Failed
+			}
+			if c.Status != wantStatus {
+				t.Errorf("check status %s, want %s", c.Status, wantStatus)
+			}
+		})
+	}
+}
+
+func dump(fs []finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "  %+v\n", f)
+	}
+	return b.String()
+}
+
+func mac(node string) string { return expect.VTEPMAC(facts.Node{Name: node}) }
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
