@@ -35,7 +35,7 @@ func ReadNode(ns netns.NsHandle, name string) (*state.Node, error) {
 	defer h.Close()
 
 	node := &state.Node{Name: name}
-	links, names, err := readLinks(h)
+	links, names, _, err := readLinks(h)
 	if err != nil {
 		return nil, fmt.Errorf("read %s links: %w", name, err)
 	}
@@ -94,18 +94,23 @@ func (n linkNames) parent(index int) string {
 	return "if" + strconv.Itoa(index)
 }
 
-func readLinks(h *netlink.Handle) ([]state.Link, linkNames, error) {
+// readLinks also returns, per index, whether the link has carrier (IFF_LOWER_UP). The kernel
+// sets carrier synchronously, while operstate follows through the linkwatch work queue, up to
+// a second later for a bridge; "line protocol up" is read from carrier for that reason.
+func readLinks(h *netlink.Handle) ([]state.Link, linkNames, map[int]bool, error) {
 	list, err := h.LinkList()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	names := linkNames{}
+	carrier := map[int]bool{}
 	for _, l := range list {
 		names[l.Attrs().Index] = l.Attrs().Name
+		carrier[l.Attrs().Index] = l.Attrs().RawFlags&unix.IFF_UP != 0 && l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0
 	}
 	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
 	if err != nil {
-		return nil, nil, fmt.Errorf("addresses: %w", err)
+		return nil, nil, nil, fmt.Errorf("addresses: %w", err)
 	}
 	byIndex := map[int][]netip.Prefix{}
 	for _, a := range addrs {
@@ -143,7 +148,7 @@ func readLinks(h *netlink.Handle) ([]state.Link, linkNames, error) {
 		out = append(out, sl)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
-	return out, names, nil
+	return out, names, carrier, nil
 }
 
 // linkKind is the kind `ip -d link` shows; netlink calls links without IFLA_INFO_KIND (loopback,

@@ -32,7 +32,7 @@ func ReadSwitch(ns netns.NsHandle, name string) (*state.Switch, error) {
 	}
 	defer h.Close()
 
-	links, names, err := readLinks(h)
+	links, names, carrier, err := readLinks(h)
 	if err != nil {
 		return nil, fmt.Errorf("read switch %s links: %w", name, err)
 	}
@@ -49,7 +49,7 @@ func ReadSwitch(ns netns.NsHandle, name string) (*state.Switch, error) {
 			continue
 		}
 		id, _ := strconv.Atoi(m[1])
-		svi := state.SVI{Name: l.Name, VLAN: id, Up: l.OperState == "UP"}
+		svi := state.SVI{Name: l.Name, VLAN: id, Up: carrier[l.Index]}
 		if len(l.Addrs) > 0 {
 			svi.Address = l.Addrs[0]
 		}
@@ -61,7 +61,7 @@ func ReadSwitch(ns netns.NsHandle, name string) (*state.Switch, error) {
 		if !frontPanel.MatchString(l.Name) {
 			continue
 		}
-		p := state.SwitchPort{Name: l.Name, Up: l.OperState == "UP", Mode: "access", Description: l.Alias}
+		p := state.SwitchPort{Name: l.Name, Up: carrier[l.Index], Mode: "access", Description: l.Alias}
 		p.Status = "notconnect"
 		if p.Up {
 			p.Status = "connected"

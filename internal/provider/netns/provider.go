@@ -42,7 +42,6 @@
 package netns
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -86,7 +85,7 @@ func (p *Provider) Name() string { return Name }
 
 // requireRoot stops a command that would touch namespaces before it touches anything.
 func requireRoot(what string) error {
-	if os.Geteuid() == 0 {
+	if geteuid() == 0 {
 		return nil
 	}
 	return exitcode.NewEnvironment(
@@ -123,4 +122,5 @@ func killSelf() {
 	select {} // the signal is on its way
 }
 
-var errNotDeployed = errors.New("not deployed")
+// geteuid is a variable so a test can run the refusal path as root.
+var geteuid = os.Geteuid

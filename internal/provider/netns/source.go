@@ -3,8 +3,10 @@ package netns
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/kernelstate"
@@ -87,8 +89,9 @@ func memberStatus(labName, member, kind, iface string) state.NodeStatus {
 	switch {
 	case err != nil:
 		st.Detail = fmt.Sprintf("%s has no %s; knetlab deploy %s repairs it", member, iface, labName)
-	case link.Attrs().OperState != netlink.OperUp:
-		st.Detail = fmt.Sprintf("%s %s is %s, not up", member, iface, link.Attrs().OperState)
+	case link.Attrs().RawFlags&unix.IFF_LOWER_UP == 0 || link.Attrs().Flags&net.FlagUp == 0:
+		// Carrier, not operstate: operstate trails carrier by up to a second (linkwatch).
+		st.Detail = fmt.Sprintf("%s %s is down (no carrier)", member, iface)
 	default:
 		st.Ready = true
 	}
