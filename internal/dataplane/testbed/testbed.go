@@ -143,12 +143,12 @@ func NewUnderlay(t testing.TB) *Underlay {
 }
 
 // AddNode creates a node namespace whose eth1 holds underlay and sits on the bridge of its
-// subnet, with a route to the other subnet through the switch.
+// subnet, with its default route through the switch.
 func (u *Underlay) AddNode(t testing.TB, name string, underlay netip.Prefix) *Node {
 	t.Helper()
-	bridge, gw, other := "br10", Subnet10, Subnet20
+	bridge, gw := "br10", Subnet10
 	if Subnet20.Masked().Contains(underlay.Addr()) {
-		bridge, gw, other = "br20", Subnet20, Subnet10
+		bridge, gw = "br20", Subnet20
 	}
 	n := &Node{Name: name, NS: NewNS(t, "kdpn"), Underlay: underlay, Gateway: gw.Addr()}
 	nodeNS, err := netns.GetFromName(n.NS)
@@ -169,7 +169,10 @@ func (u *Underlay) AddNode(t testing.TB, name string, underlay netip.Prefix) *No
 	Run(t, u.Switch, "ip", "link", "set", port, "master", bridge, "up")
 	Run(t, n.NS, "ip", "addr", "add", underlay.String(), "dev", "eth1")
 	Run(t, n.NS, "ip", "link", "set", "eth1", "up")
-	Run(t, n.NS, "ip", "route", "add", other.Masked().String(), "via", gw.Addr().String())
+	// A default route, as every kind node has: besides reaching the other subnet, it is what
+	// lets the pods' proxy ARP for 169.254.1.1 work (the kernel answers proxy ARP only for
+	// addresses it can route out of another interface).
+	Run(t, n.NS, "ip", "route", "add", "default", "via", gw.Addr().String())
 	u.Nodes[name] = n
 	return n
 }
