@@ -159,7 +159,7 @@ func TestChecksOnLesson06(t *testing.T) {
 				n := s.nodes["k01-worker"]
 				n.Routes = append(n.Routes, state.Route{Type: "unicast", Dst: pfx("192.168.209.64/32"), Gateway: addr("10.10.10.1"), Dev: "eth1"})
 			},
-			want: []finding{{node: "k01-worker", kind: "unexpected", entry: "192.168.209.64/32", found: "192.168.209.64/32 via 10.10.10.1 dev eth1",
+			want: []finding{{node: "k01-worker", kind: "unexpected", entry: "192.168.209.64/32", found: "192.168.209.64 via 10.10.10.1 dev eth1",
 				reasonHas: "tolerated only as 192.168.209.64/32 dev vxlan.calico"}},
 		},
 		{

@@ -1,22 +1,168 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
+	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/capture"
+	"github.com/knetlab/knetlab/verify/checkid"
+	"github.com/knetlab/knetlab/verify/report"
 )
 
-// TODO(issue): placeholder until the command lands.
+type verifyFlags struct {
+	lab       labFlag
+	from      string
+	checks    []string
+	output    string
+	junitFile string
+	wait      time.Duration
+	provider  string
+}
+
+// The --output formats.
+var verifyOutputs = []string{"text", "json", "junit"}
+
 func newVerifyCmd(s *ui.Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "verify",
-		Short:  "not implemented yet",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			_ = s
-			return errors.New("verify: not implemented yet")
+	f := &verifyFlags{}
+	c := &cobra.Command{
+		Use:   "verify <lab> | --from DIR",
+		Short: "Check every node's routes, vxlan.calico, neighbours and FDB against the block affinities",
+		Long: `verify computes, from the cluster's IP pools, nodes, block affinities and pods, what every
+node's dataplane must hold (SPEC §2) and compares it with what is there, table by table:
+missing, unexpected and different entries are reported separately, each with why it must be so.
+
+  knetlab verify <lab>        the deployed lab, read live through its provider
+  knetlab verify --from DIR   a capture (cluster.yaml and nodes/<node>/*.txt) of any Calico cluster;
+                              add <lab> or --lab-file to also check the switch and pools against the lab
+
+A check whose inputs are absent (no FDB file for a node, no switch in a capture) is skipped with
+the reason, never passed. Checks: ` + strings.Join(checkid.All, ", ") + `.
+
+Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usage or input
+(an unknown --check, a malformed cluster.yaml) · 3 the environment is missing something.`,
+		Example: `  knetlab verify --from ./capture
+  knetlab verify --from ./capture --check routes.blocks,vxlan.fdb --output json
+  knetlab verify calico-overlay --from ./capture --junit-file verify.xml
+  sudo knetlab verify calico-overlay --wait 2m`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeLabs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), s, f, argOr(args, 0))
 		},
 	}
+	f.lab.register(c)
+	c.Flags().StringVar(&f.from, "from", "", "verify a capture directory (SPEC §4 layout) instead of a live lab")
+	c.Flags().StringSliceVar(&f.checks, "check", nil, "run only these check IDs (comma-separated; default: the lab's checks, or all)")
+	c.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text, json or junit")
+	c.Flags().StringVar(&f.junitFile, "junit-file", "", "also write a JUnit report to this file (atomically)")
+	c.Flags().DurationVar(&f.wait, "wait", 0, "re-run failing checks until they pass or this much time has passed (e.g. 2m)")
+	registerProviderFlag(c, &f.provider)
+	_ = c.RegisterFlagCompletionFunc("check", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return checkid.All, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = c.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return verifyOutputs, cobra.ShellCompDirectiveNoFileComp
+	})
+	return c
+}
+
+func runVerify(ctx context.Context, s *ui.Streams, f *verifyFlags, labName string) error {
+	// Everything a user can get wrong is checked before anything is read.
+	if !slices.Contains(verifyOutputs, f.output) {
+		return exitcode.Usagef("unknown --output %q: use %s", f.output, strings.Join(verifyOutputs, ", "))
+	}
+	if f.wait < 0 {
+		return exitcode.Usagef("--wait %s is negative", f.wait)
+	}
+	if f.from == "" && labName == "" && f.lab.file == "" {
+		return exitcode.Usagef("name a lab to verify live (%s), or give --from DIR to verify a capture", strings.Join(lab.Names(), ", "))
+	}
+	var l *lab.Lab
+	if labName != "" || f.lab.file != "" {
+		var err error
+		if l, err = lab.Resolve(labName, f.lab.file); err != nil {
+			return err
+		}
+	}
+	ids := f.checks
+	if len(ids) == 0 && l != nil {
+		ids = l.Checks
+	}
+	if _, err := verify.SelectChecks(ids); err != nil {
+		return err
+	}
+
+	src, err := verifySource(ctx, f, l)
+	if err != nil {
+		return err
+	}
+	rep, err := verify.Run(ctx, src, verify.Options{Checks: ids, Lab: l, Wait: f.wait})
+	if err != nil {
+		return err
+	}
+
+	switch f.output {
+	case "json":
+		err = report.WriteJSON(s.Out, rep)
+	case "junit":
+		err = report.WriteJUnit(s.Out, rep)
+	default:
+		report.WriteText(s, rep)
+	}
+	if err != nil {
+		return fmt.Errorf("write the report: %w", err)
+	}
+	if f.junitFile != "" {
+		if err := report.WriteJUnitFile(f.junitFile, rep); err != nil {
+			return exitcode.NewEnvironment(err, "write the JUnit file to a directory that exists and is writable")
+		}
+	}
+	if n := rep.Failed(); n > 0 {
+		return &exitcode.CheckError{Failed: n}
+	}
+	return nil
+}
+
+// verifySource is the capture with --from, else the lab's live source from its provider.
+func verifySource(ctx context.Context, f *verifyFlags, l *lab.Lab) (verify.Source, error) {
+	if f.from != "" {
+		src, err := capture.Open(f.from)
+		if err != nil {
+			return nil, err
+		}
+		if src == nil {
+			return nil, exitcode.NewEnvironment(fmt.Errorf("capture %s: this knetlab cannot read captures", f.from), "use a knetlab build with verify/capture")
+		}
+		return src, nil
+	}
+	name := f.provider
+	if name == "" {
+		name = provider.Default
+	}
+	if !slices.Contains(provider.Names(), name) {
+		if name == provider.Default {
+			return nil, exitcode.NewEnvironment(fmt.Errorf("provider %s not registered", name),
+				"verify a capture with --from DIR, or use a knetlab build that includes the netns provider")
+		}
+		return nil, exitcode.Usagef("unknown provider %q (providers: %s)", name, strings.Join(provider.Names(), ", "))
+	}
+	p, err := provider.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", l.Name, err)
+	}
+	return src, nil
 }

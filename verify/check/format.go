@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/parse"
 	"github.com/knetlab/knetlab/verify/state"
 )
 
@@ -43,35 +44,8 @@ func expectedDev(r *expect.Route, parent string) string {
 	return r.Dev
 }
 
-// formatRoute writes a found route as `ip route` shows it.
-func formatRoute(r *state.Route) string {
-	var b strings.Builder
-	if t := r.Type; t != "" && t != expect.TypeUnicast {
-		b.WriteString(t)
-		b.WriteString(" ")
-	}
-	b.WriteString(r.Dst.String())
-	if r.Gateway.IsValid() {
-		b.WriteString(" via ")
-		b.WriteString(r.Gateway.String())
-	}
-	if r.Dev != "" {
-		b.WriteString(" dev ")
-		b.WriteString(r.Dev)
-	}
-	if r.Protocol != "" && r.Protocol != "boot" {
-		b.WriteString(" proto ")
-		b.WriteString(r.Protocol)
-	}
-	if r.Scope != "" && r.Scope != "global" && r.Scope != "universe" {
-		b.WriteString(" scope ")
-		b.WriteString(r.Scope)
-	}
-	if r.Onlink {
-		b.WriteString(" onlink")
-	}
-	return b.String()
-}
+// formatRoute writes a found route as `ip route` shows it, attributes verify ignores included.
+func formatRoute(r *state.Route) string { return parse.FormatRoute(*r) }
 
 func protocolText(p string) string {
 	if p == "" || p == "boot" {
