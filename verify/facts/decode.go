@@ -312,6 +312,14 @@ func decodeKubeNode(o object, name string, into *Facts) error {
 	if n.VXLANTunnelMAC, err = o.mac("metadata", "annotations", annotationVXLANMAC); err != nil {
 		return err
 	}
+	conditions, _ := o.get("status", "conditions")
+	list, _ := conditions.([]any)
+	for _, c := range list {
+		cond, _ := c.(map[string]any)
+		if t, _ := cond["type"].(string); t == "Ready" {
+			n.Ready, _ = cond["status"].(string)
+		}
+	}
 	into.addNode(n)
 	return nil
 }
@@ -349,6 +357,9 @@ func (f *Facts) addNode(n Node) {
 		}
 		if have.VXLANTunnelMAC == "" {
 			have.VXLANTunnelMAC = n.VXLANTunnelMAC
+		}
+		if have.Ready == "" {
+			have.Ready = n.Ready
 		}
 		return
 	}

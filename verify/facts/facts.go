@@ -29,6 +29,9 @@ type Node struct {
 	Address         netip.Prefix // underlay address with prefix, e.g. 10.10.10.11/24
 	VXLANTunnelAddr netip.Addr   // invalid when the node has none
 	VXLANTunnelMAC  string       // "" when not configured: derived from the name
+	// Ready is the Kubernetes Node's Ready condition as the source recorded it ("True",
+	// "False", "Unknown"); "" when the source does not say (a Calico Node, a bare capture).
+	Ready string
 }
 
 // BlockAffinity ties a block to a node.

@@ -1,0 +1,290 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/parse"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+var netipEqual = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+}
+
+func open(t *testing.T, dir string) *Capture {
+	t.Helper()
+	src, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src.(*Capture)
+}
+
+// TestOpenLesson06 reads a capture as a person would paste it: k01-worker complete (neighbours
+// as JSON, FDB grep-filtered), k01-worker3 with only a grep-filtered route table in CRLF.
+func TestOpenLesson06(t *testing.T) {
+	ctx := context.Background()
+	c := open(t, filepath.Join("testdata", "lesson06"))
+
+	f, err := c.Facts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Nodes) != 4 || len(f.Affinities) != 6 || len(f.Pods) != 4 {
+		t.Errorf("facts: %d nodes, %d affinities, %d pods; want 4, 6, 4", len(f.Nodes), len(f.Affinities), len(f.Pods))
+	}
+
+	tests := []struct {
+		node                         string
+		tables                       []state.Table
+		routes, neighs, fdb, links int
+	}{
+		{"k01-worker", []state.Table{state.TableRoutes, state.TableNeigh, state.TableFDB, state.TableLinks, state.TableAddrs, state.TableSysctls}, 10, 5, 3, 8},
+		{"k01-worker3", []state.Table{state.TableRoutes}, 5, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.node, func(t *testing.T) {
+			n, err := c.NodeState(ctx, tt.node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			marked := map[state.Table]bool{}
+			for table := range n.Tables {
+				marked[table] = true
+			}
+			want := map[state.Table]bool{}
+			for _, table := range tt.tables {
+				want[table] = true
+			}
+			if d := cmp.Diff(want, marked); d != "" {
+				t.Errorf("marked tables (-want +got):\n%s", d)
+			}
+			if len(n.Routes) != tt.routes || len(n.Neighs) != tt.neighs || len(n.FDB) != tt.fdb || len(n.Links) != tt.links {
+				t.Errorf("%d routes, %d neighbours, %d fdb, %d links; want %d, %d, %d, %d",
+					len(n.Routes), len(n.Neighs), len(n.FDB), len(n.Links), tt.routes, tt.neighs, tt.fdb, tt.links)
+			}
+		})
+	}
+
+	worker, _ := c.NodeState(ctx, "k01-worker")
+	vx, ok := worker.Link("vxlan.calico")
+	if !ok || vx.VXLAN == nil || vx.VXLAN.VNI != 4096 || len(vx.Addrs) != 1 || vx.Addrs[0] != netip.MustParsePrefix("192.168.93.64/32") {
+		t.Errorf("vxlan.calico = %+v: want VNI 4096 and the tunnel address merged from ip-addr.txt", vx)
+	}
+	if got := worker.Sysctls["net.ipv4.conf.cali33a6ed01365.proxy_arp"]; got != "1" {
+		t.Errorf("proxy_arp = %q, want 1", got)
+	}
+	if got := worker.Sysctls["net.ipv4.ip_local_port_range"]; got != "32768\t60999" {
+		t.Errorf("ip_local_port_range = %q", got)
+	}
+
+	if _, err := c.NodeState(ctx, "k01-worker2"); !errors.Is(err, verify.ErrAbsent) || !strings.Contains(err.Error(), "nodes/k01-worker2") {
+		t.Errorf("NodeState(k01-worker2) error = %v, want ErrAbsent naming the directory", err)
+	}
+	if _, err := c.Switch(ctx); !errors.Is(err, verify.ErrAbsent) {
+		t.Errorf("Switch error = %v, want ErrAbsent", err)
+	}
+}
+
+func TestTopology(t *testing.T) {
+	c := open(t, filepath.Join("testdata", "lesson06"))
+	got, err := c.Topology(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type status struct {
+		Name           string
+		Running, Ready bool
+	}
+	var brief []status
+	for _, st := range got {
+		if st.Kind != "node" || !strings.HasPrefix(st.Detail, "from capture") {
+			t.Errorf("%s: kind %q detail %q, want a node from capture", st.Name, st.Kind, st.Detail)
+		}
+		brief = append(brief, status{st.Name, st.Running, st.Ready})
+	}
+	want := []status{
+		{"k01-control-plane", true, true}, // Ready condition True in cluster.yaml
+		{"k01-worker", true, true},        // no condition, but its tables were captured
+		{"k01-worker2", true, false},      // neither: readiness unknown, so not claimed
+		{"k01-worker3", true, true},
+	}
+	if d := cmp.Diff(want, brief); d != "" {
+		t.Errorf("(-want +got)\n%s", d)
+	}
+}
+
+func TestOpenWithoutCluster(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "nodes/k01-worker/ip-neigh.txt", "")
+	c := open(t, dir)
+	if _, err := c.Facts(context.Background()); !errors.Is(err, verify.ErrAbsent) || !strings.Contains(err.Error(), "cluster.yaml") {
+		t.Errorf("Facts error = %v, want ErrAbsent naming cluster.yaml", err)
+	}
+	n, err := c.NodeState(context.Background(), "k01-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !n.Has(state.TableNeigh) || n.Has(state.TableRoutes) || len(n.Neighs) != 0 {
+		t.Errorf("an empty ip-neigh.txt must mark an empty neighbour table and nothing else: %+v", n)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		dir   string // overrides the temp dir when set
+		want  []string
+	}{
+		{"no such directory", nil, "testdata/nope", []string{"testdata/nope does not exist"}},
+		{"empty directory", map[string]string{}, "", []string{"neither cluster.yaml nor a nodes/ directory"}},
+		{"malformed cluster.yaml", map[string]string{"cluster.yaml": "apiVersion: v1\nkind: Node\nmetadata:\n  name: k01-worker\n  annotations:\n    projectcalico.org/IPv4Address: 10.10.10.311/24\n"},
+			"", []string{"cluster.yaml:6:", "projectcalico.org/IPv4Address"}},
+		{"malformed JSON route table", map[string]string{"nodes/k01-worker/ip-route.txt": "[\n{\"dst\":\"192.168.19.128/26\",\n\"gateway\": 10.10.10.10}\n]\n"},
+			"", []string{"nodes/k01-worker/ip-route.txt:3:", "malformed JSON"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tt.dir
+			if dir == "" {
+				dir = t.TempDir()
+				for name, content := range tt.files {
+					writeFile(t, dir, name, content)
+				}
+			}
+			_, err := Open(dir)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if exitcode.Code(err) != exitcode.Usage {
+				t.Errorf("exit code %d, want usage (2): %v", exitcode.Code(err), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestWriteOpenRoundTrip proves Write and Open agree: what Write saves, Open reads back as the
+// same facts and the same tables.
+func TestWriteOpenRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	clusterYAML, err := os.ReadFile(filepath.Join("..", "facts", "testdata", "cluster-crd-v1.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := facts.Decode("cluster-crd-v1.yaml", clusterYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := fixtureNode(t, "k01-worker")
+	worker.Sysctls = map[string]string{"net.ipv4.conf.cali33a6ed01365.proxy_arp": "1", "net.ipv4.ip_forward": "1"}
+	worker.Mark(state.TableSysctls)
+	partial := &state.Node{Name: "k01-worker3", Routes: []state.Route{
+		{Type: "blackhole", Dst: netip.MustParsePrefix("192.168.209.64/26"), Protocol: "80"},
+	}}
+	partial.Mark(state.TableRoutes)
+	partial.Mark(state.TableFDB) // collected, and empty
+
+	dir := t.TempDir()
+	if err := Write(dir, f, []*state.Node{worker, partial}); err != nil {
+		t.Fatal(err)
+	}
+	c := open(t, dir)
+	gotFacts, err := c.Facts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(f, gotFacts, netipEqual); d != "" {
+		t.Errorf("facts (-written +read):\n%s", d)
+	}
+	for _, want := range []*state.Node{worker, partial} {
+		got, err := c.NodeState(ctx, want.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got, netipEqual, cmp.Comparer(func(a, b []state.FDBEntry) bool {
+			return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b, netipEqual)
+		})); d != "" {
+			t.Errorf("%s (-written +read):\n%s", want.Name, d)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nodes", "k01-worker3", NeighFile)); !os.IsNotExist(err) {
+		t.Errorf("a table the node does not have was written (stat: %v)", err)
+	}
+	routes, _ := os.ReadFile(filepath.Join(dir, "nodes", "k01-worker", RouteFile))
+	if !strings.Contains(string(routes), "192.168.19.128/26 via 10.10.10.10 dev eth1 proto 80 onlink\n") {
+		t.Errorf("ip-route.txt does not read like `ip route`:\n%s", routes)
+	}
+}
+
+func TestWriteRefusesEscapingNodeNames(t *testing.T) {
+	for _, name := range []string{"", "..", "../etc", `a\b`} {
+		if err := Write(t.TempDir(), nil, []*state.Node{{Name: name}}); err == nil {
+			t.Errorf("Write accepted node name %q", name)
+		}
+	}
+}
+
+// fixtureNode builds a node from the real k01-worker captures of package parse.
+func fixtureNode(t *testing.T, name string) *state.Node {
+	t.Helper()
+	read := func(file string) []byte {
+		data, err := os.ReadFile(filepath.Join("..", "parse", "testdata", name, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	n := &state.Node{Name: name}
+	var err error
+	if n.Routes, err = parse.Routes(read("ip-route.json")); err != nil {
+		t.Fatal(err)
+	}
+	if n.Neighs, err = parse.Neighs(read("ip-neigh.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if n.FDB, err = parse.FDB(read("bridge-fdb.json")); err != nil {
+		t.Fatal(err)
+	}
+	links, err := parse.Links(read("ip-d-link.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := parse.Addrs(read("ip-addr.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Links = parse.MergeAddrs(links, addrs)
+	for _, table := range []state.Table{state.TableRoutes, state.TableNeigh, state.TableFDB, state.TableLinks, state.TableAddrs} {
+		n.Mark(table)
+	}
+	return n
+}
+
+func writeFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,204 @@
+package capture
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/parse"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// Write saves f and the nodes' tables in the capture layout, in the formats people capture by
+// hand: cluster.yaml as `kubectl get -o yaml` prints a List (IPPool and BlockAffinity in
+// crd.projectcalico.org/v1, Node and Pod in v1), and each collected table as the `ip`/`bridge`
+// text command prints it. Tables a node does not have are not written, so that Open leaves them
+// unmarked again. f may be nil (no cluster.yaml).
+func Write(dir string, f *facts.Facts, nodes []*state.Node) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write capture: %w", err)
+	}
+	if f != nil {
+		data, err := MarshalCluster(f)
+		if err != nil {
+			return fmt.Errorf("write capture %s: %w", ClusterFile, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ClusterFile), data, 0o644); err != nil {
+			return fmt.Errorf("write capture: %w", err)
+		}
+	}
+	for _, n := range nodes {
+		if err := writeNode(dir, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeNode(dir string, n *state.Node) error {
+	// A node name becomes a directory name; refuse anything that would leave nodes/.
+	if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsAny(n.Name, `/\`) {
+		return fmt.Errorf("write capture: node name %q cannot be a directory name", n.Name)
+	}
+	nodeDir := filepath.Join(dir, NodesDir, n.Name)
+	if err := os.MkdirAll(nodeDir, 0o755); err != nil {
+		return fmt.Errorf("write capture: %w", err)
+	}
+	files := []struct {
+		table state.Table
+		file  string
+		data  func() []byte
+	}{
+		{state.TableRoutes, RouteFile, func() []byte { return parse.FormatRoutes(n.Routes) }},
+		{state.TableNeigh, NeighFile, func() []byte { return parse.FormatNeighs(n.Neighs) }},
+		{state.TableFDB, FDBFile, func() []byte { return parse.FormatFDB(n.FDB) }},
+		{state.TableLinks, LinkFile, func() []byte { return parse.FormatLinks(n.Links) }},
+		{state.TableAddrs, AddrFile, func() []byte { return parse.FormatAddrs(n.Links) }},
+		{state.TableSysctls, SysctlFile, func() []byte { return formatSysctls(n.Sysctls) }},
+	}
+	for _, file := range files {
+		if !n.Has(file.table) {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(nodeDir, file.file), file.data(), 0o644); err != nil {
+			return fmt.Errorf("write capture of %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+func formatSysctls(sysctls map[string]string) []byte {
+	keys := make([]string, 0, len(sysctls))
+	for k := range sysctls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, sysctls[k])
+	}
+	return []byte(b.String())
+}
+
+// The Kubernetes objects Write prints, with the fields in kubectl's (alphabetical) order.
+type (
+	kubeList struct {
+		APIVersion string         `yaml:"apiVersion"`
+		Kind       string         `yaml:"kind"`
+		Items      []any          `yaml:"items"`
+		Metadata   map[string]any `yaml:"metadata"`
+	}
+	objectMeta struct {
+		Annotations map[string]string `yaml:"annotations,omitempty"`
+		Name        string            `yaml:"name"`
+		Namespace   string            `yaml:"namespace,omitempty"`
+	}
+	poolObject struct {
+		APIVersion string     `yaml:"apiVersion"`
+		Kind       string     `yaml:"kind"`
+		Metadata   objectMeta `yaml:"metadata"`
+		Spec       struct {
+			BlockSize   int    `yaml:"blockSize"`
+			CIDR        string `yaml:"cidr"`
+			Disabled    bool   `yaml:"disabled,omitempty"`
+			IPIPMode    string `yaml:"ipipMode"`
+			NATOutgoing bool   `yaml:"natOutgoing"`
+			VXLANMode   string `yaml:"vxlanMode"`
+		} `yaml:"spec"`
+	}
+	affinityObject struct {
+		APIVersion string     `yaml:"apiVersion"`
+		Kind       string     `yaml:"kind"`
+		Metadata   objectMeta `yaml:"metadata"`
+		Spec       struct {
+			CIDR    string `yaml:"cidr"`
+			Deleted string `yaml:"deleted"` // a string in crd.projectcalico.org/v1
+			Node    string `yaml:"node"`
+			State   string `yaml:"state"`
+		} `yaml:"spec"`
+	}
+	nodeObject struct {
+		APIVersion string     `yaml:"apiVersion"`
+		Kind       string     `yaml:"kind"`
+		Metadata   objectMeta `yaml:"metadata"`
+		Status     *struct {
+			Conditions []condition `yaml:"conditions"`
+		} `yaml:"status,omitempty"`
+	}
+	condition struct {
+		Status string `yaml:"status"`
+		Type   string `yaml:"type"`
+	}
+	podObject struct {
+		APIVersion string     `yaml:"apiVersion"`
+		Kind       string     `yaml:"kind"`
+		Metadata   objectMeta `yaml:"metadata"`
+		Spec       struct {
+			NodeName string `yaml:"nodeName"`
+		} `yaml:"spec"`
+		Status struct {
+			PodIP  string              `yaml:"podIP"`
+			PodIPs []map[string]string `yaml:"podIPs"`
+		} `yaml:"status"`
+	}
+)
+
+// MarshalCluster prints f as a Kubernetes List, the way `kubectl get -o yaml` prints several
+// kinds at once.
+func MarshalCluster(f *facts.Facts) ([]byte, error) {
+	list := kubeList{APIVersion: "v1", Kind: "List", Items: []any{}, Metadata: map[string]any{"resourceVersion": ""}}
+	for _, p := range f.Pools {
+		o := poolObject{APIVersion: "crd.projectcalico.org/v1", Kind: "IPPool", Metadata: objectMeta{Name: p.Name}}
+		o.Spec.BlockSize, o.Spec.CIDR, o.Spec.Disabled = p.BlockSize, p.CIDR.String(), p.Disabled
+		o.Spec.IPIPMode, o.Spec.NATOutgoing, o.Spec.VXLANMode = orNever(p.IPIPMode), p.NATOutgoing, orNever(p.VXLANMode)
+		list.Items = append(list.Items, o)
+	}
+	for _, a := range f.Affinities {
+		o := affinityObject{APIVersion: "crd.projectcalico.org/v1", Kind: "BlockAffinity", Metadata: objectMeta{Name: affinityName(a)}}
+		o.Spec.CIDR, o.Spec.Deleted, o.Spec.Node, o.Spec.State = a.CIDR.String(), fmt.Sprint(a.Deleted), a.Node, a.State
+		list.Items = append(list.Items, o)
+	}
+	for _, n := range f.Nodes {
+		o := nodeObject{APIVersion: "v1", Kind: "Node", Metadata: objectMeta{Name: n.Name, Annotations: map[string]string{}}}
+		if n.Address.IsValid() {
+			o.Metadata.Annotations["projectcalico.org/IPv4Address"] = n.Address.String()
+		}
+		if n.VXLANTunnelAddr.IsValid() {
+			o.Metadata.Annotations["projectcalico.org/IPv4VXLANTunnelAddr"] = n.VXLANTunnelAddr.String()
+		}
+		if n.VXLANTunnelMAC != "" {
+			o.Metadata.Annotations["projectcalico.org/VXLANTunnelMACAddr"] = n.VXLANTunnelMAC
+		}
+		if n.Ready != "" {
+			o.Status = &struct {
+				Conditions []condition `yaml:"conditions"`
+			}{Conditions: []condition{{Status: n.Ready, Type: "Ready"}}}
+		}
+		list.Items = append(list.Items, o)
+	}
+	for _, p := range f.Pods {
+		o := podObject{APIVersion: "v1", Kind: "Pod", Metadata: objectMeta{Name: p.Name, Namespace: p.Namespace}}
+		o.Spec.NodeName = p.Node
+		o.Status.PodIP = p.IP.String()
+		o.Status.PodIPs = []map[string]string{{"ip": p.IP.String()}}
+		list.Items = append(list.Items, o)
+	}
+	return yaml.Marshal(list)
+}
+
+func orNever(mode string) string {
+	if mode == "" {
+		return "Never"
+	}
+	return mode
+}
+
+// affinityName is the object name Calico gives a BlockAffinity: node and block, dashed.
+func affinityName(a facts.BlockAffinity) string {
+	return a.Node + "-" + strings.NewReplacer(".", "-", "/", "-").Replace(a.CIDR.String())
+}
