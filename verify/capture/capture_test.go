@@ -47,8 +47,8 @@ func TestOpenLesson06(t *testing.T) {
 	}
 
 	tests := []struct {
-		node                         string
-		tables                       []state.Table
+		node                       string
+		tables                     []state.Table
 		routes, neighs, fdb, links int
 	}{
 		{"k01-worker", []state.Table{state.TableRoutes, state.TableNeigh, state.TableFDB, state.TableLinks, state.TableAddrs, state.TableSysctls}, 10, 5, 3, 8},
