@@ -93,7 +93,10 @@ func kernelRoutes(t *testing.T, h *netlink.Handle) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := fmt.Sprintf("%s via %s dev %s", r.Dst, r.Gw, link.Attrs().Name)
+		s := fmt.Sprintf("%s dev %s", r.Dst, link.Attrs().Name)
+		if r.Gw != nil {
+			s = fmt.Sprintf("%s via %s dev %s", r.Dst, r.Gw, link.Attrs().Name)
+		}
 		if r.Flags&int(netlink.FLAG_ONLINK) != 0 {
 			s += " onlink"
 		}
@@ -163,9 +166,9 @@ func TestApplyProgramsSPECTables(t *testing.T) {
 	}
 
 	wantRoutes := []string{
-		"172.31.0.0/24 via 10.10.10.1 dev eth1",         // outside every pool: not ours to judge
-		"192.168.10.0/26 via <nil> dev lo",              // placeholder, replaced below
-		"192.168.10.5/32 via <nil> dev cali0123456789a", // a pod route, even with proto 80
+		"172.31.0.0/24 via 10.10.10.1 dev eth1", // outside every pool: not ours to judge
+		"blackhole 192.168.10.0/26",
+		"192.168.10.5/32 dev cali0123456789a", // a pod route, even with proto 80
 		"192.168.20.0/26 via 10.10.10.12 dev eth1 onlink",
 		"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico onlink",
 	}
