@@ -464,37 +464,66 @@ func TestIPIPReportedWhereUnsupported(t *testing.T) {
 	}
 }
 
-func BenchmarkApplyConverged(b *testing.B) {
-	testbed.RequireRoot(b)
-	u := testbed.NewUnderlay(b)
-	n := u.AddNode(b, "k01-worker", netip.MustParsePrefix("10.10.10.11/24"))
+// fiftyNodeLab is k01-worker's desired state in a lab of 50 peers, half of them in the other
+// subnet: the "50-node lab" of the performance list.
+func fiftyNodeLab(tb testing.TB) (DesiredState, *Programmer) {
+	testbed.RequireRoot(tb)
+	u := testbed.NewUnderlay(tb)
+	n := u.AddNode(tb, "k01-worker", netip.MustParsePrefix("10.10.10.11/24"))
 	d := DesiredState{
 		Self:  Host{Name: "k01-worker", Underlay: n.Underlay, TunnelIP: netip.MustParseAddr("192.168.0.0")},
 		Pools: []Pool{{CIDR: netip.MustParsePrefix("192.168.0.0/16"), VXLANMode: EncapCrossSubnet, IPIPMode: EncapNever, NATOutgoing: true}},
 	}
-	// 50 peers, half in the other subnet: the "50-node lab" of the performance list.
 	for i := 1; i <= 50; i++ {
-		name := "peer" + strconv.Itoa(i)
-		under := fmt.Sprintf("10.10.10.%d/24", 100+i)
-		if i%2 == 0 {
-			under = fmt.Sprintf("10.10.20.%d/24", 100+i)
-		}
-		block := netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, byte(i), 0}), 26)
-		d.Peers = append(d.Peers, Host{Name: name, Underlay: netip.MustParsePrefix(under), TunnelIP: block.Addr()})
-		d.Blocks = append(d.Blocks, Block{CIDR: block, Node: name})
+		d.Peers = append(d.Peers, benchPeer(i))
+		d.Blocks = append(d.Blocks, Block{CIDR: netip.PrefixFrom(benchPeer(i).TunnelIP, 26), Node: benchPeer(i).Name})
 	}
 	p, err := NewProgrammer(testbed.Path(n.NS), nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer p.Close()
+	tb.Cleanup(func() { p.Close() })
 	if _, err := p.Apply(d); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return d, p
+}
+
+func benchPeer(i int) Host {
+	under := fmt.Sprintf("10.10.10.%d/24", 100+i)
+	if i%2 == 0 {
+		under = fmt.Sprintf("10.10.20.%d/24", 100+i)
+	}
+	return Host{Name: "peer" + strconv.Itoa(i), Underlay: netip.MustParsePrefix(under), TunnelIP: netip.AddrFrom4([4]byte{192, 168, byte(i), 0})}
+}
+
+// BenchmarkApplyConverged is one periodic resync of a converged 50-peer node.
+func BenchmarkApplyConverged(b *testing.B) {
+	d, p := fiftyNodeLab(b)
 	b.ResetTimer()
 	for range b.N {
 		if ch, err := p.Apply(d); err != nil || len(ch) != 0 {
 			b.Fatalf("converged apply = %q, %v", ch, err)
 		}
+	}
+}
+
+// BenchmarkApplyNewPeer is the dataplane's share of "a node joins a 50-node lab": the pass
+// that adds its block route, neighbour and FDB entry (removing it again is not timed).
+func BenchmarkApplyNewPeer(b *testing.B) {
+	d, p := fiftyNodeLab(b)
+	joined := d
+	joined.Peers = append(slices.Clone(d.Peers), benchPeer(52)) // other subnet: route via vxlan.calico
+	joined.Blocks = append(slices.Clone(d.Blocks), Block{CIDR: netip.PrefixFrom(benchPeer(52).TunnelIP, 26), Node: "peer52"})
+	b.ResetTimer()
+	for range b.N {
+		if ch, err := p.Apply(joined); err != nil || len(ch) != 3 {
+			b.Fatalf("join = %q, %v; want route, neighbour and FDB entry", ch, err)
+		}
+		b.StopTimer()
+		if _, err := p.Apply(d); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
 	}
 }
