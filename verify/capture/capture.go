@@ -13,12 +13,14 @@
 // empty (an empty ip-neigh.txt says the node has no neighbours); a file that is absent leaves its
 // table unmarked, so that the checks reading it are skipped for that node with the reason.
 //
-// What topology.nodes sees for a capture: a capture records tables, not processes, so the run
-// state is inferred from what the capture holds. A node is running when the capture knows it
-// (it has a nodes/<node> directory, or cluster.yaml names it). It is Ready when cluster.yaml
-// recorded the Kubernetes Ready condition as True; without that condition, when it has a
-// directory (it answered the commands when captured). The Detail of every status starts with
-// "from capture" so that a report never passes this off as a live observation.
+// What topology.nodes sees for a capture: a capture records tables, not processes, so run
+// state comes only from evidence the capture holds. The evidence is the Kubernetes Node's Ready
+// condition in cluster.yaml (as `kubectl get nodes -o yaml` saves it). Without any recorded
+// condition, Topology returns ErrAbsent and topology.nodes is skipped with the reason, never
+// passed. With conditions, every node the capture knows (cluster.yaml or a nodes/<node>
+// directory) is reported running; it is Ready when its condition is True, or, lacking a
+// condition of its own, when its tables were captured (it answered the commands). Every Detail
+// starts with "from capture", so a report never passes this off as a live observation.
 package capture
 
 import (
@@ -121,13 +123,21 @@ func (c *Capture) Facts(context.Context) (*facts.Facts, error) {
 
 // Topology infers each node's run state from the capture (see the package comment).
 func (c *Capture) Topology(context.Context) ([]state.NodeStatus, error) {
-	var out []state.NodeStatus
-	seen := map[string]bool{}
+	recorded := false
 	if c.facts != nil {
 		for _, n := range c.facts.Nodes {
-			seen[n.Name] = true
-			out = append(out, c.status(n.Name, n.Ready))
+			recorded = recorded || n.Ready != ""
 		}
+	}
+	if !recorded {
+		return nil, fmt.Errorf("%s records no node Ready condition (add kubectl get nodes -o yaml to %s): %w",
+			c.dir, ClusterFile, verify.ErrAbsent)
+	}
+	var out []state.NodeStatus
+	seen := map[string]bool{}
+	for _, n := range c.facts.Nodes {
+		seen[n.Name] = true
+		out = append(out, c.status(n.Name, n.Ready))
 	}
 	for _, name := range c.names {
 		if !seen[name] {

@@ -99,30 +99,70 @@ func TestOpenLesson06(t *testing.T) {
 }
 
 func TestTopology(t *testing.T) {
-	c := open(t, filepath.Join("testdata", "lesson06"))
-	got, err := c.Topology(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	type status struct {
 		Name           string
 		Running, Ready bool
 	}
-	var brief []status
-	for _, st := range got {
-		if st.Kind != "node" || !strings.HasPrefix(st.Detail, "from capture") {
-			t.Errorf("%s: kind %q detail %q, want a node from capture", st.Name, st.Kind, st.Detail)
+	node := func(name, ready string) string {
+		s := "---\napiVersion: v1\nkind: Node\nmetadata: {name: " + name + "}\n"
+		if ready != "" {
+			s += "status:\n  conditions:\n  - {type: MemoryPressure, status: \"False\"}\n  - {type: Ready, status: \"" + ready + "\"}\n"
 		}
-		brief = append(brief, status{st.Name, st.Running, st.Ready})
+		return s
 	}
-	want := []status{
-		{"k01-control-plane", true, true}, // Ready condition True in cluster.yaml
-		{"k01-worker", true, true},        // no condition, but its tables were captured
-		{"k01-worker2", true, false},      // neither: readiness unknown, so not claimed
-		{"k01-worker3", true, true},
+	tests := []struct {
+		name   string
+		files  map[string]string
+		want   []status
+		absent bool
+	}{
+		{"conditions decide", map[string]string{
+			"cluster.yaml":                   node("k01-control-plane", "True") + node("k01-worker", "False") + node("k01-worker2", "") + node("k01-worker3", "Unknown"),
+			"nodes/k01-worker2/ip-route.txt": "",
+			"nodes/k01-worker9/ip-route.txt": "",
+		}, []status{
+			{"k01-control-plane", true, true},
+			{"k01-worker", true, false},
+			{"k01-worker2", true, true}, // no condition of its own, but it answered when captured
+			{"k01-worker3", true, false},
+			{"k01-worker9", true, true}, // captured, though cluster.yaml does not name it
+		}, false},
+		{"a node with neither condition nor tables is not claimed Ready", map[string]string{
+			"cluster.yaml": node("k01-control-plane", "True") + node("k01-worker", ""),
+		}, []status{{"k01-control-plane", true, true}, {"k01-worker", true, false}}, false},
+		{"no condition recorded: absent, so topology.nodes skips", map[string]string{
+			"cluster.yaml":                  node("k01-worker", ""),
+			"nodes/k01-worker/ip-route.txt": "",
+		}, nil, true},
+		{"no cluster.yaml: absent", map[string]string{"nodes/k01-worker/ip-route.txt": ""}, nil, true},
 	}
-	if d := cmp.Diff(want, brief); d != "" {
-		t.Errorf("(-want +got)\n%s", d)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tt.files {
+				writeFile(t, dir, name, content)
+			}
+			got, err := open(t, dir).Topology(context.Background())
+			if tt.absent {
+				if !errors.Is(err, verify.ErrAbsent) {
+					t.Fatalf("err = %v, want ErrAbsent", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var brief []status
+			for _, st := range got {
+				if st.Kind != "node" || !strings.HasPrefix(st.Detail, "from capture") {
+					t.Errorf("%s: kind %q detail %q, want a node from capture", st.Name, st.Kind, st.Detail)
+				}
+				brief = append(brief, status{st.Name, st.Running, st.Ready})
+			}
+			if d := cmp.Diff(tt.want, brief); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
 	}
 }
 

@@ -28,7 +28,7 @@ var (
 var lesson06 = Facts{
 	Pools: []Pool{{Name: "default-ipv4-ippool", CIDR: pfx("192.168.0.0/16"), BlockSize: 26, VXLANMode: "CrossSubnet", IPIPMode: "Never", NATOutgoing: true}},
 	Nodes: []Node{
-		{Name: "k01-control-plane", Address: pfx("10.10.10.10/24"), VXLANTunnelAddr: ip("192.168.19.128"), Ready: "True"},
+		{Name: "k01-control-plane", Address: pfx("10.10.10.10/24"), VXLANTunnelAddr: ip("192.168.19.128")},
 		{Name: "k01-worker", Address: pfx("10.10.10.11/24"), VXLANTunnelAddr: ip("192.168.93.64")},
 		{Name: "k01-worker2", Address: pfx("10.10.10.12/24"), VXLANTunnelAddr: ip("192.168.150.193"), VXLANTunnelMAC: "66:c7:4d:6e:6b:f3"},
 		{Name: "k01-worker3", Address: pfx("10.10.20.20/24"), VXLANTunnelAddr: ip("192.168.209.64")},
@@ -44,11 +44,12 @@ var lesson06 = Facts{
 }
 
 func TestDecodeFixtures(t *testing.T) {
-	withPods := lesson06
 	// Only the v1 Nodes of the crd-v1 fixture record their Ready condition.
-	v3 := lesson06
-	v3.Nodes = append([]Node(nil), lesson06.Nodes...)
-	v3.Nodes[0].Ready = ""
+	withPods := lesson06
+	withPods.Nodes = append([]Node(nil), lesson06.Nodes...)
+	for i := range withPods.Nodes {
+		withPods.Nodes[i].Ready = "True"
+	}
 	withPods.Pods = []Pod{
 		{Namespace: "default", Name: "multitool-6f8b7d9c5-k2x4p", Node: "k01-worker", IP: ip("192.168.93.65")},
 		{Namespace: "default", Name: "web-0", Node: "k01-worker", IP: ip("192.168.93.66")},
@@ -60,7 +61,7 @@ func TestDecodeFixtures(t *testing.T) {
 		want Facts
 	}{
 		{"cluster-crd-v1.yaml", withPods},
-		{"cluster-v3.yaml", v3},
+		{"cluster-v3.yaml", lesson06},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
