@@ -190,7 +190,7 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 		t, err := src.Topology(ctx)
 		switch {
 		case errors.Is(err, ErrAbsent):
-			in.TopologyAbsent = "the source has no node run states (offline capture)"
+			in.TopologyAbsent = absentReason(err, "the source has no node run states (offline capture)")
 		case err != nil:
 			in.TopologyAbsent = "cannot read node run states: " + err.Error()
 		case t == nil:
@@ -204,7 +204,7 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 		sw, err := src.Switch(ctx)
 		switch {
 		case errors.Is(err, ErrAbsent):
-			in.SwitchAbsent = "the source has no switch state (" + src.Describe() + ")"
+			in.SwitchAbsent = absentReason(err, "the source has no switch state")
 		case err != nil:
 			in.SwitchAbsent = "cannot read the switch: " + err.Error()
 		default:
@@ -213,18 +213,31 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 	}
 
 	if needs&check.NeedNodes != 0 && in.Expect != nil {
-		in.Nodes, in.NodeAbsent = readNodes(ctx, src, in.Expect, opts.Concurrency)
+		var err error
+		if in.Nodes, in.NodeAbsent, err = readNodes(ctx, src, in.Expect, opts.Concurrency); err != nil {
+			return nil, err
+		}
 	}
 	return in, nil
 }
 
-// readNodes reads every node's state, a few at a time.
-func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency int) (map[string]*state.Node, map[string]string) {
+// absentReason is the source's own words for what it lacks, when it says more than ErrAbsent.
+func absentReason(err error, def string) string {
+	if err == ErrAbsent {
+		return def
+	}
+	return err.Error()
+}
+
+// readNodes reads every node's state, a few at a time. A node the source cannot read is
+// skipped with the reason; bad input (a capture file that does not parse) ends the run.
+func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency int) (map[string]*state.Node, map[string]string, error) {
 	if concurrency <= 0 {
 		concurrency = 8
 	}
 	nodes := map[string]*state.Node{}
 	absent := map[string]string{}
+	var badInput error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, concurrency)
@@ -244,6 +257,10 @@ func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency i
 			switch {
 			case errors.Is(err, ErrAbsent):
 				absent[name] = fmt.Sprintf("no state for %s in this source", name)
+			case exitcode.Code(err) == exitcode.Usage:
+				if badInput == nil {
+					badInput = err
+				}
 			case err != nil:
 				absent[name] = fmt.Sprintf("cannot read %s's state: %v", name, err)
 			case st == nil:
@@ -254,5 +271,5 @@ func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency i
 		}()
 	}
 	wg.Wait()
-	return nodes, absent
+	return nodes, absent, badInput
 }

@@ -1,10 +1,19 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/verify/capture"
+	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/expect/expecttest"
+	"github.com/knetlab/knetlab/verify/state"
 )
 
 func TestVerifyUsage(t *testing.T) {
@@ -38,5 +47,142 @@ func TestVerifyUsage(t *testing.T) {
 				t.Errorf("a usage error printed a report: %q", stdout)
 			}
 		})
+	}
+}
+
+// writeCapture writes the lesson 06 cluster as a capture, every node healthy unless breakNode
+// changes it, and returns the directory.
+func writeCapture(t *testing.T, breakNode func(map[string]*state.Node)) string {
+	t.Helper()
+	f := expecttest.Lesson06()
+	c := expect.Compute(f)
+	nodes := map[string]*state.Node{}
+	var list []*state.Node
+	for _, n := range c.Nodes {
+		nodes[n.Name()] = expecttest.Healthy(c, n.Name())
+		list = append(list, nodes[n.Name()])
+	}
+	if breakNode != nil {
+		breakNode(nodes)
+	}
+	dir := t.TempDir()
+	if err := capture.Write(dir, f, list); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func wrongGateway(nodes map[string]*state.Node) {
+	for i, r := range nodes["k01-worker"].Routes {
+		if r.Dst.String() == "192.168.209.64/26" {
+			nodes["k01-worker"].Routes[i].Gateway = netip.MustParseAddr("192.168.209.65")
+		}
+	}
+}
+
+func TestVerifyCapture(t *testing.T) {
+	healthy := writeCapture(t, nil)
+	broken := writeCapture(t, wrongGateway)
+	noFDB := writeCapture(t, func(nodes map[string]*state.Node) { delete(nodes["k01-worker3"].Tables, state.TableFDB) })
+	malformed := writeCapture(t, nil)
+	if err := os.WriteFile(filepath.Join(malformed, "cluster.yaml"), []byte("apiVersion: v1\nkind: List\nitems:\n  - kind: IPPool\n    spec: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantOut    []string
+		notOut     []string
+		wantStderr []string
+	}{
+		{"healthy capture passes", []string{"verify", "--from", healthy}, exitcode.OK,
+			[]string{"PASS  routes.blocks", "PASS  vxlan.fdb", "SKIP  switch.ports", "no lab definition (offline capture)"}, []string{"FAIL"}, nil},
+		{"wrong gateway fails that route", []string{"verify", "--from", broken}, exitcode.CheckFailed,
+			[]string{"FAIL  routes.blocks", "k01-worker:", "DIFFERENT 192.168.209.64/26 (gateway)", "expected  192.168.209.64", "found     192.168.209.65",
+				"k01-worker3 is in 10.10.20.0/24, not in k01-worker's 10.10.10.0/24"}, nil, nil},
+		{"--check limits the checks", []string{"verify", "--from", broken, "--check", "vxlan.fdb,vxlan.neigh"}, exitcode.OK,
+			[]string{"PASS  vxlan.neigh", "PASS  vxlan.fdb", "2 checks: 2 passed"}, []string{"routes.blocks"}, nil},
+		{"node without FDB file is skipped", []string{"verify", "--from", noFDB, "--check", "vxlan.fdb"}, exitcode.OK,
+			[]string{"k01-worker3 skipped: no fdb table"}, nil, nil},
+		{"malformed cluster.yaml exits 2 naming file and line", []string{"verify", "--from", malformed}, exitcode.Usage,
+			nil, nil, []string{"cluster.yaml", ":5"}},
+		{"missing capture dir", []string{"verify", "--from", filepath.Join(healthy, "nope")}, exitcode.Usage, nil, nil, []string{"does not exist"}},
+		{"lab with a capture checks the pools against the lab", []string{"verify", "calico-overlay", "--from", healthy, "--check", "ipam.pools,switch.ports"},
+			exitcode.OK, []string{"(lab calico-overlay)", "PASS  ipam.pools", "SKIP  switch.ports", "holds no switch state"}, []string{"soundness only"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout, stderr)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tt.notOut {
+				if strings.Contains(stdout, w) {
+					t.Errorf("stdout has %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			if strings.Contains(stdout, "\x1b[") {
+				t.Error("colour codes on a pipe")
+			}
+		})
+	}
+}
+
+func TestVerifyOutputs(t *testing.T) {
+	dir := writeCapture(t, wrongGateway)
+	junit := filepath.Join(t.TempDir(), "verify.xml")
+
+	code, stdout, _ := run(t, "verify", "--from", dir, "--output", "json", "--junit-file", junit)
+	if code != exitcode.CheckFailed {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	var doc struct {
+		SchemaVersion int    `json:"schemaVersion"`
+		Status        string `json:"status"`
+		Checks        []struct {
+			ID    string `json:"id"`
+			Nodes []struct {
+				Node     string `json:"node"`
+				Findings []struct {
+					Kind, Field, Expected, Found string
+				} `json:"findings"`
+			} `json:"nodes"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("--output json is not JSON: %v\n%s", err, stdout)
+	}
+	var failed []string
+	for _, c := range doc.Checks {
+		for _, n := range c.Nodes {
+			for _, f := range n.Findings {
+				failed = append(failed, fmt.Sprintf("%s %s %s %s %s→%s", c.ID, n.Node, f.Kind, f.Field, f.Expected, f.Found))
+			}
+		}
+	}
+	if doc.SchemaVersion != 1 || doc.Status != "failed" || len(failed) != 1 ||
+		failed[0] != "routes.blocks k01-worker different gateway 192.168.209.64→192.168.209.65" {
+		t.Errorf("schema %d status %s findings %q", doc.SchemaVersion, doc.Status, failed)
+	}
+	data, err := os.ReadFile(junit)
+	if err != nil || !strings.Contains(string(data), `<testcase classname="routes.blocks" name="k01-worker"`) {
+		t.Errorf("--junit-file: %v\n%s", err, data)
+	}
+
+	code, stdout, _ = run(t, "verify", "--from", dir, "--output", "junit")
+	if code != exitcode.CheckFailed || !strings.HasPrefix(stdout, "<?xml") || !strings.Contains(stdout, "<failure") {
+		t.Errorf("--output junit: exit %d\n%s", code, stdout)
 	}
 }

@@ -30,6 +30,7 @@ type Reconciler struct {
 	desired *DesiredState
 	last    Changes // what the latest pass changed, for tests and logs
 	passes  int
+	changes int // changes of all passes: stays 0 on a node that was already right
 
 	kick chan struct{}
 }
@@ -63,6 +64,7 @@ func (r *Reconciler) Resync() (Changes, error) {
 	ch, err := r.prog.Apply(*r.desired)
 	r.last = ch
 	r.passes++
+	r.changes += len(ch)
 	return ch, err
 }
 
@@ -71,6 +73,14 @@ func (r *Reconciler) Passes() (int, Changes) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.passes, r.last
+}
+
+// TotalChanges counts the kernel changes of every pass so far. A restarted agent on a
+// programmed node must keep it at 0: that is what "no flap" means.
+func (r *Reconciler) TotalChanges() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changes
 }
 
 func (r *Reconciler) poke() {

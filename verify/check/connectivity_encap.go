@@ -41,7 +41,7 @@ func connectivityEncap(ctx context.Context, in *Inputs) []*report.Node {
 			entry := fmt.Sprintf("%s/%s → %s/%s (%s)", src.Namespace, src.Name, dst.Namespace, dst.Name, dst.IP)
 			fail := func(want, got string) {
 				r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: entry, Field: "vxlan.calico tx",
-					Expected: want, Found: got, Reason: route.Why.Text("")})
+					Expected: want, Found: got, Reason: route.Why().Text("")})
 			}
 			before, err := in.Prober.LinkStats(ctx, src.Node, expect.VXLANDevice)
 			if err != nil {

@@ -69,7 +69,7 @@ func pathWhy(c *expect.Cluster, src, dst facts.Pod) string {
 		return fmt.Sprintf("both pods run on %s: the host routes between their veths", src.Node)
 	}
 	if r := routeTo(c, src.Node, dst.IP); r != nil {
-		return r.Why.Text("")
+		return r.Why().Text("")
 	}
 	return fmt.Sprintf("%s has no route to %s in the expectation (no confirmed block holds it)", src.Node, dst.IP)
 }
@@ -80,10 +80,9 @@ func routeTo(c *expect.Cluster, node string, ip netip.Addr) *expect.Route {
 	if !ok {
 		return nil
 	}
-	for i := range e.Routes {
-		if e.Routes[i].Dst.Contains(ip) {
-			return &e.Routes[i]
-		}
+	r, ok := e.RouteTo(ip)
+	if !ok {
+		return nil
 	}
-	return nil
+	return &r
 }

@@ -24,7 +24,7 @@ func formatExpected(r *expect.Route, parent string) string {
 		b.WriteString(" dev ")
 		b.WriteString(dev)
 	}
-	if p := r.Protocols[0]; p != "" {
+	if p := r.Protocols.Canonical(); p != "" {
 		b.WriteString(" proto ")
 		b.WriteString(p)
 	}
@@ -55,8 +55,8 @@ func protocolText(p string) string {
 }
 
 func expectedProtocols(r *expect.Route) string {
-	parts := make([]string, 0, len(r.Protocols))
-	for _, p := range r.Protocols {
+	parts := make([]string, 0, len(r.Protocols.List()))
+	for _, p := range r.Protocols.List() {
 		if p == "boot" {
 			continue // said by "none (boot)"
 		}

@@ -39,12 +39,13 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 	}
 	used := map[*state.Route]bool{}
 
-	for i := range e.Routes {
-		want := &e.Routes[i]
+	routes, problems := e.Routes()
+	for i := range routes {
+		want := &routes[i]
 		cands := found[want.Dst]
 		if len(cands) == 0 {
 			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: want.Dst.String(),
-				Expected: formatExpected(want, u.Dev), Reason: want.Why.Text(u.Dev)})
+				Expected: formatExpected(want, u.Dev), Reason: want.Why().Text(u.Dev)})
 			continue
 		}
 		var closest *state.Route
@@ -64,29 +65,24 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 		}
 		if closest == nil { // every route to this dst matched an earlier expectation
 			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: want.Dst.String(),
-				Expected: formatExpected(want, u.Dev), Reason: want.Why.Text(u.Dev)})
+				Expected: formatExpected(want, u.Dev), Reason: want.Why().Text(u.Dev)})
 			continue
 		}
 		used[closest] = true
 		for _, d := range closestDiffs {
-			d.Reason = want.Why.Text(u.Dev)
+			d.Reason = want.Why().Text(u.Dev)
 			r.Findings = append(r.Findings, d)
 		}
 	}
 
-	tolerated := map[netip.Prefix][]*expect.Route{}
-	for i := range e.Tolerated {
-		t := &e.Tolerated[i]
-		tolerated[t.Dst] = append(tolerated[t.Dst], t)
-	}
-	for _, p := range e.Problems {
+	for _, p := range problems {
 		r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: p.Entry, Reason: p.Reason})
 	}
 	for _, got := range calicos {
 		if used[got] {
 			continue
 		}
-		if ok, why := isTolerated(tolerated[got.Dst], got, u.Dev); ok {
+		if ok, why := isTolerated(e.ToleratedTo(got.Dst), got, u.Dev); ok {
 			continue
 		} else if why != "" {
 			r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: got.Dst.String(),
@@ -112,7 +108,7 @@ func diffRoute(want *expect.Route, got *state.Route, parent string) []report.Fin
 	}
 	if want.Underlay {
 		if parent != "" && got.Dev != parent {
-			add("dev", parent+" (the interface holding "+want.Why.Self.Address.Addr().String()+")", orNone(got.Dev))
+			add("dev", parent+" (the interface holding "+want.Why().Self.Address.Addr().String()+")", orNone(got.Dev))
 		}
 	} else if want.Dev != "" && got.Dev != want.Dev {
 		add("dev", want.Dev, orNone(got.Dev))
@@ -142,19 +138,18 @@ func addrText(a netip.Addr) string {
 
 // isTolerated reports whether a found route is one of the tolerated /32 extras. When the
 // destination is a tolerated one but the route has another form, why says what is accepted.
-func isTolerated(forms []*expect.Route, got *state.Route, parent string) (ok bool, why string) {
+func isTolerated(forms []expect.Route, got *state.Route, parent string) (ok bool, why string) {
 	if len(forms) == 0 {
 		return false, ""
 	}
 	accepted := make([]string, 0, len(forms))
-	for _, t := range forms {
-		diffs := diffRoute(t, got, parent)
-		if len(diffs) == 0 {
+	for i := range forms {
+		if len(diffRoute(&forms[i], got, parent)) == 0 {
 			return true, ""
 		}
-		accepted = append(accepted, formatExpected(t, parent))
+		accepted = append(accepted, formatExpected(&forms[i], parent))
 	}
-	return false, fmt.Sprintf("a /32 to %s's tunnel address is tolerated only as %s", forms[0].Why.Peer.Name, strings.Join(accepted, " or "))
+	return false, fmt.Sprintf("a /32 to %s's tunnel address is tolerated only as %s", forms[0].Why().Peer.Name, strings.Join(accepted, " or "))
 }
 
 // unexpectedBlockReason says why a route inside a pool has no place on this node.

@@ -31,7 +31,7 @@ func judgeVXLANFDB(_ *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
 		onDevice = append(onDevice, f)
 	}
 	expected := map[string]bool{}
-	for _, want := range e.FDB {
+	for _, want := range e.FDB() {
 		mac := strings.ToLower(want.MAC)
 		expected[mac] = true
 		why := fmt.Sprintf("%s's VTEP MAC is %s and its underlay address %s: frames for it are sent to that address",

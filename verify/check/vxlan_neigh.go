@@ -29,7 +29,7 @@ func judgeVXLANNeigh(_ *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
 		onDevice = append(onDevice, n)
 	}
 	expected := map[netip.Addr]bool{}
-	for _, want := range e.Neighs {
+	for _, want := range e.Neighs() {
 		expected[want.Dst] = true
 		why := fmt.Sprintf("%s's tunnel address is %s and its VTEP MAC %s: %s answers ARP for it from this entry (Calico never lets vxlan.calico ARP)",
 			want.Peer.Name, want.Dst, want.LLAddr, e.Name())

@@ -41,19 +41,47 @@ const (
 	TypeBlackhole = "blackhole"
 )
 
-// Accepted route protocols. The first one is what current Calico programs; the others are
-// what other Calico versions (or iproute2 spellings) show for the same route.
-var (
-	protoFelix      = []string{"80"}
-	protoVXLAN      = []string{"", "boot", "80"} // older felix shows no proto on vxlan routes
-	protoBird       = []string{"bird"}
-	protoBirdOrFlx  = []string{"bird", "80"} // IPIP routes moved from bird to felix
-	protoBlackholes = []string{"80"}
+// Protocols is the set of route protocols an expected route accepts: what current Calico
+// programs first, then what other Calico versions (or iproute2 spellings) show for the same route.
+type Protocols uint8
+
+// The protocol sets.
+const (
+	ProtoFelix     Protocols = iota // felix: proto 80
+	ProtoVXLAN                      // older felix shows no proto on vxlan routes, newer proto 80
+	ProtoBird                       // BIRD (BGP)
+	ProtoBirdFelix                  // IPIP routes moved from BIRD to felix
 )
 
-// Cluster is the expected state of every node.
+var protocolSets = [...][]string{
+	ProtoFelix:     {"80"},
+	ProtoVXLAN:     {"", "boot", "80"},
+	ProtoBird:      {"bird"},
+	ProtoBirdFelix: {"bird", "80"},
+}
+
+// List returns the accepted protocols, the canonical one first.
+func (p Protocols) List() []string { return protocolSets[p] }
+
+// Canonical is the protocol current Calico programs ("" for none shown).
+func (p Protocols) Canonical() string { return protocolSets[p][0] }
+
+// Accepts reports whether a found route's protocol is one of the set.
+func (p Protocols) Accepts(proto string) bool {
+	for _, a := range protocolSets[p] {
+		if a == proto {
+			return true
+		}
+	}
+	return false
+}
+
+// Cluster is the expected state of every node. Compute builds only what is linear in the
+// cluster's size (nodes, blocks, devices, pod routes); the tables that have an entry per remote
+// node or block on every node — routes, neighbours, FDB — are computed per node when a check
+// asks for them, so that a 2,000-node cluster never holds its four million routes at once.
 type Cluster struct {
-	// Nodes in the order of the facts, sorted by name.
+	// Nodes in name order.
 	Nodes []*Node
 	// Pools are the facts' pools.
 	Pools []facts.Pool
@@ -62,7 +90,8 @@ type Cluster struct {
 	// VXLAN is true when any enabled pool has vxlanMode other than Never.
 	VXLAN bool
 
-	byName map[string]*Node
+	byName   map[string]*Node
+	byTunnel map[netip.Addr]*Node
 }
 
 // Block is a block with its owner and pool.
@@ -79,18 +108,10 @@ type Node struct {
 	MAC string
 	// Device is the expected vxlan.calico device; nil when no enabled pool uses VXLAN.
 	Device *Device
-	// Routes are the block routes: blackholes for local blocks, one route per remote block.
-	Routes []Route
-	// Tolerated are the /32 routes to remote tunnel addresses some Calico versions add.
-	Tolerated []Route
-	// Neighs and FDB are the permanent entries on vxlan.calico, one per remote node.
-	Neighs []Neigh
-	FDB    []FDBEntry
-	// PodRoutes are the /32 routes to local pods.
+	// PodRoutes are the /32 routes to local pods, by address.
 	PodRoutes []PodRoute
-	// Problems are expectations that cannot be computed from the facts (a VXLAN block of a node
-	// that has no tunnel address): the facts themselves are inconsistent.
-	Problems []Problem
+
+	c *Cluster
 }
 
 // Name is the node's name.
@@ -122,20 +143,22 @@ type Route struct {
 	Onlink   bool
 	// AnyOnlink is true where Calico versions differ on the onlink flag.
 	AnyOnlink bool
-	// Protocols are the accepted protocols, the first the canonical one.
-	Protocols []string
-	Why       Reason
+	Protocols Protocols
+
+	// Why the route must exist, kept as the facts it came from (see Reason).
+	kind ReasonKind
+	self *facts.Node
+	peer *facts.Node
+	pool *facts.Pool
+}
+
+// Why says why the route must exist.
+func (r *Route) Why() Reason {
+	return Reason{Kind: r.kind, Self: r.self, Peer: r.peer, Pool: r.pool, Dst: r.Dst}
 }
 
 // AcceptsProtocol reports whether p is one of the route's accepted protocols.
-func (r *Route) AcceptsProtocol(p string) bool {
-	for _, a := range r.Protocols {
-		if a == p {
-			return true
-		}
-	}
-	return false
-}
+func (r *Route) AcceptsProtocol(p string) bool { return r.Protocols.Accepts(p) }
 
 // Neigh is one expected permanent neighbour on vxlan.calico.
 type Neigh struct {
@@ -213,10 +236,10 @@ func PodInterface(namespace, pod string) string {
 	return "cali" + hex.EncodeToString(sum[:])[:11]
 }
 
-// Compute returns every node's expected state. It costs one pass over the blocks per node:
-// the output itself has a route per block on every node.
+// Compute indexes the facts: nodes, blocks with their owner and pool, each node's device and
+// pod routes. It is linear in the facts; the per-node tables come from the Node methods.
 func Compute(f *facts.Facts) *Cluster {
-	c := &Cluster{Pools: append([]facts.Pool(nil), f.Pools...), byName: map[string]*Node{}}
+	c := &Cluster{Pools: append([]facts.Pool(nil), f.Pools...), byName: map[string]*Node{}, byTunnel: map[netip.Addr]*Node{}}
 	for _, p := range c.Pools {
 		if !p.Disabled && p.VXLANMode != "" && p.VXLANMode != ModeNever {
 			c.VXLAN = true
@@ -228,8 +251,11 @@ func Compute(f *facts.Facts) *Cluster {
 		if _, dup := c.byName[fn.Name]; dup {
 			continue
 		}
-		n := &Node{Facts: fn, MAC: VTEPMAC(fn)}
+		n := &Node{Facts: fn, MAC: VTEPMAC(fn), c: c}
 		c.byName[fn.Name] = n
+		if fn.VXLANTunnelAddr.IsValid() {
+			c.byTunnel[fn.VXLANTunnelAddr] = n
+		}
 		nodes = append(nodes, n)
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Facts.Name < nodes[j].Facts.Name })
@@ -254,75 +280,134 @@ func Compute(f *facts.Facts) *Cluster {
 			podsByNode[p.Node] = append(podsByNode[p.Node], p)
 		}
 	}
-
 	for _, n := range c.Nodes {
-		c.expectNode(n, podsByNode[n.Facts.Name])
+		n.expectLinear(podsByNode[n.Facts.Name])
 	}
 	return c
 }
 
-func (c *Cluster) expectNode(n *Node, pods []facts.Pod) {
+// expectLinear fills what does not grow with the cluster: the device and the pod routes.
+func (n *Node) expectLinear(pods []facts.Pod) {
 	self := &n.Facts
-	if c.VXLAN {
+	if n.c.VXLAN {
 		d := &Device{Name: VXLANDevice, VNI: VXLANVNI, Port: VXLANPort, Local: self.Address.Addr(), MAC: n.MAC}
 		if self.VXLANTunnelAddr.IsValid() {
 			d.Addr = netip.PrefixFrom(self.VXLANTunnelAddr, 32)
 		}
 		n.Device = d
 	}
-
-	n.Routes = make([]Route, 0, len(c.Blocks))
-	for i := range c.Blocks {
-		b := &c.Blocks[i]
-		if b.Pool == nil {
-			continue // not Calico's to route; ipam.affinities reports it
-		}
-		if b.Owner.Name == self.Name {
-			n.Routes = append(n.Routes, localBlock(self, b))
-			continue
-		}
-		r, problem := remoteBlock(self, b)
-		if problem != "" {
-			n.Problems = append(n.Problems, Problem{Entry: b.CIDR.String(), Reason: problem})
-			continue
-		}
-		n.Routes = append(n.Routes, r)
-	}
-
-	if c.VXLAN {
-		for _, m := range c.Nodes {
-			if m == n {
-				continue
-			}
-			peer := &m.Facts
-			if peer.Address.IsValid() {
-				n.FDB = append(n.FDB, FDBEntry{MAC: m.MAC, Dst: peer.Address.Addr(), Peer: peer})
-			}
-			if !peer.VXLANTunnelAddr.IsValid() {
-				continue
-			}
-			n.Neighs = append(n.Neighs, Neigh{Dst: peer.VXLANTunnelAddr, LLAddr: m.MAC, Peer: peer})
-			host := netip.PrefixFrom(peer.VXLANTunnelAddr, 32)
-			n.Tolerated = append(n.Tolerated, Route{
-				Type: TypeUnicast, Dst: host, Dev: VXLANDevice, AnyOnlink: true, Protocols: protoVXLAN,
-				Why: Reason{Kind: TunnelHostRoute, Self: self, Peer: peer, Dst: host},
-			})
-			if sameSubnet(self, peer) {
-				n.Tolerated = append(n.Tolerated, Route{
-					Type: TypeUnicast, Dst: host, Gateway: peer.Address.Addr(), Underlay: true, Onlink: true,
-					Protocols: protoFelix,
-					Why:       Reason{Kind: TunnelHostRoute, Self: self, Peer: peer, Dst: host},
-				})
-			}
-		}
-	}
-
 	for _, p := range pods {
 		n.PodRoutes = append(n.PodRoutes, PodRoute{
 			Dst: netip.PrefixFrom(p.IP, p.IP.BitLen()), Dev: PodInterface(p.Namespace, p.Name), Pod: p,
 		})
 	}
 	sort.Slice(n.PodRoutes, func(i, j int) bool { return n.PodRoutes[i].Dst.Addr().Less(n.PodRoutes[j].Dst.Addr()) })
+}
+
+// Routes are the node's block routes, by block address: a blackhole per local block and one
+// route per remote block as SPEC §2 says for the block's pool. Blocks whose route the facts do
+// not determine (a VXLAN block of a node without a tunnel address) are problems instead.
+func (n *Node) Routes() ([]Route, []Problem) {
+	routes := make([]Route, 0, len(n.c.Blocks))
+	var problems []Problem
+	for i := range n.c.Blocks {
+		b := &n.c.Blocks[i]
+		if b.Pool == nil {
+			continue // not Calico's to route; ipam.affinities reports it
+		}
+		r, problem := n.blockRoute(b)
+		if problem != "" {
+			problems = append(problems, Problem{Entry: b.CIDR.String(), Reason: problem})
+			continue
+		}
+		routes = append(routes, r)
+	}
+	return routes, problems
+}
+
+// RouteTo is the expected block route toward ip, when a confirmed block in a pool holds it.
+func (n *Node) RouteTo(ip netip.Addr) (Route, bool) {
+	blocks := n.c.Blocks
+	// The last block starting at or before ip is the only one that can hold it (blocks of
+	// one pool do not overlap).
+	i := sort.Search(len(blocks), func(i int) bool { return ip.Less(blocks[i].CIDR.Addr()) }) - 1
+	if i < 0 || !blocks[i].CIDR.Contains(ip) || blocks[i].Pool == nil {
+		return Route{}, false
+	}
+	r, problem := n.blockRoute(&blocks[i])
+	return r, problem == ""
+}
+
+func (n *Node) blockRoute(b *Block) (Route, string) {
+	if b.Owner.Name == n.Facts.Name {
+		return localBlock(&n.Facts, b), ""
+	}
+	return remoteBlock(&n.Facts, b)
+}
+
+// Neighs are the permanent neighbours on vxlan.calico: one per remote node with a tunnel
+// address, same subnet or not. None when no pool uses VXLAN.
+func (n *Node) Neighs() []Neigh {
+	if !n.c.VXLAN {
+		return nil
+	}
+	out := make([]Neigh, 0, len(n.c.Nodes))
+	for _, m := range n.c.Nodes {
+		if m != n && m.Facts.VXLANTunnelAddr.IsValid() {
+			out = append(out, Neigh{Dst: m.Facts.VXLANTunnelAddr, LLAddr: m.MAC, Peer: &m.Facts})
+		}
+	}
+	return out
+}
+
+// FDB are the FDB entries on vxlan.calico: one per remote node with an underlay address.
+func (n *Node) FDB() []FDBEntry {
+	if !n.c.VXLAN {
+		return nil
+	}
+	out := make([]FDBEntry, 0, len(n.c.Nodes))
+	for _, m := range n.c.Nodes {
+		if m != n && m.Facts.Address.IsValid() {
+			out = append(out, FDBEntry{MAC: m.MAC, Dst: m.Facts.Address.Addr(), Peer: &m.Facts})
+		}
+	}
+	return out
+}
+
+// ToleratedTo returns the forms a route to dst may take when it is one of the tolerated
+// extras: a /32 to a remote node's tunnel address, via vxlan.calico, or via the peer's
+// underlay address for a same-subnet peer. None when dst is not such a /32.
+func (n *Node) ToleratedTo(dst netip.Prefix) []Route {
+	if !n.c.VXLAN || !dst.IsSingleIP() {
+		return nil
+	}
+	m, ok := n.c.byTunnel[dst.Addr()]
+	if !ok || m == n {
+		return nil
+	}
+	self, peer := &n.Facts, &m.Facts
+	forms := []Route{{
+		Type: TypeUnicast, Dst: dst, Dev: VXLANDevice, AnyOnlink: true, Protocols: ProtoVXLAN,
+		kind: TunnelHostRoute, self: self, peer: peer,
+	}}
+	if sameSubnet(self, peer) {
+		forms = append(forms, Route{
+			Type: TypeUnicast, Dst: dst, Gateway: peer.Address.Addr(), Underlay: true, Onlink: true, Protocols: ProtoFelix,
+			kind: TunnelHostRoute, self: self, peer: peer,
+		})
+	}
+	return forms
+}
+
+// Tolerated lists every tolerated extra route of the node.
+func (n *Node) Tolerated() []Route {
+	var out []Route
+	for _, m := range n.c.Nodes {
+		if m.Facts.VXLANTunnelAddr.IsValid() {
+			out = append(out, n.ToleratedTo(netip.PrefixFrom(m.Facts.VXLANTunnelAddr, 32))...)
+		}
+	}
+	return out
 }
 
 // Pool modes (vxlanMode, ipipMode).
@@ -342,60 +427,51 @@ func sameSubnet(self, peer *facts.Node) bool {
 }
 
 func localBlock(self *facts.Node, b *Block) Route {
-	protos := protoBlackholes
+	protos := ProtoFelix
 	if !vxlanOn(b.Pool) {
-		protos = protoBird // BGP and IPIP pools: bird programs the blackhole
+		protos = ProtoBird // BGP and IPIP pools: BIRD programs the blackhole
 		if ipipOn(b.Pool) {
-			protos = protoBirdOrFlx
+			protos = ProtoBirdFelix
 		}
 	}
-	return Route{Type: TypeBlackhole, Dst: b.CIDR, Protocols: protos,
-		Why: Reason{Kind: LocalBlock, Self: self, Peer: b.Owner, Pool: b.Pool, Dst: b.CIDR}}
+	return Route{Type: TypeBlackhole, Dst: b.CIDR, Protocols: protos, kind: LocalBlock, self: self, peer: b.Owner, pool: b.Pool}
 }
 
 // remoteBlock is SPEC §2's table for a block owned by another node.
 func remoteBlock(self *facts.Node, b *Block) (Route, string) {
 	peer, pool := b.Owner, b.Pool
-	why := Reason{Self: self, Peer: peer, Pool: pool, Dst: b.CIDR}
 	if !peer.Address.IsValid() {
 		return Route{}, fmt.Sprintf("%s owns %s but has no underlay address in the facts: no route can be expected", peer.Name, b.CIDR)
 	}
 	if !self.Address.IsValid() && (pool.VXLANMode == ModeCrossSubnet || pool.IPIPMode == ModeCrossSubnet) {
 		return Route{}, fmt.Sprintf("%s has no underlay address in the facts: cannot tell whether %s is in its subnet", self.Name, peer.Name)
 	}
+	// The route to the block, to be completed by the rule of the pool's mode.
+	r := Route{Type: TypeUnicast, Dst: b.CIDR, Gateway: peer.Address.Addr(), self: self, peer: peer, pool: pool}
 	same := sameSubnet(self, peer)
 	switch {
+	case vxlanOn(pool) && pool.VXLANMode == ModeCrossSubnet && same:
+		r.kind, r.Underlay, r.Onlink, r.Protocols = VXLANSameSubnet, true, true, ProtoFelix
 	case vxlanOn(pool):
-		if pool.VXLANMode == ModeCrossSubnet && same {
-			why.Kind = VXLANSameSubnet
-			return Route{Type: TypeUnicast, Dst: b.CIDR, Gateway: peer.Address.Addr(), Underlay: true, Onlink: true,
-				Protocols: protoFelix, Why: why}, ""
-		}
 		if !peer.VXLANTunnelAddr.IsValid() {
 			return Route{}, fmt.Sprintf("pool %s sends %s through vxlan.calico, but %s has no VXLAN tunnel address in the facts",
 				pool.Name, b.CIDR, peer.Name)
 		}
-		why.Kind = VXLANCrossSubnet
+		r.kind = VXLANCrossSubnet
 		if pool.VXLANMode == ModeAlways {
-			why.Kind = VXLANAlways
+			r.kind = VXLANAlways
 		}
-		return Route{Type: TypeUnicast, Dst: b.CIDR, Gateway: peer.VXLANTunnelAddr, Dev: VXLANDevice, Onlink: true,
-			Protocols: protoVXLAN, Why: why}, ""
+		r.Gateway, r.Dev, r.Onlink, r.Protocols = peer.VXLANTunnelAddr, VXLANDevice, true, ProtoVXLAN
+	case ipipOn(pool) && pool.IPIPMode == ModeCrossSubnet && same:
+		r.kind, r.Underlay, r.AnyOnlink, r.Protocols = IPIPSameSubnet, true, true, ProtoBirdFelix
 	case ipipOn(pool):
-		if pool.IPIPMode == ModeCrossSubnet && same {
-			why.Kind = IPIPSameSubnet
-			return Route{Type: TypeUnicast, Dst: b.CIDR, Gateway: peer.Address.Addr(), Underlay: true, AnyOnlink: true,
-				Protocols: protoBirdOrFlx, Why: why}, ""
-		}
-		why.Kind = IPIPCrossSubnet
+		r.kind = IPIPCrossSubnet
 		if pool.IPIPMode == ModeAlways {
-			why.Kind = IPIPAlways
+			r.kind = IPIPAlways
 		}
-		return Route{Type: TypeUnicast, Dst: b.CIDR, Gateway: peer.Address.Addr(), Dev: IPIPDevice, Onlink: true,
-			Protocols: protoBirdOrFlx, Why: why}, ""
+		r.Dev, r.Onlink, r.Protocols = IPIPDevice, true, ProtoBirdFelix
 	default:
-		why.Kind = BGPDirect
-		return Route{Type: TypeUnicast, Dst: b.CIDR, Gateway: peer.Address.Addr(), Underlay: true,
-			Protocols: protoBird, Why: why}, ""
+		r.kind, r.Underlay, r.Protocols = BGPDirect, true, ProtoBird
 	}
+	return r, ""
 }

@@ -120,11 +120,12 @@ func TestRoutesPerPoolMode(t *testing.T) {
 			}
 			// Only the three confirmed blocks of known nodes: pending, deleted, pendingDeletion
 			// and unknown owners are not routed.
-			if len(a.Routes) != 3 {
-				t.Fatalf("node a expects %d block routes, want 3: %+v", len(a.Routes), a.Routes)
+			routes, problems := a.Routes()
+			if len(routes) != 3 || len(problems) != 0 {
+				t.Fatalf("node a expects %d block routes (problems %v), want 3: %+v", len(routes), problems, routes)
 			}
 			for i, want := range []route{tt.local, tt.toB, tt.toC} {
-				assertRoute(t, a.Routes[i], want)
+				assertRoute(t, routes[i], want)
 			}
 		})
 	}
@@ -137,9 +138,9 @@ func assertRoute(t *testing.T, got expect.Route, want route) {
 		gw = got.Gateway.String()
 	}
 	if got.Type != want.typ || got.Dst.String() != want.dst || gw != want.gw || got.Dev != want.dev ||
-		got.Underlay != want.underlay || got.Onlink != want.onlink || got.Protocols[0] != want.proto || got.Why.Kind != want.kind {
+		got.Underlay != want.underlay || got.Onlink != want.onlink || got.Protocols.Canonical() != want.proto || got.Why().Kind != want.kind {
 		t.Errorf("route %s = {%s gw=%s dev=%q underlay=%v onlink=%v proto=%q kind=%d}, want %+v",
-			got.Dst, got.Type, gw, got.Dev, got.Underlay, got.Onlink, got.Protocols[0], got.Why.Kind, want)
+			got.Dst, got.Type, gw, got.Dev, got.Underlay, got.Onlink, got.Protocols.Canonical(), got.Why().Kind, want)
 	}
 }
 
@@ -154,8 +155,9 @@ func TestMultiplePools(t *testing.T) {
 	)
 	a, _ := expect.Compute(f).Node("a")
 	got := map[string]expect.ReasonKind{}
-	for _, r := range a.Routes {
-		got[r.Dst.String()] = r.Why.Kind
+	routes, _ := a.Routes()
+	for _, r := range routes {
+		got[r.Dst.String()] = r.Why().Kind
 	}
 	want := map[string]expect.ReasonKind{
 		"192.168.1.0/26": expect.LocalBlock, "192.168.2.0/26": expect.VXLANSameSubnet, "192.168.3.0/26": expect.VXLANCrossSubnet,
@@ -183,15 +185,15 @@ func TestVXLANDeviceNeighboursFDB(t *testing.T) {
 		t.Errorf("device = %+v", d)
 	}
 	// One neighbour and one FDB entry for every remote node, same subnet or not.
-	if len(w.Neighs) != 3 || len(w.FDB) != 3 {
-		t.Fatalf("neighbours %d, fdb %d, want 3 each", len(w.Neighs), len(w.FDB))
+	if len(w.Neighs()) != 3 || len(w.FDB()) != 3 {
+		t.Fatalf("neighbours %d, fdb %d, want 3 each", len(w.Neighs()), len(w.FDB()))
 	}
-	for _, n := range w.Neighs {
+	for _, n := range w.Neighs() {
 		if n.Peer.Name == "k01-worker2" && n.Dst != addr("192.168.104.7") {
 			t.Errorf("neighbour for k01-worker2 = %s, want its tunnel address 192.168.104.7 (not the block base)", n.Dst)
 		}
 	}
-	for _, e := range w.FDB {
+	for _, e := range w.FDB() {
 		if e.Peer.Name == "k01-worker3" && (e.Dst != addr("10.10.20.20") || e.MAC != expect.VTEPMAC(*e.Peer)) {
 			t.Errorf("fdb for k01-worker3 = %+v", e)
 		}
@@ -200,7 +202,8 @@ func TestVXLANDeviceNeighboursFDB(t *testing.T) {
 		t.Errorf("pod routes = %+v", w.PodRoutes)
 	}
 	// worker2's block goes direct, worker3's through vxlan.calico to worker3's tunnel address.
-	for _, r := range w.Routes {
+	routes, _ := w.Routes()
+	for _, r := range routes {
 		switch r.Dst.String() {
 		case "192.168.104.0/26":
 			if !r.Underlay || r.Gateway != addr("10.10.10.12") {
@@ -211,7 +214,7 @@ func TestVXLANDeviceNeighboursFDB(t *testing.T) {
 				t.Errorf("worker3 block: %+v", r)
 			}
 			want := "k01-worker3 is in 10.10.20.0/24, not in k01-worker's 10.10.10.0/24: 192.168.209.64/26 must go via vxlan.calico"
-			if got := r.Why.Text("eth1"); !strings.HasPrefix(got, want) {
+			if got := r.Why().Text("eth1"); !strings.HasPrefix(got, want) {
 				t.Errorf("reason = %q, want prefix %q", got, want)
 			}
 		}
@@ -222,11 +225,11 @@ func TestNoVXLANPoolNoDevice(t *testing.T) {
 	f := threeNodes("CrossSubnet", "Never")
 	f.Pools[0].Disabled = true // a disabled pool still routes its blocks but needs no device
 	a, _ := expect.Compute(f).Node("a")
-	if a.Device != nil || len(a.Neighs) != 0 || len(a.FDB) != 0 {
-		t.Fatalf("disabled VXLAN pool: device %v, %d neighbours, %d fdb; want none", a.Device, len(a.Neighs), len(a.FDB))
+	if a.Device != nil || len(a.Neighs()) != 0 || len(a.FDB()) != 0 || len(a.Tolerated()) != 0 {
+		t.Fatalf("disabled VXLAN pool: device %v, %d neighbours, %d fdb; want none", a.Device, len(a.Neighs()), len(a.FDB()))
 	}
-	if len(a.Routes) != 3 {
-		t.Fatalf("blocks of a disabled pool are still routed: got %d routes, want 3", len(a.Routes))
+	if routes, _ := a.Routes(); len(routes) != 3 {
+		t.Fatalf("blocks of a disabled pool are still routed: got %d routes, want 3", len(routes))
 	}
 }
 
@@ -234,11 +237,12 @@ func TestMissingTunnelAddressIsAProblem(t *testing.T) {
 	f := threeNodes("CrossSubnet", "Never")
 	f.Nodes[2].VXLANTunnelAddr = netip.Addr{}
 	a, _ := expect.Compute(f).Node("a")
-	if len(a.Problems) != 1 || a.Problems[0].Entry != "192.168.3.0/26" || !strings.Contains(a.Problems[0].Reason, "no VXLAN tunnel address") {
-		t.Fatalf("problems = %+v", a.Problems)
+	_, problems := a.Routes()
+	if len(problems) != 1 || problems[0].Entry != "192.168.3.0/26" || !strings.Contains(problems[0].Reason, "no VXLAN tunnel address") {
+		t.Fatalf("problems = %+v", problems)
 	}
-	if len(a.Neighs) != 1 {
-		t.Fatalf("a node without a tunnel address gets no neighbour entry: got %d neighbours, want 1", len(a.Neighs))
+	if len(a.Neighs()) != 1 {
+		t.Fatalf("a node without a tunnel address gets no neighbour entry: got %d neighbours, want 1", len(a.Neighs()))
 	}
 }
 
@@ -248,4 +252,35 @@ func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
 func sha1Prefix(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])[:11]
+}
+
+func TestToleratedAndRouteTo(t *testing.T) {
+	c := expect.Compute(expecttest.Lesson06())
+	w, _ := c.Node("k01-worker")
+	tests := []struct {
+		dst  string
+		want int // forms accepted
+	}{
+		{"192.168.209.64/32", 1}, // k01-worker3, another subnet: only via vxlan.calico
+		{"192.168.104.7/32", 2},  // k01-worker2, same subnet: via vxlan.calico or via its underlay
+		{"192.168.26.0/32", 0},   // k01-worker's own tunnel address
+		{"192.168.104.0/32", 0},  // k01-worker2's block base is not its tunnel address
+		{"192.168.209.64/26", 0},
+	}
+	for _, tt := range tests {
+		if got := len(w.ToleratedTo(pfx(tt.dst))); got != tt.want {
+			t.Errorf("ToleratedTo(%s) = %d forms, want %d", tt.dst, got, tt.want)
+		}
+	}
+	// Two forms for each same-subnet peer (control-plane, worker2), one for worker3.
+	if got := len(w.Tolerated()); got != 5 {
+		t.Errorf("Tolerated() = %d routes, want 5", got)
+	}
+	r, ok := w.RouteTo(addr("192.168.209.65"))
+	if !ok || r.Dst != pfx("192.168.209.64/26") || r.Dev != "vxlan.calico" {
+		t.Errorf("RouteTo(192.168.209.65) = %+v, %v", r, ok)
+	}
+	if _, ok := w.RouteTo(addr("192.168.99.1")); ok {
+		t.Error("RouteTo an address no block holds found a route")
+	}
 }

@@ -117,6 +117,9 @@ func checkSummary(c *Check) string {
 
 // roundDuration keeps reports readable: milliseconds below ten seconds, tenths above.
 func roundDuration(d time.Duration) string {
+	if d > 0 && d < time.Millisecond {
+		return "<1ms"
+	}
 	if d >= 10*time.Second {
 		return d.Round(100 * time.Millisecond).String()
 	}

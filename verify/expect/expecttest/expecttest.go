@@ -113,17 +113,18 @@ func Healthy(c *expect.Cluster, name string) *state.Node {
 		}
 		s.Links = append(s.Links, l)
 	}
-	for _, r := range n.Routes {
-		sr := state.Route{Type: r.Type, Dst: r.Dst, Gateway: r.Gateway, Dev: r.Dev, Onlink: r.Onlink, Protocol: r.Protocols[0]}
+	routes, _ := n.Routes()
+	for _, r := range routes {
+		sr := state.Route{Type: r.Type, Dst: r.Dst, Gateway: r.Gateway, Dev: r.Dev, Onlink: r.Onlink, Protocol: r.Protocols.Canonical()}
 		if r.Underlay {
 			sr.Dev = Parent
 		}
 		s.Routes = append(s.Routes, sr)
 	}
-	for _, nb := range n.Neighs {
+	for _, nb := range n.Neighs() {
 		s.Neighs = append(s.Neighs, state.Neigh{Dst: nb.Dst, Dev: expect.VXLANDevice, LLAddr: nb.LLAddr, State: []string{"PERMANENT"}})
 	}
-	for _, e := range n.FDB {
+	for _, e := range n.FDB() {
 		s.FDB = append(s.FDB, state.FDBEntry{MAC: e.MAC, Dev: expect.VXLANDevice, Dst: e.Dst, Self: true, Permanent: true})
 	}
 	s.Sysctls = map[string]string{}

@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knetlab/knetlab/internal/dataplane"
+	"github.com/knetlab/knetlab/internal/dataplane/testbed"
+	"github.com/knetlab/knetlab/internal/datastore"
+	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/ipam"
+	"github.com/vishvananda/netlink"
+)
+
+var underlayCIDRs = []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")}
+
+// startAgent runs an agent for node until the test ends (or stop is called).
+func startAgent(t *testing.T, store datastore.Store, name, nsName string) (a *Agent, stop func()) {
+	t.Helper()
+	a = New(store, Config{NodeName: name, AutodetectCIDRs: underlayCIDRs, NetNSPath: testbed.Path(nsName)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent %s: %v", name, err)
+		}
+	}
+	t.Cleanup(stop)
+	return a, stop
+}
+
+// blockRoutes lists a node's proto-80 routes as "dst dev" pairs.
+func blockRoutes(t *testing.T, h *netlink.Handle) []string {
+	t.Helper()
+	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: dataplane.RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range routes {
+		dev := "blackhole"
+		if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
+			dev = l.Attrs().Name
+		}
+		out = append(out, fmt.Sprintf("%s %s", r.Dst, dev))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func TestAgentsConvergeFromTheDatastore(t *testing.T) {
+	testbed.RequireRoot(t)
+	store := datastoretest.Connect(t)
+	ctx := context.Background()
+	if err := datastore.IPPools(store).Create(ctx, &datastore.IPPool{
+		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},
+		Spec: datastore.IPPoolSpec{CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26,
+			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u := testbed.NewUnderlay(t)
+	names := []string{"k01-worker", "k01-worker2", "k01-worker3"}
+	u.AddNode(t, "k01-worker", netip.MustParsePrefix("10.10.10.11/24"))
+	u.AddNode(t, "k01-worker2", netip.MustParsePrefix("10.10.10.12/24"))
+	u.AddNode(t, "k01-worker3", netip.MustParsePrefix("10.10.20.20/24"))
+	stops := map[string]func(){}
+	for _, n := range names {
+		_, stops[n] = startAgent(t, store, n, u.Nodes[n].NS)
+	}
+
+	// Expected from the datastore itself: every node routes every other node's block.
+	im := ipam.New(store)
+	block := map[string]netip.Prefix{}
+	waitFor(t, 10*time.Second, "every node registered with a block", func() bool {
+		for _, n := range names {
+			bs, err := im.NodeBlocks(ctx, n)
+			if err != nil || len(bs) == 0 {
+				return false
+			}
+			block[n] = bs[0]
+		}
+		return true
+	})
+	want := func(self string) []string {
+		var out []string
+		for _, n := range names {
+			dev := "eth1"
+			switch {
+			case n == self:
+				dev = "blackhole"
+			case (self == "k01-worker3") != (n == "k01-worker3"):
+				dev = dataplane.VXLANDeviceName
+			}
+			out = append(out, fmt.Sprintf("%s %s", block[n], dev))
+		}
+		slices.Sort(out)
+		return out
+	}
+	handles := map[string]*netlink.Handle{}
+	for _, n := range names {
+		h := testbed.Handle(t, u.Nodes[n].NS)
+		handles[n] = h
+		took := waitFor(t, 10*time.Second, n+" converged", func() bool { return slices.Equal(blockRoutes(t, h), want(n)) })
+		t.Logf("%s converged after %v more", n, took.Round(time.Millisecond))
+	}
+
+	// Tunnel to tunnel across the subnets: the overlay really works.
+	tunnel3, err := im.AllocateTunnelAddress(ctx, "k01-worker3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := testbed.Try(u.Nodes["k01-worker"].NS, "ping", "-c", "1", "-W", "2", tunnel3.String()); err != nil {
+		t.Errorf("k01-worker -> k01-worker3's tunnel address %s: %v\n%s", tunnel3, err, out)
+	}
+
+	// A node joins through the datastore only: every running node programs it within 1 s.
+	joined := netip.MustParsePrefix("192.168.250.0/26")
+	start := time.Now()
+	if err := datastore.Nodes(store).Create(ctx, &datastore.Node{
+		Metadata: datastore.ObjectMeta{Name: "k01-worker4"},
+		Spec: datastore.NodeSpec{BGP: datastore.NodeBGPSpec{IPv4Address: netip.MustParsePrefix("10.10.20.21/24")},
+			IPv4VXLANTunnelAddr: joined.Addr()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := datastore.BlockAffinities(store).Create(ctx, &datastore.BlockAffinity{
+		Metadata: datastore.ObjectMeta{Name: datastore.BlockAffinityName("k01-worker4", joined)},
+		Spec:     datastore.BlockAffinitySpec{Node: "k01-worker4", CIDR: joined, State: datastore.AffinityConfirmed},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		h := handles[n]
+		waitFor(t, time.Second, "k01-worker4's block on "+n, func() bool {
+			return slices.ContainsFunc(blockRoutes(t, h), func(s string) bool { return strings.HasPrefix(s, joined.String()) })
+		})
+	}
+	t.Logf("a joining node was programmed on every node after %v", time.Since(start).Round(time.Millisecond))
+
+	// Restarting an agent changes nothing in the kernel.
+	stops["k01-worker"]()
+	a, _ := startAgent(t, store, "k01-worker", u.Nodes["k01-worker"].NS)
+	waitFor(t, 10*time.Second, "restarted agent's first pass", func() bool {
+		r := a.Reconciler()
+		if r == nil {
+			return false
+		}
+		n, _ := r.Passes()
+		return n > 0
+	})
+	time.Sleep(300 * time.Millisecond) // room for any pass a change of ours would trigger
+	if n := a.Reconciler().TotalChanges(); n != 0 {
+		_, last := a.Reconciler().Passes()
+		t.Errorf("restarted agent made %d kernel changes (last pass: %q), want none", n, last)
+	}
+}

@@ -1,0 +1,72 @@
+// Package agent is what runs on every node of a knetlab-CNI lab: it registers the node in
+// the datastore (underlay address, block, tunnel address), then keeps the node's dataplane
+// equal to what the datastore's pools, nodes and block affinities say, through
+// internal/dataplane. It is Calico's calico-node reduced to the VXLAN dataplane.
+package agent
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/knetlab/knetlab/internal/dataplane"
+	"github.com/knetlab/knetlab/internal/datastore"
+)
+
+// DesiredState translates the datastore's view of the cluster into what node self must
+// program. Only confirmed, not deleted affinities own blocks; nodes without an underlay
+// address are not peers yet (they have not registered).
+func DesiredState(self string, pools []*datastore.IPPool, nodes []*datastore.Node, affinities []*datastore.BlockAffinity) (dataplane.DesiredState, error) {
+	var d dataplane.DesiredState
+	found := false
+	for _, n := range nodes {
+		host, err := hostOf(n)
+		if err != nil {
+			return d, err
+		}
+		if n.Metadata.Name == self {
+			d.Self, d.Parent, found = host, n.Spec.VXLANParentInterface, true
+			continue
+		}
+		if host.Underlay.IsValid() {
+			d.Peers = append(d.Peers, host)
+		}
+	}
+	if !found {
+		return d, fmt.Errorf("node %s is not registered in the datastore; the agent registers it at start", self)
+	}
+	for _, a := range affinities {
+		if a.Spec.State == datastore.AffinityConfirmed && !a.Spec.Deleted {
+			d.Blocks = append(d.Blocks, dataplane.Block{CIDR: a.Spec.CIDR, Node: a.Spec.Node})
+		}
+	}
+	for _, p := range pools {
+		d.Pools = append(d.Pools, dataplane.Pool{
+			CIDR:        p.Spec.CIDR,
+			VXLANMode:   encap(p.Spec.VXLANMode),
+			IPIPMode:    encap(p.Spec.IPIPMode),
+			NATOutgoing: p.Spec.NATOutgoing,
+			Disabled:    p.Spec.Disabled,
+		})
+	}
+	return d, nil
+}
+
+func hostOf(n *datastore.Node) (dataplane.Host, error) {
+	h := dataplane.Host{Name: n.Metadata.Name, Underlay: n.Spec.BGP.IPv4Address, TunnelIP: n.Spec.IPv4VXLANTunnelAddr}
+	if n.Spec.VXLANTunnelMACAddr != "" {
+		mac, err := net.ParseMAC(n.Spec.VXLANTunnelMACAddr)
+		if err != nil || len(mac) != 6 {
+			return h, fmt.Errorf("node %s: vxlanTunnelMACAddr %q is not a MAC address; fix or remove it", n.Metadata.Name, n.Spec.VXLANTunnelMACAddr)
+		}
+		h.VTEPMAC = mac
+	}
+	return h, nil
+}
+
+// encap reads a pool mode; Calico treats an absent mode as Never.
+func encap(mode string) dataplane.EncapMode {
+	if mode == "" {
+		return dataplane.EncapNever
+	}
+	return dataplane.EncapMode(mode)
+}
