@@ -15,6 +15,9 @@ import (
 	"github.com/knetlab/knetlab/internal/ipam"
 )
 
+// The lab's IPAM is the plugin's allocator.
+var _ cni.Allocator = (*ipam.IPAM)(nil)
+
 func main() {
 	plugin := &cni.Plugin{NewAllocator: openIPAM}
 	skel.PluginMainFuncs(plugin.Funcs(), cni.SupportedVersions, "knetlab-cni: Calico-compatible pod networking for knetlab labs")

@@ -527,3 +527,68 @@ func BenchmarkApplyNewPeer(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+func TestApplyRepairsVXLANDevice(t *testing.T) {
+	l := newLab(t, EncapCrossSubnet, EncapNever)
+	l.applyAll(t)
+	worker := l.underlay.Nodes["k01-worker"]
+	p := l.programmer(t, "k01-worker")
+	h := testbed.Handle(t, worker.NS)
+	recreate := func(args ...string) [][]string {
+		return [][]string{
+			{"ip", "link", "del", VXLANDeviceName},
+			append([]string{"ip", "link", "add", VXLANDeviceName, "type", "vxlan"}, args...),
+		}
+	}
+	tests := []struct {
+		name   string
+		break_ [][]string
+	}{
+		{"wrong VNI", recreate("id", "42", "dstport", "4789", "local", "10.10.10.11", "dev", "eth1", "nolearning")},
+		{"wrong port", recreate("id", "4096", "dstport", "8472", "local", "10.10.10.11", "dev", "eth1", "nolearning")},
+		{"learning on", recreate("id", "4096", "dstport", "4789", "local", "10.10.10.11", "dev", "eth1", "learning")},
+		{"no local address", recreate("id", "4096", "dstport", "4789", "dev", "eth1", "nolearning")},
+		{"wrong MTU", [][]string{{"ip", "link", "set", VXLANDeviceName, "mtu", "1300"}}},
+		{"wrong MAC", [][]string{{"ip", "link", "set", VXLANDeviceName, "address", "66:00:00:00:00:01"}}},
+		{"extra address", [][]string{{"ip", "addr", "add", "192.168.10.99/32", "dev", VXLANDeviceName}}},
+		{"down", [][]string{{"ip", "link", "set", VXLANDeviceName, "down"}}},
+	}
+	wantRoutes := kernelRoutes(t, h)
+	wantNeigh := kernelNeigh(t, h, netlink.FAMILY_V4)
+	wantFDB := kernelNeigh(t, h, unix.AF_BRIDGE)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, argv := range tt.break_ {
+				testbed.Run(t, worker.NS, argv...)
+			}
+			ch, err := p.Apply(l.desired("k01-worker"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ch) == 0 {
+				t.Fatal("apply changed nothing on a broken device")
+			}
+			link, err := h.LinkByName(VXLANDeviceName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vx := link.(*netlink.Vxlan)
+			addrs, _ := h.AddrList(link, netlink.FAMILY_V4)
+			if vx.VxlanId != 4096 || vx.Port != 4789 || vx.Learning || !vx.SrcAddr.Equal(net.ParseIP("10.10.10.11")) || vx.MTU != 1450 ||
+				vx.HardwareAddr.String() != "66:fb:ad:98:aa:13" || vx.Flags&net.FlagUp == 0 || len(addrs) != 1 {
+				t.Errorf("after repair: vni %d port %d learning %v local %s mtu %d mac %s flags %v addrs %v",
+					vx.VxlanId, vx.Port, vx.Learning, vx.SrcAddr, vx.MTU, vx.HardwareAddr, vx.Flags, addrs)
+			}
+			// A rebuilt device loses its routes, neighbours and FDB entries: all back.
+			if got := kernelRoutes(t, h); !slices.Equal(got, wantRoutes) {
+				t.Errorf("routes after repair %q, want %q", got, wantRoutes)
+			}
+			if got := kernelNeigh(t, h, netlink.FAMILY_V4); !slices.Equal(got, wantNeigh) {
+				t.Errorf("neighbours after repair %q, want %q", got, wantNeigh)
+			}
+			if got := kernelNeigh(t, h, unix.AF_BRIDGE); !slices.Equal(got, wantFDB) {
+				t.Errorf("fdb after repair %q, want %q", got, wantFDB)
+			}
+		})
+	}
+}
