@@ -8,6 +8,9 @@
 //	DIR/nodes/<node>/ip-link.txt     `ip -d link show` or `ip link show type vxlan`
 //	DIR/nodes/<node>/ip-addr.txt     `ip addr`
 //	DIR/nodes/<node>/sysctl.txt      `sysctl -a` (key = value), optional
+//	DIR/switch/<name>/show-*.json    the cEOS switch: `show interfaces status | json`,
+//	                                 `show ip interface brief | json`, `show ip route | json`,
+//	                                 `show vlan | json` (all four), optional
 //
 // Every file is optional. A file that is present marks its table as collected, even when it is
 // empty (an empty ip-neigh.txt says the node has no neighbours); a file that is absent leaves its
@@ -33,6 +36,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
@@ -50,7 +54,17 @@ const (
 	LinkFile    = "ip-link.txt"
 	AddrFile    = "ip-addr.txt"
 	SysctlFile  = "sysctl.txt"
+	SwitchDir   = "switch"
 )
+
+// SwitchFiles names the file of DIR/switch/<name>/ that holds each EOS command's output, so
+// that `knetlab capture` saves them where Open looks.
+var SwitchFiles = []struct{ Command, File string }{
+	{eos.InterfacesStatusCmd, "show-interfaces-status.json"},
+	{eos.IPInterfaceBriefCmd, "show-ip-interface-brief.json"},
+	{eos.IPRouteCmd, "show-ip-route.json"},
+	{eos.VLANCmd, "show-vlan.json"},
+}
 
 // Capture is a capture directory read into memory. It is safe for concurrent use: Open parses
 // everything, and the methods only read.
@@ -58,7 +72,8 @@ type Capture struct {
 	dir   string
 	facts *facts.Facts // nil when the capture has no cluster.yaml
 	nodes map[string]*state.Node
-	names []string // node directories, sorted
+	names []string      // node directories, sorted
+	sw    *state.Switch // nil when the capture has no switch directory
 }
 
 var _ verify.Source = (*Capture)(nil)
@@ -102,6 +117,9 @@ func Open(dir string) (verify.Source, error) {
 		c.names = append(c.names, n.Name)
 	}
 	sort.Strings(c.names)
+	if c.sw, err = readSwitch(filepath.Join(dir, SwitchDir)); err != nil {
+		return nil, err
+	}
 	if c.facts == nil && len(c.names) == 0 {
 		return nil, exitcode.Usagef("%s holds neither %s nor a %s/ directory: nothing to verify (is it the right directory?)", dir, ClusterFile, NodesDir)
 	}
@@ -144,6 +162,11 @@ func (c *Capture) Topology(context.Context) ([]state.NodeStatus, error) {
 			out = append(out, c.status(name, ""))
 		}
 	}
+	if c.sw != nil {
+		// It answered the show commands when captured; a switch has no Ready condition.
+		out = append(out, state.NodeStatus{Name: c.sw.Name, Kind: "switch", Running: true, Ready: true,
+			Detail: "from capture: the switch's show commands were captured"})
+	}
 	return out, nil
 }
 
@@ -176,9 +199,57 @@ func (c *Capture) NodeState(_ context.Context, node string) (*state.Node, error)
 	return &cp, nil
 }
 
-// Switch is not part of the capture layout yet.
+// Switch returns the switch captured under DIR/switch/<name>/, or an ErrAbsent error.
 func (c *Capture) Switch(context.Context) (*state.Switch, error) {
-	return nil, fmt.Errorf("%s holds no switch state: %w", c.Describe(), verify.ErrAbsent)
+	if c.sw == nil {
+		return nil, fmt.Errorf("%s has no %s/<name>/ directory with the switch's show commands: %w", c.dir, SwitchDir, verify.ErrAbsent)
+	}
+	sw := *c.sw
+	return &sw, nil
+}
+
+// readSwitch reads the one switch directory under dir. The four files are all required: the
+// switch checks read ports, SVIs, routes and VLANs together, and an absent file would read as a
+// switch with no routes rather than as a capture that lacks them.
+func readSwitch(dir string) (*state.Switch, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, exitcode.Usagef("read %s: %v", dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	switch len(names) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, exitcode.Usagef("%s holds %d switches (%s); a lab has one switch, keep only its directory", dir, len(names), strings.Join(names, ", "))
+	}
+	sw := &state.Switch{Name: names[0]}
+	parsers := []func([]byte) error{
+		func(b []byte) (err error) { sw.Ports, err = eos.ParseInterfacesStatus(b); return },
+		func(b []byte) (err error) { sw.SVIs, err = eos.ParseIPInterfaceBrief(b); return },
+		func(b []byte) (err error) { sw.Routes, err = eos.ParseIPRoute(b); return },
+		func(b []byte) (err error) { sw.VLANs, err = eos.ParseVLANs(b); return },
+	}
+	for i, f := range SwitchFiles {
+		path := filepath.Join(dir, sw.Name, f.File)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, exitcode.Usagef("switch capture %s: %v (save `%s` there)", filepath.Join(dir, sw.Name), err, f.Command)
+		}
+		if err := parsers[i](data); err != nil {
+			return nil, exitcode.Usagef("%s: %v (want the output of `%s`)", path, err, f.Command)
+		}
+	}
+	return sw, nil
 }
 
 // nodeTables binds each file of a node directory to its table and parser.

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -326,5 +327,51 @@ func writeFile(t *testing.T, dir, name, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOpenSwitch(t *testing.T) {
+	eosDir := filepath.Join("..", "..", "internal", "collect", "eos", "testdata", "ceos01")
+	withSwitch := func(t *testing.T, names []string, skip string) string {
+		dir := t.TempDir()
+		writeFile(t, dir, "nodes/k01-worker/ip-route.txt", "")
+		for _, name := range names {
+			for _, f := range SwitchFiles {
+				if f.File == skip {
+					continue
+				}
+				data, err := os.ReadFile(filepath.Join(eosDir, f.File))
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, dir, filepath.Join("switch", name, f.File), string(data))
+			}
+		}
+		return dir
+	}
+
+	sw, err := open(t, withSwitch(t, []string{"ceos01"}, "")).Switch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw.Name != "ceos01" || len(sw.Ports) == 0 || len(sw.SVIs) == 0 || len(sw.Routes) == 0 || len(sw.VLANs) == 0 {
+		t.Errorf("switch %+v: want ceos01 with ports, SVIs, routes and VLANs", sw)
+	}
+
+	for _, tt := range []struct {
+		name  string
+		names []string
+		skip  string
+		want  string
+	}{
+		{"a file missing", []string{"ceos01"}, "show-ip-route.json", "show ip route | json"},
+		{"two switches", []string{"ceos01", "ceos02"}, "", "holds 2 switches"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(withSwitch(t, tt.names, tt.skip))
+			if exitcode.Code(err) != exitcode.Usage || !strings.Contains(fmt.Sprint(err), tt.want) {
+				t.Errorf("err = %v, want a usage error containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/capture"
 	"github.com/knetlab/knetlab/verify/checkid"
@@ -151,5 +152,52 @@ func TestOtherCalicoVersionsPass(t *testing.T) {
 	rep := run(t, dir, checkid.RoutesBlocks)
 	if n := nodeResult(t, rep, checkid.RoutesBlocks, "k01-worker3"); n.Status != report.Passed {
 		t.Errorf("k01-worker3: %s %+v, want passed", n.Status, n.Findings)
+	}
+}
+
+// TestSwitchCaptureWithLab verifies a capture against the lab definition, switch included. The
+// EOS fixtures have Ethernet4 (k01-worker3's port) not connected, on purpose.
+func TestSwitchCaptureWithLab(t *testing.T) {
+	dir := copyCapture(t, nil)
+	eosDir := filepath.Join("..", "..", "internal", "collect", "eos", "testdata", "ceos01")
+	for _, f := range capture.SwitchFiles {
+		data, err := os.ReadFile(filepath.Join(eosDir, f.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "switch", "ceos01"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "switch", "ceos01", f.File), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := lab.Load("calico-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Run(context.Background(), src, verify.Options{Lab: l, Checks: []string{checkid.TopologyNodes, checkid.SwitchPorts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := nodeResult(t, rep, checkid.TopologyNodes, "ceos01"); n.Status != report.Passed {
+		t.Errorf("topology.nodes on ceos01: %s %+v, want passed (its show commands were captured)", n.Status, n.Findings)
+	}
+	c, _ := rep.Check(checkid.SwitchPorts)
+	if c.Status != report.Failed {
+		t.Fatalf("switch.ports %s, want failed on the unplugged Ethernet4: %+v", c.Status, c.Nodes)
+	}
+	var entries []string
+	for _, n := range c.Nodes {
+		for _, f := range n.Findings {
+			entries = append(entries, f.Entry)
+		}
+	}
+	if !strings.Contains(strings.Join(entries, " "), "eth4") {
+		t.Errorf("switch.ports findings %v do not name eth4", entries)
 	}
 }

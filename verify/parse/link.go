@@ -19,7 +19,8 @@ var linkKinds = map[string]bool{
 	"ifb": true, "macvtap": true, "netkit": true,
 }
 
-// Links parses `ip -d link show`, `ip link show type vxlan`, `ip -o link` or `ip -j -d link show`.
+// Links parses `ip -d link show`, `ip link show type vxlan`, `ip -o link`, `ip -br link` or
+// `ip -j -d link show`.
 // Links parsed from `ip addr` output also carry their IPv4 addresses.
 func Links(data []byte) ([]state.Link, error) {
 	if isJSON(data) {
@@ -30,7 +31,7 @@ func Links(data []byte) ([]state.Link, error) {
 	return p.links, nil
 }
 
-// Addrs parses `ip addr`, `ip -o addr` or `ip -j addr`: links with their IPv4 addresses
+// Addrs parses `ip addr`, `ip -o addr`, `ip -br addr` or `ip -j addr`: links with their IPv4 addresses
 // (IPv6 addresses are skipped).
 func Addrs(data []byte) ([]state.Link, error) {
 	// `ip addr` is `ip link` with address lines added, so one parser reads both.
@@ -97,6 +98,7 @@ type linkParser struct {
 func (p *linkParser) parse(data []byte) {
 	p.cur = -1
 	p.byName = map[string]int{}
+	all := data
 	for len(data) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -117,6 +119,47 @@ func (p *linkParser) parse(data []byte) {
 			}
 		}
 	}
+	if p.cur < 0 {
+		// No header at all: perhaps `ip -br link` or `ip -br addr`, one link per line.
+		lines(all, p.brief)
+	}
+}
+
+// operStates are the states `ip -br` prints in its second column.
+var operStates = map[string]bool{
+	"UP": true, "DOWN": true, "UNKNOWN": true, "LOWERLAYERDOWN": true, "DORMANT": true,
+	"NOTPRESENT": true, "TESTING": true,
+}
+
+// brief reads one line of `ip -br link` ("eth1@if7  UP  72:17:7d:f3:a5:06 <BROADCAST,...>") or
+// `ip -br addr` ("eth1@if7  UP  10.10.10.11/24 fe80::.../64").
+func (p *linkParser) brief(f []string) {
+	if len(f) < 2 || !operStates[f[1]] || strings.HasSuffix(f[0], ":") {
+		return
+	}
+	name, parent, _ := strings.Cut(f[0], "@")
+	if name == "" {
+		return
+	}
+	l := state.Link{Name: name, Parent: parent, OperState: f[1]}
+	if parent == "NONE" {
+		l.Parent = ""
+	}
+	for _, v := range f[2:] {
+		if mac, ok := parseMAC(v); ok {
+			l.MAC = mac
+		} else if strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">") {
+			l.Up = contains(strings.Split(strings.Trim(v, "<>"), ","), "UP")
+		} else if pfx, err := netip.ParsePrefix(v); err == nil && pfx.Addr().Is4() {
+			l.Addrs = appendPrefix(l.Addrs, pfx)
+		}
+	}
+	if i, ok := p.byName[name]; ok {
+		p.links[i].Addrs = append(p.links[i].Addrs, l.Addrs...)
+		return
+	}
+	p.byName[name] = len(p.links)
+	p.links = append(p.links, l)
 }
 
 // header starts a new link if f is a header line, reporting whether it was.

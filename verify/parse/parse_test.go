@@ -323,6 +323,11 @@ func TestLinksText(t *testing.T) {
 				"         5126      41      0       0       0       0 \n",
 			[]state.Link{{Name: "eth1", Index: 3, MTU: 1500, MAC: "72:17:7d:f3:a5:06", Up: true, OperState: "UP", Parent: "if7",
 				Stats: &state.LinkStats{RxPackets: 77, TxPackets: 41}}}},
+		{"ip -br link", "vxlan.calico     UNKNOWN        66:fb:ad:98:aa:13 <BROADCAST,MULTICAST,UP,LOWER_UP> \nvxlan0@NONE DOWN 66:fb:ad:98:aa:14 <BROADCAST,MULTICAST> \n",
+			[]state.Link{
+				{Name: "vxlan.calico", OperState: "UNKNOWN", MAC: "66:fb:ad:98:aa:13", Up: true},
+				{Name: "vxlan0", OperState: "DOWN", MAC: "66:fb:ad:98:aa:14"},
+			}},
 		{"not headers", "0: lo: <UP>\nx: eth0: <UP>\n12:\n", nil},
 	}
 	for _, tt := range tests {
@@ -373,6 +378,17 @@ func TestAddrsText(t *testing.T) {
 			[]state.Link{
 				{Name: "eth0", Index: 2, Addrs: []netip.Prefix{pfx("172.18.0.3/16")}},
 				{Name: "eth1", Index: 3, Addrs: []netip.Prefix{pfx("10.10.10.11/24"), pfx("10.10.10.111/24")}},
+			}},
+		{"ip -br addr",
+			"lo               UNKNOWN        127.0.0.1/8 ::1/128 \n" +
+				"eth1@ceos-et2    UP             10.10.10.11/24 fe80::7017:7dff:fef3:a506/64 \r\n" +
+				"vxlan.calico     UNKNOWN        192.168.93.64/32 fe80::64fb:adff:fe98:aa13/64 \n" +
+				"cali33a6ed01365@if2 DOWN           \n",
+			[]state.Link{
+				{Name: "lo", OperState: "UNKNOWN", Addrs: []netip.Prefix{pfx("127.0.0.1/8")}},
+				{Name: "eth1", Parent: "ceos-et2", OperState: "UP", Addrs: []netip.Prefix{pfx("10.10.10.11/24")}},
+				{Name: "vxlan.calico", OperState: "UNKNOWN", Addrs: []netip.Prefix{pfx("192.168.93.64/32")}},
+				{Name: "cali33a6ed01365", Parent: "if2", OperState: "DOWN"},
 			}},
 		{"grep -A2 of one device",
 			"6: vxlan.calico: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN group default qlen 1000\n" +
