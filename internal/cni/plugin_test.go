@@ -170,7 +170,8 @@ func TestAddCheckDel(t *testing.T) {
 	testbed.Run(t, node, "ip", "link", "add", "vxlan.calico", "mtu", "1450", "type", "vxlan", "id", "4096", "dstport", "4789", "nolearning")
 	podNS := testbed.NewNS(t, "kdpp")
 	rt := newRuntime(t, node, map[string]netip.Prefix{"k01-worker": netip.MustParsePrefix("192.168.10.0/26")})
-	conf := netConf("k01-worker", "")
+	logFile := filepath.Join(t.TempDir(), "cni.log")
+	conf := netConf("k01-worker", fmt.Sprintf(`,"logFile":%q`, logFile))
 
 	res, err := rt.do("ADD", "ctr1", podNS, "multitool", conf)
 	if err != nil {
@@ -181,6 +182,10 @@ func TestAddCheckDel(t *testing.T) {
 	}
 	if len(res.Interfaces) != 2 || res.Interfaces[0].Name != "cali6d09fa47963" || res.Interfaces[1].Name != "eth0" || res.Interfaces[1].Sandbox != testbed.Path(podNS) {
 		t.Errorf("result interfaces = %v", res.Interfaces)
+	}
+
+	if log, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(log), `"msg":"pod wired"`) || !strings.Contains(string(log), `"ip":"192.168.10.1"`) {
+		t.Errorf("log file after ADD: %v\n%s", err, log)
 	}
 
 	// Pod side, as SPEC §2 writes it.

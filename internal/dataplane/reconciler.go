@@ -100,6 +100,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	ticker := time.NewTicker(r.period)
 	defer ticker.Stop()
 	var settleTimer <-chan time.Time
+	// A problem that persists (IPIP missing, a peer's bad address) is logged when it
+	// appears and when it changes, not once a second.
+	lastProblem := ""
 	for {
 		select {
 		case <-ctx.Done():
@@ -118,8 +121,18 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-settleTimer:
 		}
 		settleTimer = nil
-		if ch, err := r.Resync(); err != nil {
-			r.log.Warn("dataplane resync incomplete", "err", err, "changes", len(ch))
+		ch, err := r.Resync()
+		problem := ""
+		if err != nil {
+			problem = err.Error()
+		}
+		if problem != lastProblem {
+			if err != nil {
+				r.log.Warn("dataplane resync incomplete", "err", err, "changes", len(ch))
+			} else {
+				r.log.Info("dataplane problem resolved")
+			}
+			lastProblem = problem
 		}
 	}
 }
