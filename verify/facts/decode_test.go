@@ -191,3 +191,39 @@ func TestDecodeObjectFromClientGo(t *testing.T) {
 		t.Errorf("err = %v, want a FieldError on spec.blockSize", err)
 	}
 }
+
+// TestDecodeJSON reads `kubectl get -o json` output: JSON is YAML, so cluster.yaml may hold it.
+func TestDecodeJSON(t *testing.T) {
+	in := `{
+    "apiVersion": "v1",
+    "kind": "List",
+    "items": [
+        {
+            "apiVersion": "crd.projectcalico.org/v1",
+            "kind": "BlockAffinity",
+            "metadata": {"name": "k01-worker-192-168-93-64-26"},
+            "spec": {"cidr": "192.168.93.64/26", "deleted": "false", "node": "k01-worker", "state": "confirmed"}
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "k01-worker", "annotations": {"projectcalico.org/IPv4Address": "10.10.10.11/24"}}
+        }
+    ]
+}`
+	got, err := Decode("cluster.json", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Facts{
+		Nodes:      []Node{{Name: "k01-worker", Address: pfx("10.10.10.11/24")}},
+		Affinities: []BlockAffinity{{Node: "k01-worker", CIDR: pfx("192.168.93.64/26"), State: "confirmed"}},
+	}
+	if d := cmp.Diff(want, got, netipEqual); d != "" {
+		t.Errorf("(-want +got)\n%s", d)
+	}
+	bad := strings.Replace(in, `"10.10.10.11/24"`, `"10.10.10.11/99"`, 1)
+	if _, err := Decode("cluster.json", []byte(bad)); err == nil || !strings.HasPrefix(err.Error(), "cluster.json:14:") {
+		t.Errorf("err = %v, want it at cluster.json:14", err)
+	}
+}
