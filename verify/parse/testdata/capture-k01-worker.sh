@@ -13,6 +13,11 @@ n="ip netns exec $node"
 $n ip link set lo up
 $n ip link add eth0 type veth peer name mgmt
 $n ip link add eth1 type veth peer name ceos-et2
+# Fixed MACs, so that regenerating gives the same files (the tests pin eth1's).
+$n ip link set eth0 address ca:3f:78:f4:dd:f5
+$n ip link set mgmt address 56:9c:ce:80:95:79
+$n ip link set eth1 address 72:17:7d:f3:a5:06
+$n ip link set ceos-et2 address 8e:e5:29:6d:ee:2d
 for l in eth0 mgmt eth1 ceos-et2; do $n ip link set $l up; done
 $n ip addr add 172.18.0.3/16 dev eth0
 $n ip addr add 10.10.10.11/24 dev eth1
