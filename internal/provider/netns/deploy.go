@@ -218,6 +218,11 @@ func (d *deployer) run(ctx context.Context, prog provider.Progress) error {
 			return err
 		}
 	}
+	// Links live only inside the lab's namespaces, which are journaled one by one above, so they
+	// can be journaled in one write, still ahead of the first one.
+	if err := d.store.AddLinks(t.links()...); err != nil {
+		return err
+	}
 	prog.Step("bridges and SVIs: %d", len(t.bridges))
 	for _, b := range t.bridges {
 		if err := d.ensureBridge(b); err != nil {
@@ -300,9 +305,6 @@ func (d *deployer) ensureBridge(b bridgeSpec) error {
 	if b.vlanOf != "" {
 		kind = "vlan"
 	}
-	if err := d.store.AddLink(labstate.Link{Namespace: b.ns, Name: b.name, Kind: kind}); err != nil {
-		return err
-	}
 	link, err := h.LinkByName(b.name)
 	switch {
 	case err == nil && link.Type() != kind:
@@ -358,9 +360,6 @@ func (d *deployer) ensureBridge(b bridgeSpec) error {
 
 func (d *deployer) ensureVeth(v vethSpec) error {
 	ha, hb := d.nl[v.ns], d.nl[v.peerNS]
-	if err := d.store.AddLink(labstate.Link{Namespace: v.ns, Name: v.name, Kind: "veth", PeerNamespace: v.peerNS, PeerName: v.peerName}); err != nil {
-		return err
-	}
 	a, aerr := ha.LinkByName(v.name)
 	b, berr := hb.LinkByName(v.peerName)
 	for _, err := range []error{aerr, berr} {

@@ -209,6 +209,22 @@ func (t *topology) checkNames() error {
 	return nil
 }
 
+// links is the journal record of every link of the lab.
+func (t *topology) links() []labstate.Link {
+	var out []labstate.Link
+	for _, b := range t.bridges {
+		kind := "bridge"
+		if b.vlanOf != "" {
+			kind = "vlan"
+		}
+		out = append(out, labstate.Link{Namespace: b.ns, Name: b.name, Kind: kind})
+	}
+	for _, v := range t.veths {
+		out = append(out, labstate.Link{Namespace: v.ns, Name: v.name, Kind: "veth", PeerNamespace: v.peerNS, PeerName: v.peerName})
+	}
+	return out
+}
+
 // namespaceNames lists the lab's namespaces, sorted.
 func (t *topology) namespaceNames() []string {
 	var out []string

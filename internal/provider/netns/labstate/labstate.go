@@ -257,14 +257,19 @@ func (l *Lab) Namespace(node string) (Namespace, bool) {
 	return Namespace{}, false
 }
 
-// AddLink records a link (once) and saves the journal.
-func (s *Store) AddLink(l Link) error {
-	for _, o := range s.Lab.Links {
-		if o.Namespace == l.Namespace && o.Name == l.Name {
-			return nil
+// AddLinks records links (each once) and saves the journal once: a lab records all its links
+// before creating the first.
+func (s *Store) AddLinks(links ...Link) error {
+	added := false
+	for _, l := range links {
+		if !slices.ContainsFunc(s.Lab.Links, func(o Link) bool { return o.Namespace == l.Namespace && o.Name == l.Name }) {
+			s.Lab.Links = append(s.Lab.Links, l)
+			added = true
 		}
 	}
-	s.Lab.Links = append(s.Lab.Links, l)
+	if !added {
+		return nil
+	}
 	return s.Save()
 }
 

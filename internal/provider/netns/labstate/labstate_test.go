@@ -30,9 +30,9 @@ func TestJournalRoundTrip(t *testing.T) {
 			return s.AddNamespace(Namespace{Name: "knl-lab-a-n1", Role: RoleNode, Node: "n1", Addresses: []string{"10.0.0.1/24"}})
 		}, // once
 		func() error {
-			return s.AddLink(Link{Namespace: "knl-lab-a-n1", Name: "eth1", Kind: "veth", PeerNamespace: "knl-lab-a-sw", PeerName: "eth1"})
+			return s.AddLinks(Link{Namespace: "knl-lab-a-n1", Name: "eth1", Kind: "veth", PeerNamespace: "knl-lab-a-sw", PeerName: "eth1"})
 		},
-		func() error { return s.AddLink(Link{Namespace: "knl-lab-a-n1", Name: "eth1", Kind: "veth"}) }, // once
+		func() error { return s.AddLinks(Link{Namespace: "knl-lab-a-n1", Name: "eth1", Kind: "veth"}) }, // once
 		func() error { return s.AddProcess("agent-n1", os.Getpid(), "knl-lab-a-n1") },
 		func() error { return s.AddFile("/tmp/x") },
 	}
