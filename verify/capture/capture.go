@@ -8,6 +8,8 @@
 //	DIR/nodes/<node>/ip-link.txt     `ip -d link show` or `ip link show type vxlan`
 //	DIR/nodes/<node>/ip-addr.txt     `ip addr`
 //	DIR/nodes/<node>/sysctl.txt      `sysctl -a` (key = value), optional
+//	DIR/nodes/<node>/pods/<ns>/<pod>/ip-addr.txt, ip-route.txt
+//	                                 `ip addr` and `ip route` inside each local pod, optional
 //	DIR/switch/<name>/show-*.json    the cEOS switch: `show interfaces status | json`,
 //	                                 `show ip interface brief | json`, `show ip route | json`,
 //	                                 `show vlan | json` (all four), optional
@@ -31,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -55,6 +58,7 @@ const (
 	AddrFile    = "ip-addr.txt"
 	SysctlFile  = "sysctl.txt"
 	SwitchDir   = "switch"
+	PodsDir     = "pods" // under a node: pods/<namespace>/<pod>/ip-addr.txt and ip-route.txt
 )
 
 // SwitchFiles names the file of DIR/switch/<name>/ that holds each EOS command's output, so
@@ -289,24 +293,114 @@ var nodeTables = []struct {
 func readNode(dir, name string) (*state.Node, error) {
 	n := &state.Node{Name: name}
 	for _, t := range nodeTables {
-		path := filepath.Join(dir, t.file)
-		data, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
+		data, ok, err := readOptional(filepath.Join(dir, t.file))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return nil, exitcode.Usagef("read %s: %v", path, err)
-		}
 		if err := t.read(n, data); err != nil {
-			var pe *parse.Error
-			if errors.As(err, &pe) {
-				return nil, exitcode.Usagef("%s:%d: %v", path, pe.Line, pe.Err)
-			}
-			return nil, exitcode.Usagef("%s: %v", path, err)
+			return nil, parseError(filepath.Join(dir, t.file), err)
 		}
 		n.Mark(t.table)
 	}
+	if err := readPods(filepath.Join(dir, PodsDir), n); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// readPods reads DIR/nodes/<node>/pods/<namespace>/<pod>/{ip-addr,ip-route}.txt, what
+// `kubectl exec` of `ip addr` and `ip route` prints inside each pod. The pods/ directory marks
+// the pods table, so a node whose pods/ is empty is judged as having no pod wired.
+func readPods(dir string, n *state.Node) error {
+	namespaces, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return exitcode.Usagef("read %s: %v", dir, err)
+	}
+	n.Mark(state.TablePods)
+	for _, ns := range namespaces {
+		if !ns.IsDir() {
+			continue
+		}
+		pods, err := os.ReadDir(filepath.Join(dir, ns.Name()))
+		if err != nil {
+			return exitcode.Usagef("read %s: %v", filepath.Join(dir, ns.Name()), err)
+		}
+		for _, pod := range pods {
+			if !pod.IsDir() {
+				continue
+			}
+			w, err := readPod(filepath.Join(dir, ns.Name(), pod.Name()), n)
+			if err != nil {
+				return err
+			}
+			w.Namespace, w.Name = ns.Name(), pod.Name()
+			n.Pods = append(n.Pods, w)
+		}
+	}
+	return nil
+}
+
+func readPod(dir string, n *state.Node) (state.PodWiring, error) {
+	var w state.PodWiring
+	addrPath, routePath := filepath.Join(dir, AddrFile), filepath.Join(dir, RouteFile)
+	data, ok, err := readOptional(addrPath)
+	if err != nil {
+		return w, err
+	}
+	if ok {
+		links, err := parse.Addrs(data)
+		if err != nil {
+			return w, parseError(addrPath, err)
+		}
+		for _, l := range links {
+			if l.Name == "eth0" {
+				w.Eth0 = l
+			}
+		}
+	}
+	if data, ok, err = readOptional(routePath); err != nil {
+		return w, err
+	}
+	if ok {
+		if w.Routes, err = parse.Routes(data); err != nil {
+			return w, parseError(routePath, err)
+		}
+	}
+	// The host end is the device of the node's route to the pod's address.
+	for _, a := range w.Eth0.Addrs {
+		for _, r := range n.Routes {
+			if r.Dst == netip.PrefixFrom(a.Addr(), 32) && r.Dev != "" {
+				w.HostIface = r.Dev
+			}
+		}
+	}
+	return w, nil
+}
+
+// readOptional reads a file of the layout; a missing file is not an error.
+func readOptional(path string) ([]byte, bool, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, exitcode.Usagef("read %s: %v", path, err)
+	}
+	return data, true, nil
+}
+
+func parseError(path string, err error) error {
+	var pe *parse.Error
+	if errors.As(err, &pe) {
+		return exitcode.Usagef("%s:%d: %v", path, pe.Line, pe.Err)
+	}
+	return exitcode.Usagef("%s: %v", path, err)
 }
 
 // ParseSysctls reads `sysctl -a` output: "key = value" lines. Other lines (errors sysctl

@@ -52,7 +52,7 @@ func TestOpenLesson06(t *testing.T) {
 		tables                     []state.Table
 		routes, neighs, fdb, links int
 	}{
-		{"k01-worker", []state.Table{state.TableRoutes, state.TableNeigh, state.TableFDB, state.TableLinks, state.TableAddrs, state.TableSysctls}, 10, 5, 3, 8},
+		{"k01-worker", []state.Table{state.TableRoutes, state.TableNeigh, state.TableFDB, state.TableLinks, state.TableAddrs, state.TableSysctls, state.TablePods}, 10, 5, 3, 8},
 		{"k01-worker3", []state.Table{state.TableRoutes}, 5, 0, 0, 0},
 	}
 	for _, tt := range tests {
@@ -89,6 +89,19 @@ func TestOpenLesson06(t *testing.T) {
 	}
 	if got := worker.Sysctls["net.ipv4.ip_local_port_range"]; got != "32768\t60999" {
 		t.Errorf("ip_local_port_range = %q", got)
+	}
+
+	wantPods := []state.PodWiring{
+		{Namespace: "default", Name: "multitool-6f8b7d9c5-k2x4p", HostIface: "cali33a6ed01365",
+			Eth0: state.Link{Name: "eth0", Index: 3, Parent: "if7", MTU: 1450, MAC: "9a:3c:5e:71:0b:22", Up: true, OperState: "UP",
+				Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.93.65/32")}},
+			Routes: []state.Route{
+				{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("169.254.1.1"), Dev: "eth0"},
+				{Type: "unicast", Dst: netip.MustParsePrefix("169.254.1.1/32"), Dev: "eth0", Scope: "link"},
+			}},
+	}
+	if d := cmp.Diff(wantPods, worker.Pods[:1], netipEqual); d != "" || len(worker.Pods) != 2 {
+		t.Errorf("%d pods; first (-want +got):\n%s", len(worker.Pods), d)
 	}
 
 	if _, err := c.NodeState(ctx, "k01-worker2"); !errors.Is(err, verify.ErrAbsent) || !strings.Contains(err.Error(), "nodes/k01-worker2") {
@@ -242,6 +255,10 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 	}}
 	partial.Mark(state.TableRoutes)
 	partial.Mark(state.TableFDB) // collected, and empty
+	partial.Mark(state.TablePods)
+	partial.Pods = []state.PodWiring{{Namespace: "default", Name: "web-2", HostIface: "",
+		Eth0:   state.Link{Name: "eth0", Index: 1, MTU: 1450, MAC: "d6:41:0f:8e:27:5d", Up: true, OperState: "UP", Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.209.65/32")}},
+		Routes: []state.Route{{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("169.254.1.1"), Dev: "eth0"}}}}
 
 	dir := t.TempDir()
 	if err := Write(dir, f, []*state.Node{worker, partial}); err != nil {

@@ -84,7 +84,7 @@ func TestCaptureAsCapturedPasses(t *testing.T) {
 			t.Errorf("%s failed on the unmodified lesson 06 capture: %+v", c.ID, c.Nodes)
 		}
 	}
-	for _, id := range []string{checkid.RoutesBlocks, checkid.VXLANDevice, checkid.VXLANNeigh, checkid.VXLANFDB} {
+	for _, id := range []string{checkid.RoutesBlocks, checkid.RoutesPods, checkid.VXLANDevice, checkid.VXLANNeigh, checkid.VXLANFDB, checkid.PodsWiring} {
 		if got := nodeResult(t, rep, id, "k01-worker").Status; got != report.Passed {
 			t.Errorf("%s on k01-worker: %s, want passed", id, got)
 		}
@@ -199,5 +199,26 @@ func TestSwitchCaptureWithLab(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(entries, " "), "eth4") {
 		t.Errorf("switch.ports findings %v do not name eth4", entries)
+	}
+}
+
+func TestBrokenPodWiringFails(t *testing.T) {
+	dir := copyCapture(t, map[string]func(string) string{
+		"nodes/k01-worker/pods/default/web-0/ip-route.txt": func(s string) string {
+			return strings.Replace(s, "default via 169.254.1.1 dev eth0", "default via 192.168.93.1 dev eth0", 1)
+		},
+		"nodes/k01-worker/sysctl.txt": func(s string) string {
+			return strings.Replace(s, "net.ipv4.conf.cali0d7763386da.proxy_arp = 1", "net.ipv4.conf.cali0d7763386da.proxy_arp = 0", 1)
+		},
+	})
+	rep := run(t, dir, checkid.PodsWiring)
+	n := nodeResult(t, rep, checkid.PodsWiring, "k01-worker")
+	var entries []string
+	for _, f := range n.Findings {
+		entries = append(entries, string(f.Kind)+" "+f.Entry)
+	}
+	joined := strings.Join(entries, "; ")
+	if n.Status != report.Failed || len(n.Findings) != 2 || !strings.Contains(joined, "default/web-0") || !strings.Contains(joined, "cali0d7763386da.proxy_arp") {
+		t.Errorf("k01-worker: %s, findings %v; want web-0's default route and its proxy_arp", n.Status, entries)
 	}
 }

@@ -42,7 +42,7 @@ func Write(dir string, f *facts.Facts, nodes []*state.Node) error {
 
 func writeNode(dir string, n *state.Node) error {
 	// A node name becomes a directory name; refuse anything that would leave nodes/.
-	if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsAny(n.Name, `/\`) {
+	if !safeName(n.Name) {
 		return fmt.Errorf("write capture: node name %q cannot be a directory name", n.Name)
 	}
 	nodeDir := filepath.Join(dir, NodesDir, n.Name)
@@ -69,7 +69,41 @@ func writeNode(dir string, n *state.Node) error {
 			return fmt.Errorf("write capture of %s: %w", n.Name, err)
 		}
 	}
+	if n.Has(state.TablePods) {
+		return writePods(filepath.Join(nodeDir, PodsDir), n)
+	}
 	return nil
+}
+
+func writePods(dir string, n *state.Node) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write capture: %w", err)
+	}
+	for _, w := range n.Pods {
+		if !safeName(w.Namespace) || !safeName(w.Name) {
+			return fmt.Errorf("write capture of %s: pod %q/%q cannot be a directory name", n.Name, w.Namespace, w.Name)
+		}
+		podDir := filepath.Join(dir, w.Namespace, w.Name)
+		if err := os.MkdirAll(podDir, 0o755); err != nil {
+			return fmt.Errorf("write capture: %w", err)
+		}
+		eth0 := w.Eth0
+		if eth0.Name == "" {
+			eth0.Name = "eth0"
+		}
+		if err := os.WriteFile(filepath.Join(podDir, AddrFile), parse.FormatAddrs([]state.Link{eth0}), 0o644); err != nil {
+			return fmt.Errorf("write capture of pod %s/%s: %w", w.Namespace, w.Name, err)
+		}
+		if err := os.WriteFile(filepath.Join(podDir, RouteFile), parse.FormatRoutes(w.Routes), 0o644); err != nil {
+			return fmt.Errorf("write capture of pod %s/%s: %w", w.Namespace, w.Name, err)
+		}
+	}
+	return nil
+}
+
+// safeName reports whether name can be one directory level of the capture.
+func safeName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`)
 }
 
 func formatSysctls(sysctls map[string]string) []byte {
