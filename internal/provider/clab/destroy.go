@@ -1,0 +1,192 @@
+package clab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/render"
+)
+
+// mgmtNetwork is containerlab's default management network. Topologies rendered by knetlab do
+// not name another one, so this is the network a lab's destroy may find left over.
+const mgmtNetwork = "clab"
+
+// target is what a destroy removes: the lab's work directory, its kind cluster, its topology.
+type target struct {
+	lab     string
+	cluster string
+	workDir string
+	def     *lab.Lab // nil when known only from the work directory
+}
+
+// resolveTarget finds what belongs to labName: the definition if the command had one, else the
+// work directory's record, else the built-in lab of that name.
+func resolveTarget(labName string, def *lab.Lab, workDir string) (target, error) {
+	t := target{lab: labName, workDir: workDir, def: def}
+	if def != nil {
+		t.cluster = def.Cluster.Name
+		return t, nil
+	}
+	if data, err := os.ReadFile(filepath.Join(workDir, recordFile)); err == nil {
+		var rec labRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return t, fmt.Errorf("%s: %w", filepath.Join(workDir, recordFile), err)
+		}
+		t.cluster = rec.Cluster
+		return t, nil
+	}
+	if l, err := lab.Load(labName); err == nil {
+		t.def, t.cluster = l, l.Cluster.Name
+		return t, nil
+	}
+	return t, fmt.Errorf("lab %s: %w and no built-in lab of that name (pass --lab-file)", labName, errNoWorkDir)
+}
+
+// destroyPlan removes one lab: containerlab destroy, the kind cluster, the leftovers of that lab
+// only. Every step finds out first whether there is anything to remove, so a second destroy
+// succeeds and says there was nothing.
+func destroyPlan(h *host, t target) *Plan {
+	topology := filepath.Join(t.workDir, filepath.FromSlash(render.TopologyPath(t.lab)))
+	kubeconfig := filepath.Join(t.workDir, "kubeconfig")
+	pl := &Plan{Action: "destroy", Lab: t.lab, WorkDir: t.workDir}
+	var docker dockerAPI
+
+	pl.Steps = append(pl.Steps, Step{
+		Title: "check the host",
+		Actions: []string{
+			"docker client (FromEnv, API version negotiation): Ping — the Docker daemon is reachable",
+			"look up containerlab on PATH",
+		},
+		run: func(ctx context.Context, _ provider.Progress) error {
+			d, err := h.destroyPreflight(ctx, t.lab, true)
+			docker = d
+			return err
+		},
+	})
+	actions := []string{"docker client: ContainerList name=clab-" + t.lab + "-"}
+	if t.def != nil {
+		actions = append(actions, "render the topology to "+topology+" if it is not there")
+	}
+	actions = append(actions, "exec (in "+t.workDir+"): containerlab destroy -t "+topology+" --cleanup")
+	pl.Steps = append(pl.Steps, Step{
+		Title:   "destroy the topology with containerlab (output streamed)",
+		Actions: actions,
+		Waits:   "containerlab to exit 0; skipped when no container is named clab-" + t.lab + "-*",
+		run: func(ctx context.Context, p provider.Progress) error {
+			names, err := labContainers(ctx, docker, t.lab)
+			if err != nil {
+				return err
+			}
+			if len(names) == 0 {
+				p.Done("no containers of lab %s: nothing for containerlab to destroy", t.lab)
+				return nil
+			}
+			if _, err := os.Stat(topology); err != nil {
+				if t.def == nil {
+					return fmt.Errorf("containers %s exist but there is no topology at %s to destroy them with (pass --lab-file, or docker rm -f them)",
+						strings.Join(names, ", "), topology)
+				}
+				if err := writeTopology(t.def, t.workDir); err != nil {
+					return err
+				}
+			}
+			return h.stream(ctx, t.workDir, []string{"containerlab", "destroy", "-t", topology, "--cleanup"},
+				func(line string) { p.Step("containerlab: %s", line) })
+		},
+	})
+	pl.Steps = append(pl.Steps, Step{
+		Title: "delete kind cluster " + t.cluster,
+		Actions: []string{
+			"kind library: cluster.NewProvider(cluster.ProviderWithDocker()).List() — skipped when there is no such cluster",
+			fmt.Sprintf("kind library: Delete(%q, %q)", t.cluster, kubeconfig),
+		},
+		run: func(_ context.Context, p provider.Progress) error {
+			if t.cluster == "" {
+				return nil
+			}
+			k := h.kind()
+			clusters, err := k.List()
+			if err != nil {
+				return fmt.Errorf("list kind clusters: %w", err)
+			}
+			for _, c := range clusters {
+				if c == t.cluster {
+					if err := k.Delete(t.cluster, kubeconfig); err != nil {
+						return fmt.Errorf("delete kind cluster %s: %w", t.cluster, err)
+					}
+					return nil
+				}
+			}
+			p.Done("no kind cluster %s: nothing to delete", t.cluster)
+			return nil
+		},
+	})
+	pl.Steps = append(pl.Steps, Step{
+		Title: "remove what is left of lab " + t.lab + " (and nothing else)",
+		Actions: []string{
+			"docker client: ContainerList name=clab-" + t.lab + "- → ContainerRemove (force) of each",
+			"docker client: NetworkInspect " + mgmtNetwork + " → NetworkRemove only if no container is attached (other labs share it)",
+			"remove " + t.workDir + " (kubeconfig, rendered files)",
+		},
+		run: func(ctx context.Context, p provider.Progress) error {
+			return removeLeftovers(ctx, docker, t, p)
+		},
+	})
+	return pl
+}
+
+func writeTopology(l *lab.Lab, workDir string) error {
+	files, err := render.Render(l)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", l.Name, err)
+	}
+	for _, f := range files {
+		p := filepath.Join(workDir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func removeLeftovers(ctx context.Context, d dockerAPI, t target, p provider.Progress) error {
+	names, err := labContainers(ctx, d, t.lab)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := d.ContainerRemove(ctx, n, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+			return fmt.Errorf("remove container %s: %w", n, err)
+		}
+		p.Step("removed leftover container %s", n)
+	}
+	net, err := d.NetworkInspect(ctx, mgmtNetwork, network.InspectOptions{})
+	switch {
+	case client.IsErrNotFound(err):
+	case err != nil:
+		return fmt.Errorf("inspect docker network %s: %w", mgmtNetwork, err)
+	case len(net.Containers) == 0:
+		if err := d.NetworkRemove(ctx, mgmtNetwork); err != nil && !client.IsErrNotFound(err) {
+			return fmt.Errorf("remove docker network %s: %w", mgmtNetwork, err)
+		}
+		p.Step("removed docker network %s (no container left on it)", mgmtNetwork)
+	}
+	if err := os.RemoveAll(t.workDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", t.workDir, err)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package clab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+)
+
+// kind's documented inotify minimums: below them kubelet and kube-proxy in the node containers
+// fail with "too many open files" once a few clusters' worth of pods run.
+const (
+	minInotifyWatches   = 524288
+	minInotifyInstances = 512
+)
+
+// ceosTarball is the file Arista's download portal serves for an image tag like ceos:4.34.0F.
+func ceosTarball(image string) string {
+	_, tag, _ := strings.Cut(image, ":")
+	return "cEOS64-lab-" + tag + ".tar.xz"
+}
+
+// ceosImportCommand is the exact command that makes a cEOS image available under the lab's tag.
+func ceosImportCommand(image string) string {
+	return fmt.Sprintf("docker import %s %s", ceosTarball(image), image)
+}
+
+const inotifyFix = "sudo sysctl -w fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512 " +
+	"(persist it in /etc/sysctl.d/99-kind.conf)"
+
+const dockerFix = "install Docker Engine (https://docs.docker.com/engine/install/) and start it " +
+	"(sudo systemctl start docker); knetlab reaches it through DOCKER_HOST or /var/run/docker.sock"
+
+const containerlabFix = `install containerlab: bash -c "$(curl -sL https://get.containerlab.dev)" ` +
+	"(https://containerlab.dev/install/)"
+
+// problem is one thing preflight found missing, with what to do about it.
+type problem struct {
+	what, fix string
+}
+
+// preflightError is every problem at once, so that a user fixes the host in one pass.
+func preflightError(action string, probs []problem) error {
+	if len(probs) == 0 {
+		return nil
+	}
+	var what, fix []string
+	seen := map[string]bool{}
+	for _, p := range probs {
+		what = append(what, "  - "+p.what)
+		if !seen[p.fix] { // both inotify limits have one fix
+			seen[p.fix] = true
+			fix = append(fix, "  - "+p.fix)
+		}
+	}
+	return exitcode.NewEnvironment(
+		fmt.Errorf("the clab provider cannot %s on this host:\n%s", action, strings.Join(what, "\n")),
+		"\n"+strings.Join(fix, "\n"))
+}
+
+// preflightActions are the checks as --dry-run lists them.
+func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []string {
+	a := []string{
+		"docker client (github.com/docker/docker/client FromEnv, API version negotiation): Ping — the Docker daemon is reachable",
+		"look up docker on PATH (the kind library runs the docker CLI)",
+		"exec: containerlab version — containerlab is on PATH; its version is reported",
+	}
+	if l.Switch != nil {
+		a = append(a, fmt.Sprintf("docker client: ImageInspect %s — else import it: %s", l.Switch.Image, ceosImportCommand(l.Switch.Image)))
+	}
+	a = append(a, fmt.Sprintf("read /proc/sys/fs/inotify/max_user_watches (≥ %d) and max_user_instances (≥ %d) — else: %s",
+		minInotifyWatches, minInotifyInstances, inotifyFix))
+	if !reconfigure { // --reconfigure destroys them first
+		a = append(a,
+			fmt.Sprintf("docker client: ContainerList name=clab-%s- — no containers of this lab exist yet", l.Name),
+			fmt.Sprintf("kind library: cluster.NewProvider().List() — no kind cluster named %s exists yet", l.Cluster.Name))
+	}
+	a = append(a, fmt.Sprintf("docker client: NetworkList — network kind, if present, is %s; no other network holds it", l.Cluster.ManagementSubnet))
+	if cni == CNIKnetlab {
+		a = append(a, fmt.Sprintf("stat %s/%s — the knetlab source tree to build the agent image from", buildContext, DockerfilePath))
+	}
+	return a
+}
+
+// preflight checks the host for a deploy. reconfigure allows the lab's own containers and
+// cluster to exist (they are destroyed first).
+func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext string, reconfigure bool) (clabVersion string, err error) {
+	var probs []problem
+	d, dockerErr := h.docker()
+	if dockerErr == nil {
+		_, dockerErr = d.Ping(ctx)
+	}
+	if dockerErr != nil {
+		probs = append(probs, problem{fmt.Sprintf("Docker daemon not reachable: %v", dockerErr), dockerFix})
+	}
+	if _, err := h.lookPath("docker"); err != nil {
+		probs = append(probs, problem{"docker CLI not found on PATH (the kind library runs it)",
+			"install the Docker CLI (docker-ce-cli, or Docker Engine which includes it)"})
+	}
+	if _, err := h.lookPath("containerlab"); err != nil {
+		probs = append(probs, problem{"containerlab not found on PATH", containerlabFix})
+	} else if out, err := h.output(ctx, "", []string{"containerlab", "version"}); err != nil {
+		probs = append(probs, problem{fmt.Sprintf("containerlab version failed: %v", err), containerlabFix})
+	} else if clabVersion = parseContainerlabVersion(out); clabVersion == "" {
+		probs = append(probs, problem{fmt.Sprintf("containerlab version printed no version: %q", strings.TrimSpace(string(out))), containerlabFix})
+	}
+	probs = append(probs, h.inotifyProblems()...)
+	if cni == CNIKnetlab {
+		if _, err := h.readFile(buildContext + "/" + DockerfilePath); err != nil {
+			probs = append(probs, problem{fmt.Sprintf("no %s under %s to build the knetlab agent image from", DockerfilePath, buildContext),
+				"run knetlab from a checkout of the knetlab repository (git clone), or set KNETLAB_SOURCE to one"})
+		}
+	}
+	if dockerErr != nil {
+		// Image, container and network checks need the daemon; say they were not made rather
+		// than pass them silently.
+		if l.Switch != nil {
+			probs = append(probs, problem{fmt.Sprintf("image %s not checked (Docker unreachable)", l.Switch.Image),
+				"once Docker runs, import the image if `docker image inspect " + l.Switch.Image + "` fails: " + ceosImportCommand(l.Switch.Image)})
+		}
+		return "", preflightError("deploy "+l.Name, probs)
+	}
+	if l.Switch != nil {
+		if _, err := d.ImageInspect(ctx, l.Switch.Image); err != nil {
+			if client.IsErrNotFound(err) {
+				probs = append(probs, problem{fmt.Sprintf("image %s not present locally (cEOS cannot be pulled from a registry)", l.Switch.Image),
+					fmt.Sprintf("download %s from arista.com (Support → Software Downloads → cEOS-lab) and run: %s",
+						ceosTarball(l.Switch.Image), ceosImportCommand(l.Switch.Image))})
+			} else {
+				probs = append(probs, problem{fmt.Sprintf("image %s: %v", l.Switch.Image, err), dockerFix})
+			}
+		}
+	}
+	if !reconfigure {
+		clash, err := h.clashes(ctx, d, l)
+		if err != nil {
+			return "", err
+		}
+		probs = append(probs, clash...)
+	}
+	probs = append(probs, h.networkProblems(ctx, d, l)...)
+	return clabVersion, preflightError("deploy "+l.Name, probs)
+}
+
+// clashes finds what a deploy would collide with: this lab's containers, a kind cluster of the
+// same name.
+func (h *host) clashes(ctx context.Context, d dockerAPI, l *lab.Lab) ([]problem, error) {
+	var probs []problem
+	names, err := labContainers(ctx, d, l.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > 0 {
+		probs = append(probs, problem{fmt.Sprintf("lab %s already has containers: %s", l.Name, strings.Join(names, ", ")),
+			fmt.Sprintf("knetlab destroy %s --provider clab, or deploy with --reconfigure", l.Name)})
+	}
+	clusters, err := h.kind().List()
+	if err != nil {
+		return nil, fmt.Errorf("list kind clusters: %w", err)
+	}
+	for _, c := range clusters {
+		if c == l.Cluster.Name {
+			probs = append(probs, problem{fmt.Sprintf("a kind cluster named %s already exists", c),
+				fmt.Sprintf("knetlab destroy %s --provider clab if it is this lab's; otherwise delete it (kind delete cluster --name %s)", l.Name, c)})
+		}
+	}
+	return probs, nil
+}
+
+// networkProblems checks that kind's docker network will have the subnet the lab's addresses
+// assume (pod-network's nodes are 172.18.0.x because kind's network is 172.18.0.0/16).
+func (h *host) networkProblems(ctx context.Context, d dockerAPI, l *lab.Lab) []problem {
+	want := l.Cluster.ManagementSubnet
+	if !want.IsValid() {
+		return nil
+	}
+	nets, err := d.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return []problem{{fmt.Sprintf("list docker networks: %v", err), dockerFix}}
+	}
+	var probs []problem
+	for _, n := range nets {
+		for _, cfg := range n.IPAM.Config {
+			sub, err := netip.ParsePrefix(cfg.Subnet)
+			if err != nil || !sub.Addr().Is4() {
+				continue
+			}
+			switch {
+			case n.Name == "kind" && sub != want:
+				probs = append(probs, problem{fmt.Sprintf("docker network kind has subnet %s, lab %s assumes %s", sub, l.Name, want),
+					"remove the kind network when no cluster uses it (docker network rm kind) so that kind recreates it"})
+			case n.Name != "kind" && sub.Overlaps(want):
+				probs = append(probs, problem{fmt.Sprintf("docker network %s holds %s, which overlaps the lab's management subnet %s", n.Name, sub, want),
+					fmt.Sprintf("remove or renumber docker network %s", n.Name)})
+			}
+		}
+	}
+	return probs
+}
+
+func (h *host) inotifyProblems() []problem {
+	var probs []problem
+	for _, c := range []struct {
+		key string
+		min int
+	}{
+		{"fs.inotify.max_user_watches", minInotifyWatches},
+		{"fs.inotify.max_user_instances", minInotifyInstances},
+	} {
+		path := "/proc/sys/" + strings.ReplaceAll(c.key, ".", "/")
+		data, err := h.readFile(path)
+		if err != nil {
+			probs = append(probs, problem{fmt.Sprintf("read %s: %v", path, err), inotifyFix})
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil {
+			probs = append(probs, problem{fmt.Sprintf("%s: %q is not a number", path, strings.TrimSpace(string(data))), inotifyFix})
+			continue
+		}
+		if v < c.min {
+			probs = append(probs, problem{fmt.Sprintf("%s is %d, kind needs at least %d", c.key, v, c.min), inotifyFix})
+		}
+	}
+	return probs
+}
+
+// labContainers lists the names of the lab's containerlab containers (clab-<lab>-*).
+func labContainers(ctx context.Context, d dockerAPI, labName string) ([]string, error) {
+	prefix := "clab-" + labName + "-"
+	list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", prefix))})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var names []string
+	for _, c := range list {
+		for _, n := range c.Names {
+			// The name filter matches substrings; keep only true prefixes.
+			if n = strings.TrimPrefix(n, "/"); strings.HasPrefix(n, prefix) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names, nil
+}
+
+var versionLine = regexp.MustCompile(`(?m)^\s*version:\s*v?(\d+\.\d+\.\d+\S*)`)
+
+// parseContainerlabVersion finds the version in `containerlab version` output, whose banner
+// has a "version: 0.68.0" line.
+func parseContainerlabVersion(out []byte) string {
+	m := versionLine.FindSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
+
+// destroyPreflight checks what a destroy needs: the daemon, and containerlab when there is a
+// topology to destroy.
+func (h *host) destroyPreflight(ctx context.Context, labName string, needContainerlab bool) (dockerAPI, error) {
+	var probs []problem
+	d, err := h.docker()
+	if err == nil {
+		_, err = d.Ping(ctx)
+	}
+	if err != nil {
+		probs = append(probs, problem{fmt.Sprintf("Docker daemon not reachable: %v", err), dockerFix})
+	}
+	if needContainerlab {
+		if _, err := h.lookPath("containerlab"); err != nil {
+			probs = append(probs, problem{"containerlab not found on PATH", containerlabFix})
+		}
+	}
+	if err := preflightError("destroy "+labName, probs); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// errNoWorkDir is returned when a lab has no work directory and no definition to render one.
+var errNoWorkDir = errors.New("no work directory")

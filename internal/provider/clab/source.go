@@ -1,0 +1,154 @@
+package clab
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/knetlab/knetlab/internal/collect/eos"
+	"github.com/knetlab/knetlab/internal/collect/kube"
+	"github.com/knetlab/knetlab/internal/collect/nodeexec"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/render"
+	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// The switch login the rendered cEOS startup config creates (internal/render/eos.go).
+const (
+	switchUser     = "admin"
+	switchPassword = "admin"
+)
+
+// source is the live verify source of a clab lab: kind nodes read by docker exec, facts from the
+// API server, the switch over SSH.
+type source struct {
+	lab     *lab.Lab
+	h       *host
+	workDir string
+	docker  dockerAPI
+	kube    *kube.Collector
+	nodes   *nodeexec.Collector
+
+	once      sync.Once
+	states    map[string]*state.Node
+	statesErr error
+}
+
+func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *source {
+	return &source{
+		workDir: workDir,
+		lab:     l,
+		h:       h,
+		docker:  d,
+		kube:    &kube.Collector{Dynamic: k.dyn, Core: k.core},
+		// kind node containers are named after their nodes.
+		nodes: nodeexec.New(nodeexec.DockerExecer{Client: d}),
+	}
+}
+
+func (s *source) Describe() string { return "clab lab " + s.lab.Name }
+
+func (s *source) Facts(ctx context.Context) (*facts.Facts, error) { return s.kube.Facts(ctx) }
+
+// NodeState reads every node of the lab on the first call, all nodes and all tables in
+// parallel, so that verify's wall time is one round of docker execs, not one per node.
+func (s *source) NodeState(ctx context.Context, node string) (*state.Node, error) {
+	s.once.Do(func() {
+		var names []string
+		for _, n := range s.lab.Nodes {
+			names = append(names, n.Name)
+		}
+		s.states, s.statesErr = s.nodes.NodeStates(ctx, names)
+	})
+	if n, ok := s.states[node]; ok {
+		return n, nil
+	}
+	if _, ok := s.lab.Node(node); !ok {
+		return nil, fmt.Errorf("lab %s has no node %s", s.lab.Name, node)
+	}
+	return nil, fmt.Errorf("node %s: %w", node, s.statesErr)
+}
+
+// Topology reports each lab node's container and Ready condition, and the switch's container.
+func (s *source) Topology(ctx context.Context) ([]state.NodeStatus, error) {
+	containers, err := labNodeContainers(ctx, s.docker, s.lab.Name, s.lab.Cluster.Name)
+	if err != nil {
+		return nil, err
+	}
+	byNode := map[string]nodeContainer{}
+	for _, c := range containers {
+		byNode[c.node] = c
+	}
+	ready := map[string]state.NodeStatus{}
+	kubeStatuses, kubeErr := s.kube.NodeStatuses(ctx)
+	for _, st := range kubeStatuses {
+		ready[st.Name] = st
+	}
+	var out []state.NodeStatus
+	if sw := s.lab.Switch; sw != nil {
+		c, ok := byNode[sw.Name]
+		st := state.NodeStatus{Name: sw.Name, Kind: "switch", Running: ok && c.state == "running"}
+		st.Ready = st.Running
+		st.Detail = containerDetail(c, ok, "clab-"+s.lab.Name+"-"+sw.Name)
+		out = append(out, st)
+	}
+	for _, n := range s.lab.Nodes {
+		c, ok := byNode[n.Name]
+		st := state.NodeStatus{Name: n.Name, Kind: "node", Running: ok && c.state == "running"}
+		st.Detail = containerDetail(c, ok, n.Name)
+		switch k, known := ready[n.Name]; {
+		case kubeErr != nil:
+			st.Detail += fmt.Sprintf("; readiness unknown: %v", kubeErr)
+		case !known:
+			st.Detail += "; not registered with the API server"
+		default:
+			st.Ready = k.Ready
+			st.Detail += "; " + k.Detail
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func containerDetail(c nodeContainer, found bool, name string) string {
+	if !found {
+		return "no container " + name
+	}
+	if c.status != "" {
+		return "container " + c.state + " (" + c.status + ")"
+	}
+	return "container " + c.state
+}
+
+// Switch reads the cEOS switch over SSH at its management address from `containerlab inspect`.
+func (s *source) Switch(ctx context.Context) (*state.Switch, error) {
+	sw := s.lab.Switch
+	if sw == nil {
+		return nil, verify.ErrAbsent
+	}
+	topology := filepath.Join(s.workDir, filepath.FromSlash(render.TopologyPath(s.lab.Name)))
+	out, err := s.h.output(ctx, s.workDir, []string{"containerlab", "inspect", "-t", topology, "--format", "json"})
+	if err != nil {
+		return nil, err
+	}
+	containers, err := ParseInspect(out)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range containers {
+		if c.NodeName(s.lab.Name) != sw.Name {
+			continue
+		}
+		ip, ok := c.MgmtIPv4()
+		if !ok {
+			return nil, fmt.Errorf("switch %s has no management address in containerlab inspect (state %s)", sw.Name, c.State)
+		}
+		conn := &eos.Scrapli{Host: ip.String(), Username: switchUser, Password: switchPassword}
+		defer conn.Close()
+		return eos.Collect(ctx, conn, sw.Name)
+	}
+	return nil, fmt.Errorf("containerlab inspect lists no container for switch %s of lab %s", sw.Name, s.lab.Name)
+}
