@@ -21,16 +21,17 @@ import (
 // isJSON reports whether data is `ip -j` output rather than text: JSON output is always one
 // array (or, from some wrappers, one object), and no `ip` text line starts with '[' or '{'.
 func isJSON(data []byte) bool {
-	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	trimmed = bytes.TrimPrefix(trimmed, []byte("\ufeff"))
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff") // a byte-order mark from Windows editors too
 	return len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '{')
 }
 
-// decodeJSON unmarshals an `ip -j` array into v. A single object is accepted as a one-element
+// decodeJSON unmarshals an `ip -j` array. A single object is accepted as a one-element
 // array because `jq '.[]'`-style pastes of one entry are common. Errors carry the line and byte
 // offset so that the user can find the break in the file.
 func decodeJSON[T any](data []byte) ([]T, error) {
-	trimmed := bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\ufeff")))
+	body := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	lead := int64(len(data) - len(body)) // JSON offsets count from body; the file has lead more
+	trimmed := bytes.TrimRight(body, " \t\r\n")
 	var out []T
 	var err error
 	if len(trimmed) > 0 && trimmed[0] == '{' {
@@ -43,8 +44,6 @@ func decodeJSON[T any](data []byte) ([]T, error) {
 	if err == nil {
 		return out, nil
 	}
-	// Offsets are relative to the trimmed document; shift them back to the file.
-	lead := int64(bytes.Index(data, trimmed[:1]))
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -53,8 +52,11 @@ func decodeJSON[T any](data []byte) ([]T, error) {
 	case errors.As(err, &typ):
 		return nil, jsonError(data, lead+typ.Offset, err)
 	}
-	return nil, fmt.Errorf("malformed JSON: %w (re-run the command with -j and save its whole output)", err)
+	return nil, fmt.Errorf("malformed JSON: %w (%s)", err, jsonFix)
 }
+
+// jsonFix is what to do about broken JSON: it is machine output, so it was cut or edited.
+const jsonFix = "save the command's whole -j output again, or its text form without -j"
 
 func jsonError(data []byte, offset int64, err error) error {
 	if offset > int64(len(data)) {
@@ -64,7 +66,7 @@ func jsonError(data []byte, offset int64, err error) error {
 		offset = 0
 	}
 	line := 1 + bytes.Count(data[:offset], []byte("\n"))
-	return &Error{Line: line, Offset: offset, Err: fmt.Errorf("malformed JSON: %w (re-run the command with -j and save its whole output)", err)}
+	return &Error{Line: line, Offset: offset, Err: fmt.Errorf("malformed JSON: %w (%s)", err, jsonFix)}
 }
 
 // Error is a parse error at a place in the input, so that callers can name the file and line.
