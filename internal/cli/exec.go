@@ -3,6 +3,8 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/knetlab/knetlab/internal/lab"
+
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
@@ -20,10 +22,8 @@ node's network namespace — with stdin, stdout and stderr passed through. knetl
 the command's exit code.`,
 		Example: `  sudo knetlab exec calico-overlay k01-worker -- ping -c1 10.10.20.20
   sudo knetlab exec calico-overlay ceos01 -- ip route`,
-		Args: cobra.MinimumNArgs(3),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return completeLabs(cmd, args, toComplete)
-		},
+		Args:              cobra.MinimumNArgs(3),
+		ValidArgsFunction: completeLabNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 2 {
 				return exitcode.Usagef("usage: knetlab exec <lab> <node> -- CMD...")
@@ -37,4 +37,23 @@ the command's exit code.`,
 	}
 	registerProviderFlag(c, &f.provider)
 	return c
+}
+
+// completeLabNodes completes a lab name, then the lab's nodes and switch.
+func completeLabNodes(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) != 1 {
+		return completeLabs(cmd, args, toComplete)
+	}
+	l, err := lab.Load(args[0])
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []string
+	for _, n := range l.Nodes {
+		out = append(out, n.Name)
+	}
+	if l.Switch != nil {
+		out = append(out, l.Switch.Name)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -458,3 +458,61 @@ func TestStatusReportsMissingNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// Destroy stops the processes a lab recorded: SIGTERM first, SIGKILL for one that ignores it.
+func TestDestroyStopsRecordedProcesses(t *testing.T) {
+	requireRootT(t)
+	p := newTestProvider(t)
+	l := uniqueLab(t, "pod-network")
+	deployed(t, p, l)
+
+	polite := exec.Command("sleep", "60")
+	stubborn := exec.Command("sh", "-c", `trap "" TERM; while :; do sleep 0.1; done`)
+	store, err := labstate.Open(context.Background(), p.root, l.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := map[string]chan error{}
+	for name, cmd := range map[string]*exec.Cmd{"polite": polite, "stubborn": stubborn} {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		if err := store.AddProcess(name, cmd.Process.Pid, ""); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		exited[name] = done
+	}
+	store.Close()
+
+	st, _ := p.Status(context.Background(), l.Name)
+	if procs := countKind(st[0].Nodes, "process", "running"); procs != 2 {
+		t.Errorf("status shows %d running processes, want 2: %+v", procs, st[0].Nodes)
+	}
+	rec := &recorder{}
+	if err := p.Destroy(context.Background(), l.Name, provider.DestroyOptions{Progress: rec}); err != nil {
+		t.Fatal(err)
+	}
+	for name, sig := range map[string]syscall.Signal{"polite": syscall.SIGTERM, "stubborn": syscall.SIGKILL} {
+		err := <-exited[name]
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != sig {
+			t.Errorf("%s process ended with %v, want %v", name, err, sig)
+		}
+	}
+	if !strings.Contains(rec.String(), "2 processes stopped") {
+		t.Errorf("destroy does not report the stopped processes:\n%s", rec)
+	}
+}
+
+func countKind(nodes []provider.NodeStatus, kind, state string) int {
+	n := 0
+	for _, x := range nodes {
+		if x.Kind == kind && x.State == state {
+			n++
+		}
+	}
+	return n
+}

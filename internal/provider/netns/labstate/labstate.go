@@ -304,26 +304,34 @@ func (s *Store) AddFile(path string) error {
 
 // ProcessStartTime reads a process's start time in clock ticks since boot.
 func ProcessStartTime(pid int) (uint64, error) {
+	_, st, err := readStat(pid)
+	return st, err
+}
+
+// readStat returns a process's state letter (R, S, Z, ...) and start time from /proc/<pid>/stat.
+func readStat(pid int) (string, uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	// The command name (field 2) may hold spaces and parentheses: fields count from the last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return "", 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
 	fields := strings.Fields(s[i+1:])
-	const startTimeField = 22 - 3 // field 22 overall; fields[0] is field 3
+	const startTimeField = 22 - 3 // field 22 overall; fields[0] is field 3, the state
 	if len(fields) <= startTimeField {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return "", 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
-	return strconv.ParseUint(fields[startTimeField], 10, 64)
+	st, err := strconv.ParseUint(fields[startTimeField], 10, 64)
+	return fields[0], st, err
 }
 
-// Alive reports whether the recorded process still runs (same PID and start time).
+// Alive reports whether the recorded process still runs: same PID, same start time, and not a
+// zombie (a process that has exited but whose parent has not reaped it yet is done).
 func (p Process) Alive() bool {
-	st, err := ProcessStartTime(p.PID)
-	return err == nil && st == p.StartTime
+	state, st, err := readStat(p.PID)
+	return err == nil && st == p.StartTime && state != "Z"
 }
