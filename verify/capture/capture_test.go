@@ -392,3 +392,26 @@ func TestOpenSwitch(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSysctls(t *testing.T) {
+	in := "net.ipv4.conf.cali33a6ed01365.proxy_arp = 1\r\n" +
+		"net.ipv4.neigh.cali33a6ed01365.proxy_delay=0\n" +
+		"   net.ipv4.ip_local_port_range = 32768\t60999  \n" +
+		"kernel.domainname = (none)\n" +
+		"# a comment = not a key\n" +
+		"sysctl: permission denied on key \"fs.protected_regular\"\n" +
+		"sysctl: reading key \"net.ipv6.conf.all.stable_secret\"\n" +
+		"not a sysctl line\n" +
+		"bad key = 1\n" +
+		"net.ipv4.conf.all.rp_filter =\n"
+	want := map[string]string{
+		"net.ipv4.conf.cali33a6ed01365.proxy_arp":    "1",
+		"net.ipv4.neigh.cali33a6ed01365.proxy_delay": "0",
+		"net.ipv4.ip_local_port_range":               "32768\t60999",
+		"kernel.domainname":                          "(none)",
+		"net.ipv4.conf.all.rp_filter":                "",
+	}
+	if d := cmp.Diff(want, ParseSysctls([]byte(in))); d != "" {
+		t.Errorf("(-want +got)\n%s", d)
+	}
+}
