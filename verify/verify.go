@@ -33,6 +33,9 @@ type Options struct {
 	// Concurrency bounds how many nodes' state is read at once (default 8): a live source
 	// reads each node through an exec or a namespace switch.
 	Concurrency int
+	// Retrying, when set, hears about each re-run under Wait: the checks still failing and
+	// how long the run has waited so far.
+	Retrying func(failing []string, waited time.Duration)
 }
 
 // SelectChecks validates check IDs (a --check list) and returns them in report order. Unknown
@@ -124,10 +127,15 @@ func waitForFailing(ctx context.Context, src Source, checks []check.Check, opts 
 		case <-time.After(interval):
 		}
 		var failing []check.Check
+		var ids []string
 		for i, c := range checks {
 			if r.Checks[i].Status == report.Failed {
 				failing = append(failing, c)
+				ids = append(ids, c.ID)
 			}
+		}
+		if opts.Retrying != nil {
+			opts.Retrying(ids, time.Since(start))
 		}
 		in, err := gather(ctx, src, failing, opts)
 		if err != nil {
@@ -175,7 +183,7 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 		f, err := src.Facts(ctx)
 		switch {
 		case errors.Is(err, ErrAbsent):
-			in.FactsAbsent = "no cluster facts in " + src.Describe() + ": " + err.Error()
+			in.FactsAbsent = absentReason(err, "no cluster facts in "+src.Describe())
 		case err != nil:
 			return nil, fmt.Errorf("read cluster facts from %s: %w", src.Describe(), err)
 		case f == nil:

@@ -106,7 +106,14 @@ func runVerify(ctx context.Context, s *ui.Streams, f *verifyFlags, labName strin
 	if err != nil {
 		return err
 	}
-	rep, err := verify.Run(ctx, src, verify.Options{Checks: ids, Lab: l, Wait: f.wait})
+	opts := verify.Options{Checks: ids, Lab: l, Wait: f.wait}
+	if f.wait > 0 {
+		progress := ui.NewProgress(s)
+		opts.Retrying = func(failing []string, waited time.Duration) {
+			progress.Step("waiting for %s (%s of %s)", strings.Join(failing, ", "), waited.Round(time.Second), f.wait)
+		}
+	}
+	rep, err := verify.Run(ctx, src, opts)
 	if err != nil {
 		return err
 	}
