@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/verify/parse"
 	"github.com/knetlab/knetlab/verify/state"
 )
@@ -194,4 +195,24 @@ func ParseProcSys(out []byte) map[string]string {
 		m[key] = strings.TrimSpace(value)
 	}
 	return m
+}
+
+// Runner is how a provider runs a command in a lab node (provider.Provider has this method).
+type Runner interface {
+	Exec(ctx context.Context, labName, target string, argv []string, stdio provider.Stdio) error
+}
+
+// ViaProvider is an Execer over a provider's exec: the netns provider runs the host's iproute2
+// inside the node's namespace, so the same collector reads a netns lab and a kind lab.
+func ViaProvider(r Runner, labName string) Execer {
+	return ExecFunc(func(ctx context.Context, node string, argv []string) ([]byte, error) {
+		var stdout, stderr bytes.Buffer
+		if err := r.Exec(ctx, labName, node, argv, provider.Stdio{Out: &stdout, Err: &stderr}); err != nil {
+			if msg := strings.TrimSpace(stderr.String()); msg != "" {
+				return nil, fmt.Errorf("%w: %s", err, msg)
+			}
+			return nil, err
+		}
+		return stdout.Bytes(), nil
+	})
 }
