@@ -141,8 +141,11 @@ func writeNAT(conn *nftables.Conn, want NATPlan, replace, fullyRandom bool) erro
 		conn.DelTable(natTable())
 	}
 	table := conn.AddTable(natTable())
-	masq := &nftables.Set{Table: table, Name: NATMasqSet, KeyType: nftables.TypeIPAddr, Interval: true}
-	all := &nftables.Set{Table: table, Name: NATAllPoolSet, KeyType: nftables.TypeIPAddr, Interval: true}
+	// Set IDs only have to be unique within one transaction. Giving them explicitly keeps the
+	// library from drawing them from its unguarded global counter, which races when several
+	// programmers (one per node, as in tests and a multi-node agent process) write at once.
+	masq := &nftables.Set{Table: table, Name: NATMasqSet, ID: 1, KeyType: nftables.TypeIPAddr, Interval: true}
+	all := &nftables.Set{Table: table, Name: NATAllPoolSet, ID: 2, KeyType: nftables.TypeIPAddr, Interval: true}
 	if err := conn.AddSet(masq, prefixesToIntervals(want.Masquerade)); err != nil {
 		return err
 	}
