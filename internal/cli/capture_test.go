@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/capture"
+	"github.com/knetlab/knetlab/verify/report"
+)
+
+// verdicts flattens a report to "check node status" lines, the part two runs must agree on.
+func verdicts(r *report.Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		out = append(out, fmt.Sprintf("%s * %s", c.ID, c.Status))
+		for _, n := range c.Nodes {
+			out = append(out, fmt.Sprintf("%s %s %s %d", c.ID, n.Node, n.Status, len(n.Findings)))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A capture written by captureLab from a source is read back by verify --from with the same
+// verdicts as the source itself gave, including the failing entries: capture loses nothing
+// verify looks at. (The live-lab version of this runs in the netns end-to-end tests.)
+func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
+	ctx := context.Background()
+	l, err := lab.Load("calico-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy := "../../verify/capture/testdata/lesson06"
+	broken := t.TempDir()
+	if err := os.CopyFS(broken, os.DirFS(healthy)); err != nil {
+		t.Fatal(err)
+	}
+	routes := filepath.Join(broken, "nodes", "k01-worker", "ip-route.txt")
+	data, err := os.ReadFile(routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := strings.Replace(string(data), "via 10.10.10.12 ", "via 10.10.10.13 ", 1)
+	if wrong == string(data) {
+		t.Fatal("fixture has no route via 10.10.10.12 to break")
+	}
+	if err := os.WriteFile(routes, []byte(wrong), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range map[string]string{"healthy": healthy, "wrong gateway": broken} {
+		t.Run(name, func(t *testing.T) {
+			src, err := capture.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := verify.Options{Lab: l, Checks: []string{"ipam.pools", "ipam.affinities", "routes.blocks", "routes.pods", "vxlan.device", "vxlan.neigh", "vxlan.fdb", "pods.wiring"}}
+			before, err := verify.Run(ctx, src, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if _, err := captureLab(ctx, src, l, dir); err != nil {
+				t.Fatal(err)
+			}
+			again, err := capture.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := verify.Run(ctx, again, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, a := verdicts(before), verdicts(after)
+			if fmt.Sprint(b) != fmt.Sprint(a) {
+				t.Errorf("verdicts differ after capture:\nsource:  %v\ncapture: %v", b, a)
+			}
+			if before.Summary().Passed == 0 {
+				t.Errorf("nothing passed on the fixture; the comparison proves nothing")
+			}
+			if wantFail := name == "wrong gateway"; (before.Failed() > 0) != wantFail {
+				t.Errorf("fixture %s: %d failed checks, want failures: %v", name, before.Failed(), wantFail)
+			}
+		})
+	}
+}
