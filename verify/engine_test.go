@@ -13,6 +13,8 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/checkid"
+	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/expect/expecttest"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/report"
 	"github.com/knetlab/knetlab/verify/state"
@@ -290,6 +292,28 @@ func TestWaitRerunsFailingChecks(t *testing.T) {
 			}
 			if tt.wantStatus == report.Passed && h.reads != tt.healAfter+1 {
 				t.Errorf("k01-worker read %d times, want %d (one run, then re-runs until healed)", h.reads, tt.healAfter+1)
+			}
+		})
+	}
+}
+
+// BenchmarkRun is a whole offline verify of a synthetic cluster whose every node is healthy:
+// every check that needs only facts and node tables, over every node (docs/benchmarks.md).
+func BenchmarkRun(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		f := expecttest.Synthetic(n)
+		c := expect.Compute(f)
+		src := &fakeSource{facts: f, nodes: map[string]*state.Node{}}
+		for _, node := range c.Nodes {
+			src.nodes[node.Name()] = expecttest.Healthy(c, node.Name())
+		}
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := verify.Run(context.Background(), src, verify.Options{})
+				if err != nil || r.Failed() != 0 {
+					b.Fatalf("healthy cluster: err %v, %d checks failed", err, r.Failed())
+				}
 			}
 		})
 	}

@@ -163,6 +163,16 @@ func TestChecksOnLesson06(t *testing.T) {
 				reasonHas: "tolerated only as 192.168.209.64/32 dev vxlan.calico"}},
 		},
 		{
+			name: "a second route to a block", check: checkid.RoutesBlocks,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker2"]
+				// The wrong one first: the right one must still be found behind it.
+				n.Routes = append([]state.Route{{Type: "unicast", Dst: pfx("192.168.209.64/26"), Gateway: addr("10.10.10.1"), Dev: "eth1", Metric: 100}}, n.Routes...)
+			},
+			want: []finding{{node: "k01-worker2", kind: "unexpected", entry: "192.168.209.64/26", found: "192.168.209.64/26 via 10.10.10.1 dev eth1 metric 100",
+				reasonHas: "192.168.209.64/26 is k01-worker3's block and already has its route"}},
+		},
+		{
 			name: "local block not blackholed", check: checkid.RoutesBlocks,
 			break_: func(s *fakeSource) {
 				r := routeTo(s.nodes["k01-control-plane"], "192.168.52.192/26")

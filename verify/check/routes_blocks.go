@@ -23,9 +23,12 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 	for _, p := range e.PodRoutes {
 		podDsts[p.Dst] = true
 	}
-	// Only routes inside a pool are Calico's; pod /32s are judged by routes.pods.
-	found := map[netip.Prefix][]*state.Route{}
+	// Only routes inside a pool are Calico's; pod /32s are judged by routes.pods. The found
+	// routes are indexed by destination once: first[dst] and next[i] chain the (rare) several
+	// routes to one destination, so that a node with 1,000 routes costs 1,000 lookups.
 	var calicos []*state.Route // in the node's order, for stable findings
+	first := make(map[netip.Prefix]int, len(s.Routes))
+	var next []int
 	for i := range s.Routes {
 		rt := &s.Routes[i]
 		if !mainTable(rt) || !rt.Dst.Addr().Is4() || !in.Expect.InPool(rt.Dst) {
@@ -34,36 +37,40 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 		if rt.Dst.IsSingleIP() && (strings.HasPrefix(rt.Dev, "cali") || podDsts[rt.Dst]) {
 			continue
 		}
-		found[rt.Dst] = append(found[rt.Dst], rt)
+		idx := len(calicos)
 		calicos = append(calicos, rt)
+		next = append(next, -1)
+		if head, ok := first[rt.Dst]; ok {
+			for next[head] >= 0 {
+				head = next[head]
+			}
+			next[head] = idx
+		} else {
+			first[rt.Dst] = idx
+		}
 	}
-	used := map[*state.Route]bool{}
+	used := make([]bool, len(calicos))
 
 	routes, problems := e.Routes()
 	for i := range routes {
 		want := &routes[i]
-		cands := found[want.Dst]
-		if len(cands) == 0 {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: want.Dst.String(),
-				Expected: formatExpected(want, u.Dev), Reason: want.Why().Text(u.Dev)})
-			continue
-		}
-		var closest *state.Route
+		closest := -1
 		var closestDiffs []report.Finding
-		for _, got := range cands {
-			if used[got] {
+		head, ok := first[want.Dst]
+		for j := head; ok && j >= 0; j = next[j] {
+			if used[j] {
 				continue
 			}
-			diffs := diffRoute(want, got, u.Dev)
+			diffs := diffRoute(want, calicos[j], u.Dev)
 			if len(diffs) == 0 {
-				closest, closestDiffs = got, nil
+				closest, closestDiffs = j, nil
 				break
 			}
-			if closest == nil || len(diffs) < len(closestDiffs) {
-				closest, closestDiffs = got, diffs
+			if closest < 0 || len(diffs) < len(closestDiffs) {
+				closest, closestDiffs = j, diffs
 			}
 		}
-		if closest == nil { // every route to this dst matched an earlier expectation
+		if closest < 0 { // no route to this destination, or each one matched an earlier expectation
 			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: want.Dst.String(),
 				Expected: formatExpected(want, u.Dev), Reason: want.Why().Text(u.Dev)})
 			continue
@@ -78,8 +85,8 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 	for _, p := range problems {
 		r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: p.Entry, Reason: p.Reason})
 	}
-	for _, got := range calicos {
-		if used[got] {
+	for j, got := range calicos {
+		if used[j] {
 			continue
 		}
 		if ok, why := isTolerated(e.ToleratedTo(got.Dst), got, u.Dev); ok {

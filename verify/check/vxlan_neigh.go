@@ -31,22 +31,23 @@ func judgeVXLANNeigh(_ *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
 	expected := map[netip.Addr]bool{}
 	for _, want := range e.Neighs() {
 		expected[want.Dst] = true
-		why := fmt.Sprintf("%s's tunnel address is %s and its VTEP MAC %s: %s answers ARP for it from this entry (Calico never lets vxlan.calico ARP)",
-			want.Peer.Name, want.Dst, want.LLAddr, e.Name())
-		entry := want.Dst.String()
+		why := func() string { // only formatted for a finding, as in vxlan.fdb
+			return fmt.Sprintf("%s's tunnel address is %s and its VTEP MAC %s: %s answers ARP for it from this entry (Calico never lets vxlan.calico ARP)",
+				want.Peer.Name, want.Dst, want.LLAddr, e.Name())
+		}
 		got, ok := found[want.Dst]
 		if !ok {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: entry,
-				Expected: fmt.Sprintf("%s dev vxlan.calico lladdr %s PERMANENT", want.Dst, want.LLAddr), Reason: why})
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: want.Dst.String(),
+				Expected: fmt.Sprintf("%s dev vxlan.calico lladdr %s PERMANENT", want.Dst, want.LLAddr), Reason: why()})
 			continue
 		}
 		if !strings.EqualFold(got.LLAddr, want.LLAddr) {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: entry, Field: "lladdr",
-				Expected: want.LLAddr, Found: orNone(got.LLAddr), Reason: why})
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: want.Dst.String(), Field: "lladdr",
+				Expected: want.LLAddr, Found: orNone(got.LLAddr), Reason: why()})
 		}
 		if !got.Permanent() {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: entry, Field: "state",
-				Expected: "PERMANENT", Found: orNone(strings.Join(got.State, ",")), Reason: why})
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: want.Dst.String(), Field: "state",
+				Expected: "PERMANENT", Found: orNone(strings.Join(got.State, ",")), Reason: why()})
 		}
 	}
 	for _, got := range onDevice {
