@@ -32,6 +32,9 @@ type Config struct {
 	Log          *slog.Logger
 }
 
+// RegisterRetry is the pause between registration attempts.
+const RegisterRetry = time.Second
+
 // Agent registers one node and keeps its dataplane programmed.
 type Agent struct {
 	cfg   Config
@@ -106,9 +109,24 @@ func (a *Agent) Register(ctx context.Context) (*datastore.Node, error) {
 // Run registers the node, then keeps its dataplane equal to the datastore until ctx ends.
 // Stopping leaves the dataplane in place (pods keep working while an agent restarts); a
 // restarted agent finds it already right and changes nothing.
+//
+// Registration is retried every RegisterRetry while it fails for a reason that may pass (the
+// datastore still starting); a node without an underlay address is not such a reason.
 func (a *Agent) Run(ctx context.Context) error {
-	if _, err := a.Register(ctx); err != nil {
-		return err
+	for {
+		_, err := a.Register(ctx)
+		if err == nil {
+			break
+		}
+		if _, _, detectErr := DetectUnderlay(a.cfg.NetNSPath, a.cfg.AutodetectCIDRs); detectErr != nil {
+			return detectErr
+		}
+		a.log.Warn("registration failed; retrying", "err", err, "in", RegisterRetry)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s never registered: %w", a.cfg.NodeName, err)
+		case <-time.After(RegisterRetry):
+		}
 	}
 	prog, err := dataplane.NewProgrammer(a.cfg.NetNSPath, a.log)
 	if err != nil {

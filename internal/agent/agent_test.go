@@ -179,3 +179,18 @@ func TestAgentsConvergeFromTheDatastore(t *testing.T) {
 		t.Errorf("restarted agent made %d kernel changes (last pass: %q), want none", n, last)
 	}
 }
+
+func TestAgentWithoutUnderlayAddressStops(t *testing.T) {
+	testbed.RequireRoot(t)
+	nsName := testbed.NewNS(t, "kdpn") // only lo: nothing in 10.10.0.0/16
+	a := New(nil, Config{NodeName: "k01-worker", AutodetectCIDRs: underlayCIDRs, NetNSPath: testbed.Path(nsName)})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := a.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "no interface has an address in [10.10.0.0/16]") {
+		t.Errorf("Run = %v, want the autodetection failure named", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("Run retried a failure no retry can fix")
+	}
+}
