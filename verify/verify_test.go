@@ -315,6 +315,17 @@ func TestChecksOnLesson06(t *testing.T) {
 			break_: func(s *fakeSource) { s.nodes["k01-worker3"].NATOutgoing = nil },
 			want:   []finding{{node: "k01-worker3", kind: "missing", entry: "masquerade 192.168.0.0/16", reasonHas: "natOutgoing"}},
 		},
+		{name: "sound pool", check: checkid.IPAMPools},
+		{
+			name: "unsound pool", check: checkid.IPAMPools,
+			break_: func(s *fakeSource) {
+				s.facts.Pools[0].BlockSize, s.facts.Pools[0].IPIPMode = 8, "Always"
+			},
+			want: []finding{
+				{node: "cluster", kind: "failed", entry: "pool default-ipv4-ippool", field: "blockSize", expected: "between 16 and 32", found: "8"},
+				{node: "cluster", kind: "failed", entry: "pool default-ipv4-ippool", field: "encapsulation", found: "both"},
+			},
+		},
 		{name: "healthy affinities", check: checkid.IPAMAffinities},
 		{
 			name: "node without a block, overlapping and misaligned blocks", check: checkid.IPAMAffinities,

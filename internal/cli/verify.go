@@ -46,7 +46,8 @@ missing, unexpected and different entries are reported separately, each with why
                               add <lab> or --lab-file to also check the switch and pools against the lab
 
 A check whose inputs are absent (no FDB file for a node, no switch in a capture) is skipped with
-the reason, never passed. Checks: ` + strings.Join(checkid.All, ", ") + `.
+the reason, never passed. Checks (docs/verify.md says what each compares):
+` + wrapList(checkid.All, "  ", 96) + `
 
 Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usage or input
 (an unknown --check, a malformed cluster.yaml) · 3 the environment is missing something.`,
@@ -138,6 +139,24 @@ func runVerify(ctx context.Context, s *ui.Streams, f *verifyFlags, labName strin
 		return &exitcode.CheckError{Failed: n}
 	}
 	return nil
+}
+
+// wrapList joins items with commas into lines of at most width characters.
+func wrapList(items []string, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for i, it := range items {
+		if i < len(items)-1 {
+			it += ","
+		}
+		if len(line)+1+len(it) > width && line != indent {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line = indent
+		}
+		line += it + " "
+	}
+	b.WriteString(strings.TrimRight(line, " "))
+	return b.String()
 }
 
 // verifySource is the capture with --from, else the lab's live source from its provider.
