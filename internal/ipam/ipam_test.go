@@ -15,6 +15,9 @@ import (
 
 var labNodes = []string{"k01-control-plane", "k01-worker", "k01-worker2", "k01-worker3"}
 
+func startEtcd(t testing.TB) string                          { return datastoretest.Start(t) }
+func dialEtcd(t testing.TB, endpoint string) datastore.Store { return datastoretest.Dial(t, endpoint) }
+
 func createPool(t testing.TB, store datastore.Store, name, cidr string, blockSize int, mutate ...func(*datastore.IPPoolSpec)) {
 	t.Helper()
 	p := &datastore.IPPool{
