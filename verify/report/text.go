@@ -38,8 +38,12 @@ func WriteText(s *ui.Streams, r *Report) {
 		}
 	}
 	sum := r.Summary()
-	fmt.Fprintf(w, "\n%d checks: %d passed, %d failed, %d skipped in %s\n",
-		len(r.Checks), sum.Passed, sum.Failed, sum.Skipped, roundDuration(r.Duration))
+	noun := "checks"
+	if len(r.Checks) == 1 {
+		noun = "check"
+	}
+	fmt.Fprintf(w, "\n%d %s: %d passed, %d failed, %d skipped in %s\n",
+		len(r.Checks), noun, sum.Passed, sum.Failed, sum.Skipped, roundDuration(r.Duration))
 }
 
 func writeNode(s *ui.Streams, w io.Writer, n *Node) {
