@@ -3,6 +3,7 @@ package clab
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"sync"
 
@@ -35,6 +36,7 @@ type source struct {
 	once      sync.Once
 	states    map[string]*state.Node
 	statesErr error
+	sandboxes map[string][]nodeexec.Sandbox // per node: the pods' network namespaces
 }
 
 func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *source {
@@ -49,20 +51,18 @@ func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string)
 	}
 }
 
+var _ verify.Prober = (*source)(nil)
+
 func (s *source) Describe() string { return "clab lab " + s.lab.Name }
 
 func (s *source) Facts(ctx context.Context) (*facts.Facts, error) { return s.kube.Facts(ctx) }
 
 // NodeState reads every node of the lab on the first call, all nodes and all tables in
-// parallel, so that verify's wall time is one round of docker execs, not one per node.
+// parallel, so that verify's wall time is one round of docker execs, not one per node. The
+// pods table comes from the pods' network namespaces on each node, named with the cluster's
+// pod facts; without facts it stays unmarked and pods.wiring is skipped.
 func (s *source) NodeState(ctx context.Context, node string) (*state.Node, error) {
-	s.once.Do(func() {
-		var names []string
-		for _, n := range s.lab.Nodes {
-			names = append(names, n.Name)
-		}
-		s.states, s.statesErr = s.nodes.NodeStates(ctx, names)
-	})
+	s.load(ctx)
 	if n, ok := s.states[node]; ok {
 		return n, nil
 	}
@@ -70,6 +70,54 @@ func (s *source) NodeState(ctx context.Context, node string) (*state.Node, error
 		return nil, fmt.Errorf("lab %s has no node %s", s.lab.Name, node)
 	}
 	return nil, fmt.Errorf("node %s: %w", node, s.statesErr)
+}
+
+func (s *source) load(ctx context.Context) {
+	s.once.Do(func() {
+		var names []string
+		for _, n := range s.lab.Nodes {
+			names = append(names, n.Name)
+		}
+		s.states, s.statesErr = s.nodes.NodeStates(ctx, names)
+		f, err := s.kube.Facts(ctx)
+		if err != nil {
+			return
+		}
+		s.sandboxes = map[string][]nodeexec.Sandbox{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for name, n := range s.states {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				boxes, err := s.nodes.Sandboxes(ctx, name)
+				if err != nil {
+					return // the pods table stays unmarked: pods.wiring is skipped for this node
+				}
+				n.Pods = nodeexec.PodWirings(n, f.Pods, boxes)
+				n.Mark(state.TablePods)
+				mu.Lock()
+				s.sandboxes[name] = boxes
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	})
+}
+
+// Ping implements verify.Prober: ping runs on the pod's node inside the pod's network namespace.
+func (s *source) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
+	s.load(ctx)
+	b, ok := nodeexec.SandboxOf(s.sandboxes[from.Node], from.IP)
+	if !ok {
+		return 0, fmt.Errorf("pod %s/%s: no network namespace with %s on node %s", from.Namespace, from.Name, from.IP, from.Node)
+	}
+	return s.nodes.Ping(ctx, from.Node, b.Netns, dst, count)
+}
+
+// LinkStats implements verify.Prober.
+func (s *source) LinkStats(ctx context.Context, node, link string) (state.LinkStats, error) {
+	return s.nodes.LinkStats(ctx, node, link)
 }
 
 // Topology reports each lab node's container and Ready condition, and the switch's container.

@@ -1,0 +1,201 @@
+package nodeexec
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/parse"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// NetnsListCmd lists a node's named network namespaces: the CNI plugin's sandboxes on a kind
+// node (containerd names them cni-<uuid>), which is where pods' eth0 lives.
+var NetnsListCmd = []string{"ip", "-j", "netns", "list"}
+
+// netnsName is what a namespace name must look like before it goes into a command line.
+var netnsName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// Sandbox is one pod network namespace on a node, read from inside it.
+type Sandbox struct {
+	Netns  string
+	Eth0   state.Link
+	Routes []state.Route
+}
+
+// Sandboxes reads eth0 and the routes of every named network namespace of the node that has
+// an eth0 with an IPv4 address; the reads run in parallel.
+func (c *Collector) Sandboxes(ctx context.Context, node string) ([]Sandbox, error) {
+	out, err := c.Exec.Exec(ctx, node, NetnsListCmd)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(NetnsListCmd, " "), err)
+	}
+	var list []struct {
+		Name string `json:"name"`
+	}
+	if len(strings.TrimSpace(string(out))) > 0 {
+		if err := json.Unmarshal(out, &list); err != nil {
+			return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(NetnsListCmd, " "), err)
+		}
+	}
+	boxes := make([]*Sandbox, len(list))
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	for i, ns := range list {
+		if !netnsName.MatchString(ns.Name) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			boxes[i], errs[i] = c.sandbox(ctx, node, ns.Name)
+		}()
+	}
+	wg.Wait()
+	var out2 []Sandbox
+	for i, b := range boxes {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if b != nil {
+			out2 = append(out2, *b)
+		}
+	}
+	return out2, nil
+}
+
+func (c *Collector) sandbox(ctx context.Context, node, ns string) (*Sandbox, error) {
+	addrCmd := []string{"ip", "-n", ns, "-j", "-d", "addr", "show"}
+	routeCmd := []string{"ip", "-n", ns, "-j", "route", "show"}
+	addrs, err := c.Exec.Exec(ctx, node, addrCmd)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(addrCmd, " "), err)
+	}
+	links, err := parse.Addrs(addrs)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(addrCmd, " "), err)
+	}
+	var eth0 *state.Link
+	for i := range links {
+		if links[i].Name == "eth0" && len(links[i].Addrs) > 0 {
+			eth0 = &links[i]
+		}
+	}
+	if eth0 == nil {
+		return nil, nil // not a pod sandbox (or a host-network one)
+	}
+	routes, err := c.Exec.Exec(ctx, node, routeCmd)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(routeCmd, " "), err)
+	}
+	rs, err := parse.Routes(routes)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(routeCmd, " "), err)
+	}
+	return &Sandbox{Netns: ns, Eth0: *eth0, Routes: rs}, nil
+}
+
+// PodWirings names the sandboxes after the node's pods (matched by eth0's address) and finds
+// each pod's host end from the node's /32 route to it. Pods whose sandbox was not found get no
+// wiring entry, which pods.wiring reports as missing.
+func PodWirings(n *state.Node, pods []facts.Pod, boxes []Sandbox) []state.PodWiring {
+	byIP := map[netip.Addr]Sandbox{}
+	for _, b := range boxes {
+		for _, a := range b.Eth0.Addrs {
+			byIP[a.Addr()] = b
+		}
+	}
+	hostEnd := map[netip.Addr]string{}
+	for _, r := range n.Routes {
+		if r.Dst.Bits() == 32 && r.Type == "unicast" && !r.Gateway.IsValid() {
+			hostEnd[r.Dst.Addr()] = r.Dev
+		}
+	}
+	var out []state.PodWiring
+	for _, p := range pods {
+		if p.Node != n.Name {
+			continue
+		}
+		b, ok := byIP[p.IP]
+		if !ok {
+			continue
+		}
+		out = append(out, state.PodWiring{Namespace: p.Namespace, Name: p.Name, HostIface: hostEnd[p.IP], Eth0: b.Eth0, Routes: b.Routes})
+	}
+	return out
+}
+
+// SandboxOf returns the sandbox whose eth0 holds ip.
+func SandboxOf(boxes []Sandbox, ip netip.Addr) (Sandbox, bool) {
+	for _, b := range boxes {
+		for _, a := range b.Eth0.Addrs {
+			if a.Addr() == ip {
+				return b, true
+			}
+		}
+	}
+	return Sandbox{}, false
+}
+
+// Ping sends count echo requests from inside a node's network namespace ns to dst and returns
+// how many were answered. The command always exits 0 (`; true`) so that a lossy ping still
+// gives its summary; a missing summary line is the error.
+func (c *Collector) Ping(ctx context.Context, node, ns string, dst netip.Addr, count int) (int, error) {
+	if !netnsName.MatchString(ns) {
+		return 0, fmt.Errorf("network namespace name %q", ns)
+	}
+	script := fmt.Sprintf("ip netns exec %s ping -n -q -c %d -i 0.2 -W 1 %s 2>&1; true", ns, count, dst)
+	out, err := c.Exec.Exec(ctx, node, []string{"sh", "-c", script})
+	if err != nil {
+		return 0, fmt.Errorf("ping %s from %s on %s: %w", dst, ns, node, err)
+	}
+	return ParsePingReceived(out)
+}
+
+var pingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) (?:packets )?received`)
+
+// ParsePingReceived reads the summary line iputils and busybox ping print.
+func ParsePingReceived(out []byte) (int, error) {
+	m := pingSummary.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no ping summary in %q", strings.TrimSpace(string(out)))
+	}
+	return strconv.Atoi(string(m[2]))
+}
+
+// LinkStats reads a node interface's packet counters from `ip -j -s link show dev <link>`.
+func (c *Collector) LinkStats(ctx context.Context, node, link string) (state.LinkStats, error) {
+	argv := []string{"ip", "-j", "-s", "link", "show", "dev", link}
+	out, err := c.Exec.Exec(ctx, node, argv)
+	if err != nil {
+		return state.LinkStats{}, fmt.Errorf("node %s: %s: %w", node, strings.Join(argv, " "), err)
+	}
+	return ParseLinkStats(out)
+}
+
+// ParseLinkStats reads stats64 from `ip -j -s link show dev X`.
+func ParseLinkStats(out []byte) (state.LinkStats, error) {
+	var links []struct {
+		Stats64 *struct {
+			RX struct {
+				Packets uint64 `json:"packets"`
+			} `json:"rx"`
+			TX struct {
+				Packets uint64 `json:"packets"`
+			} `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		return state.LinkStats{}, fmt.Errorf("ip -j -s link: %w", err)
+	}
+	if len(links) != 1 || links[0].Stats64 == nil {
+		return state.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with stats64, got %d", len(links))
+	}
+	return state.LinkStats{RxPackets: links[0].Stats64.RX.Packets, TxPackets: links[0].Stats64.TX.Packets}, nil
+}

@@ -1,0 +1,151 @@
+package clab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/container"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	dynfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/knetlab/knetlab/internal/collect/kube"
+	"github.com/knetlab/knetlab/internal/collect/nodeexec"
+	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/state"
+)
+
+// recordedNodes answers every node's commands with the recordings of nodeexec's k01-worker,
+// and its sandbox commands with the recorded pod namespace; other pods have none.
+func recordedNodes(t *testing.T) nodeexec.Execer {
+	dir := filepath.Join("..", "..", "collect", "nodeexec", "testdata", "k01-worker")
+	files := map[string]string{
+		strings.Join(nodeexec.RouteCmd, " "):       "ip-route.json",
+		strings.Join(nodeexec.LinkCmd, " "):        "ip-link.json",
+		strings.Join(nodeexec.AddrCmd, " "):        "ip-addr.json",
+		strings.Join(nodeexec.NeighCmd, " "):       "ip-neigh.json",
+		strings.Join(nodeexec.FDBCmd, " "):         "bridge-fdb.json",
+		strings.Join(nodeexec.SysctlCmd, " "):      "sysctl.txt",
+		strings.Join(nodeexec.NetnsListCmd, " "):   "ip-netns-list.json",
+		"ip -n cni-e6rec-5b1f0d2c -j -d addr show": "pod-ip-addr.json",
+		"ip -n cni-e6rec-5b1f0d2c -j route show":   "pod-ip-route.json",
+		"ip -n cni-e6rec-hostnet -j -d addr show":  "ip-addr.json",
+	}
+	return nodeexec.ExecFunc(func(_ context.Context, node string, argv []string) ([]byte, error) {
+		if node == "pod-network-worker2" {
+			return nil, errors.New("Error response from daemon: container pod-network-worker2 is not running")
+		}
+		cmd := strings.Join(argv, " ")
+		if f, ok := files[cmd]; ok {
+			return os.ReadFile(filepath.Join(dir, f))
+		}
+		if strings.HasPrefix(cmd, "sh -c ip netns exec cni-e6rec-5b1f0d2c ping") {
+			return os.ReadFile(filepath.Join(dir, "ping-ok.txt"))
+		}
+		return nil, fmt.Errorf("unexpected command %q", cmd)
+	})
+}
+
+func newTestSource(t *testing.T) *source {
+	l := mustLab(t, "pod-network")
+	readyNode := func(name string, ready corev1.ConditionStatus) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}}}
+	}
+	core := fake.NewSimpleClientset(
+		readyNode("pod-network-control-plane", corev1.ConditionTrue),
+		readyNode("pod-network-worker", corev1.ConditionTrue),
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "multitool"},
+			Spec:   corev1.PodSpec{NodeName: "pod-network-worker"},
+			Status: corev1.PodStatus{PodIP: "192.168.162.130", PodIPs: []corev1.PodIP{{IP: "192.168.162.130"}}}},
+	)
+	pool := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": map[string]any{"name": "default-ipv4-ippool"},
+		"spec": map[string]any{"cidr": "192.168.0.0/16", "blockSize": int64(26), "vxlanMode": "CrossSubnet", "natOutgoing": true},
+	}}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), kube.ListKinds, pool)
+	kindLabel := map[string]string{"io.x-k8s.kind.cluster": "pod-network"}
+	d := &fakeDocker{containers: []container.Summary{
+		{Names: []string{"/pod-network-control-plane"}, Labels: kindLabel, State: "running", Status: "Up 9 minutes"},
+		{Names: []string{"/pod-network-worker"}, Labels: kindLabel, State: "running", Status: "Up 9 minutes"},
+		{Names: []string{"/pod-network-worker2"}, Labels: kindLabel, State: "exited", Status: "Exited (137) 1 minute ago"},
+		{Names: []string{"/other-control-plane"}, Labels: map[string]string{"io.x-k8s.kind.cluster": "other"}, State: "running"},
+	}}
+	return &source{
+		lab:    l,
+		docker: d,
+		kube:   &kube.Collector{Dynamic: dyn, Core: core},
+		nodes:  nodeexec.New(recordedNodes(t)),
+	}
+}
+
+func TestSourceNodeStateWithPods(t *testing.T) {
+	s := newTestSource(t)
+	ctx := context.Background()
+	n, err := s.NodeState(ctx, "pod-network-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !n.Has(state.TableRoutes) || !n.Has(state.TableFDB) || !n.Has(state.TablePods) {
+		t.Errorf("tables = %v", n.Tables)
+	}
+	if len(n.Pods) != 1 || n.Pods[0].Name != "multitool" || n.Pods[0].HostIface != "cali1b2c3d4e5f6" {
+		t.Errorf("pods = %+v", n.Pods)
+	}
+	// A stopped node is an error naming it, never an empty node that would pass.
+	if _, err := s.NodeState(ctx, "pod-network-worker2"); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("stopped node: err = %v", err)
+	}
+	if _, err := s.NodeState(ctx, "nope"); err == nil {
+		t.Errorf("unknown node accepted")
+	}
+}
+
+func TestSourceTopology(t *testing.T) {
+	st, err := newTestSource(t).Topology(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]state.NodeStatus{}
+	for _, s := range st {
+		got[s.Name] = s
+	}
+	if len(st) != 3 {
+		t.Errorf("%d statuses, want the lab's 3 nodes and nothing of the other cluster: %+v", len(st), st)
+	}
+	if s := got["pod-network-worker"]; !s.Running || !s.Ready {
+		t.Errorf("worker = %+v", s)
+	}
+	if s := got["pod-network-worker2"]; s.Running || s.Ready || !strings.Contains(s.Detail, "Exited (137)") ||
+		!strings.Contains(s.Detail, "not registered") {
+		t.Errorf("worker2 = %+v, want stopped, not ready, with both reasons", s)
+	}
+}
+
+func TestSourceProbesAndSwitch(t *testing.T) {
+	s := newTestSource(t)
+	ctx := context.Background()
+	var p verify.Prober = s
+	from := facts.Pod{Namespace: "default", Name: "multitool", Node: "pod-network-worker", IP: netip.MustParseAddr("192.168.162.130")}
+	got, err := p.Ping(ctx, from, netip.MustParseAddr("192.168.162.130"), 3)
+	if err != nil || got != 3 {
+		t.Errorf("ping = %d, %v; want 3 answered", got, err)
+	}
+	stranger := facts.Pod{Namespace: "default", Name: "x", Node: "pod-network-worker", IP: netip.MustParseAddr("192.168.162.140")}
+	if _, err := p.Ping(ctx, stranger, netip.MustParseAddr("192.168.162.130"), 3); err == nil {
+		t.Errorf("ping from a pod without a namespace succeeded")
+	}
+	if _, err := s.Switch(ctx); !errors.Is(err, verify.ErrAbsent) {
+		t.Errorf("pod-network switch: err = %v, want ErrAbsent", err)
+	}
+}
