@@ -209,6 +209,9 @@ func (d *deployer) summary() string {
 
 func (d *deployer) run(ctx context.Context, prog provider.Progress) error {
 	t := d.topo
+	if err := prepareNetnsDir(); err != nil {
+		return err
+	}
 	prog.Step("namespaces: %d", len(t.namespaces))
 	for _, spec := range t.namespaces {
 		if err := ctx.Err(); err != nil {

@@ -50,6 +50,26 @@ func openNamespace(name string) (netns.NsHandle, error) {
 	return h, nil
 }
 
+// prepareNetnsDir makes /run/netns a shared mount point, as `ip netns add` does, so that a
+// namespace unmounted here is unmounted in every mount namespace that copied it (a service
+// started with a private /run would otherwise keep a deleted lab namespace alive).
+func prepareNetnsDir() error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", netnsDir, err)
+	}
+	err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet: bind it onto itself first
+		if err := unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind mount %s: %w", netnsDir, err)
+		}
+		err = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", netnsDir, err)
+	}
+	return nil
+}
+
 // createNamespace makes a named namespace as `ip netns add` does (a bind mount under /run/netns)
 // and returns a handle on it. netns.NewNamed moves the calling thread into the new namespace, so
 // it runs on a locked thread that is moved back; a thread that cannot be moved back is retired.

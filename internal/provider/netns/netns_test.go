@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net/netip"
@@ -467,7 +468,11 @@ func TestDestroyStopsRecordedProcesses(t *testing.T) {
 	deployed(t, p, l)
 
 	polite := exec.Command("sleep", "60")
-	stubborn := exec.Command("sh", "-c", `trap "" TERM; while :; do sleep 0.1; done`)
+	stubborn := exec.Command("sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.1; done`)
+	ready, err := stubborn.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	store, err := labstate.Open(context.Background(), p.root, l.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -481,11 +486,16 @@ func TestDestroyStopsRecordedProcesses(t *testing.T) {
 		if err := store.AddProcess(name, cmd.Process.Pid, ""); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		exited[name] = done
+		exited[name] = make(chan error, 1)
 	}
 	store.Close()
+	// SIGTERM must not arrive before the shell has set its trap.
+	if _, err := bufio.NewReader(ready).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	for name, cmd := range map[string]*exec.Cmd{"polite": polite, "stubborn": stubborn} {
+		go func() { exited[name] <- cmd.Wait() }()
+	}
 
 	st, _ := p.Status(context.Background(), l.Name)
 	if procs := countKind(st[0].Nodes, "process", "running"); procs != 2 {
