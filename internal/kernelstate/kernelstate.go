@@ -289,8 +289,9 @@ func readNeighs(h *netlink.Handle, names linkNames) ([]state.Neigh, error) {
 	}
 	var out []state.Neigh
 	for _, n := range list {
-		// `ip neigh` hides NOARP entries (multicast, loopback); so does this reader.
-		if n.State&unix.NUD_NOARP != 0 {
+		// `ip neigh` shows only states inside 0xFF & ~NUD_NOARP: it hides NOARP entries
+		// (multicast, loopback) and NONE ones; so does this reader.
+		if n.State&unix.NUD_NOARP != 0 || n.State == unix.NUD_NONE {
 			continue
 		}
 		out = append(out, state.Neigh{
