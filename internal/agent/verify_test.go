@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,6 +109,19 @@ func TestVerifyPassesOnAgentProgrammedNodes(t *testing.T) {
 		node := u.AddNode(t, n.name, netip.MustParsePrefix(n.underlay))
 		src.ns[n.name] = node.NS
 		startAgent(t, store, n.name, node.NS)
+	}
+
+	// Verify judges what the datastore says; wait until it knows every node.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nodes, _, err := datastore.Nodes(store).List(ctx)
+		if err == nil && len(nodes) == len(src.ns) && !slices.ContainsFunc(nodes, func(n *datastore.Node) bool { return !n.Spec.IPv4VXLANTunnelAddr.IsValid() }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes registered: %d of %d (%v)", len(nodes), len(src.ns), err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	checks := []string{"routes.blocks", "vxlan.device", "vxlan.neigh", "vxlan.fdb", "nat.outgoing"}
