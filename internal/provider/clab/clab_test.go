@@ -362,3 +362,37 @@ func (r *recorder) Done(format string, args ...any) { r.line(format, args...) }
 func (r *recorder) line(format string, args ...any) {
 	r.WriteString(strings.TrimSpace(fmt.Sprintf(format, args...)) + "\n")
 }
+
+// TestDeployStopsAtTheFirstFailedStep runs a deploy on a fake host that passes preflight and
+// whose containerlab "succeeds" but leaves no kind cluster: the deploy must stream containerlab's
+// output, keep the rendered files, and fail at the kubeconfig step — never report the lab up.
+func TestDeployStopsAtTheFirstFailedStep(t *testing.T) {
+	home := t.TempDir()
+	topology := filepath.Join(home, "pod-network", "topologies", "pod-network.clab.yaml")
+	h := fakeHost(t, &fakeDocker{}, &fakeKind{}, []string{"docker", "containerlab"}, goodProcSys(), map[string]string{
+		"containerlab version":                clabVersionOutput,
+		"containerlab deploy -t " + topology: "INFO Creating lab directory\nINFO Creating kind cluster pod-network\n",
+	})
+	p := &Provider{home: home, source: testSource, h: h}
+	var log recorder
+	err := p.Deploy(context.Background(), mustLab(t, "pod-network"), provider.DeployOptions{Progress: &log})
+	if err == nil {
+		t.Fatalf("deploy succeeded without a cluster:\n%s", log.String())
+	}
+	if !strings.Contains(err.Error(), "step 4/8 (export the kubeconfig)") || !strings.Contains(err.Error(), "kubeconfig of kind cluster pod-network") {
+		t.Errorf("error does not name the failed step: %v", err)
+	}
+	for _, want := range []string{"containerlab 0.68.0", "containerlab: INFO Creating kind cluster pod-network", "[3/8] deploy the topology"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, log.String())
+		}
+	}
+	if strings.Contains(log.String(), "[4/8] export the kubeconfig (") {
+		t.Errorf("the failed step was reported done:\n%s", log.String())
+	}
+	for _, f := range []string{topology, filepath.Join(home, "pod-network", recordFile)} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("rendered file missing: %v", err)
+		}
+	}
+}

@@ -143,23 +143,19 @@ func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext stri
 		}
 	}
 	if !reconfigure {
-		clash, err := h.clashes(ctx, d, l)
-		if err != nil {
-			return "", err
-		}
-		probs = append(probs, clash...)
+		probs = append(probs, h.clashes(ctx, d, l)...)
 	}
 	probs = append(probs, h.networkProblems(ctx, d, l)...)
 	return clabVersion, preflightError("deploy "+l.Name, probs)
 }
 
 // clashes finds what a deploy would collide with: this lab's containers, a kind cluster of the
-// same name.
-func (h *host) clashes(ctx context.Context, d dockerAPI, l *lab.Lab) ([]problem, error) {
+// same name. A failed lookup is a problem too, so that the other checks still get reported.
+func (h *host) clashes(ctx context.Context, d dockerAPI, l *lab.Lab) []problem {
 	var probs []problem
 	names, err := labContainers(ctx, d, l.Name)
 	if err != nil {
-		return nil, err
+		probs = append(probs, problem{err.Error(), dockerFix})
 	}
 	if len(names) > 0 {
 		probs = append(probs, problem{fmt.Sprintf("lab %s already has containers: %s", l.Name, strings.Join(names, ", ")),
@@ -167,7 +163,8 @@ func (h *host) clashes(ctx context.Context, d dockerAPI, l *lab.Lab) ([]problem,
 	}
 	clusters, err := h.kind().List()
 	if err != nil {
-		return nil, fmt.Errorf("list kind clusters: %w", err)
+		probs = append(probs, problem{fmt.Sprintf("list kind clusters: %v", err),
+			"the kind library runs the docker CLI: check that `docker ps` works for this user"})
 	}
 	for _, c := range clusters {
 		if c == l.Cluster.Name {
@@ -175,7 +172,7 @@ func (h *host) clashes(ctx context.Context, d dockerAPI, l *lab.Lab) ([]problem,
 				fmt.Sprintf("knetlab destroy %s --provider clab if it is this lab's; otherwise delete it (kind delete cluster --name %s)", l.Name, c)})
 		}
 	}
-	return probs, nil
+	return probs
 }
 
 // networkProblems checks that kind's docker network will have the subnet the lab's addresses
