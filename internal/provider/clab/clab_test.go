@@ -370,7 +370,7 @@ func TestDeployStopsAtTheFirstFailedStep(t *testing.T) {
 	home := t.TempDir()
 	topology := filepath.Join(home, "pod-network", "topologies", "pod-network.clab.yaml")
 	h := fakeHost(t, &fakeDocker{}, &fakeKind{}, []string{"docker", "containerlab"}, goodProcSys(), map[string]string{
-		"containerlab version":                clabVersionOutput,
+		"containerlab version":               clabVersionOutput,
 		"containerlab deploy -t " + topology: "INFO Creating lab directory\nINFO Creating kind cluster pod-network\n",
 	})
 	p := &Provider{home: home, source: testSource, h: h}
