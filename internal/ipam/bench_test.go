@@ -92,3 +92,41 @@ func BenchmarkClaimBlock(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConnectAndAllocate is what a CNI plugin process pays for IPAM on each ADD: it starts
+// with no connection, so it dials etcd, checks it answers, allocates and hangs up.
+func BenchmarkConnectAndAllocate(b *testing.B) {
+	ctx := context.Background()
+	endpoint := datastoretest.Start(b, datastoretest.Durable)
+	{
+		store := datastoretest.Dial(b, endpoint)
+		createPool(b, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
+		m := ipam.New(store)
+		for i := range 50 {
+			if _, err := m.AllocateTunnelAddress(ctx, fmt.Sprintf("node-%d", i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cleanup := ipam.New(datastoretest.Dial(b, endpoint))
+	samples := make([]time.Duration, 0, 1024)
+	for i := 0; b.Loop(); i++ {
+		h := fmt.Sprintf("pod-%d", i)
+		start := time.Now()
+		store, err := datastore.NewEtcd(ctx, datastore.EtcdConfig{Endpoints: []string{endpoint}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ipam.New(store).Allocate(ctx, "node-7", h, nil); err != nil {
+			b.Fatal(err)
+		}
+		store.Close()
+		samples = append(samples, time.Since(start))
+		b.StopTimer()
+		if err := cleanup.Release(ctx, h); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	reportLatency(b, samples)
+}
