@@ -109,24 +109,61 @@ func Dir(root, lab string) string { return filepath.Join(root, lab) }
 
 func statePath(root, lab string) string { return filepath.Join(root, lab, "state.json") }
 
-// lockPath sits beside the lab directories, not inside them, so that removing a lab's directory
-// never removes the file another command is waiting to lock.
+// lockPath sits beside the lab's directory, not inside it, so that the directory can be
+// written and removed while the lock is held.
 func lockPath(root, lab string) string { return filepath.Join(root, "."+lab+".lock") }
 
 // Open locks the lab and reads its record; a lab without one gets an empty record (not yet
 // saved). It waits for another command holding the lock until ctx ends.
+//
+// Destroy removes the lock file while holding it, so a command that was waiting may end up
+// holding a lock on a file that is gone; it then sees that the path no longer names its file
+// and starts over, which keeps exactly one holder per lab.
 func Open(ctx context.Context, root, lab string) (*Store, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("lab state %s: %w", root, err)
+	for {
+		f, err := lockFile(ctx, root, lab)
+		if err != nil {
+			return nil, err
+		}
+		if !sameFile(f, lockPath(root, lab)) {
+			f.Close()
+			continue
+		}
+		s := &Store{root: root, lock: f}
+		l, err := Read(root, lab)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		if l == nil {
+			l = &Lab{Version: formatVersion, Lab: lab}
+		}
+		s.Lab = l
+		return s, nil
 	}
-	f, err := os.OpenFile(lockPath(root, lab), os.O_CREATE|os.O_RDWR, 0o644)
+}
+
+func lockFile(ctx context.Context, root, lab string) (*os.File, error) {
+	var f *os.File
+	var err error
+	// The root may vanish between MkdirAll and OpenFile when the last other lab is destroyed
+	// at that moment (Remove); a few attempts outlast that.
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = os.MkdirAll(root, 0o755); err != nil {
+			return nil, fmt.Errorf("lab state %s: %w", root, err)
+		}
+		f, err = os.OpenFile(lockPath(root, lab), os.O_CREATE|os.O_RDWR, 0o644)
+		if !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock lab %s: %w", lab, err)
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			break
+			return f, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
@@ -139,17 +176,16 @@ func Open(ctx context.Context, root, lab string) (*Store, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	s := &Store{root: root, lock: f}
-	l, err := Read(root, lab)
+}
+
+// sameFile reports whether path still names the open file f.
+func sameFile(f *os.File, path string) bool {
+	fi, err := f.Stat()
 	if err != nil {
-		s.Close()
-		return nil, err
+		return false
 	}
-	if l == nil {
-		l = &Lab{Version: formatVersion, Lab: lab}
-	}
-	s.Lab = l
-	return s, nil
+	pi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, pi)
 }
 
 // Read returns the lab's record without locking, or nil when there is none.
@@ -211,11 +247,16 @@ func (s *Store) Save() error {
 	return nil
 }
 
-// Remove deletes the lab's state directory (the lock stays until Close).
+// Remove deletes the lab's state directory and lock file, and the state root when no other
+// lab is left in it, so a destroyed lab leaves nothing behind. The lock stays held until Close.
 func (s *Store) Remove() error {
 	if err := os.RemoveAll(Dir(s.root, s.Lab.Lab)); err != nil {
 		return fmt.Errorf("remove lab state: %w", err)
 	}
+	if err := os.Remove(lockPath(s.root, s.Lab.Lab)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove lab lock: %w", err)
+	}
+	_ = os.Remove(s.root) // fails, as it should, while other labs have state there
 	return nil
 }
 

@@ -143,3 +143,47 @@ func TestProcessStartTimeOfSelf(t *testing.T) {
 		t.Fatalf("ProcessStartTime(self) = %d, %v", st, err)
 	}
 }
+
+// Destroy removes the lock file while holding it; a command that waited on it must not end up
+// holding the lock alongside a newcomer that created a fresh file.
+func TestLockSurvivesRemovalWhileHeld(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "state")
+	first, err := Open(context.Background(), root, "lab-e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Lab.Phase = PhaseDeployed
+	if err := first.Save(); err != nil {
+		t.Fatal(err)
+	}
+	waiter := make(chan *Store, 1)
+	go func() {
+		s, err := Open(context.Background(), root, "lab-e")
+		if err != nil {
+			t.Error(err)
+		}
+		waiter <- s
+	}()
+	time.Sleep(100 * time.Millisecond) // let the waiter open the old file and block on it
+	if err := first.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Errorf("state root left behind after the last lab was removed: %v", err)
+	}
+	first.Close()
+	second := <-waiter
+	if second == nil {
+		t.FailNow()
+	}
+	defer second.Close()
+	if second.Lab.Phase != "" {
+		t.Errorf("the waiter read the removed record: %+v", second.Lab)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	if third, err := Open(ctx, root, "lab-e"); err == nil {
+		third.Close()
+		t.Fatal("two commands hold lab-e's lock at once")
+	}
+}
