@@ -386,6 +386,11 @@ func TestNATOutgoing(t *testing.T) {
 	if !strings.Contains(out, "ip saddr @masq-ipam-pools ip daddr != @all-ipam-pools masquerade") {
 		t.Errorf("nft rule not as intended:\n%s", out)
 	}
+	// random-fully where the kernel has it (5.0+), and ReadNAT says which it got.
+	if strings.Contains(out, "fully-random") != st.FullyRandom { // nft spells iptables' --random-fully so
+		t.Errorf("ReadNAT FullyRandom = %v, nft shows:\n%s", st.FullyRandom, out)
+	}
+	t.Logf("masquerade random-fully: %v", st.FullyRandom)
 
 	// Masquerade for real: the switch has no route to the pod CIDR, so a reply from it can
 	// only come back if the source was rewritten to k01-worker's underlay address.
