@@ -259,6 +259,38 @@ func TestAddCheckDel(t *testing.T) {
 	}
 }
 
+// A runtime may tear the sandbox down before it calls DEL; DEL must still succeed and
+// release the address.
+func TestDelAfterSandboxIsGone(t *testing.T) {
+	testbed.RequireRoot(t)
+	node := testbed.NewNS(t, "kdpn")
+	podNS := testbed.NewNS(t, "kdpp")
+	rt := newRuntime(t, node, map[string]netip.Prefix{"k01-worker": netip.MustParsePrefix("192.168.10.0/26")})
+	conf := netConf("k01-worker", "")
+	if _, err := rt.do("ADD", "ctr1", podNS, "gone", conf); err != nil {
+		t.Fatalf("ADD: %v", err)
+	}
+	testbed.Run(t, node, "ip", "netns", "del", podNS) // iproute2 only unmounts; the kernel frees it
+	if _, err := rt.do("DEL", "ctr1", podNS, "gone", conf); err != nil {
+		t.Fatalf("DEL after the sandbox is gone: %v", err)
+	}
+	if st, _ := readFakeIPAM(rt.state); len(st.Handles) != 0 {
+		t.Errorf("address not released: %v", st.Handles)
+	}
+	host := HostVethName(PodID{"default", "gone"})
+	h := testbed.Handle(t, node)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := h.LinkByName(host); err != nil {
+			break // the veth went with the namespace, or DEL removed it
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still exists after DEL", host)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestAddErrorsCarryCNICodes(t *testing.T) {
 	testbed.RequireRoot(t)
 	node := testbed.NewNS(t, "kdpn")

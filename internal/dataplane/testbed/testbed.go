@@ -44,8 +44,11 @@ func NewNS(t testing.TB, prefix string) string {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("delete namespace %s: %v", name, err)
+		// A test may have deleted it already, as a runtime deletes a pod's sandbox.
+		if _, err := os.Stat(filepath.Join(NetNSDir, name)); err == nil {
+			if err := netns.DeleteNamed(name); err != nil {
+				t.Errorf("delete namespace %s: %v", name, err)
+			}
 		}
 		if _, err := os.Stat(filepath.Join(NetNSDir, name)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("namespace %s leaked", name)
