@@ -2,12 +2,16 @@ package datastore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // EtcdConfig says how to reach the lab's etcd.
@@ -57,8 +61,8 @@ func NewEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	defer cancel()
 	if _, err := client.Get(probe, prefix, clientv3.WithCountOnly()); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("connect to datastore %v: %w (is the lab's datastore running? `knetlab status` shows it)",
-			cfg.Endpoints, err)
+		return nil, fmt.Errorf("connect to datastore %v: %w: %w (is the lab's datastore running? `knetlab status` shows it)",
+			cfg.Endpoints, ErrUnavailable, err)
 	}
 	return &Etcd{client: client, prefix: prefix}, nil
 }
@@ -74,7 +78,7 @@ func (e *Etcd) Get(ctx context.Context, kind Kind, name string) (Record, error) 
 	}
 	resp, err := e.client.Get(ctx, e.key(kind, name))
 	if err != nil {
-		return Record{}, fmt.Errorf("get %s %q: %w", kind, name, err)
+		return Record{}, requestError("get", kind, name, err)
 	}
 	if len(resp.Kvs) == 0 {
 		return Record{}, fmt.Errorf("get %s %q: %w", kind, name, ErrNotFound)
@@ -91,7 +95,7 @@ func (e *Etcd) List(ctx context.Context, kind Kind) ([]Record, int64, error) {
 	prefix := e.kindPrefix(kind)
 	resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", kind, err)
+		return nil, 0, requestError("list", kind, "", err)
 	}
 	out := make([]Record, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
@@ -115,7 +119,7 @@ func (e *Etcd) Create(ctx context.Context, kind Kind, name string, value []byte)
 		Then(clientv3.OpPut(key, string(value))).
 		Commit()
 	if err != nil {
-		return 0, fmt.Errorf("create %s %q: %w", kind, name, err)
+		return 0, requestError("create", kind, name, err)
 	}
 	if !resp.Succeeded {
 		return 0, fmt.Errorf("create %s %q: %w", kind, name, ErrExists)
@@ -136,7 +140,7 @@ func (e *Etcd) Update(ctx context.Context, kind Kind, name string, value []byte,
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
 		Commit()
 	if err != nil {
-		return 0, fmt.Errorf("update %s %q: %w", kind, name, err)
+		return 0, requestError("update", kind, name, err)
 	}
 	if !resp.Succeeded {
 		return 0, e.failedCompare("update", kind, name, rev, resp)
@@ -156,12 +160,37 @@ func (e *Etcd) Delete(ctx context.Context, kind Kind, name string, rev int64) er
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("delete %s %q: %w", kind, name, err)
+		return requestError("delete", kind, name, err)
 	}
 	if !resp.Succeeded {
 		return e.failedCompare("delete", kind, name, rev, resp)
 	}
 	return nil
+}
+
+// requestError wraps a failed etcd request, marking the failures a retry may cure.
+func requestError(op string, kind Kind, name string, err error) error {
+	what := fmt.Sprintf("%s %s", op, kind)
+	if name != "" {
+		what += fmt.Sprintf(" %q", name)
+	}
+	if unavailable(err) {
+		return fmt.Errorf("%s: %w: %w (is the lab's datastore running? `knetlab status` shows it)", what, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrNoLeader) {
+		return true
+	}
+	// etcd's errors and gRPC's carry a status code.
+	var coded interface{ Code() codes.Code }
+	if errors.As(err, &coded) {
+		return coded.Code() == codes.Unavailable || coded.Code() == codes.DeadlineExceeded
+	}
+	c := status.Code(err)
+	return c == codes.Unavailable || c == codes.DeadlineExceeded
 }
 
 func (e *Etcd) failedCompare(op string, kind Kind, name string, rev int64, resp *clientv3.TxnResponse) error {

@@ -2,6 +2,7 @@ package datastore_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -145,4 +146,50 @@ func TestRunDaemonServesUntilCancelled(t *testing.T) {
 		t.Fatalf("client port still held after the daemon stopped: %v", err)
 	}
 	l.Close()
+}
+
+// A datastore that went away must be reported as unavailable, so that a CNI plugin tells the
+// runtime to try again rather than failing the pod for good.
+func TestStoppedDatastoreIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	srv, err := datastore.Serve(ctx, datastore.ServeConfig{
+		DataDir: filepath.Join(t.TempDir(), "etcd"), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", UnsafeNoFsync: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := datastore.NewEtcd(ctx, datastore.EtcdConfig{Endpoints: []string{srv.ClientURL()}})
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv.Close()
+
+	ops := map[string]func(context.Context) error{
+		"get": func(ctx context.Context) error {
+			_, err := store.Get(ctx, datastore.KindNode, "k01-worker")
+			return err
+		},
+		"create": func(ctx context.Context) error {
+			_, err := store.Create(ctx, datastore.KindNode, "k01-worker", []byte("{}"))
+			return err
+		},
+		"update": func(ctx context.Context) error {
+			_, err := store.Update(ctx, datastore.KindNode, "k01-worker", []byte("{}"), 7)
+			return err
+		},
+	}
+	for name, op := range ops {
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		err := op(short)
+		cancel()
+		if !errors.Is(err, datastore.ErrUnavailable) {
+			t.Errorf("%s on a stopped datastore: %v, want ErrUnavailable", name, err)
+		}
+	}
+	_, err = datastore.NewEtcd(ctx, datastore.EtcdConfig{Endpoints: []string{srv.ClientURL()}, DialTimeout: time.Second})
+	if !errors.Is(err, datastore.ErrUnavailable) {
+		t.Errorf("connect to a stopped datastore: %v, want ErrUnavailable", err)
+	}
 }

@@ -39,6 +39,9 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrConflict: the object changed since the caller read it (its revision moved). Re-read and retry.
 	ErrConflict = errors.New("revision conflict")
+	// ErrUnavailable: the datastore did not answer (down, unreachable, no leader, timed out).
+	// Retrying later may succeed; a CNI plugin reports it as "try again later".
+	ErrUnavailable = errors.New("datastore unavailable")
 )
 
 // Record is one stored object: its name, its JSON value and the revision it was stored at.
