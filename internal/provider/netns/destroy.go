@@ -46,8 +46,9 @@ func (p *Provider) Destroy(ctx context.Context, labName string, opts provider.De
 	return nil
 }
 
-// destroyLab removes one lab: its recorded processes, the namespaces its journal records and
-// those its definition names (l may be nil), its recorded files and its state.
+// destroyLab removes one lab: its recorded processes and any other process inside its
+// namespaces, the namespaces its journal records and those its definition names (l may be
+// nil), its recorded files and its state.
 func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, dryRun bool, prog provider.Progress) error {
 	var rec *labstate.Lab
 	var store *labstate.Store
@@ -91,8 +92,15 @@ func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, dryR
 	}
 	sort.Strings(namespaces)
 	var procs []labstate.Process
+	seen := map[int]bool{}
 	for _, pr := range rec.Processes {
 		if pr.Alive() {
+			procs = append(procs, pr)
+			seen[pr.PID] = true
+		}
+	}
+	for _, pr := range processesIn(namespaces) {
+		if !seen[pr.PID] {
 			procs = append(procs, pr)
 		}
 	}

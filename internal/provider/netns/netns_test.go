@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/kernelstate"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
@@ -460,15 +461,18 @@ func TestStatusReportsMissingNamespaces(t *testing.T) {
 	}
 }
 
-// Destroy stops the processes a lab recorded: SIGTERM first, SIGKILL for one that ignores it.
-func TestDestroyStopsRecordedProcesses(t *testing.T) {
+// Destroy stops the lab's processes: the journaled ones (SIGTERM first, SIGKILL for one that
+// ignores it) and one that runs inside a lab namespace without a record.
+func TestDestroyStopsLabProcesses(t *testing.T) {
 	requireRootT(t)
 	p := newTestProvider(t)
 	l := uniqueLab(t, "pod-network")
 	deployed(t, p, l)
+	nodeNS := NamespaceName(l.Name, "pod-network-worker")
 
-	polite := exec.Command("sleep", "60")
+	agent := exec.Command("sleep", "60")
 	stubborn := exec.Command("sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.1; done`)
+	stray := exec.Command("sleep", "61")
 	ready, err := stubborn.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -477,42 +481,60 @@ func TestDestroyStopsRecordedProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exited := map[string]chan error{}
-	for name, cmd := range map[string]*exec.Cmd{"polite": polite, "stubborn": stubborn} {
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill() })
-		if err := store.AddProcess(name, cmd.Process.Pid, ""); err != nil {
-			t.Fatal(err)
-		}
-		exited[name] = make(chan error, 1)
+	if err := StartProcess(store, nodeNS, "agent", agent); err != nil {
+		t.Fatal(err)
+	}
+	if err := stubborn.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AddProcess("stubborn", stubborn.Process.Pid, ""); err != nil {
+		t.Fatal(err)
 	}
 	store.Close()
+	h, err := openNamespace(nodeNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = kernelstate.Do(h, stray.Start)
+	h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[string]*exec.Cmd{"agent": agent, "stubborn": stubborn, "stray": stray}
+	for _, cmd := range procs {
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+	}
+
+	ino, _ := namespaceInode(nodeNS)
+	if link, _ := os.Readlink("/proc/" + strconv.Itoa(agent.Process.Pid) + "/ns/net"); link != "net:["+strconv.FormatUint(ino, 10)+"]" {
+		t.Errorf("StartProcess ran the agent in %s, want %s's net:[%d]", link, nodeNS, ino)
+	}
+	st, _ := p.Status(context.Background(), l.Name)
+	if n := countKind(st[0].Nodes, "process", "running"); n != 2 {
+		t.Errorf("status shows %d running processes, want the 2 recorded: %+v", n, st[0].Nodes)
+	}
+
 	// SIGTERM must not arrive before the shell has set its trap.
 	if _, err := bufio.NewReader(ready).ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
-	for name, cmd := range map[string]*exec.Cmd{"polite": polite, "stubborn": stubborn} {
+	exited := map[string]chan error{}
+	for name, cmd := range procs {
+		exited[name] = make(chan error, 1)
 		go func() { exited[name] <- cmd.Wait() }()
-	}
-
-	st, _ := p.Status(context.Background(), l.Name)
-	if procs := countKind(st[0].Nodes, "process", "running"); procs != 2 {
-		t.Errorf("status shows %d running processes, want 2: %+v", procs, st[0].Nodes)
 	}
 	rec := &recorder{}
 	if err := p.Destroy(context.Background(), l.Name, provider.DestroyOptions{Progress: rec}); err != nil {
 		t.Fatal(err)
 	}
-	for name, sig := range map[string]syscall.Signal{"polite": syscall.SIGTERM, "stubborn": syscall.SIGKILL} {
+	for name, sig := range map[string]syscall.Signal{"agent": syscall.SIGTERM, "stubborn": syscall.SIGKILL, "stray": syscall.SIGTERM} {
 		err := <-exited[name]
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != sig {
 			t.Errorf("%s process ended with %v, want %v", name, err, sig)
 		}
 	}
-	if !strings.Contains(rec.String(), "2 processes stopped") {
+	if !strings.Contains(rec.String(), "3 processes stopped") {
 		t.Errorf("destroy does not report the stopped processes:\n%s", rec)
 	}
 }

@@ -31,8 +31,10 @@
 // The lab's record is labstate (/run/knetlab/<lab>/state.json, KNETLAB_STATE_DIR overrides
 // the root), written ahead of every object it lists and guarded by a per-lab flock. Deploy
 // checks every object and creates or repairs only what is missing or wrong, so a second deploy
-// reports "nothing to change"; --reconfigure destroys and rebuilds. Destroy stops the lab's
-// recorded processes (SIGTERM, then SIGKILL), removes the namespaces recorded in its journal
+// reports "nothing to change"; --reconfigure destroys and rebuilds. Lab processes (datastore,
+// agents) are started with StartProcess, which journals them. Destroy stops the lab's recorded
+// processes and any other process found inside its namespaces (SIGTERM, then SIGKILL after
+// 3 s; a recorded PID counts only with its recorded start time), removes the namespaces recorded in its journal
 // and those its definition names (a record lost or a deploy killed half way), its recorded
 // files and its state directory; with nothing to remove it says so and succeeds. destroy --all
 // removes the labs that have a record and never touches a namespace knetlab did not record.
