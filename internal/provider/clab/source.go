@@ -33,9 +33,17 @@ type source struct {
 	kube    *kube.Collector
 	nodes   *nodeexec.Collector
 
-	once      sync.Once
+	mu  sync.Mutex
+	cur *nodeRound // the last read of all nodes
+}
+
+// nodeRound is one parallel read of every node. The verify engine asks for each node once per
+// run (and again on each re-run under --wait); a node asked for a second time starts a new
+// round, so a re-run never judges stale tables.
+type nodeRound struct {
 	states    map[string]*state.Node
-	statesErr error
+	err       error
+	served    map[string]bool
 	sandboxes map[string][]nodeexec.Sandbox // per node: the pods' network namespaces
 }
 
@@ -57,58 +65,67 @@ func (s *source) Describe() string { return "clab lab " + s.lab.Name }
 
 func (s *source) Facts(ctx context.Context) (*facts.Facts, error) { return s.kube.Facts(ctx) }
 
-// NodeState reads every node of the lab on the first call, all nodes and all tables in
-// parallel, so that verify's wall time is one round of docker execs, not one per node. The
-// pods table comes from the pods' network namespaces on each node, named with the cluster's
-// pod facts; without facts it stays unmarked and pods.wiring is skipped.
+// NodeState reads every node of the lab on the first call of a round, all nodes and all
+// tables in parallel, so that verify's wall time is one round of docker execs, not one per
+// node. The pods table comes from the pods' network namespaces on each node, named with the
+// cluster's pod facts; without facts it stays unmarked and pods.wiring is skipped.
 func (s *source) NodeState(ctx context.Context, node string) (*state.Node, error) {
-	s.load(ctx)
-	if n, ok := s.states[node]; ok {
-		return n, nil
-	}
 	if _, ok := s.lab.Node(node); !ok {
 		return nil, fmt.Errorf("lab %s has no node %s", s.lab.Name, node)
 	}
-	return nil, fmt.Errorf("node %s: %w", node, s.statesErr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil || s.cur.served[node] {
+		s.cur = s.readRound(ctx)
+	}
+	s.cur.served[node] = true
+	if n, ok := s.cur.states[node]; ok {
+		return n, nil
+	}
+	return nil, fmt.Errorf("node %s: %w", node, s.cur.err)
 }
 
-func (s *source) load(ctx context.Context) {
-	s.once.Do(func() {
-		var names []string
-		for _, n := range s.lab.Nodes {
-			names = append(names, n.Name)
-		}
-		s.states, s.statesErr = s.nodes.NodeStates(ctx, names)
-		f, err := s.kube.Facts(ctx)
-		if err != nil {
-			return
-		}
-		s.sandboxes = map[string][]nodeexec.Sandbox{}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for name, n := range s.states {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				boxes, err := s.nodes.Sandboxes(ctx, name)
-				if err != nil {
-					return // the pods table stays unmarked: pods.wiring is skipped for this node
-				}
-				n.Pods = nodeexec.PodWirings(n, f.Pods, boxes)
-				n.Mark(state.TablePods)
-				mu.Lock()
-				s.sandboxes[name] = boxes
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-	})
+func (s *source) readRound(ctx context.Context) *nodeRound {
+	var names []string
+	for _, n := range s.lab.Nodes {
+		names = append(names, n.Name)
+	}
+	r := &nodeRound{served: map[string]bool{}, sandboxes: map[string][]nodeexec.Sandbox{}}
+	r.states, r.err = s.nodes.NodeStates(ctx, names)
+	f, err := s.kube.Facts(ctx)
+	if err != nil {
+		return r
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, n := range r.states {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			boxes, err := s.nodes.Sandboxes(ctx, name)
+			if err != nil {
+				return // the pods table stays unmarked: pods.wiring is skipped for this node
+			}
+			n.Pods = nodeexec.PodWirings(n, f.Pods, boxes)
+			n.Mark(state.TablePods)
+			mu.Lock()
+			r.sandboxes[name] = boxes
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return r
 }
 
 // Ping implements verify.Prober: ping runs on the pod's node inside the pod's network namespace.
 func (s *source) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
-	s.load(ctx)
-	b, ok := nodeexec.SandboxOf(s.sandboxes[from.Node], from.IP)
+	s.mu.Lock()
+	if s.cur == nil {
+		s.cur = s.readRound(ctx)
+	}
+	boxes := s.cur.sandboxes[from.Node]
+	s.mu.Unlock()
+	b, ok := nodeexec.SandboxOf(boxes, from.IP)
 	if !ok {
 		return 0, fmt.Errorf("pod %s/%s: no network namespace with %s on node %s", from.Namespace, from.Name, from.IP, from.Node)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
@@ -22,6 +23,7 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/report"
 	"github.com/knetlab/knetlab/verify/state"
 )
 
@@ -56,6 +58,17 @@ func recordedNodes(t *testing.T) nodeexec.Execer {
 	})
 }
 
+// countingExecer counts the commands that reach the nodes.
+type countingExecer struct {
+	next  nodeexec.Execer
+	calls atomic.Int32
+}
+
+func (c *countingExecer) Exec(ctx context.Context, node string, argv []string) ([]byte, error) {
+	c.calls.Add(1)
+	return c.next.Exec(ctx, node, argv)
+}
+
 func newTestSource(t *testing.T) *source {
 	l := mustLab(t, "pod-network")
 	readyNode := func(name string, ready corev1.ConditionStatus) *corev1.Node {
@@ -85,7 +98,7 @@ func newTestSource(t *testing.T) *source {
 		lab:    l,
 		docker: d,
 		kube:   &kube.Collector{Dynamic: dyn, Core: core},
-		nodes:  nodeexec.New(recordedNodes(t)),
+		nodes:  nodeexec.New(&countingExecer{next: recordedNodes(t)}),
 	}
 }
 
@@ -147,5 +160,64 @@ func TestSourceProbesAndSwitch(t *testing.T) {
 	}
 	if _, err := s.Switch(ctx); !errors.Is(err, verify.ErrAbsent) {
 		t.Errorf("pod-network switch: err = %v, want ErrAbsent", err)
+	}
+}
+
+// TestSourceReadsAllNodesOncePerRound: the first node asked for reads every node; the others
+// come from that read; asking for a node again (a re-run under --wait) reads afresh.
+func TestSourceReadsAllNodesOncePerRound(t *testing.T) {
+	s := newTestSource(t)
+	counter := s.nodes.Exec.(*countingExecer)
+	ctx := context.Background()
+	if _, err := s.NodeState(ctx, "pod-network-worker"); err != nil {
+		t.Fatal(err)
+	}
+	first := counter.calls.Load()
+	if _, err := s.NodeState(ctx, "pod-network-control-plane"); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.calls.Load(); got != first {
+		t.Errorf("second node of the round ran %d more commands, want 0", got-first)
+	}
+	if _, err := s.NodeState(ctx, "pod-network-worker"); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.calls.Load(); got == first {
+		t.Errorf("the next round served stale tables: no command ran")
+	}
+}
+
+// TestSourceThroughTheVerifyEngine runs the engine on the source: a stopped kind node fails
+// topology.nodes, and the node tables reach the checks that need them instead of being skipped.
+func TestSourceThroughTheVerifyEngine(t *testing.T) {
+	s := newTestSource(t)
+	r, err := verify.Run(context.Background(), s, verify.Options{Lab: s.lab, Checks: []string{"topology.nodes", "vxlan.device", "pods.wiring"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	judged := map[string]report.Status{} // check → status of pod-network-worker
+	var findings []string
+	for _, c := range r.Checks {
+		if c.ID == "topology.nodes" && c.Status != report.Failed {
+			t.Errorf("topology.nodes = %s, want failed: pod-network-worker2 has exited", c.Status)
+		}
+		for _, n := range c.Nodes {
+			if n.Node == "pod-network-worker" {
+				judged[c.ID] = n.Status
+				for _, f := range n.Findings {
+					findings = append(findings, c.ID+": "+f.Entry+" "+f.Field)
+				}
+			}
+		}
+	}
+	for _, id := range []string{"vxlan.device", "pods.wiring"} {
+		if st, ok := judged[id]; !ok || st == report.Skipped {
+			t.Errorf("%s did not judge pod-network-worker (status %q) although its tables were read", id, st)
+		}
+	}
+	// The recorded tables are k01-worker's, not pod-network-worker's: the engine must notice,
+	// e.g. the veth name Calico would derive for default/multitool.
+	if !strings.Contains(strings.Join(findings, "\n"), "pods.wiring: pod default/multitool host interface") {
+		t.Errorf("pods.wiring findings on pod-network-worker: %q", findings)
 	}
 }
