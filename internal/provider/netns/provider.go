@@ -34,10 +34,11 @@
 // reports "nothing to change"; --reconfigure destroys and rebuilds. Lab processes (datastore,
 // agents) are started with StartProcess, which journals them. Destroy stops the lab's recorded
 // processes and any other process found inside its namespaces (SIGTERM, then SIGKILL after
-// 3 s; a recorded PID counts only with its recorded start time), removes the namespaces recorded in its journal
-// and those its definition names (a record lost or a deploy killed half way), its recorded
-// files and its state directory; with nothing to remove it says so and succeeds. destroy --all
-// removes the labs that have a record and never touches a namespace knetlab did not record.
+// 3 s; a recorded PID counts only with its recorded start time), removes the namespaces
+// recorded in its journal and those its definition names (a record lost or a deploy killed
+// half way), its recorded files and its state directory; with nothing to remove it says so
+// and succeeds. destroy --all removes the labs that have a record and never touches a
+// namespace knetlab did not record.
 //
 // Test hook: KNETLAB_TEST_KILL_AFTER=<n> makes deploy SIGKILL itself right after creating its
 // n-th namespace or link. It exists only so tests can kill a deploy half way deterministically.
