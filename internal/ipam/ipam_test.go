@@ -443,3 +443,115 @@ func TestConcurrentAllocateNeverDoublesAnAddress(t *testing.T) {
 	}
 	audit(t, store, want, owner)
 }
+
+// A runtime that retries an ADD while the first is still running sends the same handle twice at
+// once: both must get the one address.
+func TestConcurrentAllocateOfOneHandleGivesOneAddress(t *testing.T) {
+	ctx := context.Background()
+	endpoint := datastoretest.Start(t)
+	store := datastoretest.Dial(t, endpoint)
+	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
+	if _, err := ipam.New(store).ClaimBlock(ctx, "k01-worker"); err != nil {
+		t.Fatal(err)
+	}
+
+	const callers = 8
+	addrs := make([]netip.Addr, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		m := ipam.New(datastoretest.Dial(t, endpoint))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addrs[i], errs[i] = m.Allocate(ctx, "k01-worker", "k8s-pod-network.retried", nil)
+		}()
+	}
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if addrs[i] != addrs[0] {
+			t.Fatalf("caller %d got %s, caller 0 got %s: one handle, two addresses", i, addrs[i], addrs[0])
+		}
+	}
+	audit(t, store, map[string]netip.Addr{"k8s-pod-network.retried": addrs[0]}, nil)
+}
+
+// A claim interrupted after the block was created (the claimant crashed before confirming)
+// is finished by the node's next claim instead of leaking the block.
+func TestClaimBlockFinishesAnInterruptedClaim(t *testing.T) {
+	ctx := context.Background()
+	store := datastoretest.Connect(t)
+	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
+	block := netip.MustParsePrefix("192.168.42.0/26")
+	if err := datastore.BlockAffinities(store).Create(ctx, &datastore.BlockAffinity{
+		Metadata: datastore.ObjectMeta{Name: datastore.BlockAffinityName("k01-worker", block)},
+		Spec:     datastore.BlockAffinitySpec{Node: "k01-worker", CIDR: block, State: datastore.AffinityPending},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	empty := &datastore.IPAMBlock{
+		Metadata: datastore.ObjectMeta{Name: datastore.BlockName(block)},
+		Spec: datastore.IPAMBlockSpec{CIDR: block, Affinity: datastore.HostAffinity("k01-worker"),
+			Allocations: make([]*int, 64), Attributes: []datastore.AllocationAttribute{}},
+	}
+	for i := range 64 {
+		empty.Spec.Unallocated = append(empty.Spec.Unallocated, i)
+	}
+	if err := datastore.IPAMBlocks(store).Create(ctx, empty); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := ipam.New(store).ClaimBlock(ctx, "k01-worker")
+	if err != nil || got != block {
+		t.Fatalf("ClaimBlock = %s, %v; want the interrupted claim %s finished", got, err, block)
+	}
+	aff, err := datastore.BlockAffinities(store).Get(ctx, datastore.BlockAffinityName("k01-worker", block))
+	if err != nil || aff.Spec.State != datastore.AffinityConfirmed {
+		t.Fatalf("affinity after ClaimBlock: %+v, %v; want confirmed", aff, err)
+	}
+	audit(t, store, map[string]netip.Addr{}, nil)
+}
+
+// Releasing a node's empty block while a pod is being given an address from it: either the
+// release wins and the allocation moves to a new block, or the allocation wins and the release
+// is refused. An address must never be handed out from a block that is then deleted.
+func TestReleaseBlockRacingAllocate(t *testing.T) {
+	ctx := context.Background()
+	endpoint := datastoretest.Start(t)
+	store := datastoretest.Dial(t, endpoint)
+	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
+	allocator := ipam.New(datastoretest.Dial(t, endpoint))
+	releaser := ipam.New(datastoretest.Dial(t, endpoint))
+
+	want := make(map[string]netip.Addr)
+	released := 0
+	for round := range 15 {
+		node := fmt.Sprintf("node-%d", round)
+		block, err := releaser.ClaimBlock(ctx, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var addr netip.Addr
+		var allocErr, releaseErr error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); addr, allocErr = allocator.Allocate(ctx, node, node+"-pod", nil) }()
+		go func() { defer wg.Done(); releaseErr = releaser.ReleaseBlock(ctx, node, block) }()
+		wg.Wait()
+		if allocErr != nil {
+			t.Fatalf("round %d: Allocate: %v", round, allocErr)
+		}
+		switch {
+		case releaseErr == nil:
+			released++
+		case !errors.Is(releaseErr, ipam.ErrBlockInUse):
+			t.Fatalf("round %d: ReleaseBlock: %v", round, releaseErr)
+		}
+		want[node+"-pod"] = addr
+	}
+	t.Logf("release won %d of 15 rounds", released)
+	audit(t, store, want, nil)
+}
