@@ -121,10 +121,11 @@ func (p *Provider) dryRun(l *lab.Lab, prog provider.Progress) error {
 	return nil
 }
 
-// probeVLANMode creates a VLAN-aware bridge and an 802.1Q device on it in a scratch namespace:
-// if both work, the switch is one VLAN-aware bridge, otherwise one bridge per VLAN.
+// probeVLANMode tries, in a scratch namespace, a bridge with vlan_filtering and an 802.1Q
+// device: with both the switch is one VLAN-aware bridge, otherwise one bridge per VLAN. Each
+// feature is probed on its own so the message names everything the kernel lacks.
 func probeVLANMode() (mode, why string) {
-	var reason string
+	var missing []string
 	err := withScratchNamespace(func(ns netns.NsHandle) error {
 		h, err := netlink.NewHandleAt(ns)
 		if err != nil {
@@ -132,26 +133,27 @@ func probeVLANMode() (mode, why string) {
 		}
 		defer h.Close()
 		on := true
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, VlanFiltering: &on}
-		if err := h.LinkAdd(br); err != nil {
-			reason = fmt.Sprintf("no bridge vlan_filtering: %v", err)
-			return nil
+		if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probe0"}, VlanFiltering: &on}); err != nil {
+			missing = append(missing, fmt.Sprintf("bridge vlan_filtering (%v)", err))
 		}
-		parent, err := h.LinkByName("probe0")
+		if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "probe1"}}); err != nil {
+			return fmt.Errorf("create a bridge: %w", err)
+		}
+		parent, err := h.LinkByName("probe1")
 		if err != nil {
 			return err
 		}
-		vl := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: "probe0.10", ParentIndex: parent.Attrs().Index}, VlanId: 10}
+		vl := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: "probe1.10", ParentIndex: parent.Attrs().Index}, VlanId: 10}
 		if err := h.LinkAdd(vl); err != nil {
-			reason = fmt.Sprintf("no 802.1Q VLAN devices: %v", err)
+			missing = append(missing, fmt.Sprintf("802.1Q VLAN devices (%v)", err))
 		}
 		return nil
 	})
 	switch {
 	case err != nil:
 		return BridgePerVLAN, fmt.Sprintf("probe failed: %v", err)
-	case reason != "":
-		return BridgePerVLAN, "kernel has " + reason
+	case len(missing) > 0:
+		return BridgePerVLAN, "kernel lacks " + strings.Join(missing, " and ")
 	}
 	return VLANAware, "kernel has 802.1Q and bridge vlan_filtering"
 }
