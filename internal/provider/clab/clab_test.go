@@ -396,3 +396,48 @@ func TestDeployStopsAtTheFirstFailedStep(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployRepairsALabItDeployed: a second deploy of a lab knetlab deployed (its record is in
+// the work directory) passes preflight, does not run containerlab again, and goes on to the
+// later steps; a lab that is only partly there is refused with the --reconfigure fix.
+func TestDeployRepairsALabItDeployed(t *testing.T) {
+	kindLabel := map[string]string{"io.x-k8s.kind.cluster": "k01"}
+	tests := []struct {
+		name       string
+		containers []container.Summary
+		clusters   []string
+		want       string
+	}{
+		{"up", []container.Summary{{Names: []string{"/clab-calico-overlay-ceos01"}}, {Names: []string{"/k01-worker"}, Labels: kindLabel}},
+			[]string{"k01"}, "step 4/8 (export the kubeconfig)"},
+		{"switch gone", nil, []string{"k01"}, "knetlab deploy calico-overlay --provider clab --reconfigure"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			l := mustLab(t, "calico-overlay")
+			if err := os.MkdirAll(filepath.Join(home, l.Name), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(home, l.Name, recordFile), []byte(`{"lab":"calico-overlay","cluster":"k01"}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d := &fakeDocker{images: map[string]bool{"ceos:4.34.0F": true}, containers: tt.containers}
+			// No containerlab deploy among the commands: running it would fail the test.
+			h := fakeHost(t, d, &fakeKind{clusters: tt.clusters}, []string{"docker", "containerlab"}, goodProcSys(),
+				map[string]string{"containerlab version": clabVersionOutput})
+			p := &Provider{home: home, source: testSource, h: h}
+			var log recorder
+			err := p.Deploy(context.Background(), l, provider.DeployOptions{Progress: &log})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one with %q\n%s", err, tt.want, log.String())
+			}
+			if strings.Contains(err.Error(), "unexpected command") {
+				t.Errorf("containerlab ran again: %v", err)
+			}
+			if exitcode.Code(err) != exitcode.Environment {
+				t.Errorf("exit %d, want %d", exitcode.Code(err), exitcode.Environment)
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	knetlabmanifests "github.com/knetlab/knetlab/deploy/knetlab"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/render"
@@ -98,7 +99,8 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		Title:   "check the host (preflight: every problem at once, exit 3 with the fixes)",
 		Actions: preflightActions(l, cni, source, opts.Reconfigure),
 		run: func(ctx context.Context, p provider.Progress) error {
-			v, err := h.preflight(ctx, l, cni, source, opts.Reconfigure)
+			_, statErr := os.Stat(filepath.Join(workDir, recordFile))
+			v, err := h.preflight(ctx, l, cni, source, opts.Reconfigure || statErr == nil)
 			if err != nil {
 				return err
 			}
@@ -136,10 +138,21 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		what += fmt.Sprintf(", switch %s from %s, %d links, the nodes' underlay addresses", l.Switch.Name, l.Switch.Image, len(switchNodes(l)))
 	}
 	pl.Steps = append(pl.Steps, Step{
-		Title:   "deploy the topology with containerlab (output streamed)",
-		Actions: []string{"exec (in " + workDir + "): " + strings.Join(deployCmd, " ")},
-		Waits:   what,
+		Title: "deploy the topology with containerlab (output streamed)",
+		Actions: []string{
+			fmt.Sprintf("skipped when the lab is up already (kind cluster %s%s exist): the later steps repair what is missing", l.Cluster.Name, switchContainerNote(l)),
+			"exec (in " + workDir + "): " + strings.Join(deployCmd, " "),
+		},
+		Waits: what,
 		run: func(ctx context.Context, p provider.Progress) error {
+			up, err := d.deployedAlready(ctx)
+			if err != nil {
+				return err
+			}
+			if up {
+				p.Done("lab %s is up already: containerlab deploy skipped, the next steps repair what is missing", l.Name)
+				return nil
+			}
 			return h.stream(ctx, workDir, deployCmd, func(line string) { p.Step("containerlab: %s", line) })
 		},
 	})
@@ -196,6 +209,48 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		},
 	})
 	return pl, nil
+}
+
+func switchContainerNote(l *lab.Lab) string {
+	if l.Switch == nil {
+		return ""
+	}
+	return " and container clab-" + l.Name + "-" + l.Switch.Name
+}
+
+// deployedAlready reports whether containerlab has deployed the lab: its kind cluster and (with
+// a switch) the switch container exist. A lab that is only partly there cannot be repaired by
+// running containerlab again; it needs --reconfigure.
+func (d *deployment) deployedAlready(ctx context.Context) (bool, error) {
+	dk, err := d.h.docker()
+	if err != nil {
+		return false, err
+	}
+	names, err := labContainers(ctx, dk, d.lab.Name)
+	if err != nil {
+		return false, err
+	}
+	clusters, err := d.h.kind().List()
+	if err != nil {
+		return false, fmt.Errorf("list kind clusters: %w", err)
+	}
+	cluster := false
+	for _, c := range clusters {
+		cluster = cluster || c == d.lab.Cluster.Name
+	}
+	sw := d.lab.Switch == nil
+	for _, n := range names {
+		sw = sw || n == "clab-"+d.lab.Name+"-"+d.lab.Switch.Name
+	}
+	switch {
+	case cluster && sw:
+		return true, nil
+	case cluster || len(names) > 0:
+		return false, exitcode.NewEnvironment(
+			fmt.Errorf("lab %s is partly deployed (kind cluster %s present: %v, containers: %v)", d.lab.Name, d.lab.Cluster.Name, cluster, names),
+			fmt.Sprintf("knetlab deploy %s --provider clab --reconfigure", d.lab.Name))
+	}
+	return false, nil
 }
 
 // calicoSteps install upstream Calico with the Tigera operator and wait for it.

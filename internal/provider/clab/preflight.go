@@ -84,7 +84,8 @@ func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []
 	if !reconfigure { // --reconfigure destroys them first
 		a = append(a,
 			fmt.Sprintf("docker client: ContainerList name=clab-%s- — no containers of this lab exist yet", l.Name),
-			fmt.Sprintf("kind library: cluster.NewProvider().List() — no kind cluster named %s exists yet", l.Cluster.Name))
+			fmt.Sprintf("kind library: cluster.NewProvider().List() — no kind cluster named %s exists yet", l.Cluster.Name),
+			"  (both are allowed when this work directory's "+recordFile+" says knetlab deployed the lab: deploy then repairs)")
 	}
 	a = append(a, fmt.Sprintf("docker client: NetworkList — network kind, if present, is %s; no other network holds it", l.Cluster.ManagementSubnet))
 	if cni == CNIKnetlab {
@@ -93,9 +94,10 @@ func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []
 	return a
 }
 
-// preflight checks the host for a deploy. reconfigure allows the lab's own containers and
-// cluster to exist (they are destroyed first).
-func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext string, reconfigure bool) (clabVersion string, err error) {
+// preflight checks the host for a deploy. allowExisting lets the lab's own containers and
+// cluster exist: under --reconfigure they are destroyed first, and a lab knetlab deployed
+// before is repaired.
+func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext string, allowExisting bool) (clabVersion string, err error) {
 	var probs []problem
 	d, dockerErr := h.docker()
 	if dockerErr == nil {
@@ -142,7 +144,7 @@ func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext stri
 			}
 		}
 	}
-	if !reconfigure {
+	if !allowExisting {
 		probs = append(probs, h.clashes(ctx, d, l)...)
 	}
 	probs = append(probs, h.networkProblems(ctx, d, l)...)
