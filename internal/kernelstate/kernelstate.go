@@ -127,7 +127,7 @@ func readLinks(h *netlink.Handle) ([]state.Link, linkNames, map[int]bool, error)
 			Index:     a.Index,
 			Kind:      linkKind(l),
 			MTU:       a.MTU,
-			MAC:       strings.ToLower(a.HardwareAddr.String()),
+			MAC:       linkMAC(a),
 			Up:        a.Flags&net.FlagUp != 0,
 			OperState: operState(a.OperState),
 			Master:    names.parent(a.MasterIndex),
@@ -149,6 +149,15 @@ func readLinks(h *netlink.Handle) ([]state.Link, linkNames, map[int]bool, error)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
 	return out, names, carrier, nil
+}
+
+// linkMAC is the MAC as `ip link` prints it. The netlink library drops an all-zero address, but
+// ip prints the loopback's (and any Ethernet device's) as 00:00:00:00:00:00.
+func linkMAC(a *netlink.LinkAttrs) string {
+	if len(a.HardwareAddr) == 0 && (a.EncapType == "loopback" || a.EncapType == "ether") {
+		return "00:00:00:00:00:00"
+	}
+	return strings.ToLower(a.HardwareAddr.String())
 }
 
 // linkKind is the kind `ip -d link` shows; netlink calls links without IFLA_INFO_KIND (loopback,

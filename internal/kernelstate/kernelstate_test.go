@@ -185,6 +185,9 @@ func TestReadNode(t *testing.T) {
 		}
 	}
 
+	if lo, ok := node.Link("lo"); !ok || lo.MAC != "00:00:00:00:00:00" || lo.Kind != "" {
+		t.Errorf("lo = %+v, want MAC 00:00:00:00:00:00 as ip prints it and no kind", lo)
+	}
 	l, ok := node.Link("vxlan.calico")
 	if !ok {
 		t.Fatal("vxlan.calico missing")
