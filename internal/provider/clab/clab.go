@@ -281,6 +281,9 @@ func containerOf(l *lab.Lab, target string) (string, error) {
 
 // Exec implements provider.Provider: docker exec into the node's container.
 func (p *Provider) Exec(ctx context.Context, labName, target string, argv []string, stdio provider.Stdio) error {
+	if len(argv) == 0 {
+		return exitcode.Usagef("no command given: knetlab exec %s %s -- CMD...", labName, target)
+	}
 	t, err := resolveTarget(labName, nil, p.workDir(labName))
 	if err != nil {
 		return exitcode.NewUsage(err)

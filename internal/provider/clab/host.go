@@ -105,6 +105,8 @@ func streamCommand(ctx context.Context, dir string, argv []string, line func(str
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
+		pw.Close()
+		pr.Close()
 		return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
 	}
 	var last []string // the tail of the output explains a failure better than the exit code

@@ -1,6 +1,7 @@
 package clab
 
 import (
+	"context"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -187,5 +188,21 @@ func TestFollowBuild(t *testing.T) {
 	err := followBuild(strings.NewReader(failed), func(string) {})
 	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code: 1") {
 		t.Errorf("failed build: err = %v", err)
+	}
+}
+
+func TestStreamCommand(t *testing.T) {
+	var lines []string
+	err := streamCommand(context.Background(), t.TempDir(), []string{"sh", "-c", "echo one; echo two >&2; echo three"},
+		func(l string) { lines = append(lines, l) })
+	if err != nil || strings.Join(lines, ",") != "one,two,three" {
+		t.Errorf("lines %q, err %v", lines, err)
+	}
+	err = streamCommand(context.Background(), t.TempDir(), []string{"sh", "-c", "echo starting; echo 'Error: no such image' >&2; exit 1"}, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "Error: no such image") {
+		t.Errorf("a failing command's error lacks its last output: %v", err)
+	}
+	if err := streamCommand(context.Background(), t.TempDir(), []string{"knetlab-no-such-binary"}, func(string) {}); err == nil {
+		t.Errorf("a missing binary streamed successfully")
 	}
 }
