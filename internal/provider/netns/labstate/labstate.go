@@ -49,6 +49,7 @@ const (
 	RoleNode    = "node"
 	RoleSwitch  = "switch"
 	RoleNetwork = "network" // the management network standing in for kind's docker network
+	RolePod     = "pod"     // a pod's network namespace
 )
 
 // Lab is the record of one lab.
@@ -65,6 +66,21 @@ type Lab struct {
 	Links      []Link      `json:"links,omitempty"`
 	Processes  []Process   `json:"processes,omitempty"`
 	Files      []string    `json:"files,omitempty"`
+	Pods       []Pod       `json:"pods,omitempty"`
+	// Datastore is the client URL of the lab's etcd, e.g. http://172.18.0.2:2379.
+	Datastore string `json:"datastore,omitempty"`
+}
+
+// Pod is a pod the lab created through the CNI plugin: its network namespace (a named
+// namespace, recorded in Namespaces too, with Role RolePod) and what ADD returned.
+type Pod struct {
+	Namespace   string `json:"namespace"` // Kubernetes namespace, e.g. default
+	Name        string `json:"name"`
+	Node        string `json:"node"`
+	NetNS       string `json:"netns"`       // the pod's named network namespace
+	ContainerID string `json:"containerID"` // CNI_CONTAINERID, the IPAM handle's key
+	IP          string `json:"ip,omitempty"`
+	HostIface   string `json:"hostIface,omitempty"` // cali + 11 hex
 }
 
 // Namespace is one named network namespace of the lab (/run/netns/<Name>).
@@ -341,6 +357,30 @@ func (s *Store) AddFile(path string) error {
 	}
 	s.Lab.Files = append(s.Lab.Files, path)
 	return s.Save()
+}
+
+// AddPod records a pod (replacing a record of the same namespace/name) and saves the journal.
+// Record it before calling CNI ADD, so that a killed command leaves a pod destroy can find.
+func (s *Store) AddPod(p Pod) error {
+	s.Lab.Pods = slices.DeleteFunc(s.Lab.Pods, func(o Pod) bool { return o.Namespace == p.Namespace && o.Name == p.Name })
+	s.Lab.Pods = append(s.Lab.Pods, p)
+	return s.Save()
+}
+
+// RemovePod forgets a pod after CNI DEL.
+func (s *Store) RemovePod(namespace, name string) error {
+	s.Lab.Pods = slices.DeleteFunc(s.Lab.Pods, func(o Pod) bool { return o.Namespace == namespace && o.Name == name })
+	return s.Save()
+}
+
+// Pod returns the recorded pod.
+func (l *Lab) Pod(namespace, name string) (Pod, bool) {
+	for _, p := range l.Pods {
+		if p.Namespace == namespace && p.Name == name {
+			return p, true
+		}
+	}
+	return Pod{}, false
 }
 
 // ProcessStartTime reads a process's start time in clock ticks since boot.
