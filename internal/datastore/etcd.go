@@ -89,8 +89,8 @@ func (e *Etcd) Get(ctx context.Context, kind Kind, name string) (Record, error) 
 
 // List implements Store. etcd returns keys in byte order, which is name order within a kind.
 func (e *Etcd) List(ctx context.Context, kind Kind) ([]Record, int64, error) {
-	if !knownKind(kind) {
-		return nil, 0, checkName(kind, "x")
+	if err := checkKind(kind); err != nil {
+		return nil, 0, err
 	}
 	prefix := e.kindPrefix(kind)
 	resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix())
@@ -202,8 +202,8 @@ func (e *Etcd) failedCompare(op string, kind Kind, name string, rev int64, resp 
 
 // Watch implements Store.
 func (e *Etcd) Watch(ctx context.Context, kind Kind, afterRev int64) (<-chan Event, error) {
-	if !knownKind(kind) {
-		return nil, checkName(kind, "x")
+	if err := checkKind(kind); err != nil {
+		return nil, err
 	}
 	prefix := e.kindPrefix(kind)
 	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV()}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -108,8 +109,8 @@ type Store interface {
 
 // checkName rejects names that would escape their kind's key range.
 func checkName(kind Kind, name string) error {
-	if !knownKind(kind) {
-		return fmt.Errorf("unknown kind %q: use one of %v", kind, Kinds)
+	if err := checkKind(kind); err != nil {
+		return err
 	}
 	if name == "" || strings.ContainsAny(name, "/\x00") {
 		return fmt.Errorf("invalid %s name %q: names are non-empty and contain no '/'", kind, name)
@@ -117,11 +118,9 @@ func checkName(kind Kind, name string) error {
 	return nil
 }
 
-func knownKind(kind Kind) bool {
-	for _, k := range Kinds {
-		if k == kind {
-			return true
-		}
+func checkKind(kind Kind) error {
+	if !slices.Contains(Kinds, kind) {
+		return fmt.Errorf("unknown kind %q: use one of %v", kind, Kinds)
 	}
-	return false
+	return nil
 }

@@ -193,6 +193,9 @@ func (m *IPAM) claim(ctx context.Context, node string, cidr netip.Prefix) (bool,
 			return false, fmt.Errorf("claim %s for %s: %w", cidr, node, err)
 		}
 		if aff, err = m.affinities.Get(ctx, aff.Metadata.Name); err != nil {
+			if errors.Is(err, datastore.ErrNotFound) {
+				return false, nil // withdrawn or released since: move on
+			}
 			return false, fmt.Errorf("claim %s for %s: %w", cidr, node, err)
 		}
 		if aff.Spec.State == datastore.AffinityPendingDeletion || aff.Spec.Deleted {
