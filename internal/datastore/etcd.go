@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -19,6 +21,10 @@ type EtcdConfig struct {
 	Endpoints   []string      // e.g. http://172.18.0.2:2379
 	DialTimeout time.Duration // 0: 5s
 	Prefix      string        // key prefix; "": DefaultPrefix
+	// Dialer opens the connection to an endpoint; nil means a plain TCP dial. A client outside
+	// the lab's namespaces (knetlab deploy, verify) dials from inside one, because the lab's
+	// addresses are reachable nowhere else.
+	Dialer func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // Etcd is the Store on etcd v3. Create is a transaction guarded by CreateRevision == 0,
@@ -46,7 +52,12 @@ func NewEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
+	var dialOpts []grpc.DialOption
+	if cfg.Dialer != nil {
+		dialOpts = append(dialOpts, grpc.WithContextDialer(cfg.Dialer))
+	}
 	client, err := clientv3.New(clientv3.Config{
+		DialOptions: dialOpts,
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.DialTimeout,
 		Context:     ctx,

@@ -70,7 +70,7 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 	if err != nil {
 		return exitcode.NewUsage(fmt.Errorf("deploy %s: %w", l.Name, err))
 	}
-	d := &deployer{store: store, topo: t, ns: map[string]netns.NsHandle{}, nl: map[string]*netlink.Handle{}, killAfter: killAfter(), fresh: fresh}
+	d := &deployer{root: p.root, store: store, topo: t, ns: map[string]netns.NsHandle{}, nl: map[string]*netlink.Handle{}, killAfter: killAfter(), fresh: fresh}
 	defer d.close()
 	if err := d.run(ctx, prog); err != nil {
 		return fmt.Errorf("deploy %s: %w\n  what was created is recorded; knetlab destroy %s removes it, or deploy again to finish", l.Name, err, l.Name)
@@ -160,6 +160,7 @@ func probeVLANMode() (mode, why string) {
 
 // deployer creates or repairs one lab's objects.
 type deployer struct {
+	root      string // the provider's state root
 	store     *labstate.Store
 	topo      *topology
 	ns        map[string]netns.NsHandle
@@ -201,7 +202,7 @@ func (d *deployer) createdObject() {
 
 func (d *deployer) summary() string {
 	var parts []string
-	for _, k := range []string{"namespaces", "links", "addresses", "routes", "sysctls"} {
+	for _, k := range []string{"namespaces", "links", "addresses", "routes", "sysctls", "processes", "pods"} {
 		if n := d.counts[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))
 		}
@@ -253,7 +254,7 @@ func (d *deployer) run(ctx context.Context, prog provider.Progress) error {
 			return err
 		}
 	}
-	return nil
+	return d.deployCNI(ctx, prog)
 }
 
 func (d *deployer) ensureNamespace(spec namespaceSpec) error {

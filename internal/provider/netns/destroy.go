@@ -130,6 +130,7 @@ func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, dryR
 		return nil
 	}
 	start := time.Now()
+	p.deletePods(ctx, rec, prog)
 	stopped := stopProcesses(procs)
 	var errs []error
 	for _, n := range namespaces {

@@ -16,8 +16,9 @@ import (
 )
 
 // Exec implements provider.Provider: argv runs as a host binary inside the target's namespace
-// (a node, the switch, or "network"), with the caller's streams. The process is forked from a
-// thread that has joined the namespace, so only the network namespace differs from the host's.
+// (a node, the switch, "network", or a pod), with the caller's streams. The process is forked
+// from a thread that has joined the namespace, so only the network namespace differs from the
+// host's.
 // A command that exits non-zero comes back as *exitcode.CommandError with its code.
 func (p *Provider) Exec(_ context.Context, name, target string, argv []string, stdio provider.Stdio) error {
 	if err := checkLabName(name); err != nil {
@@ -36,14 +37,14 @@ func (p *Provider) Exec(_ context.Context, name, target string, argv []string, s
 	if rec == nil {
 		return exitcode.Usagef("lab %s is not deployed by the netns provider: knetlab deploy %s", name, name)
 	}
-	ns, ok := rec.Namespace(target)
+	ns, ok := resolveTarget(rec, target)
 	if !ok {
 		var members []string
 		for _, n := range rec.Namespaces {
 			members = append(members, n.Node)
 		}
 		sort.Strings(members)
-		return exitcode.Usagef("lab %s has no node %q (targets: %s)", name, target, strings.Join(members, ", "))
+		return exitcode.Usagef("lab %s has no node, switch or pod %q (targets: %s)", name, target, strings.Join(members, ", "))
 	}
 	h, err := openNamespace(ns.Name)
 	if err != nil {
@@ -72,4 +73,22 @@ func (p *Provider) Exec(_ context.Context, name, target string, argv []string, s
 		return fmt.Errorf("exec in %s: %w", target, err)
 	}
 	return nil
+}
+
+// resolveTarget finds the namespace of a node, the switch, "network", or a pod, named
+// "<namespace>/<pod>" or by its pod name alone when only one pod has it.
+func resolveTarget(rec *labstate.Lab, target string) (labstate.Namespace, bool) {
+	if ns, ok := rec.Namespace(target); ok {
+		return ns, true
+	}
+	var found []labstate.Pod
+	for _, p := range rec.Pods {
+		if p.Name == target {
+			found = append(found, p)
+		}
+	}
+	if len(found) != 1 {
+		return labstate.Namespace{}, false
+	}
+	return rec.Namespace(found[0].Namespace + "/" + found[0].Name)
 }

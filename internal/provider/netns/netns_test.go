@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,7 +20,6 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/state"
 )
 
@@ -68,8 +68,9 @@ func TestDeployBothLabsSideBySide(t *testing.T) {
 			t.Errorf("%s %s: running=%v ready=%v (%s)", st.Kind, st.Name, st.Running, st.Ready, st.Detail)
 		}
 	}
-	if _, err := src.Facts(context.Background()); !errors.Is(err, verify.ErrAbsent) {
-		t.Errorf("Facts: err = %v, want verify.ErrAbsent until the lab has a datastore", err)
+	// The lab's CNI is deployed with it, so its datastore has every node.
+	if f, err := src.Facts(context.Background()); err != nil || len(f.Nodes) != len(overlay.Nodes) {
+		t.Errorf("Facts: %+v, %v; want the lab's %d nodes from its datastore", f, err, len(overlay.Nodes))
 	}
 	sw, err := src.Switch(context.Background())
 	if err != nil {
@@ -470,6 +471,9 @@ func TestDestroyStopsLabProcesses(t *testing.T) {
 	deployed(t, p, l)
 	nodeNS := NamespaceName(l.Name, "pod-network-worker")
 
+	// The lab's own daemons (datastore, agents) run already; the test adds to them.
+	st, _ := p.Status(context.Background(), l.Name)
+	daemons := countKind(st[0].Nodes, "process", "running")
 	agent := exec.Command("sleep", "60")
 	stubborn := exec.Command("sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.1; done`)
 	stray := exec.Command("sleep", "61")
@@ -509,9 +513,9 @@ func TestDestroyStopsLabProcesses(t *testing.T) {
 	if link, _ := os.Readlink("/proc/" + strconv.Itoa(agent.Process.Pid) + "/ns/net"); link != "net:["+strconv.FormatUint(ino, 10)+"]" {
 		t.Errorf("StartProcess ran the agent in %s, want %s's net:[%d]", link, nodeNS, ino)
 	}
-	st, _ := p.Status(context.Background(), l.Name)
-	if n := countKind(st[0].Nodes, "process", "running"); n != 2 {
-		t.Errorf("status shows %d running processes, want the 2 recorded: %+v", n, st[0].Nodes)
+	st, _ = p.Status(context.Background(), l.Name)
+	if n := countKind(st[0].Nodes, "process", "running"); n != daemons+2 {
+		t.Errorf("status shows %d running processes, want the lab's %d and the 2 recorded: %+v", n, daemons, st[0].Nodes)
 	}
 
 	// SIGTERM must not arrive before the shell has set its trap.
@@ -534,7 +538,7 @@ func TestDestroyStopsLabProcesses(t *testing.T) {
 			t.Errorf("%s process ended with %v, want %v", name, err, sig)
 		}
 	}
-	if !strings.Contains(rec.String(), "3 processes stopped") {
+	if !strings.Contains(rec.String(), fmt.Sprintf("%d processes stopped", daemons+3)) {
 		t.Errorf("destroy does not report the stopped processes:\n%s", rec)
 	}
 }
