@@ -5,9 +5,16 @@ import (
 	"os"
 
 	"github.com/knetlab/knetlab/internal/cli"
+	"github.com/knetlab/knetlab/internal/provider/netns/daemon"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
 func main() {
+	// Run under the name knetlab-cni (the symlink deploy puts in the lab's CNI_PATH), knetlab is
+	// the CNI plugin, so a netns lab needs no second binary.
+	if daemon.IsPlugin(os.Args[0]) {
+		daemon.PluginMain()
+		return
+	}
 	os.Exit(cli.Main(os.Args[1:], ui.StdStreams()))
 }

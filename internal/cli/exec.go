@@ -15,18 +15,19 @@ type execFlags struct{ provider string }
 func newExecCmd(s *ui.Streams) *cobra.Command {
 	f := &execFlags{}
 	c := &cobra.Command{
-		Use:   "exec <lab> <node> -- CMD...",
-		Short: "Run a command inside a lab node (or the switch)",
+		Use:   "exec <lab> <node|pod> -- CMD...",
+		Short: "Run a command inside a lab node, the switch, or a pod",
 		Long: `exec runs CMD inside a node of a deployed lab — in the netns provider a host binary inside the
-node's network namespace — with stdin, stdout and stderr passed through. knetlab exits with
-the command's exit code.`,
+node's network namespace — with stdin, stdout and stderr passed through. A netns lab's pods are
+targets too, as <pod> or <namespace>/<pod>. knetlab exits with the command's exit code.`,
 		Example: `  sudo knetlab exec calico-overlay k01-worker -- ping -c1 10.10.20.20
-  sudo knetlab exec calico-overlay ceos01 -- ip route`,
+  sudo knetlab exec calico-overlay ceos01 -- ip route
+  sudo knetlab exec calico-overlay net-w1 -- ip route`,
 		Args:              cobra.MinimumNArgs(3),
 		ValidArgsFunction: completeLabNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 2 {
-				return exitcode.Usagef("usage: knetlab exec <lab> <node> -- CMD...")
+				return exitcode.Usagef("usage: knetlab exec <lab> <node|pod> -- CMD...")
 			}
 			p, err := provider.Get(f.provider)
 			if err != nil {

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+	"github.com/knetlab/knetlab/internal/ui"
+)
+
+// podRuntime is a provider that is its lab's container runtime (netns): it creates pods by
+// running the CNI plugin itself. On a kind cluster kubelet does that, and pods come from kubectl.
+type podRuntime interface {
+	AddPod(ctx context.Context, labName string, pod lab.Pod) (labstate.Pod, error)
+	DeletePod(ctx context.Context, labName, namespace, name string) (bool, error)
+	Pods(labName string) ([]labstate.Pod, error)
+}
+
+type podFlags struct {
+	provider  string
+	namespace string
+	node      string
+}
+
+func newPodCmd(s *ui.Streams) *cobra.Command {
+	f := &podFlags{}
+	c := &cobra.Command{
+		Use:   "pod",
+		Short: "Add, delete and list pods of a netns lab (knetlab runs the CNI plugin as a runtime does)",
+		Long: `pod manages the pods of a lab deployed by the netns provider. knetlab acts as the container
+runtime: a pod is a network namespace wired by knetlab's CNI plugin, which is run exactly as
+kubelet's runtime runs it (CNI_* environment, network config on stdin) inside the pod's node.
+knetlab exec <lab> <pod> -- CMD runs a command inside a pod.`,
+		Example: `  sudo knetlab pod add calico-overlay web --node k01-worker3
+  sudo knetlab pod list calico-overlay
+  sudo knetlab exec calico-overlay web -- ip addr
+  sudo knetlab pod del calico-overlay web`,
+	}
+	c.AddCommand(newPodAddCmd(s, f), newPodDelCmd(s, f), newPodListCmd(s, f))
+	c.PersistentFlags().StringVar(&f.provider, "provider", provider.Default, "lab provider (only netns runs pods itself)")
+	return c
+}
+
+func (f *podFlags) runtime() (podRuntime, error) {
+	p, err := provider.Get(f.provider)
+	if err != nil {
+		return nil, err
+	}
+	rt, ok := p.(podRuntime)
+	if !ok {
+		return nil, exitcode.Usagef("the %s provider's pods are Kubernetes pods: create them with kubectl", p.Name())
+	}
+	return rt, nil
+}
+
+func newPodAddCmd(s *ui.Streams, f *podFlags) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "add <lab> <name> --node <node>",
+		Short: "Create a pod on a node through the CNI plugin (idempotent)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.node == "" {
+				return exitcode.Usagef("which node? knetlab pod add %s %s --node <node>", args[0], args[1])
+			}
+			rt, err := f.runtime()
+			if err != nil {
+				return err
+			}
+			pod, err := rt.AddPod(cmd.Context(), args[0], lab.Pod{Name: args[1], Namespace: f.namespace, Node: f.node})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Out, "pod %s/%s on %s: %s via %s (netns %s)\n", pod.Namespace, pod.Name, pod.Node, pod.IP, pod.HostIface, pod.NetNS)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&f.node, "node", "", "the node the pod runs on")
+	c.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "the pod's Kubernetes namespace")
+	return c
+}
+
+func newPodDelCmd(s *ui.Streams, f *podFlags) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "del <lab> <name>",
+		Short: "Delete a pod (CNI DEL, then its namespace); deleting what is not there succeeds",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := f.runtime()
+			if err != nil {
+				return err
+			}
+			found, err := rt.DeletePod(cmd.Context(), args[0], f.namespace, args[1])
+			if err != nil {
+				return err
+			}
+			if !found {
+				fmt.Fprintf(s.Out, "pod %s/%s: not there, nothing to delete\n", f.namespace, args[1])
+				return nil
+			}
+			fmt.Fprintf(s.Out, "pod %s/%s deleted\n", f.namespace, args[1])
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "the pod's Kubernetes namespace")
+	return c
+}
+
+func newPodListCmd(s *ui.Streams, f *podFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list <lab>",
+		Short: "List a lab's pods: node, address, host interface, network namespace",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := f.runtime()
+			if err != nil {
+				return err
+			}
+			pods, err := rt.Pods(args[0])
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, p := range pods {
+				rows = append(rows, []string{p.Namespace + "/" + p.Name, p.Node, p.IP, p.HostIface, p.NetNS})
+			}
+			s.Table([]string{"POD", "NODE", "IP", "HOST IFACE", "NETNS"}, rows)
+			return nil
+		},
+	}
+}
