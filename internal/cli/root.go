@@ -65,6 +65,7 @@ Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (not
 		newExecCmd(s),
 		newDestroyCmd(s),
 		newPodCmd(s), newDaemonCmd(s),
+		newBreakCmd(s), newFixCmd(s),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)

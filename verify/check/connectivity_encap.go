@@ -50,7 +50,7 @@ func connectivityEncap(ctx context.Context, in *Inputs) []*report.Node {
 			}
 			got, err := in.Prober.Ping(ctx, src, dst.IP, EncapBurst)
 			if err != nil || got == 0 {
-				fail("echo replies", fmt.Sprintf("%d of %d answered %v", got, EncapBurst, errText(err)))
+				fail("echo replies", fmt.Sprintf("%d of %d answered", got, EncapBurst)+errText(err))
 				continue
 			}
 			after, err := in.Prober.LinkStats(ctx, src.Node, expect.VXLANDevice)
@@ -74,5 +74,5 @@ func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return "(" + err.Error() + ")"
+	return " (" + err.Error() + ")"
 }

@@ -69,6 +69,16 @@ type Lab struct {
 	Pods       []Pod       `json:"pods,omitempty"`
 	// Datastore is the client URL of the lab's etcd, e.g. http://172.18.0.2:2379.
 	Datastore string `json:"datastore,omitempty"`
+	// Faults are the teaching faults knetlab break applied and knetlab fix has not yet undone.
+	Faults []Fault `json:"faults,omitempty"`
+}
+
+// Fault is one applied teaching fault: which, where, and what it changed.
+type Fault struct {
+	Name  string `json:"name"`
+	Node  string `json:"node"`
+	Entry string `json:"entry,omitempty"` // what it changed, e.g. the deleted FDB entry
+	PID   int    `json:"pid,omitempty"`   // the agent it paused or stopped
 }
 
 // Pod is a pod the lab created through the CNI plugin: its network namespace (a named

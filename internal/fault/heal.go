@@ -1,0 +1,72 @@
+package fault
+
+import (
+	"fmt"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/knetlab/knetlab/internal/kernelstate"
+	netnsprov "github.com/knetlab/knetlab/internal/provider/netns"
+)
+
+// Heal undoes what no agent repairs by itself: it resumes every paused agent of the lab (each
+// then resyncs its tables with the datastore) and puts back the host-side sysctls of every
+// pod, which the CNI plugin set once at ADD and nobody watches. Agents that are gone are
+// restarted by a deploy (repair), which knetlab fix runs next. It returns what it did.
+func Heal(t *Target) ([]string, error) {
+	var did []string
+	for _, n := range t.Lab.Nodes {
+		p, ok := netnsprov.AgentOf(t.Rec, n.Name)
+		if !ok || !p.Alive() || !netnsprov.Paused(p.PID) {
+			continue
+		}
+		if err := unix.Kill(p.PID, unix.SIGCONT); err != nil {
+			return did, fmt.Errorf("resume the agent of %s (pid %d): %w", n.Name, p.PID, err)
+		}
+		did = append(did, fmt.Sprintf("resumed the agent of %s (pid %d)", n.Name, p.PID))
+	}
+	for _, p := range t.Rec.Pods {
+		if p.HostIface == "" {
+			continue
+		}
+		want := map[string]string{
+			"net.ipv4.conf." + p.HostIface + ".proxy_arp":    "1",
+			"net.ipv4.neigh." + p.HostIface + ".proxy_delay": "0",
+			"net.ipv4.conf." + p.HostIface + ".forwarding":   "1",
+		}
+		var changed bool
+		err := withNode(t, p.Node, func(ns netns.NsHandle) error {
+			have, err := kernelstate.ReadSysctls(ns, keysOf(want))
+			if err != nil {
+				return err
+			}
+			diff := map[string]string{}
+			for k, v := range want {
+				if got, ok := have[k]; ok && got != v {
+					diff[k] = v
+				}
+			}
+			changed = len(diff) > 0
+			if !changed {
+				return nil
+			}
+			return kernelstate.WriteSysctls(ns, diff)
+		})
+		if err != nil {
+			return did, fmt.Errorf("reset the sysctls of pod %s/%s on %s: %w", p.Namespace, p.Name, p.Node, err)
+		}
+		if changed {
+			did = append(did, fmt.Sprintf("reset proxy ARP and forwarding on %s (pod %s/%s on %s)", p.HostIface, p.Namespace, p.Name, p.Node))
+		}
+	}
+	return did, nil
+}
+
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
