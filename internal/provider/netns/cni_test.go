@@ -454,3 +454,29 @@ func agentProcessOf(t *testing.T, rec *labstate.Lab, node string) labstate.Proce
 	t.Fatalf("no running agent of %s in %+v", node, rec.Processes)
 	return labstate.Process{}
 }
+
+// BenchmarkDeployCalicoOverlayWithCNI is the whole lab (issue 5 target ≤ 3 s): underlay,
+// datastore, four agents converged, one test pod per node through the CNI plugin.
+//
+//	go test -run '^$' -bench WithCNI -benchtime 5x ./internal/provider/netns/
+func BenchmarkDeployCalicoOverlayWithCNI(b *testing.B) {
+	requireRootT(b)
+	benchDeployWithCNI(b, uniqueLab(b, "calico-overlay"))
+}
+
+func benchDeployWithCNI(b *testing.B, l *lab.Lab) {
+	p := newTestProvider(b)
+	b.Cleanup(func() { removeTestNamespaces(l.Name) })
+	ctx := context.Background()
+	for b.Loop() {
+		if err := p.Deploy(ctx, l, provider.DeployOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := p.Destroy(ctx, l.Name, provider.DestroyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(l.Pods)), "pods")
+}

@@ -70,7 +70,7 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 	if err != nil {
 		return exitcode.NewUsage(fmt.Errorf("deploy %s: %w", l.Name, err))
 	}
-	d := &deployer{root: p.root, store: store, topo: t, ns: map[string]netns.NsHandle{}, nl: map[string]*netlink.Handle{}, killAfter: killAfter(), fresh: fresh}
+	d := &deployer{root: p.root, withCNI: !p.underlayed, store: store, topo: t, ns: map[string]netns.NsHandle{}, nl: map[string]*netlink.Handle{}, killAfter: killAfter(), fresh: fresh}
 	defer d.close()
 	if err := d.run(ctx, prog); err != nil {
 		return fmt.Errorf("deploy %s: %w\n  what was created is recorded; knetlab destroy %s removes it, or deploy again to finish", l.Name, err, l.Name)
@@ -161,6 +161,7 @@ func probeVLANMode() (mode, why string) {
 // deployer creates or repairs one lab's objects.
 type deployer struct {
 	root      string // the provider's state root
+	withCNI   bool   // bring up the datastore, agents and pods after the underlay
 	store     *labstate.Store
 	topo      *topology
 	ns        map[string]netns.NsHandle
@@ -253,6 +254,9 @@ func (d *deployer) run(ctx context.Context, prog provider.Progress) error {
 		if err := d.ensureSysctls(spec); err != nil {
 			return err
 		}
+	}
+	if !d.withCNI {
+		return nil
 	}
 	return d.deployCNI(ctx, prog)
 }

@@ -65,7 +65,8 @@ func init() {
 
 // Provider builds labs from network namespaces.
 type Provider struct {
-	root string // lab state root
+	root       string // lab state root
+	underlayed bool   // deploy stops after the underlay (WithoutCNI)
 }
 
 // Option configures a Provider.
@@ -73,6 +74,11 @@ type Option func(*Provider)
 
 // WithStateRoot keeps lab state under dir instead of labstate.Root().
 func WithStateRoot(dir string) Option { return func(p *Provider) { p.root = dir } }
+
+// WithoutCNI makes deploy build the underlay only (namespaces, switch, cables), with no
+// datastore, agents or pods. It exists for benchmarks and tests that measure the underlay alone;
+// a lab deployed so has no pod network.
+func WithoutCNI() Option { return func(p *Provider) { p.underlayed = true } }
 
 // New returns the netns provider.
 func New(opts ...Option) *Provider {
