@@ -24,7 +24,7 @@ func BenchmarkNodeStatesNetnsLab(b *testing.B) {
 		b.Fatal(err)
 	}
 	l.Name = fmt.Sprintf("e6b%d", os.Getpid()%100000)
-	p := netns.New(netns.WithStateRoot(b.TempDir()))
+	p := netns.New(netns.WithStateRoot(b.TempDir()), netns.WithoutCNI())
 	ctx := context.Background()
 	b.Cleanup(func() {
 		if err := p.Destroy(ctx, l.Name, provider.DestroyOptions{Lab: l}); err != nil {

@@ -48,7 +48,7 @@ func TestSameStateAsNetlinkOnANetnsLab(t *testing.T) {
 	}
 	// A name of its own, so that this lab's namespaces never meet another test's or a person's.
 	l.Name = fmt.Sprintf("e6n%d", os.Getpid()%100000)
-	p := netns.New(netns.WithStateRoot(t.TempDir()))
+	p := netns.New(netns.WithStateRoot(t.TempDir()), netns.WithoutCNI())
 	ctx := context.Background()
 	t.Cleanup(func() {
 		if err := p.Destroy(ctx, l.Name, provider.DestroyOptions{Lab: l}); err != nil {
