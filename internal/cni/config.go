@@ -27,11 +27,56 @@ type NetConf struct {
 	NodeName string `json:"nodeName"`
 	// DatastoreEndpoints are the etcd client URLs of the lab's datastore.
 	DatastoreEndpoints []string `json:"datastoreEndpoints,omitempty"`
+	// Datastore chooses the datastore backend; absent means etcd at DatastoreEndpoints.
+	Datastore DatastoreConf `json:"datastore,omitzero"`
 	// MTU of the pod interface; 0 means "the MTU of vxlan.calico", so that pods match the
 	// tunnel the agent built (1450 on a 1500 underlay).
 	MTU int `json:"mtu,omitempty"`
 	// LogFile receives the plugin's structured log; empty means no log.
 	LogFile string `json:"logFile,omitempty"`
+}
+
+// The datastore backends a network config can name.
+const (
+	DatastoreEtcd       = "etcd"
+	DatastoreKubernetes = "kubernetes"
+)
+
+// DatastoreConf is the "datastore" object of a network config, e.g. on a kind node
+//
+//	"datastore": {"type": "kubernetes", "kubeconfig": "/etc/cni/net.d/knetlab-kubeconfig"}
+//
+// The plugin runs on the node, outside any pod, so the kubernetes backend cannot use the
+// in-cluster service account directly: the agent writes a kubeconfig with its token instead.
+type DatastoreConf struct {
+	// Type is "etcd" (the default, also when empty) or "kubernetes".
+	Type string `json:"type,omitempty"`
+	// Kubeconfig is the kubeconfig file the kubernetes backend connects with.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+}
+
+// Backend is the datastore type, with the default filled in.
+func (d DatastoreConf) Backend() string {
+	if d.Type == "" {
+		return DatastoreEtcd
+	}
+	return d.Type
+}
+
+func (d DatastoreConf) problems() []string {
+	switch d.Backend() {
+	case DatastoreEtcd:
+		if d.Kubeconfig != "" {
+			return []string{"datastore.kubeconfig is set but datastore.type is etcd: set type kubernetes, or drop kubeconfig"}
+		}
+	case DatastoreKubernetes:
+		if d.Kubeconfig == "" {
+			return []string{"datastore.type kubernetes needs datastore.kubeconfig (the plugin runs outside any pod)"}
+		}
+	default:
+		return []string{fmt.Sprintf("datastore.type is %q, want %q or %q", d.Type, DatastoreEtcd, DatastoreKubernetes)}
+	}
+	return nil
 }
 
 // ParseConfig reads and checks a network configuration. Problems come back as CNI errors
@@ -51,6 +96,7 @@ func ParseConfig(stdin []byte) (*NetConf, error) {
 	if conf.NodeName == "" {
 		problems = append(problems, "nodeName is empty: the plugin must know whose blocks to allocate from")
 	}
+	problems = append(problems, conf.Datastore.problems()...)
 	if conf.MTU < 0 || conf.MTU > 65535 {
 		problems = append(problems, fmt.Sprintf("mtu %d is out of range", conf.MTU))
 	}

@@ -16,6 +16,8 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/knetlab/knetlab/internal/datastore"
 )
 
 // Allocator hands out pod addresses from a node's blocks, keyed by handle so that a retried
@@ -94,7 +96,8 @@ func allocatorError(msg string, err error) *types.Error {
 	if errors.As(err, &cniErr) {
 		return cniErr
 	}
-	if errors.Is(err, ErrDatastoreUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	// datastore.ErrUnavailable: the IPAM passes the store's own verdict up unchanged.
+	if errors.Is(err, ErrDatastoreUnavailable) || errors.Is(err, datastore.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		return types.NewError(types.ErrTryAgainLater, msg, err.Error())
 	}
 	return types.NewError(types.ErrInternal, msg, err.Error())
