@@ -49,8 +49,8 @@ func TestVerifyLiveNetnsLab(t *testing.T) {
 	}{
 		{"deployed lab passes", []string{"verify", "--lab-file", file, "--check", checks}, exitcode.OK,
 			[]string{"PASS  topology.nodes", "PASS  switch.ports", "PASS  switch.svis", "PASS  switch.routes"}},
-		{"without facts the cluster checks skip", []string{"verify", "--lab-file", file, "--check", "routes.blocks"}, exitcode.OK,
-			[]string{"SKIP  routes.blocks"}},
+		{"with the lab's CNI deployed the cluster checks run", []string{"verify", "--lab-file", file, "--check", "routes.blocks"}, exitcode.OK,
+			[]string{"PASS  routes.blocks"}},
 		{"port down", []string{"exec", name, "ceos01", "--", "ip", "link", "set", "eth4", "down"}, exitcode.OK, nil},
 		{"port down fails that port", []string{"verify", "--lab-file", file, "--check", checks}, exitcode.CheckFailed,
 			[]string{"FAIL  switch.ports", "DIFFERENT ceos01 eth4 (status)", "the lab connects ceos01:eth4 to k01-worker3 in VLAN 20", "3 passed, 1 failed"}},
