@@ -352,6 +352,32 @@ func TestCNIDeployCalicoOverlay(t *testing.T) {
 		}
 	})
 
+	t.Run("deploy re-adds a pod whose sandbox is gone and restarts a dead datastore", func(t *testing.T) {
+		w2 := c.pod("net-w2")
+		if err := deleteNamespace(w2.NetNS); err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range c.record().Processes {
+			if pr.Name == datastoreProcess {
+				_ = syscall.Kill(pr.PID, syscall.SIGKILL)
+			}
+		}
+		repair := &recorder{}
+		if err := c.p.Deploy(ctx, c.lab, provider.DeployOptions{Progress: repair}); err != nil {
+			t.Fatalf("repair: %v\n%s", err, repair)
+		}
+		for _, want := range []string{"repaired: started the datastore", "repaired: pod default/net-w2 re-added (its namespace is missing)"} {
+			if !strings.Contains(repair.String(), want) {
+				t.Errorf("repair does not say %q:\n%s", want, repair)
+			}
+		}
+		if strings.Contains(repair.String(), "started the agent") {
+			t.Errorf("repair restarted agents that were running:\n%s", repair)
+		}
+		c.pingPod("net-w1", "net-w2")
+		c.pingPod("net-w3", "net-w2")
+	})
+
 	t.Run("a second deploy changes nothing", func(t *testing.T) {
 		again := &recorder{}
 		if err := c.p.Deploy(ctx, c.lab, provider.DeployOptions{Progress: again}); err != nil {
