@@ -27,7 +27,7 @@ targets too, as <pod> or <namespace>/<pod>. knetlab exits with the command's exi
 		ValidArgsFunction: completeLabNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 2 {
-				return exitcode.Usagef("usage: knetlab exec <lab> <node|pod> -- CMD...")
+				return exitcode.Usagef("usage: knetlab exec <lab> <node> -- CMD... (a node, the switch or a pod)")
 			}
 			p, err := provider.Get(f.provider)
 			if err != nil {

@@ -199,7 +199,7 @@ func removeNamespaceRecord(list []labstate.Namespace, name string) []labstate.Na
 }
 
 // ensurePod creates the lab pod p, or repairs it when its sandbox or wiring is gone; it
-// returns what it repaired ("" when the pod was right or newly created on a fresh lab).
+// returns what it changed, "" when the pod was right.
 func (rt *podRuntime) ensurePod(ctx context.Context, store *labstate.Store, p lab.Pod) (string, error) {
 	have, recorded := store.Lab.Pod(p.Namespace, p.Name)
 	if recorded && have.Node == p.Node {
@@ -227,7 +227,7 @@ func (rt *podRuntime) ensurePod(ctx context.Context, store *labstate.Store, p la
 	if recorded {
 		return fmt.Sprintf("pod %s/%s moved to %s", p.Namespace, p.Name, p.Node), nil
 	}
-	return "", nil
+	return fmt.Sprintf("pod %s/%s added on %s", p.Namespace, p.Name, p.Node), nil
 }
 
 // podProblem says what is wrong with a recorded pod's wiring, or "".
