@@ -20,4 +20,8 @@ const (
 	DaemonSet = "knetlab-agent"
 	// Image is the tag the clab provider builds from build/Dockerfile and loads into the nodes.
 	Image = "knetlab/agent:dev"
+	// ConfigMap holds the lab's settings for the agent; knetlab deploy writes it per lab, and
+	// the DaemonSet passes AutodetectKey to the agent's --autodetect.
+	ConfigMap     = "knetlab-config"
+	AutodetectKey = "autodetect"
 )

@@ -185,7 +185,11 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		}
 		pl.Steps = append(pl.Steps, steps...)
 	case CNIKnetlab:
-		pl.Steps = append(pl.Steps, d.knetlabSteps()...)
+		steps, err := d.knetlabSteps()
+		if err != nil {
+			return nil, err
+		}
+		pl.Steps = append(pl.Steps, steps...)
 	}
 
 	pods, err := d.objectsOf(render.PodsPath(l.Name))
@@ -313,8 +317,12 @@ func (d *deployment) calicoSteps() ([]Step, error) {
 }
 
 // knetlabSteps build knetlab's agent image, load it into the nodes and run it.
-func (d *deployment) knetlabSteps() []Step {
+func (d *deployment) knetlabSteps() ([]Step, error) {
 	l := d.lab
+	seed, err := knetlabLabObjects(l)
+	if err != nil {
+		return nil, err
+	}
 	var loads []string
 	for _, n := range l.Nodes {
 		loads = append(loads, "  kind library: nodeutils.LoadImageArchive(node "+n.Name+", archive)")
@@ -340,12 +348,22 @@ func (d *deployment) knetlabSteps() []Step {
 		},
 		{
 			Title: "run the knetlab agent",
-			Actions: []string{"server-side apply " + strings.Join(manifests, ", ") +
-				" (embedded in the binary; datastore CRDs, RBAC, DaemonSet)"},
+			Actions: []string{
+				"server-side apply " + strings.Join(manifests[:len(manifests)-1], ", ") + " (embedded in the binary; datastore CRDs, RBAC)",
+				"server-side apply the lab's agent settings and datastore seed: " + describeLabObjects(seed),
+				"server-side apply " + manifests[len(manifests)-1] + " (embedded in the binary; the agent DaemonSet)",
+			},
 			Waits: fmt.Sprintf("the API server serves %s (deadline %s), DaemonSet %s/%s ready on every node (deadline %s), all %d nodes Ready (deadline %s)",
 				kindNames(datastoreKinds), crdTimeout, knetlabmanifests.Namespace, knetlabmanifests.DaemonSet, agentTimeout, len(l.Nodes), nodesTimeout),
 			run: func(ctx context.Context, _ provider.Progress) error {
 				for _, f := range knetlabmanifests.Order {
+					if f == "daemonset.yaml" {
+						// The agent reads its --autodetect from the ConfigMap and allocates from
+						// the pools: both exist before it starts.
+						if err := d.kube.apply(ctx, seed); err != nil {
+							return fmt.Errorf("the lab's agent settings and IPPools: %w", err)
+						}
+					}
 					data, err := knetlabmanifests.Manifests.ReadFile(f)
 					if err != nil {
 						return err
@@ -369,7 +387,7 @@ func (d *deployment) knetlabSteps() []Step {
 				return d.kube.waitNodesReady(ctx, len(l.Nodes))
 			},
 		},
-	}
+	}, nil
 }
 
 // objectsOf decodes one rendered file.

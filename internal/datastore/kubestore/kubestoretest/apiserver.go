@@ -27,6 +27,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/knetlab/knetlab/internal/datastore"
@@ -101,6 +102,17 @@ func (a *APIServer) Store(tb testing.TB) *kubestore.Store {
 		tb.Fatal(err)
 	}
 	return s
+}
+
+// Dynamic returns a dynamic client of the server, for tests that write custom resources the
+// way kubectl or a deploy would.
+func (a *APIServer) Dynamic(tb testing.TB) dynamic.Interface {
+	tb.Helper()
+	c, err := dynamic.NewForConfig(a.Config())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
 
 // FailWith makes every later request fail with the HTTP status code (0 heals the server).
