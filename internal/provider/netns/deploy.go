@@ -117,6 +117,11 @@ func (p *Provider) dryRun(l *lab.Lab, prog provider.Progress) error {
 	for _, line := range t.describe() {
 		prog.Step("would create %s", line)
 	}
+	if !p.underlayed {
+		for _, line := range describeCNI(l) {
+			prog.Step("would %s", line)
+		}
+	}
 	prog.Done("dry run: nothing was changed")
 	return nil
 }

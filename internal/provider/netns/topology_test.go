@@ -97,3 +97,27 @@ func TestTopologyRules(t *testing.T) {
 		t.Error("management gateway chosen although a node holds that address")
 	}
 }
+
+// Each node's agent picks its underlay where the lab's node address is: by the lab's
+// autodetection CIDRs, or, without them (pod-network), by the subnet of the node's address.
+func TestAutodetectCIDRsMatchTheLabsNodeAddresses(t *testing.T) {
+	for _, name := range []string{"calico-overlay", "pod-network"} {
+		l, err := lab.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range l.Nodes {
+			cidrs := autodetectCIDRs(l, n)
+			inside := false
+			for _, c := range cidrs {
+				inside = inside || c.Contains(n.IP())
+				if n.Management.IsValid() && n.Management != n.Address && c.Contains(n.Management.Addr()) {
+					t.Errorf("%s %s: %v also holds the management address %s, which the agent could pick", name, n.Name, cidrs, n.Management)
+				}
+			}
+			if !inside {
+				t.Errorf("%s %s: %v does not hold the node address %s", name, n.Name, cidrs, n.Address)
+			}
+		}
+	}
+}
