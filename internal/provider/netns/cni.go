@@ -44,6 +44,8 @@ const (
 	// pollInterval paces the condition waits; each round is a few netlink reads and one etcd
 	// list, so a short interval costs little and keeps deploy close to the real convergence time.
 	pollInterval = 20 * time.Millisecond
+	// daemonMarker is set in the environment of every lab daemon.
+	daemonMarker = "KNETLAB_LAB_DAEMON"
 )
 
 // stateFile is a path in the lab's state directory, which destroy removes with the record.
@@ -169,6 +171,12 @@ func runningProcess(store *labstate.Store, name string) (labstate.Process, bool,
 // startDaemon starts the knetlab binary with args inside namespace ns as the lab process name,
 // its stderr in the lab's logs directory.
 func (d *deployer) startDaemon(ns, name string, args []string) error {
+	// A binary that does not dispatch `daemon` (a test binary without the hook) would run its
+	// own main instead, which may deploy and start daemons again: the marker stops that at the
+	// first level.
+	if os.Getenv(daemonMarker) != "" {
+		return fmt.Errorf("this process was started as lab daemon %q but runs a deploy: its binary does not dispatch `knetlab %s`", os.Getenv(daemonMarker), daemon.Command)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the knetlab binary to start %s: %w", name, err)
@@ -183,6 +191,7 @@ func (d *deployer) startDaemon(ns, name string, args []string) error {
 	}
 	defer out.Close() // the child has its own copy
 	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), daemonMarker+"="+name)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = "/"
 	if err := StartProcess(d.store, ns, name, cmd); err != nil {
