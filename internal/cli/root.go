@@ -64,6 +64,7 @@ Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (not
 		newCaptureCmd(s),
 		newExecCmd(s),
 		newDestroyCmd(s),
+		newAgentCmd(s),
 		newPodCmd(s), newDaemonCmd(s),
 		newBreakCmd(s), newFixCmd(s),
 	)
