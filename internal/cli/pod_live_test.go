@@ -40,7 +40,9 @@ func TestPodsAndAgentsOnANetnsLab(t *testing.T) {
 	if out := mustRun(exitcode.Usage, "pod", "add", name, "web"); !strings.Contains(out, "--node") {
 		t.Errorf("pod add without --node: %s", out)
 	}
-	mustRun(exitcode.Usage, "pod", "add", name, "web", "--node", "k01-nowhere")
+	for _, notANode := range []string{"k01-nowhere", "ceos01", "network"} {
+		mustRun(exitcode.Usage, "pod", "add", name, "web", "--node", notANode)
+	}
 	out := mustRun(exitcode.OK, "pod", "add", name, "web", "--node", "k01-worker3", "-n", "shop")
 	if !strings.Contains(out, "pod shop/web on k01-worker3: 192.168.") {
 		t.Errorf("pod add: %s", out)

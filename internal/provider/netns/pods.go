@@ -295,7 +295,7 @@ func (p *Provider) AddPod(ctx context.Context, labName string, pod lab.Pod) (lab
 		return labstate.Pod{}, err
 	}
 	defer store.Close()
-	if _, ok := l.Namespace(pod.Node); !ok || pod.Node == networkMember {
+	if ns, ok := l.Namespace(pod.Node); !ok || ns.Role != labstate.RoleNode {
 		return labstate.Pod{}, exitcode.Usagef("lab %s has no node %q (nodes: %s)", labName, pod.Node, strings.Join(nodeNames(l), ", "))
 	}
 	if _, err := rt.ensurePod(ctx, store, pod); err != nil {
