@@ -40,6 +40,23 @@
 // and succeeds. destroy --all removes the labs that have a record and never touches a
 // namespace knetlab did not record.
 //
+// # The lab's CNI
+//
+// After the underlay, deploy brings up knetlab's own CNI (cni.go, pods.go): the datastore (etcd)
+// in the control-plane node's namespace on its management address :2379, the lab's IPPools
+// seeded into it, one agent per node inside the node's namespace, and the lab's test pods. The
+// datastore and agents are the knetlab binary itself re-executed as `knetlab daemon datastore|
+// agent ...` (package daemon), in sessions of their own, journaled with StartProcess, logging to
+// <state>/logs. Deploy waits, with deadlines, until etcd answers and until every node is
+// registered and its kernel holds vxlan.calico, every block route, neighbour and FDB entry its
+// agent must program. Pods are made as a container runtime makes them: a named namespace
+// knl-<lab>-pod-<hash> recorded before it exists, then the CNI plugin (<state>/cni/bin/knetlab-cni,
+// a symlink to knetlab, which acts as the plugin under that name) run with the CNI_* environment
+// and the network config on stdin, from a thread inside the pod's node. knetlab is outside the
+// lab's namespaces, so it reaches the datastore by dialling from inside the management network
+// namespace. A second deploy restarts a dead datastore or agent and re-adds a pod whose sandbox or
+// wiring is gone; destroy runs CNI DEL for every pod before it stops the daemons.
+//
 // Test hook: KNETLAB_TEST_KILL_AFTER=<n> makes deploy SIGKILL itself right after creating its
 // n-th namespace or link. It exists only so tests can kill a deploy half way deterministically.
 package netns
