@@ -45,7 +45,7 @@ func All() []Fault {
 		{Name: "fdb-missing", Check: "vxlan.fdb", apply: fdbMissing,
 			Description: "pause the first worker's agent, then delete its FDB entry toward the node in the other subnet"},
 		{Name: "vxlan-mtu", Check: "vxlan.device", apply: vxlanMTU,
-			Description: "pause the first worker's agent, then set vxlan.calico's MTU to the underlay's (no room for the VXLAN header)"},
+			Description: "pause the first worker's agent, then set vxlan.calico's MTU to 1400, below the 1450 its pods send"},
 		{Name: "worker3-via-eth1", Check: "routes.blocks", apply: viaUnderlay,
 			Description: "pause the first worker's agent, then route the other subnet's block through eth1 instead of vxlan.calico"},
 		{Name: "agent-stopped", Check: "topology.nodes", apply: agentStopped,
