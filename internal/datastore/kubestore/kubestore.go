@@ -63,6 +63,10 @@ var kindNames = map[datastore.Kind]string{
 	datastore.KindNode:          "Node",
 }
 
+// Verbs are the API verbs the Store issues on its resources: what the agent's RBAC must grant
+// on every GVR (deploy/knetlab/rbac.yaml; a test holds the two together).
+var Verbs = []string{"get", "list", "watch", "create", "update", "delete"}
+
 // GVR is the resource a datastore kind is stored as, e.g. ippools.datastore.knetlab.dev/v1.
 func GVR(kind datastore.Kind) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: Group, Version: Version, Resource: string(kind)}

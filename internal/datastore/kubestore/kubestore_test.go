@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -463,5 +464,57 @@ func TestConcurrentCompareAndSwapLosesNoUpdate(t *testing.T) {
 	}
 	if final.Spec.BlockSize != writers*increments {
 		t.Fatalf("counter = %d after %d increments: updates were lost", final.Spec.BlockSize, writers*increments)
+	}
+}
+
+// Verbs is what RBAC grants (deploy/knetlab/rbac.yaml is checked against it): every request the
+// Store makes must be one of them, and each of them must be used.
+func TestVerbsAreTheRequestsTheStoreMakes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	api := kubestoretest.Start(t)
+	store := api.Store(t)
+	rev, err := store.Create(ctx, datastore.KindNode, "n", []byte(`{"spec":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Get(ctx, datastore.KindNode, "n"); err != nil {
+		t.Fatal(err)
+	}
+	events, err := store.Watch(ctx, datastore.KindNode, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, err = store.Update(ctx, datastore.KindNode, "n", []byte(`{"spec":{"x":1}}`), rev); err != nil {
+		t.Fatal(err)
+	}
+	<-events
+	if err := store.Delete(ctx, datastore.KindNode, "n", rev); err != nil {
+		t.Fatal(err)
+	}
+
+	used := map[string]bool{}
+	for _, r := range api.Requests() {
+		method, uri, _ := strings.Cut(r, " ")
+		path, query, _ := strings.Cut(uri, "?")
+		named := strings.Count(strings.TrimPrefix(path, "/apis/datastore.knetlab.dev/v1/"), "/") == 1
+		verb := map[string]string{"POST": "create", "PUT": "update", "DELETE": "delete"}[method]
+		switch {
+		case method == "GET" && strings.Contains(query, "watch=true"):
+			verb = "watch"
+		case method == "GET" && named:
+			verb = "get"
+		case method == "GET":
+			verb = "list"
+		}
+		if !slices.Contains(kubestore.Verbs, verb) {
+			t.Errorf("request %s is verb %q, which kubestore.Verbs (and so RBAC) lacks", r, verb)
+		}
+		used[verb] = true
+	}
+	for _, v := range kubestore.Verbs {
+		if !used[v] {
+			t.Errorf("kubestore.Verbs grants %q, which the Store never used", v)
+		}
 	}
 }
