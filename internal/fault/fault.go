@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	netnsprov "github.com/knetlab/knetlab/internal/provider/netns"
 	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
@@ -43,7 +44,7 @@ type Target struct {
 func All() []Fault {
 	return []Fault{
 		{Name: "fdb-missing", Check: "vxlan.fdb", apply: fdbMissing,
-			Description: "pause the first worker's agent, then delete its FDB entry toward the node in the other subnet"},
+			Description: "pause the first worker's agent, then delete its FDB entry toward the node in the other subnet (or another node)"},
 		{Name: "vxlan-mtu", Check: "vxlan.device", apply: vxlanMTU,
 			Description: "pause the first worker's agent, then set vxlan.calico's MTU to 1400, below the 1450 its pods send"},
 		{Name: "worker3-via-eth1", Check: "routes.blocks", apply: viaUnderlay,
@@ -118,7 +119,21 @@ func peerAcross(t *Target, node string) (facts.Node, error) {
 			return n, nil
 		}
 	}
-	return facts.Node{}, fmt.Errorf("no node of lab %s is outside %s's subnet %s; this fault needs two subnets (calico-overlay)", t.Lab.Name, node, self.Address.Masked())
+	return facts.Node{}, exitcode.Usagef("no node of lab %s is outside %s's subnet %s; this fault needs two subnets (calico-overlay)", t.Lab.Name, node, self.Address.Masked())
+}
+
+// peerOf is the node across subnets when there is one (its traffic is encapsulated whatever
+// the pool's mode), else any other node.
+func peerOf(t *Target, node string) (facts.Node, error) {
+	if p, err := peerAcross(t, node); err == nil {
+		return p, nil
+	}
+	for _, n := range t.Facts.Nodes {
+		if n.Name != node && n.Address.IsValid() {
+			return n, nil
+		}
+	}
+	return facts.Node{}, exitcode.Usagef("lab %s has no node besides %s", t.Lab.Name, node)
 }
 
 func factNode(f *facts.Facts, name string) (facts.Node, bool) {

@@ -29,7 +29,7 @@ func fdbMissing(_ context.Context, t *Target) (labstate.Fault, error) {
 	if err != nil {
 		return labstate.Fault{}, err
 	}
-	peer, err := peerAcross(t, node.Name)
+	peer, err := peerOf(t, node.Name)
 	if err != nil {
 		return labstate.Fault{}, err
 	}
