@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,34 @@ func TestOpenStore(t *testing.T) {
 		}
 		if reqs := api.Requests(); len(reqs) == 0 || !strings.HasPrefix(reqs[len(reqs)-1], "POST /apis/datastore.knetlab.dev/v1/nodes") {
 			t.Fatalf("requests = %v, want the create on the API server", reqs)
+		}
+	})
+	t.Run("the plugin's IPAM allocates over the kubernetes datastore", func(t *testing.T) {
+		ctx := context.Background()
+		setup := api.Store(t)
+		pool := `{"metadata":{"name":"default-ipv4-ippool"},"spec":{"cidr":"192.168.0.0/16","blockSize":26,"vxlanMode":"CrossSubnet","nodeSelector":"all()"}}`
+		if _, err := setup.Create(ctx, datastore.KindIPPool, "default-ipv4-ippool", []byte(pool)); err != nil {
+			t.Fatal(err)
+		}
+		conf := &NetConf{NodeName: "k01-worker2", Datastore: DatastoreConf{Type: DatastoreKubernetes, Kubeconfig: kubeconfig}}
+		alloc, err := OpenIPAM(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := alloc.Allocate(ctx, "k01-worker2", Handle(NetworkName, "c1"), map[string]string{"namespace": "default", "pod": "net-w2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := alloc.Allocate(ctx, "k01-worker2", Handle(NetworkName, "c1"), nil)
+		if err != nil || again != first || !netip.MustParsePrefix("192.168.0.0/16").Contains(first) {
+			t.Fatalf("ADD gave %s, a retried ADD %s (err %v): want one address of the pool", first, again, err)
+		}
+		affs, _, err := datastore.BlockAffinities(setup).List(ctx)
+		if err != nil || len(affs) != 1 || affs[0].Spec.Node != "k01-worker2" || !affs[0].Spec.CIDR.Contains(first) {
+			t.Fatalf("affinities = %+v (err %v), want k01-worker2's block holding %s", affs, err, first)
+		}
+		if err := alloc.Release(ctx, Handle(NetworkName, "c1")); err != nil {
+			t.Fatal(err)
 		}
 	})
 	for _, tc := range []struct {
