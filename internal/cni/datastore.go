@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/knetlab/knetlab/internal/datastore"
@@ -49,4 +50,12 @@ func OpenIPAM(conf *NetConf) (Allocator, error) {
 		return nil, err
 	}
 	return ipam.New(store), nil
+}
+
+// Main runs the plugin over the datastore its network config names (etcd or kubernetes), as
+// a runtime expects: CNI_* environment, config on stdin, result or CNI error on stdout. It is
+// what the knetlab binary runs when invoked as knetlab-cni.
+func Main() {
+	plugin := &Plugin{NewAllocator: OpenIPAM}
+	skel.PluginMainFuncs(plugin.Funcs(), SupportedVersions, "knetlab-cni: Calico-compatible pod networking for knetlab labs")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,6 +123,70 @@ func TestOpenStore(t *testing.T) {
 				t.Fatalf("err = %v, want CNI code %d", err, types.ErrInvalidNetworkConfig)
 			}
 		})
+	}
+}
+
+// pluginMainEnv turns the test binary into the plugin as Main runs it (the real allocator).
+const pluginMainEnv = "KNETLAB_CNI_TEST_MAIN"
+
+// The plugin binary, run as a runtime runs it, reaches the kubernetes datastore its config
+// names: a DEL (for a sandbox already gone, so nothing on this host is touched) releases the
+// container's address in the API server.
+func TestMainReleasesOverKubernetes(t *testing.T) {
+	ctx := context.Background()
+	api := kubestoretest.Start(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	data, err := kubestore.Kubeconfig(api.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := api.Store(t)
+	pool := `{"spec":{"cidr":"192.168.0.0/16","blockSize":26,"vxlanMode":"CrossSubnet","nodeSelector":"all()"}}`
+	if _, err := store.Create(ctx, datastore.KindIPPool, "default-ipv4-ippool", []byte(pool)); err != nil {
+		t.Fatal(err)
+	}
+	conf := &NetConf{NodeName: "k01-worker", Datastore: DatastoreConf{Type: DatastoreKubernetes, Kubeconfig: kubeconfig}}
+	alloc, err := OpenIPAM(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alloc.Allocate(ctx, "k01-worker", Handle(NetworkName, "c1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	allocated := func() int {
+		blocks, _, err := datastore.IPAMBlocks(store).List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, b := range blocks {
+			for _, a := range b.Spec.Allocations {
+				if a != nil {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	before := allocated()
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin := fmt.Sprintf(`{"cniVersion":"1.0.0","name":%q,"type":"knetlab-cni","nodeName":"k01-worker","datastore":{"type":"kubernetes","kubeconfig":%q}}`,
+		NetworkName, kubeconfig)
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), pluginMainEnv+"=1", "CNI_COMMAND=DEL", "CNI_CONTAINERID=c1", "CNI_IFNAME=eth0", "CNI_PATH=/nonexistent")
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("DEL: %v\n%s", err, out)
+	}
+	if after := allocated(); after != before-1 {
+		t.Fatalf("%d addresses allocated after DEL, want %d: the plugin did not release over the kubernetes datastore", after, before-1)
 	}
 }
 

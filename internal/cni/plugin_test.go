@@ -30,6 +30,10 @@ import (
 const pluginStateEnv = "KNETLAB_CNI_TEST_IPAM"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(pluginMainEnv) != "" && os.Getenv("CNI_COMMAND") != "" {
+		Main()
+		os.Exit(0)
+	}
 	if state := os.Getenv(pluginStateEnv); state != "" && os.Getenv("CNI_COMMAND") != "" {
 		p := &Plugin{NewAllocator: func(*NetConf) (Allocator, error) { return &fileAllocator{path: state}, nil }}
 		skel.PluginMainFuncs(p.Funcs(), SupportedVersions, "knetlab-cni (test build)")

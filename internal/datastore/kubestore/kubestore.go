@@ -7,8 +7,9 @@
 // # Objects
 //
 // A datastore value is Calico-shaped JSON: {"metadata": {"name": …}, "spec": {…}}. The custom
-// resource carries the same spec; its name is the datastore name and it is cluster-scoped, as
-// Calico's CRDs are. Only metadata.name and spec are stored: the CRDs prune everything else.
+// resource carries the same spec; its name is the datastore name (so it must be a DNS-1123
+// subdomain, as every name the lab derives from Kubernetes node names and CIDRs is) and it is
+// cluster-scoped, as Calico's CRDs are. Only metadata.name and spec are stored: the CRDs prune everything else.
 //
 // # Revisions
 //
@@ -41,6 +42,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -439,6 +441,10 @@ func checkName(kind datastore.Kind, name string) error {
 	}
 	if name == "" || strings.ContainsAny(name, "/\x00") {
 		return fmt.Errorf("invalid %s name %q: names are non-empty and contain no '/'", kind, name)
+	}
+	// Checked here so that the caller hears why, instead of the API server's 422.
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("invalid %s name %q for the kubernetes datastore: %s", kind, name, strings.Join(errs, "; "))
 	}
 	return nil
 }

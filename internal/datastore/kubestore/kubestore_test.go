@@ -213,6 +213,8 @@ func TestRejectsBadNames(t *testing.T) {
 	}{
 		{datastore.KindIPPool, ""},
 		{datastore.KindIPPool, "a/b"},
+		{datastore.KindNode, "K01-Worker"}, // not a DNS-1123 subdomain
+		{datastore.KindNode, "node_1"},
 		{datastore.Kind("pods"), "x"},
 	} {
 		if _, err := store.Create(context.Background(), tc.kind, tc.name, []byte("{}")); err == nil {
