@@ -51,6 +51,7 @@ it changed ("nothing to change" when all is there). --reconfigure destroys and r
 				DryRun:      f.dryRun,
 				Reconfigure: f.reconfigure,
 				Progress:    ui.NewProgress(s),
+				Out:         s.Out,
 			})
 			if err != nil {
 				return err

@@ -74,7 +74,7 @@ else.`,
 				}
 			}
 			return p.Destroy(cmd.Context(), name, provider.DestroyOptions{
-				Lab: l, All: f.all, DryRun: f.dryRun, Progress: ui.NewProgress(s),
+				Lab: l, All: f.all, DryRun: f.dryRun, Progress: ui.NewProgress(s), Out: s.Out,
 			})
 		},
 	}

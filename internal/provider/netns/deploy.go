@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -31,7 +32,7 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 		return exitcode.Usagef("unknown CNI %q (calico or knetlab)", opts.CNI)
 	}
 	if opts.DryRun {
-		return p.dryRun(l, prog)
+		return p.dryRun(l, opts.Out, prog)
 	}
 	if err := requireRoot("deploy"); err != nil {
 		return err
@@ -97,7 +98,13 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 	return nil
 }
 
-func (p *Provider) dryRun(l *lab.Lab, prog provider.Progress) error {
+// dryRun prints the plan on out (stdout) when given, like the clab provider's plan, else as
+// progress lines.
+func (p *Provider) dryRun(l *lab.Lab, out io.Writer, prog provider.Progress) error {
+	say := prog.Step
+	if out != nil {
+		say = func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	}
 	mode, why := "", ""
 	if requireRoot("probe") == nil {
 		mode, why = probeVLANMode()
@@ -112,14 +119,14 @@ func (p *Provider) dryRun(l *lab.Lab, prog provider.Progress) error {
 		return exitcode.NewUsage(fmt.Errorf("deploy %s: %w", l.Name, err))
 	}
 	if l.Switch != nil {
-		prog.Step("switch VLANs: %s (%s)", mode, why)
+		say("switch VLANs: %s (%s)", mode, why)
 	}
 	for _, line := range t.describe() {
-		prog.Step("would create %s", line)
+		say("would create %s", line)
 	}
 	if !p.underlayed {
 		for _, line := range describeCNI(l) {
-			prog.Step("would %s", line)
+			say("would %s", line)
 		}
 	}
 	prog.Done("dry run: nothing was changed")
