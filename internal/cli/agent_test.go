@@ -202,3 +202,19 @@ func TestDaemonSetRunsTheAgentCommand(t *testing.T) {
 		t.Errorf("image %s, the provider builds %s", c.Image, knetlabmanifests.Image)
 	}
 }
+
+// Outside a pod and without --kubeconfig there is no API server to reach: an environment
+// problem (exit 3) that names the fix, and nothing is installed for a plugin that could not work.
+func TestAgentOutsideAPodNeedsAKubeconfig(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	dir := t.TempDir()
+	code, _, stderr := run(t, "agent", "--node=k01-worker", "--autodetect=10.10.0.0/16",
+		"--cni-bin-dir="+filepath.Join(dir, "bin"), "--cni-conf-dir="+filepath.Join(dir, "net.d"))
+	if code != exitcode.Environment || !strings.Contains(stderr, "--kubeconfig") {
+		t.Fatalf("exit %d, want %d naming --kubeconfig; stderr:\n%s", code, exitcode.Environment, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("installed %v without a datastore", entries)
+	}
+}
