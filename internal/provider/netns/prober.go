@@ -17,13 +17,11 @@ import (
 	"github.com/knetlab/knetlab/verify/state"
 )
 
-// Probe pacing: echo requests go out pingInterval apart, and replies are awaited until
-// pingReplyWait after the last request. A lab path answers in well under a millisecond, so
-// these bound the wait for a broken path, not the time of a healthy one.
-const (
-	pingInterval  = 2 * time.Millisecond
-	pingReplyWait = time.Second
-)
+// Echo requests go out back to back (a burst of a few small packets is nothing to a lab
+// link, and the kernel queues them behind a neighbour being resolved), and replies are awaited
+// until pingReplyWait after the last request. A lab path answers in well under a millisecond,
+// so this bounds the wait for a broken path, not the time of a healthy one.
+const pingReplyWait = time.Second
 
 // Ping implements verify.Prober. The echo requests leave from an ICMP socket opened inside the
 // pod's network namespace (not the ping binary: no process per pair, and replies are matched by
@@ -101,12 +99,10 @@ func echo(ctx context.Context, conn *icmp.PacketConn, dst netip.Addr, count int)
 			// the check reports as unanswered, not as a probe error.
 			break
 		}
-		select {
-		case <-ctx.Done():
+		if err := ctx.Err(); err != nil {
 			conn.SetReadDeadline(time.Now())
 			<-done
-			return len(answered), ctx.Err()
-		case <-time.After(pingInterval):
+			return len(answered), err
 		}
 	}
 	deadline := time.Now().Add(pingReplyWait)
