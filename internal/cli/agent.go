@@ -164,7 +164,7 @@ func runAgent(ctx context.Context, s *ui.Streams, f *agentSettings) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if pluginKubeconfig != nil {
-		go refreshKubeconfig(ctx, log, inst, pluginKubeconfig)
+		go refreshKubeconfig(ctx, log, inst, pluginKubeconfig, kubeconfigRefresh)
 	}
 	err = agent.New(store, agent.Config{NodeName: f.node, AutodetectCIDRs: f.cidrs, Log: log}).Run(ctx)
 	if err != nil && ctx.Err() == nil {
@@ -195,8 +195,10 @@ func openAgentStore(ctx context.Context, f *agentSettings) (datastore.Store, fun
 	return store, func() ([]byte, error) { return kubestore.Kubeconfig(cfg) }, nil
 }
 
-func refreshKubeconfig(ctx context.Context, log *slog.Logger, inst cni.Installation, render func() ([]byte, error)) {
-	tick := time.NewTicker(kubeconfigRefresh)
+// refreshKubeconfig renders the plugin's kubeconfig every period and installs it again when it
+// changed (a rotated token), until ctx ends.
+func refreshKubeconfig(ctx context.Context, log *slog.Logger, inst cni.Installation, render func() ([]byte, error), period time.Duration) {
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
