@@ -43,7 +43,7 @@ func TestLifecycleCommands(t *testing.T) {
 		out, err string // substrings of stdout and stderr
 		notInOut string
 	}{
-		{args: []string{"deploy", "--lab-file", file, "--dry-run"}, out: "", err: "would create namespace knl-" + name + "-ceos01"},
+		{args: []string{"deploy", "--lab-file", file, "--dry-run"}, out: "would create namespace knl-" + name + "-ceos01", err: "dry run: nothing was changed"},
 		{args: []string{"status", name}, out: "lab " + name + " is not deployed"},
 		{args: []string{"deploy", "--lab-file", file}, out: "lab " + name + " is up", err: "switch VLANs:"},
 		{args: []string{"deploy", "--lab-file", file}, err: "nothing to change"},
