@@ -26,13 +26,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containernetworking/cni/pkg/skel"
-	"github.com/containernetworking/cni/pkg/types"
-
 	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/cni"
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/ipam"
 )
 
 // Command is the subcommand of the knetlab binary that runs the lab daemons.
@@ -235,24 +231,7 @@ func jsonLog(file string) (*slog.Logger, func(), error) {
 // e.g. through the symlink deploy places in the lab's CNI_PATH).
 func IsPlugin(argv0 string) bool { return filepath.Base(argv0) == PluginName }
 
-// PluginMain runs the CNI plugin over the lab's etcd IPAM, as the runtime expects: CNI_*
-// environment, config on stdin, result or CNI error on stdout. It exits the process.
-func PluginMain() {
-	plugin := &cni.Plugin{NewAllocator: OpenIPAM}
-	skel.PluginMainFuncs(plugin.Funcs(), cni.SupportedVersions, "knetlab-cni: Calico-compatible pod networking for knetlab labs")
-}
-
-// OpenIPAM connects to the datastore a network config names.
-func OpenIPAM(conf *cni.NetConf) (cni.Allocator, error) {
-	if len(conf.DatastoreEndpoints) == 0 {
-		return nil, types.NewError(types.ErrInvalidNetworkConfig, "datastore not configured",
-			"set datastoreEndpoints (the lab's etcd client URLs) in the network config")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), cni.Timeout)
-	defer cancel()
-	store, err := datastore.NewEtcd(ctx, datastore.EtcdConfig{Endpoints: conf.DatastoreEndpoints})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", cni.ErrDatastoreUnavailable, err)
-	}
-	return ipam.New(store), nil
-}
+// PluginMain runs the CNI plugin as the runtime expects (CNI_* environment, config on stdin,
+// result or CNI error on stdout) over whichever datastore the network config names: the lab's
+// etcd here, the Kubernetes API on a kind node. It exits the process.
+func PluginMain() { cni.Main() }
