@@ -13,8 +13,10 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-## test: every test — unit tests, and as root the netns end-to-end tests
+## test: every test — unit tests, and as root the netns end-to-end tests (installs the host
+## tools those tests use first, when missing and root)
 test:
+	@scripts/test-deps.sh
 	$(GO) test -count=1 -timeout 60m ./...
 
 ## test-unit: the tests that need neither root nor namespaces run anyway; root tests skip themselves
