@@ -8,11 +8,15 @@
 //	DIR/nodes/<node>/ip-link.txt     `ip -d link show` or `ip link show type vxlan`
 //	DIR/nodes/<node>/ip-addr.txt     `ip addr`
 //	DIR/nodes/<node>/sysctl.txt      `sysctl -a` (key = value), optional
+//	DIR/nodes/<node>/nat.txt         the natOutgoing masquerade: `nft list ruleset` (knetlab's
+//	                                 agent or Calico's nftables dataplane), or `iptables-save -t
+//	                                 nat` with `ipset save` or `ipset list`, optional
 //	DIR/nodes/<node>/pods/<ns>/<pod>/ip-addr.txt, ip-route.txt
 //	                                 `ip addr` and `ip route` inside each local pod, optional
 //	DIR/switch/<name>/show-*.json    the cEOS switch: `show interfaces status | json`,
 //	                                 `show ip interface brief | json`, `show ip route | json`,
-//	                                 `show vlan | json` (all four), optional
+//	                                 `show vlan | json` (all four), optional; `knetlab capture`
+//	                                 renders a netns lab's switch in the same shapes (WriteSwitch)
 //
 // Every file is optional. A file that is present marks its table as collected, even when it is
 // empty (an empty ip-neigh.txt says the node has no neighbours); a file that is absent leaves its
@@ -57,6 +61,7 @@ const (
 	LinkFile    = "ip-link.txt"
 	AddrFile    = "ip-addr.txt"
 	SysctlFile  = "sysctl.txt"
+	NATFile     = "nat.txt" // nft list ruleset, or iptables-save -t nat with ipset save/list
 	SwitchDir   = "switch"
 	PodsDir     = "pods" // under a node: pods/<namespace>/<pod>/ip-addr.txt and ip-route.txt
 )
@@ -287,6 +292,10 @@ var nodeTables = []struct {
 	{SysctlFile, state.TableSysctls, func(n *state.Node, data []byte) error {
 		n.Sysctls = ParseSysctls(data)
 		return nil
+	}},
+	{NATFile, state.TableNAT, func(n *state.Node, data []byte) (err error) {
+		n.NATOutgoing, err = parse.NATOutgoing(data)
+		return err
 	}},
 }
 

@@ -250,12 +250,15 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 	worker := fixtureNode(t, "k01-worker")
 	worker.Sysctls = map[string]string{"net.ipv4.conf.cali33a6ed01365.proxy_arp": "1", "net.ipv4.ip_forward": "1"}
 	worker.Mark(state.TableSysctls)
+	worker.NATOutgoing = []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}
+	worker.Mark(state.TableNAT)
 	partial := &state.Node{Name: "k01-worker3", Routes: []state.Route{
 		{Type: "blackhole", Dst: netip.MustParsePrefix("192.168.209.64/26"), Protocol: "80"},
 	}}
 	partial.Mark(state.TableRoutes)
 	partial.Mark(state.TableFDB) // collected, and empty
 	partial.Mark(state.TablePods)
+	partial.Mark(state.TableNAT) // read, and nothing masqueraded: the agent has no table
 	partial.Pods = []state.PodWiring{{Namespace: "default", Name: "web-2", HostIface: "",
 		Eth0:   state.Link{Name: "eth0", Index: 1, MTU: 1450, MAC: "d6:41:0f:8e:27:5d", Up: true, OperState: "UP", Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.209.65/32")}},
 		Routes: []state.Route{{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("169.254.1.1"), Dev: "eth0"}}}}
@@ -289,6 +292,99 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 	routes, _ := os.ReadFile(filepath.Join(dir, "nodes", "k01-worker", RouteFile))
 	if !strings.Contains(string(routes), "192.168.19.128/26 via 10.10.10.10 dev eth1 proto 80 onlink\n") {
 		t.Errorf("ip-route.txt does not read like `ip route`:\n%s", routes)
+	}
+	nat, _ := os.ReadFile(filepath.Join(dir, "nodes", "k01-worker", NATFile))
+	if !strings.Contains(string(nat), "ip saddr @masq-ipam-pools ip daddr != @all-ipam-pools masquerade") ||
+		!strings.Contains(string(nat), "elements = { 192.168.0.0/16 }") {
+		t.Errorf("nat.txt does not read like `nft list table ip knetlab`:\n%s", nat)
+	}
+}
+
+// A switch written by WriteSwitch opens as the same switch, whichever way it was read: the
+// cEOS fixtures parsed, and a netns switch as kernelstate reads it (statuses in EOS words).
+func TestWriteSwitchOpenRoundTrip(t *testing.T) {
+	eosDir := filepath.Join("..", "..", "internal", "collect", "eos", "testdata", "ceos01")
+	fromEOS := filepath.Join(t.TempDir(), "eos")
+	for _, f := range SwitchFiles {
+		data, err := os.ReadFile(filepath.Join(eosDir, f.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, fromEOS, filepath.Join("switch", "ceos01", f.File), string(data))
+	}
+	writeFile(t, fromEOS, "nodes/k01-worker/ip-route.txt", "")
+	ceos, err := open(t, fromEOS).Switch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	netnsSwitch := &state.Switch{Name: "ceos01",
+		Ports: []state.SwitchPort{
+			{Name: "eth1", Up: true, Status: "connected", Mode: "access", VLAN: 10, Description: "Connection to k01-control-plane"},
+			{Name: "eth4", Status: "notconnect", Mode: "access", VLAN: 20, Description: "Connection to k01-worker3"},
+		},
+		SVIs: []state.SVI{
+			{Name: "Vlan10", VLAN: 10, Up: true, Address: netip.MustParsePrefix("10.10.10.1/24")},
+			{Name: "Vlan20", VLAN: 20, Up: true, Address: netip.MustParsePrefix("10.10.20.1/24")},
+		},
+		Routes: []state.SwitchRoute{
+			{Dst: netip.MustParsePrefix("10.10.10.0/24"), Type: "connected", Iface: "Vlan10"},
+			{Dst: netip.MustParsePrefix("10.10.20.0/24"), Type: "connected", Iface: "Vlan20"},
+		},
+		VLANs: []state.SwitchVLAN{{ID: 10, Name: "Calico-Network", Ports: []string{"eth1"}}, {ID: 20, Name: "Calico-Network-2", Ports: []string{"eth4"}}},
+	}
+	for _, want := range []*state.Switch{ceos, netnsSwitch} {
+		dir := t.TempDir()
+		if err := WriteSwitch(dir, want); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "nodes/k01-worker/ip-route.txt", "")
+		got, err := open(t, dir).Switch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got, netipEqual); d != "" {
+			t.Errorf("switch (-written +read):\n%s", d)
+		}
+	}
+	if err := WriteSwitch(t.TempDir(), &state.Switch{Name: "../x"}); err == nil {
+		t.Error("WriteSwitch accepted switch name ../x")
+	}
+}
+
+// nat.txt is read from whatever a person pasted; its presence marks the NAT table.
+func TestOpenNAT(t *testing.T) {
+	natDir := filepath.Join("..", "parse", "testdata", "nat")
+	for _, tt := range []struct {
+		file string
+		want []netip.Prefix
+	}{
+		{"calico-iptables-ipset-save.txt", []netip.Prefix{netip.MustParsePrefix("172.18.0.0/16"), netip.MustParsePrefix("192.168.0.0/16")}},
+		{"knetlab-nft.txt", []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(natDir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			writeFile(t, dir, "nodes/k01-worker/"+NATFile, string(data))
+			writeFile(t, dir, "nodes/k01-worker3/ip-route.txt", "")
+			c := open(t, dir)
+			n, err := c.NodeState(context.Background(), "k01-worker")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !n.Has(state.TableNAT) || !cmp.Equal(n.NATOutgoing, tt.want, netipEqual) {
+				t.Errorf("k01-worker NAT marked %v, masquerading %v; want marked, %v", n.Has(state.TableNAT), n.NATOutgoing, tt.want)
+			}
+			other, err := c.NodeState(context.Background(), "k01-worker3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if other.Has(state.TableNAT) {
+				t.Error("k01-worker3 has no nat.txt but its NAT table is marked collected")
+			}
+		})
 	}
 }
 

@@ -222,3 +222,39 @@ func TestBrokenPodWiringFails(t *testing.T) {
 		t.Errorf("k01-worker: %s, findings %v; want web-0's default route and its proxy_arp", n.Status, entries)
 	}
 }
+
+// nat.outgoing is judged from a pasted nat.txt: Calico's iptables rule with its ipsets passes,
+// and the same paste with the pool missing from cali40masq-ipam-pools names the masquerade.
+func TestNATOutgoingFromCapture(t *testing.T) {
+	calico, err := os.ReadFile(filepath.Join("..", "parse", "testdata", "nat", "calico-iptables-ipset-save.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		nat     string
+		want    report.Status
+		missing string
+	}{
+		{"calico iptables and ipset save", string(calico), report.Passed, ""},
+		{"pool not in the masq ipset", strings.Replace(string(calico), "add cali40masq-ipam-pools 192.168.0.0/16\n", "", 1), report.Failed, "masquerade 192.168.0.0/16"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copyCapture(t, nil)
+			if err := os.WriteFile(filepath.Join(dir, "nodes", "k01-worker", capture.NATFile), []byte(tt.nat), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rep := run(t, dir, checkid.NATOutgoing)
+			n := nodeResult(t, rep, checkid.NATOutgoing, "k01-worker")
+			if n.Status != tt.want {
+				t.Fatalf("nat.outgoing on k01-worker: %s %+v, want %s", n.Status, n.Findings, tt.want)
+			}
+			if tt.missing != "" && (len(n.Findings) != 1 || n.Findings[0].Entry != tt.missing || n.Findings[0].Kind != report.Missing) {
+				t.Errorf("findings %+v, want one missing %q", n.Findings, tt.missing)
+			}
+			if w3 := nodeResult(t, rep, checkid.NATOutgoing, "k01-worker3"); w3.Status != report.Skipped {
+				t.Errorf("nat.outgoing on k01-worker3 (no nat.txt): %s, want skipped", w3.Status)
+			}
+		})
+	}
+}

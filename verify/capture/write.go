@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/parse"
 	"github.com/knetlab/knetlab/verify/state"
@@ -17,7 +19,8 @@ import (
 // Write saves f and the nodes' tables in the capture layout, in the formats people capture by
 // hand: cluster.yaml as `kubectl get -o yaml` prints a List (IPPool and BlockAffinity in
 // crd.projectcalico.org/v1, Node and Pod in v1), and each collected table as the `ip`/`bridge`
-// text command prints it. Tables a node does not have are not written, so that Open leaves them
+// text command prints it, and the natOutgoing state as `nft list table ip knetlab` shows the
+// agent's table. Tables a node does not have are not written, so that Open leaves them
 // unmarked again. f may be nil (no cluster.yaml).
 func Write(dir string, f *facts.Facts, nodes []*state.Node) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -32,15 +35,53 @@ func Write(dir string, f *facts.Facts, nodes []*state.Node) error {
 			return fmt.Errorf("write capture: %w", err)
 		}
 	}
+	// The agent's all-ipam-pools set holds every pool; without the facts the masqueraded ones
+	// are the only pools known.
+	var allPools []netip.Prefix
+	if f != nil {
+		for _, p := range f.Pools {
+			allPools = append(allPools, p.CIDR.Masked())
+		}
+	}
 	for _, n := range nodes {
-		if err := writeNode(dir, n); err != nil {
+		pools := allPools
+		if f == nil {
+			pools = n.NATOutgoing
+		}
+		if err := writeNode(dir, n, pools); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeNode(dir string, n *state.Node) error {
+// WriteSwitch saves sw under dir/switch/<name>/ as the `| json` outputs of the four EOS show
+// commands that Open reads. A switch read from a netns lab is rendered from the normalised model
+// (see eos.FormatInterfacesStatus and its siblings), so its capture reads like a cEOS one.
+func WriteSwitch(dir string, sw *state.Switch) error {
+	if !safeName(sw.Name) {
+		return fmt.Errorf("write capture: switch name %q cannot be a directory name", sw.Name)
+	}
+	swDir := filepath.Join(dir, SwitchDir, sw.Name)
+	if err := os.MkdirAll(swDir, 0o755); err != nil {
+		return fmt.Errorf("write capture: %w", err)
+	}
+	outputs := map[string][]byte{
+		eos.InterfacesStatusCmd: eos.FormatInterfacesStatus(sw.Ports),
+		eos.IPInterfaceBriefCmd: eos.FormatIPInterfaceBrief(sw.SVIs),
+		eos.IPRouteCmd:          eos.FormatIPRoute(sw.Routes),
+		eos.VLANCmd:             eos.FormatVLANs(sw.VLANs),
+	}
+	for _, f := range SwitchFiles {
+		if err := os.WriteFile(filepath.Join(swDir, f.File), outputs[f.Command], 0o644); err != nil {
+			return fmt.Errorf("write capture of switch %s: %w", sw.Name, err)
+		}
+	}
+	return nil
+}
+
+// writeNode writes n's tables; allPools fills the agent's all-ipam-pools set in nat.txt.
+func writeNode(dir string, n *state.Node, allPools []netip.Prefix) error {
 	// A node name becomes a directory name; refuse anything that would leave nodes/.
 	if !safeName(n.Name) {
 		return fmt.Errorf("write capture: node name %q cannot be a directory name", n.Name)
@@ -60,6 +101,7 @@ func writeNode(dir string, n *state.Node) error {
 		{state.TableLinks, LinkFile, func() []byte { return parse.FormatLinks(n.Links) }},
 		{state.TableAddrs, AddrFile, func() []byte { return parse.FormatAddrs(n.Links) }},
 		{state.TableSysctls, SysctlFile, func() []byte { return formatSysctls(n.Sysctls) }},
+		{state.TableNAT, NATFile, func() []byte { return parse.FormatNAT(n.NATOutgoing, allPools) }},
 	}
 	for _, file := range files {
 		if !n.Has(file.table) {
