@@ -13,6 +13,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/fault"
+	"github.com/knetlab/knetlab/internal/provider/netns"
 	"github.com/knetlab/knetlab/internal/provider/netns/daemon"
 )
 
@@ -217,9 +218,10 @@ func TestBreakUsage(t *testing.T) {
 	}
 }
 
-// A capture of the live lab, verified offline, gives the live labVerdicts: on a healthy lab and
-// on a broken one, check by check and finding by finding. Connectivity needs traffic, so
-// offline it is skipped.
+// capture + verify --from gives the live verdicts of every check that sends no traffic
+// (connectivity.* are skipped offline by design): on a healthy lab, and on one broken on a node
+// (a fault) and on the switch (a port description changed in the switch namespace), so that
+// failing node, switch and NAT verdicts are compared as well as passing ones.
 func TestCaptureAgreesWithLiveVerify(t *testing.T) {
 	file, name := deployCNILab(t)
 	for _, broken := range []string{"", "worker3-via-eth1"} {
@@ -227,10 +229,16 @@ func TestCaptureAgreesWithLiveVerify(t *testing.T) {
 			if code, out, stderr := run(t, "break", "--lab-file", file, name, broken); code != exitcode.OK {
 				t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
 			}
+			relabelSwitchPort(t, name, "eth4", "spare port")
 		}
 		dir := filepath.Join(t.TempDir(), "capture")
 		if code, out, stderr := run(t, "capture", "--lab-file", file, name, "--out", dir); code != exitcode.OK {
 			t.Fatalf("capture: exit %d\n%s%s", code, out, stderr)
+		}
+		for _, f := range []string{"switch/ceos01/show-vlan.json", "nodes/k01-worker/nat.txt"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Errorf("capture has no %s: %v", f, err)
+			}
 		}
 		_, live := verifyJSON(t, "--lab-file", file)
 		_, off := verifyJSON(t, "--lab-file", file, "--from", dir)
@@ -241,26 +249,17 @@ func TestCaptureAgreesWithLiveVerify(t *testing.T) {
 				if offline != "skipped" {
 					t.Errorf("%s offline: %s, want skipped (a capture cannot send traffic)", c.ID, offline)
 				}
-			case strings.HasPrefix(c.ID, "switch.") || c.ID == "nat.outgoing":
-				// capture writes no switch and no NAT files (SPEC §4 has none for a netns
-				// lab): offline these are skipped with the reason, never judged differently.
-				if offline != "skipped" && offline != c.Status {
-					t.Errorf("fault %q: %s live %s, offline %s", broken, c.ID, c.Status, offline)
-				}
-			case c.ID == "topology.nodes":
-				// Compared below by finding, for the Kubernetes nodes only: the capture has
-				// no switch (see above), so offline the lab's switch is reported absent.
 			case offline != c.Status:
 				t.Errorf("fault %q: %s live %s, offline %s", broken, c.ID, c.Status, offline)
 			}
-		}
-		judged := func(f finding) bool {
-			return strings.HasPrefix(f.Check, "connectivity.") || (f.Check == "topology.nodes" && f.Node == "ceos01")
+			if c.Status == "skipped" && !strings.HasPrefix(c.ID, "connectivity.") {
+				t.Errorf("fault %q: %s skipped live (%s): the lab should give it every input", broken, c.ID, c.Reason)
+			}
 		}
 		// The capture records readiness as a Ready condition, so the same failure reads
 		// differently offline ("Ready condition False" for "agent paused (pid N)").
 		comparable := func(fs []finding) []finding {
-			fs = slices.DeleteFunc(fs, judged)
+			fs = slices.DeleteFunc(fs, func(f finding) bool { return strings.HasPrefix(f.Check, "connectivity.") })
 			for i := range fs {
 				if fs[i].Check == "topology.nodes" {
 					fs[i].Found = ""
@@ -272,11 +271,46 @@ func TestCaptureAgreesWithLiveVerify(t *testing.T) {
 		if !slices.Equal(lf, of) {
 			t.Errorf("fault %q: findings differ\nlive:\n  %s\noffline:\n  %s", broken, findingsText(lf), findingsText(of))
 		}
-		if broken != "" && len(lf) == 0 {
-			t.Errorf("fault %q: live verify found nothing", broken)
+		if broken != "" {
+			for _, check := range []string{"routes.blocks", "switch.ports"} {
+				if !slices.ContainsFunc(lf, func(f finding) bool { return f.Check == check }) {
+					t.Errorf("fault %q: live verify found nothing in %s", broken, check)
+				}
+			}
 		}
 	}
 	if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
 		t.Fatalf("fix: exit %d\n%s%s", code, out, stderr)
 	}
+}
+
+// relabelSwitchPort sets the description (interface alias) of a port of the lab's netns switch,
+// which switch.ports reads, and puts the old one back when the test ends.
+func relabelSwitchPort(t *testing.T, labName, port, description string) {
+	t.Helper()
+	ns := netns.NamespaceName(labName, "ceos01")
+	out, err := exec.Command("ip", "-n", ns, "-j", "link", "show", "dev", port).Output()
+	if err != nil {
+		t.Fatalf("ip -n %s link show dev %s: %v", ns, port, err)
+	}
+	var links []struct {
+		IfAlias string `json:"ifalias"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -j link show dev %s in %s: %v\n%s", port, ns, err, out)
+	}
+	setAlias := func(alias string) error {
+		if out, err := exec.Command("ip", "-n", ns, "link", "set", "dev", port, "alias", alias).CombinedOutput(); err != nil {
+			return fmt.Errorf("set alias of %s in %s: %v: %s", port, ns, err, out)
+		}
+		return nil
+	}
+	if err := setAlias(description); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := setAlias(links[0].IfAlias); err != nil {
+			t.Error(err)
+		}
+	})
 }

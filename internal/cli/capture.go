@@ -38,7 +38,9 @@ knetlab verify --from DIR checks offline (SPEC §4):
   DIR/nodes/<node>/ip-link.txt      ip -d link show
   DIR/nodes/<node>/ip-addr.txt      ip addr
   DIR/nodes/<node>/sysctl.txt       the sysctls pods.wiring reads
+  DIR/nodes/<node>/nat.txt          the natOutgoing masquerade, as nft list table ip knetlab
   DIR/nodes/<node>/pods/<ns>/<pod>/ each local pod's eth0 addresses and routes
+  DIR/switch/<name>/show-*.json     the switch, in the shapes of cEOS's show ... | json
 
 A capture is a bundle to share: a teacher can verify a student's lab, a bug report can carry one.
 What the lab cannot provide (no datastore yet) is left out and verify --from skips its checks.`,
@@ -107,8 +109,22 @@ func captureLab(ctx context.Context, src verify.Source, l *lab.Lab, dir string) 
 		}
 		recordReadiness(f, topo)
 	}
+	// A lab without a switch (pod-network) has no switch directory; verify --from then skips
+	// the switch checks with the reason, as it does for a capture a person made without one.
+	sw, err := src.Switch(ctx)
+	switch {
+	case errors.Is(err, verify.ErrAbsent):
+		sw = nil
+	case err != nil:
+		return 0, fmt.Errorf("switch: %w", err)
+	}
 	if err := capture.Write(dir, f, nodes); err != nil {
 		return 0, err
+	}
+	if sw != nil {
+		if err := capture.WriteSwitch(dir, sw); err != nil {
+			return 0, err
+		}
 	}
 	return len(nodes), nil
 }
