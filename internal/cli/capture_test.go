@@ -54,13 +54,30 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 	if err := os.WriteFile(routes, []byte(wrong), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for name, dir := range map[string]string{"healthy": healthy, "wrong gateway": broken} {
+	// The cEOS fixtures (Ethernet4 notconnect: switch.ports fails) and Calico's iptables NAT
+	// paste, so that the switch and nat.outgoing verdicts travel through a capture too.
+	withSwitch := t.TempDir()
+	if err := os.CopyFS(withSwitch, os.DirFS(healthy)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(withSwitch, "switch", "ceos01"), os.DirFS("../collect/eos/testdata/ceos01")); err != nil {
+		t.Fatal(err)
+	}
+	nat, err := os.ReadFile("../../verify/parse/testdata/nat/calico-iptables-ipset-save.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withSwitch, "nodes", "k01-worker", capture.NATFile), nat, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range map[string]string{"healthy": healthy, "wrong gateway": broken, "cEOS switch and NAT": withSwitch} {
 		t.Run(name, func(t *testing.T) {
 			src, err := capture.Open(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts := verify.Options{Lab: l, Checks: []string{"ipam.pools", "ipam.affinities", "routes.blocks", "routes.pods", "vxlan.device", "vxlan.neigh", "vxlan.fdb", "pods.wiring"}}
+			opts := verify.Options{Lab: l, Checks: []string{"switch.ports", "switch.svis", "switch.routes",
+				"ipam.pools", "ipam.affinities", "routes.blocks", "routes.pods", "vxlan.device", "vxlan.neigh", "vxlan.fdb", "pods.wiring", "nat.outgoing"}}
 			before, err := verify.Run(ctx, src, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -84,7 +101,12 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 			if before.Summary().Passed == 0 {
 				t.Errorf("nothing passed on the fixture; the comparison proves nothing")
 			}
-			if wantFail := name == "wrong gateway"; (before.Failed() > 0) != wantFail {
+			// A source without a switch gives a capture without a switch directory.
+			_, statErr := os.Stat(filepath.Join(dir, capture.SwitchDir))
+			if hasSwitch := name == "cEOS switch and NAT"; (statErr == nil) != hasSwitch {
+				t.Errorf("capture's %s/ directory: stat %v, want present: %v", capture.SwitchDir, statErr, hasSwitch)
+			}
+			if wantFail := name != "healthy"; (before.Failed() > 0) != wantFail {
 				t.Errorf("fixture %s: %d failed checks, want failures: %v", name, before.Failed(), wantFail)
 			}
 		})

@@ -66,11 +66,17 @@ func (sc *natScanner) line(line string) {
 		return
 	case strings.HasPrefix(line, "#"):
 		return
-	case sc.nftElements:
-		sc.nftSetElements(line)
-		return
 	}
 	fields := strings.Fields(line)
+	if sc.nftElements {
+		// A set cut by grep never closes its brace; the first line that starts something else
+		// ends its elements, so the rule after it is still read.
+		if !natStatementWords[fields[0]] {
+			sc.nftSetElements(line)
+			return
+		}
+		sc.nftElements = false
+	}
 	if sc.ipsetMember {
 		// Members run to the blank line; a grep-filtered paste may lack it, so the first line
 		// that is not an address ends them too.
@@ -100,6 +106,13 @@ func (sc *natScanner) line(line string) {
 	case line == "}":
 		sc.nftSet = ""
 	}
+}
+
+// natStatementWords start the lines of nft, iptables-save and ipset output that are not a
+// set's elements.
+var natStatementWords = map[string]bool{
+	"table": true, "set": true, "map": true, "chain": true, "type": true, "flags": true, "ip": true,
+	"elements": true, "-A": true, "add": true, "create": true, "Name:": true, "*nat": true, "COMMIT": true,
 }
 
 // nftSetElements reads one line of a set's `elements = { a, b,` list, which nft wraps over

@@ -59,6 +59,7 @@ func TestNATOutgoingLines(t *testing.T) {
 		{"nft anonymous set without spaces", "ip saddr {192.168.0.0/16,10.1.2.3} masquerade\n", prefixes("10.1.2.3/32", "192.168.0.0/16")},
 		{"nft negated source is no pool", "ip saddr != @masq-ipam-pools masquerade\nset masq-ipam-pools {\nelements = { 192.168.0.0/16 }\n}\n", nil},
 		{"nft set after the rule", "ip saddr @p masquerade\nset p {\n\ttype ipv4_addr\n\telements = { 192.168.0.0/16,\n\t\t10.1.0.0/16 }\n}\n", prefixes("10.1.0.0/16", "192.168.0.0/16")},
+		{"nft set cut by grep before its brace", "set m {\n\telements = { 192.168.0.0/16,\n\t\t10.1.0.0/16,\n\t\tip saddr @m ip daddr != @a masquerade\n", prefixes("10.1.0.0/16", "192.168.0.0/16")},
 		{"nft rule without its set", "ip saddr @cali40masq-ipam-pools ip daddr != @cali40all-ipam-pools masquerade fully-random\n", nil},
 		{"nft rule without source", "oifname \"eth0\" masquerade\n", nil},
 		{"nft set never masqueraded", "set cali40masq-ipam-pools {\nelements = { 192.168.0.0/16 }\n}\n", nil},
