@@ -75,6 +75,12 @@ for _ in $(seq "$big_runs"); do
   record big-destroy "$(ms "$t2" "$t3")"
 done
 
+# knetlab's underlay alone (no CNI), in-process with netlink, to set beside the ip script.
+underlay=$(go test -run '^$' -bench 'BenchmarkDeployCalicoOverlay$|BenchmarkDestroyCalicoOverlay$' \
+  -benchtime "${runs}x" ./internal/provider/netns | awk '/^Benchmark/ {printf "%s %d\n", $1, $3/1000000}')
+underlay_up=$(awk '/DeployCalicoOverlay/ {print $2}' <<<"$underlay")
+underlay_down=$(awk '/DestroyCalicoOverlay/ {print $2}' <<<"$underlay")
+
 m() { tr ' ' '\n' <<<"${samples[$1]}" | grep -v '^$' | median; }
 all() { echo "${samples[$1]}" | sed 's/ $//; s/ /, /g'; }
 
@@ -88,7 +94,9 @@ echo "| connectivity.pods + connectivity.encap | $(m verify-connectivity) ms | $
 echo "| verify, all 15 checks | $(m verify-full) ms | $(all verify-full) | — |"
 echo "| destroy | $(m destroy) ms | $(all destroy) | — |"
 echo "| deploy → verify (all) → destroy | $(( $(m deploy) + $(m verify-full) + $(m destroy) )) ms | (sum of medians) | ≤ 6 s |"
+echo "| knetlab underlay only (no CNI; BenchmarkDeployCalicoOverlay, mean of $runs) | $underlay_up ms | — | ≤ 1 s |"
 echo "| baseline: the same underlay with \`ip\` commands (scripts/underlay-ip.sh up), no CNI | $(m ip-up) ms | $(all ip-up) | — |"
+echo "| knetlab underlay destroy (BenchmarkDestroyCalicoOverlay, mean of $runs) | $underlay_down ms | — | ≤ 0.5 s |"
 echo "| baseline: its teardown (\`ip netns del\`) | $(m ip-down) ms | $(all ip-down) | — |"
 echo "| generated 100-node lab over 4 VLANs: deploy with the CNI | $(m big-deploy) ms | $(all big-deploy) | ≤ 30 s |"
 echo "| generated 100-node lab: verify, the 13 checks without connectivity (no test pods in it) | $(m big-verify) ms | $(all big-verify) | ≤ 3 s |"
