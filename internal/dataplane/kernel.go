@@ -42,21 +42,31 @@ type Programmer struct {
 	pools []netip.Prefix // the pools of the last Apply, for Teardown
 }
 
+// openNetNS opens the network namespace at nsPath, or the caller's own when nsPath is "".
+func openNetNS(nsPath string) (ns.NetNS, error) {
+	if nsPath == "" {
+		target, err := ns.GetCurrentNS()
+		if err != nil {
+			return nil, fmt.Errorf("open the current network namespace: %w", err)
+		}
+		return target, nil
+	}
+	target, err := ns.GetNS(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace %q: %w", nsPath, err)
+	}
+	return target, nil
+}
+
 // NewProgrammer programs the network namespace at nsPath (e.g. /var/run/netns/k01-worker), or
 // the caller's own namespace when nsPath is "".
 func NewProgrammer(nsPath string, log *slog.Logger) (*Programmer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var target ns.NetNS
-	var err error
-	if nsPath == "" {
-		target, err = ns.GetCurrentNS()
-	} else {
-		target, err = ns.GetNS(nsPath)
-	}
+	target, err := openNetNS(nsPath)
 	if err != nil {
-		return nil, fmt.Errorf("open network namespace %q: %w; is the node running?", nsPath, err)
+		return nil, fmt.Errorf("%w; is the node running?", err)
 	}
 	// A handle opened in the namespace keeps its sockets there, so later calls work from any
 	// OS thread without switching namespaces.

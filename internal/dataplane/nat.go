@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 )
@@ -34,15 +33,9 @@ type NATState struct {
 // ReadNAT reads the natOutgoing table of the namespace at nsPath ("" for the caller's own),
 // for verify's nat.outgoing check and for tests.
 func ReadNAT(nsPath string) (NATState, error) {
-	var target ns.NetNS
-	var err error
-	if nsPath == "" {
-		target, err = ns.GetCurrentNS()
-	} else {
-		target, err = ns.GetNS(nsPath)
-	}
+	target, err := openNetNS(nsPath)
 	if err != nil {
-		return NATState{}, fmt.Errorf("open network namespace %q: %w", nsPath, err)
+		return NATState{}, err
 	}
 	defer target.Close()
 	conn, err := nftables.New(nftables.WithNetNSFd(int(target.Fd())))

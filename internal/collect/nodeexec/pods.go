@@ -179,23 +179,14 @@ func (c *Collector) LinkStats(ctx context.Context, node, link string) (state.Lin
 	return ParseLinkStats(out)
 }
 
-// ParseLinkStats reads stats64 from `ip -j -s link show dev X`.
+// ParseLinkStats reads the counters of the one link `ip -j -s link show dev X` prints.
 func ParseLinkStats(out []byte) (state.LinkStats, error) {
-	var links []struct {
-		Stats64 *struct {
-			RX struct {
-				Packets uint64 `json:"packets"`
-			} `json:"rx"`
-			TX struct {
-				Packets uint64 `json:"packets"`
-			} `json:"tx"`
-		} `json:"stats64"`
-	}
-	if err := json.Unmarshal(out, &links); err != nil {
+	links, err := parse.Links(out)
+	if err != nil {
 		return state.LinkStats{}, fmt.Errorf("ip -j -s link: %w", err)
 	}
-	if len(links) != 1 || links[0].Stats64 == nil {
-		return state.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with stats64, got %d", len(links))
+	if len(links) != 1 || links[0].Stats == nil {
+		return state.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with its counters, got %d links", len(links))
 	}
-	return state.LinkStats{RxPackets: links[0].Stats64.RX.Packets, TxPackets: links[0].Stats64.TX.Packets}, nil
+	return *links[0].Stats, nil
 }
