@@ -71,9 +71,19 @@ func prepareNetnsDir() error {
 }
 
 // createNamespace makes a named namespace as `ip netns add` does (a bind mount under /run/netns)
-// and returns a handle on it. netns.NewNamed moves the calling thread into the new namespace, so
-// it runs on a locked thread that is moved back; a thread that cannot be moved back is retired.
+// and returns a handle on it.
 func createNamespace(name string) (netns.NsHandle, error) {
+	h, err := onFreshThread(func() (netns.NsHandle, error) { return netns.NewNamed(name) })
+	if err != nil {
+		return h, fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// onFreshThread runs create, which makes a namespace and moves the calling thread into it
+// (netns.New, netns.NewNamed), on a locked thread that is moved back afterwards; a thread that
+// cannot be moved back is retired with its goroutine, so no other goroutine ever runs in it.
+func onFreshThread(create func() (netns.NsHandle, error)) (netns.NsHandle, error) {
 	type result struct {
 		h   netns.NsHandle
 		err error
@@ -84,18 +94,18 @@ func createNamespace(name string) (netns.NsHandle, error) {
 		orig, err := netns.Get()
 		if err != nil {
 			runtime.UnlockOSThread()
-			done <- result{netns.None(), fmt.Errorf("create namespace %s: %w", name, err)}
+			done <- result{netns.None(), err}
 			return
 		}
 		defer orig.Close()
-		h, err := netns.NewNamed(name)
+		h, err := create()
 		if serr := netns.Set(orig); serr != nil {
-			done <- result{h, fmt.Errorf("create namespace %s: return to the original namespace: %w", name, serr)}
+			done <- result{h, fmt.Errorf("return to the original namespace: %w", serr)}
 			return // the thread stays locked and dies with this goroutine
 		}
 		runtime.UnlockOSThread()
 		if err != nil {
-			done <- result{netns.None(), fmt.Errorf("create namespace %s: %w", name, err)}
+			done <- result{netns.None(), err}
 			return
 		}
 		done <- result{h, nil}
@@ -120,35 +130,13 @@ func deleteNamespace(name string) error {
 // withScratchNamespace runs fn with a netlink-able namespace that has no name: it disappears
 // when its last handle closes, so a probe leaves nothing behind even if knetlab is killed.
 func withScratchNamespace(fn func(netns.NsHandle) error) error {
-	type result struct {
-		h   netns.NsHandle
-		err error
+	h, err := onFreshThread(netns.New)
+	if err != nil {
+		if h.IsOpen() {
+			h.Close()
+		}
+		return fmt.Errorf("scratch namespace: %w", err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{netns.None(), err}
-			return
-		}
-		defer orig.Close()
-		h, err := netns.New()
-		if serr := netns.Set(orig); serr != nil {
-			done <- result{h, serr}
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- result{h, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		if r.h.IsOpen() {
-			r.h.Close()
-		}
-		return fmt.Errorf("scratch namespace: %w", r.err)
-	}
-	defer r.h.Close()
-	return fn(r.h)
+	defer h.Close()
+	return fn(h)
 }
