@@ -8,96 +8,24 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore/kubestoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 )
 
-// The tests below are the etcd backend's behavioural contract (internal/datastore/etcd_test.go)
-// run against the kubernetes backend and the in-memory API server.
+var pool = storetest.Pool
 
-func pool(name, cidr string, blockSize int) *datastore.IPPool {
-	return &datastore.IPPool{
-		Metadata: datastore.ObjectMeta{Name: name},
-		Spec: datastore.IPPoolSpec{
-			CIDR: netip.MustParsePrefix(cidr), BlockSize: blockSize,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true,
-			NodeSelector: "all()",
-		},
-	}
-}
-
-func TestCRUDAndCompareAndSwap(t *testing.T) {
-	ctx := context.Background()
-	pools := datastore.IPPools(kubestoretest.Start(t).Store(t))
-
-	created := pool("default-ipv4-ippool", "192.168.0.0/16", 26)
-	if err := pools.Create(ctx, created); err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	if created.Metadata.Revision == 0 {
-		t.Fatal("Create left Revision at 0")
-	}
-	got, err := pools.Get(ctx, "default-ipv4-ippool")
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	if got.Spec != created.Spec || got.Metadata != created.Metadata {
-		t.Fatalf("Get = %+v, want %+v", got, created)
-	}
-
-	stale := *got
-	got.Spec.BlockSize = 27
-	if err := pools.Update(ctx, got); err != nil {
-		t.Fatalf("Update at the read revision: %v", err)
-	}
-	if got.Metadata.Revision == stale.Metadata.Revision {
-		t.Fatalf("Update left Revision at %d", got.Metadata.Revision)
-	}
-
-	missing := pool("absent", "10.0.0.0/8", 26)
-	missing.Metadata.Revision = got.Metadata.Revision
-	unread := pool("default-ipv4-ippool", "10.0.0.0/8", 26) // Revision 0: never read
-	cases := []struct {
-		name string
-		op   func() error
-		want error
-	}{
-		{"create over an existing object", func() error { return pools.Create(ctx, pool("default-ipv4-ippool", "10.0.0.0/8", 26)) }, datastore.ErrExists},
-		{"update at a stale revision", func() error { s := stale; return pools.Update(ctx, &s) }, datastore.ErrConflict},
-		{"delete at a stale revision", func() error { s := stale; return pools.Delete(ctx, &s) }, datastore.ErrConflict},
-		{"update without a revision is never unconditional", func() error { return pools.Update(ctx, unread) }, datastore.ErrConflict},
-		{"delete without a revision is never unconditional", func() error { return pools.Delete(ctx, unread) }, datastore.ErrConflict},
-		{"update of a missing object", func() error { return pools.Update(ctx, missing) }, datastore.ErrNotFound},
-		{"delete of a missing object", func() error { return pools.Delete(ctx, missing) }, datastore.ErrNotFound},
-		{"get of a missing object", func() error { _, err := pools.Get(ctx, "absent"); return err }, datastore.ErrNotFound},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.op(); !errors.Is(err, tc.want) {
-				t.Fatalf("got %v, want an error wrapping %v", err, tc.want)
-			}
-		})
-	}
-
-	// The failed writes above must not have changed the object.
-	after, err := pools.Get(ctx, "default-ipv4-ippool")
-	if err != nil {
-		t.Fatalf("Get after failed writes: %v", err)
-	}
-	if after.Spec.BlockSize != 27 || after.Metadata.Revision != got.Metadata.Revision {
-		t.Fatalf("object changed by failed writes: %+v", after)
-	}
-	if err := pools.Delete(ctx, after); err != nil {
-		t.Fatalf("Delete at the read revision: %v", err)
-	}
-	if _, err := pools.Get(ctx, "default-ipv4-ippool"); !errors.Is(err, datastore.ErrNotFound) {
-		t.Fatalf("Get after Delete: %v, want ErrNotFound", err)
-	}
+// The Store contract shared with the etcd backend, over the in-memory API server. The tests
+// after it are what only this backend has: API error mapping, Watch(0), RBAC verbs, object shape.
+func TestStoreContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) func(t *testing.T) datastore.Store {
+		api := kubestoretest.Start(t)
+		return func(t *testing.T) datastore.Store { return api.Store(t) }
+	}, storetest.Contract{Writers: 8, Increments: 20})
 }
 
 // Every resource type round-trips through a custom resource unchanged, Calico field names and all.
@@ -176,34 +104,8 @@ func TestObjectKeepsNameAndSpecOnly(t *testing.T) {
 	}
 }
 
-func TestListIsSortedAndScopedToKind(t *testing.T) {
-	ctx := context.Background()
-	store := kubestoretest.Start(t).Store(t)
-	for _, name := range []string{"pool-b", "pool-a", "pool-c"} {
-		if err := datastore.IPPools(store).Create(ctx, pool(name, "10.0.0.0/8", 26)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	node := &datastore.Node{Metadata: datastore.ObjectMeta{Name: "k01-worker"}}
-	if err := datastore.Nodes(store).Create(ctx, node); err != nil {
-		t.Fatal(err)
-	}
-	list, rev, err := datastore.IPPools(store).List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, p := range list {
-		names = append(names, p.Metadata.Name)
-	}
-	if fmt.Sprint(names) != "[pool-a pool-b pool-c]" {
-		t.Fatalf("List names = %v, want [pool-a pool-b pool-c]", names)
-	}
-	if rev != node.Metadata.Revision {
-		t.Fatalf("List revision %d, want the last write's %d (the API server's current resourceVersion)", rev, node.Metadata.Revision)
-	}
-}
-
+// Names the API server would refuse never leave the client: on top of the contract's bad
+// names, Kubernetes names must be DNS-1123 subdomains.
 func TestRejectsBadNames(t *testing.T) {
 	api := kubestoretest.Start(t)
 	store := api.Store(t)
@@ -266,80 +168,6 @@ func TestErrorsOfTheAPIServer(t *testing.T) {
 			t.Fatalf("List against a stopped API server: %v, want ErrUnavailable", err)
 		}
 	})
-}
-
-func TestWatchFromListRevision(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	store := kubestoretest.Start(t).Store(t)
-	nodes := datastore.Nodes(store)
-
-	// A change before the list must not be replayed by a watch from the list revision.
-	before := &datastore.Node{Metadata: datastore.ObjectMeta{Name: "k01-control-plane"}}
-	if err := nodes.Create(ctx, before); err != nil {
-		t.Fatal(err)
-	}
-	_, rev, err := nodes.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Changes between the list and the watch must be delivered: the watch starts at rev.
-	n := &datastore.Node{Metadata: datastore.ObjectMeta{Name: "k01-worker"}}
-	n.Spec.BGP.IPv4Address = netip.MustParsePrefix("10.10.10.11/24")
-	if err := nodes.Create(ctx, n); err != nil {
-		t.Fatal(err)
-	}
-	events, err := nodes.Watch(ctx, rev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// An IPPool write must not show up on the Node watch.
-	if err := datastore.IPPools(store).Create(ctx, pool("p", "10.0.0.0/8", 26)); err != nil {
-		t.Fatal(err)
-	}
-	n.Spec.IPv4VXLANTunnelAddr = netip.MustParseAddr("192.168.16.0")
-	if err := nodes.Update(ctx, n); err != nil {
-		t.Fatal(err)
-	}
-	if err := nodes.Delete(ctx, n); err != nil {
-		t.Fatal(err)
-	}
-
-	want := []struct {
-		typ    datastore.EventType
-		name   string
-		tunnel string
-	}{
-		{datastore.EventPut, "k01-worker", "invalid IP"},
-		{datastore.EventPut, "k01-worker", "192.168.16.0"},
-		{datastore.EventDelete, "k01-worker", "192.168.16.0"}, // a delete carries the last value
-	}
-	lastRev := rev
-	for i, w := range want {
-		select {
-		case ev := <-events:
-			if ev.Type != w.typ || ev.Object == nil || ev.Object.Metadata.Name != w.name ||
-				ev.Object.Spec.IPv4VXLANTunnelAddr.String() != w.tunnel {
-				t.Fatalf("event %d = %v %+v (err %v), want %v %s tunnel %s", i, ev.Type, ev.Object, ev.Err, w.typ, w.name, w.tunnel)
-			}
-			if ev.Object.Spec.BGP.IPv4Address.String() != "10.10.10.11/24" {
-				t.Fatalf("event %d lost the underlay address: %+v", i, ev.Object.Spec)
-			}
-			if ev.Object.Metadata.Revision == lastRev {
-				t.Fatalf("event %d repeats revision %d", i, lastRev)
-			}
-			lastRev = ev.Object.Metadata.Revision
-		case <-ctx.Done():
-			t.Fatalf("event %d (%v %s) never arrived", i, w.typ, w.name)
-		}
-	}
-
-	cancel()
-	for ev := range events {
-		if ev.Type != datastore.EventError {
-			t.Fatalf("unexpected event after the last change: %v %+v", ev.Type, ev.Object)
-		}
-	}
 }
 
 // Watch(0) means "from now on": objects that exist already are not replayed as ADDED.
@@ -414,58 +242,6 @@ func TestWatchEndsWithAnError(t *testing.T) {
 				t.Fatalf("events = %+v, want one error naming %q", got, tc.want)
 			}
 		})
-	}
-}
-
-// Many writers incrementing one object through Get + Update(CAS) must lose no increment: every
-// conflict is retried from a fresh read.
-func TestConcurrentCompareAndSwapLosesNoUpdate(t *testing.T) {
-	ctx := context.Background()
-	api := kubestoretest.Start(t)
-	const writers, increments = 8, 20
-
-	setup := datastore.IPPools(api.Store(t))
-	if err := setup.Create(ctx, pool("counter", "10.0.0.0/8", 0)); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for range writers {
-		pools := datastore.IPPools(api.Store(t))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range increments {
-				for {
-					p, err := pools.Get(ctx, "counter")
-					if err != nil {
-						errs <- err
-						return
-					}
-					p.Spec.BlockSize++
-					err = pools.Update(ctx, p)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, datastore.ErrConflict) {
-						errs <- err
-						return
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	final, err := setup.Get(ctx, "counter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if final.Spec.BlockSize != writers*increments {
-		t.Fatalf("counter = %d after %d increments: updates were lost", final.Spec.BlockSize, writers*increments)
 	}
 }
 
