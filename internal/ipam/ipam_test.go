@@ -11,6 +11,7 @@ import (
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
 	"github.com/knetlab/knetlab/internal/ipam"
+	"github.com/knetlab/knetlab/internal/ipam/ipamtest"
 )
 
 var labNodes = []string{"k01-control-plane", "k01-worker", "k01-worker2", "k01-worker3"}
@@ -33,66 +34,8 @@ func createPool(t testing.TB, store datastore.Store, name, cidr string, blockSiz
 	}
 }
 
-// audit reads the whole IPAM state and checks it against what the callers were told: every
-// block consistent and inside a pool, no two blocks overlapping, each block owned by exactly
-// the node whose confirmed affinity names it, and the handle → address map equal to want.
-func audit(t *testing.T, store datastore.Store, want map[string]netip.Addr, owner map[string]string) {
-	t.Helper()
-	ctx := context.Background()
-	blocks, _, err := datastore.IPAMBlocks(store).List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	affs, _, err := datastore.BlockAffinities(store).List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	confirmed := make(map[netip.Prefix][]string)
-	for _, a := range affs {
-		if a.Spec.State == datastore.AffinityConfirmed && !a.Spec.Deleted {
-			confirmed[a.Spec.CIDR] = append(confirmed[a.Spec.CIDR], a.Spec.Node)
-		}
-	}
-	got := make(map[string]netip.Addr)
-	for i, b := range blocks {
-		if err := ipam.CheckBlock(b); err != nil {
-			t.Error(err)
-		}
-		for _, other := range blocks[:i] {
-			if b.Spec.CIDR.Overlaps(other.Spec.CIDR) {
-				t.Errorf("blocks %s and %s overlap", b.Spec.CIDR, other.Spec.CIDR)
-			}
-		}
-		if nodes := confirmed[b.Spec.CIDR]; len(nodes) != 1 || nodes[0] != b.Spec.AffineNode() {
-			t.Errorf("block %s (affinity %s) has confirmed affinities for %v, want exactly its own node", b.Spec.CIDR, b.Spec.Affinity, nodes)
-		}
-		for ord, attr := range b.Spec.Allocations {
-			if attr == nil {
-				continue
-			}
-			h := b.Spec.Attributes[*attr].HandleID
-			addr := netip.PrefixFrom(b.Spec.CIDR.Addr(), 32).Addr()
-			for range ord {
-				addr = addr.Next()
-			}
-			if prev, dup := got[h]; dup {
-				t.Errorf("handle %s holds two addresses: %s and %s", h, prev, addr)
-			}
-			got[h] = addr
-			if node, ok := owner[h]; ok && node != b.Spec.AffineNode() {
-				t.Errorf("handle %s of node %s got %s from %s's block %s", h, node, addr, b.Spec.AffineNode(), b.Spec.CIDR)
-			}
-		}
-	}
-	for h, addr := range want {
-		if got[h] != addr {
-			t.Errorf("handle %s: caller was given %s, datastore records %s", h, addr, got[h])
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("datastore records %d allocations, callers were given %d", len(got), len(want))
-	}
-}
+// audit is the datastore audit every IPAM test ends with, shared with the kubernetes backend.
+var audit = ipamtest.Audit
 
 func TestClaimBlock(t *testing.T) {
 	ctx := context.Background()
@@ -396,52 +339,9 @@ func TestReleaseNode(t *testing.T) {
 // race to claim new blocks. Nothing may be handed out twice, and the datastore must record
 // exactly what the callers were told.
 func TestConcurrentAllocateNeverDoublesAnAddress(t *testing.T) {
-	ctx := context.Background()
 	endpoint := datastoretest.Start(t)
-	store := datastoretest.Dial(t, endpoint)
-	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 28)
-
-	const nodes, perNode, goroutinesPerNode = 8, 50, 10
-	var mu sync.Mutex
-	want := make(map[string]netip.Addr)
-	owner := make(map[string]string)
-	byAddr := make(map[netip.Addr]string)
-	var wg sync.WaitGroup
-	var errs []error
-	for n := range nodes {
-		node := fmt.Sprintf("node-%d", n)
-		// Each node has its own connection, as each node's CNI plugin would.
-		m := ipam.New(datastoretest.Dial(t, endpoint))
-		for g := range goroutinesPerNode {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range perNode / goroutinesPerNode {
-					h := fmt.Sprintf("%s-g%d-%d", node, g, i)
-					addr, err := m.Allocate(ctx, node, h, nil)
-					mu.Lock()
-					if err != nil {
-						errs = append(errs, err)
-						mu.Unlock()
-						return
-					}
-					if other, dup := byAddr[addr]; dup {
-						errs = append(errs, fmt.Errorf("%s handed out twice: %s and %s", addr, other, h))
-					}
-					byAddr[addr], want[h], owner[h] = h, addr, node
-					mu.Unlock()
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	for _, err := range errs {
-		t.Error(err)
-	}
-	if len(want) != nodes*perNode {
-		t.Fatalf("%d allocations succeeded, want %d", len(want), nodes*perNode)
-	}
-	audit(t, store, want, owner)
+	ipamtest.ConcurrentAllocate(t, func(t *testing.T) datastore.Store { return datastoretest.Dial(t, endpoint) },
+		ipamtest.Scale{Nodes: 8, PerNode: 50, Goroutines: 10})
 }
 
 // A runtime that retries an ADD while the first is still running sends the same handle twice at
