@@ -13,6 +13,7 @@ import (
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/ipam"
 	"github.com/vishvananda/netlink"
 )
@@ -23,64 +24,21 @@ var underlayCIDRs = []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")}
 func startAgent(t *testing.T, store datastore.Store, name, nsName string) (a *Agent, stop func()) {
 	t.Helper()
 	a = New(store, Config{NodeName: name, AutodetectCIDRs: underlayCIDRs, NetNSPath: testbed.Path(nsName)})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent %s: %v", name, err)
-		}
-	}
-	t.Cleanup(stop)
-	return a, stop
+	return a, testbed.Background(t, "agent "+name, a.Run)
 }
 
 // blockRoutes lists a node's proto-80 routes as "dst dev" pairs.
 func blockRoutes(t testing.TB, h *netlink.Handle) []string {
-	t.Helper()
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: dataplane.RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, r := range routes {
-		dev := "blackhole"
-		if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
-			dev = l.Attrs().Name
-		}
-		out = append(out, fmt.Sprintf("%s %s", r.Dst, dev))
-	}
-	slices.Sort(out)
-	return out
+	return testbed.RoutesOf(t, h, dataplane.RouteProtocol)
 }
 
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > limit {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
+var waitFor = testbed.WaitFor
 
 func TestAgentsConvergeFromTheDatastore(t *testing.T) {
 	testbed.RequireRoot(t)
 	store := datastoretest.Connect(t)
 	ctx := context.Background()
-	if err := datastore.IPPools(store).Create(ctx, &datastore.IPPool{
-		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},
-		Spec: datastore.IPPoolSpec{CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
-	}); err != nil {
+	if err := datastore.IPPools(store).Create(ctx, storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
 		t.Fatal(err)
 	}
 	u := testbed.NewUnderlay(t)

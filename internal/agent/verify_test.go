@@ -14,6 +14,7 @@ import (
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/kernelstate"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify"
@@ -94,11 +95,7 @@ func TestVerifyPassesOnAgentProgrammedNodes(t *testing.T) {
 	testbed.RequireRoot(t)
 	store := datastoretest.Connect(t)
 	ctx := context.Background()
-	if err := datastore.IPPools(store).Create(ctx, &datastore.IPPool{
-		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},
-		Spec: datastore.IPPoolSpec{CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
-	}); err != nil {
+	if err := datastore.IPPools(store).Create(ctx, storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
 		t.Fatal(err)
 	}
 	u := testbed.NewUnderlay(t)

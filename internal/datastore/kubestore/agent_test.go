@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
@@ -42,20 +40,12 @@ func TestAgentsConvergeOverKubernetes(t *testing.T) {
 	for _, name := range names {
 		a := agent.New(api.Store(t), agent.Config{NodeName: name, NetNSPath: testbed.Path(u.Nodes[name].NS),
 			AutodetectCIDRs: []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")}})
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- a.Run(runCtx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent %s: %v", name, err)
-			}
-		})
+		testbed.Background(t, "agent "+name, a.Run)
 	}
 
 	im := ipam.New(store)
 	block := map[string]netip.Prefix{}
-	waitUntil(t, "every node registered with a block", func() bool {
+	testbed.WaitFor(t, 20*time.Second, "every node registered with a block", func() bool {
 		for _, n := range names {
 			bs, err := im.NodeBlocks(ctx, n)
 			if err != nil || len(bs) == 0 {
@@ -81,39 +71,9 @@ func TestAgentsConvergeOverKubernetes(t *testing.T) {
 		slices.Sort(want)
 		h := testbed.Handle(t, u.Nodes[self].NS)
 		var got []string
-		waitUntil(t, self+" routes every block", func() bool {
-			got = blockRoutes(t, h)
+		testbed.WaitFor(t, 20*time.Second, self+" routes every block", func() bool {
+			got = testbed.RoutesOf(t, h, dataplane.RouteProtocol)
 			return slices.Equal(got, want)
 		})
-	}
-}
-
-func blockRoutes(t testing.TB, h *netlink.Handle) []string {
-	t.Helper()
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: dataplane.RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, r := range routes {
-		dev := "blackhole"
-		if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
-			dev = l.Attrs().Name
-		}
-		out = append(out, fmt.Sprintf("%s %s", r.Dst, dev))
-	}
-	slices.Sort(out)
-	return out
-}
-
-// waitUntil polls cond; the deadline only bounds a broken run, it asserts no timing.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
