@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knetlab/knetlab/internal/dataplane"
+	"github.com/knetlab/knetlab/internal/agent/agenttest"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
@@ -27,10 +27,7 @@ func startAgent(t *testing.T, store datastore.Store, name, nsName string) (a *Ag
 	return a, testbed.Background(t, "agent "+name, a.Run)
 }
 
-// blockRoutes lists a node's proto-80 routes as "dst dev" pairs.
-func blockRoutes(t testing.TB, h *netlink.Handle) []string {
-	return testbed.RoutesOf(t, h, dataplane.RouteProtocol)
-}
+var blockRoutes = agenttest.BlockRoutes
 
 var waitFor = testbed.WaitFor
 
@@ -42,10 +39,10 @@ func TestAgentsConvergeFromTheDatastore(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := testbed.NewUnderlay(t)
-	names := []string{"k01-worker", "k01-worker2", "k01-worker3"}
-	u.AddNode(t, "k01-worker", netip.MustParsePrefix("10.10.10.11/24"))
-	u.AddNode(t, "k01-worker2", netip.MustParsePrefix("10.10.10.12/24"))
-	u.AddNode(t, "k01-worker3", netip.MustParsePrefix("10.10.20.20/24"))
+	names := agenttest.Names()
+	for _, n := range names {
+		u.AddNode(t, n, agenttest.Underlays[n])
+	}
 	stops := map[string]func(){}
 	for _, n := range names {
 		_, stops[n] = startAgent(t, store, n, u.Nodes[n].NS)
@@ -53,37 +50,12 @@ func TestAgentsConvergeFromTheDatastore(t *testing.T) {
 
 	// Expected from the datastore itself: every node routes every other node's block.
 	im := ipam.New(store)
-	block := map[string]netip.Prefix{}
-	waitFor(t, 10*time.Second, "every node registered with a block", func() bool {
-		for _, n := range names {
-			bs, err := im.NodeBlocks(ctx, n)
-			if err != nil || len(bs) == 0 {
-				return false
-			}
-			block[n] = bs[0]
-		}
-		return true
-	})
-	want := func(self string) []string {
-		var out []string
-		for _, n := range names {
-			dev := "eth1"
-			switch {
-			case n == self:
-				dev = "blackhole"
-			case (self == "k01-worker3") != (n == "k01-worker3"):
-				dev = dataplane.VXLANDeviceName
-			}
-			out = append(out, fmt.Sprintf("%s %s", block[n], dev))
-		}
-		slices.Sort(out)
-		return out
-	}
+	block := agenttest.WaitForBlocks(t, store, names)
 	handles := map[string]*netlink.Handle{}
 	for _, n := range names {
 		h := testbed.Handle(t, u.Nodes[n].NS)
 		handles[n] = h
-		took := waitFor(t, 10*time.Second, n+" converged", func() bool { return slices.Equal(blockRoutes(t, h), want(n)) })
+		took := agenttest.WaitForBlockRoutes(t, h, n, block)
 		t.Logf("%s converged after %v more", n, took.Round(time.Millisecond))
 	}
 
