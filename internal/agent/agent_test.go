@@ -31,18 +31,26 @@ var blockRoutes = agenttest.BlockRoutes
 
 var waitFor = testbed.WaitFor
 
-func TestAgentsConvergeFromTheDatastore(t *testing.T) {
+// overlayLab starts an etcd datastore holding the lab's pool and the calico-overlay-shaped
+// underlay of agenttest's nodes, with no agent running yet.
+func overlayLab(t *testing.T) (datastore.Store, *testbed.Underlay) {
+	t.Helper()
 	testbed.RequireRoot(t)
 	store := datastoretest.Connect(t)
-	ctx := context.Background()
-	if err := datastore.IPPools(store).Create(ctx, storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
+	if err := datastore.IPPools(store).Create(context.Background(), storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
 		t.Fatal(err)
 	}
 	u := testbed.NewUnderlay(t)
-	names := agenttest.Names()
-	for _, n := range names {
+	for _, n := range agenttest.Names() {
 		u.AddNode(t, n, agenttest.Underlays[n])
 	}
+	return store, u
+}
+
+func TestAgentsConvergeFromTheDatastore(t *testing.T) {
+	store, u := overlayLab(t)
+	ctx := context.Background()
+	names := agenttest.Names()
 	stops := map[string]func(){}
 	for _, n := range names {
 		_, stops[n] = startAgent(t, store, n, u.Nodes[n].NS)

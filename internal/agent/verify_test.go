@@ -3,18 +3,16 @@ package agent
 import (
 	"bytes"
 	"context"
-	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netns"
 
+	"github.com/knetlab/knetlab/internal/agent/agenttest"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
-	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/kernelstate"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify"
@@ -92,20 +90,12 @@ func (s *testSource) Switch(context.Context) (*state.Switch, error) { return nil
 // TestVerifyPassesOnAgentProgrammedNodes is the point of the whole exercise: nodes programmed
 // by knetlab's agent pass knetlab's verify, which was written from SPEC §2 independently.
 func TestVerifyPassesOnAgentProgrammedNodes(t *testing.T) {
-	testbed.RequireRoot(t)
-	store := datastoretest.Connect(t)
+	store, u := overlayLab(t)
 	ctx := context.Background()
-	if err := datastore.IPPools(store).Create(ctx, storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
-		t.Fatal(err)
-	}
-	u := testbed.NewUnderlay(t)
 	src := &testSource{store: store, ns: map[string]string{}}
-	for _, n := range []struct{ name, underlay string }{
-		{"k01-worker", "10.10.10.11/24"}, {"k01-worker2", "10.10.10.12/24"}, {"k01-worker3", "10.10.20.20/24"},
-	} {
-		node := u.AddNode(t, n.name, netip.MustParsePrefix(n.underlay))
-		src.ns[n.name] = node.NS
-		startAgent(t, store, n.name, node.NS)
+	for _, n := range agenttest.Names() {
+		src.ns[n] = u.Nodes[n].NS
+		startAgent(t, store, n, u.Nodes[n].NS)
 	}
 
 	// Verify judges what the datastore says; wait until it knows every node.
