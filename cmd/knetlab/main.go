@@ -10,11 +10,8 @@ import (
 )
 
 func main() {
-	// Run under the name knetlab-cni (the symlink deploy puts in the lab's CNI_PATH), knetlab is
-	// the CNI plugin, so a netns lab needs no second binary.
-	if daemon.IsPlugin(os.Args[0]) {
-		daemon.PluginMain()
-		return
-	}
+	// Run as knetlab-cni (the symlink deploy puts in the lab's CNI_PATH) or as `knetlab daemon`,
+	// knetlab is the lab's CNI plugin or daemon, so a netns lab needs no second binary.
+	daemon.RunAs(os.Args)
 	os.Exit(cli.Main(os.Args[1:], ui.StdStreams()))
 }

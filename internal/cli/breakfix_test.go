@@ -20,15 +20,7 @@ import (
 // The test binary stands in for knetlab: a deploy re-executes os.Executable() as the lab's
 // datastore and agents (knetlab daemon ...) and, through the knetlab-cni symlink, as the CNI
 // plugin. Dispatching before the test framework parses flags makes those processes real.
-func init() {
-	switch {
-	case daemon.IsPlugin(os.Args[0]):
-		daemon.PluginMain()
-		os.Exit(0)
-	case len(os.Args) > 1 && os.Args[1] == daemon.Command:
-		os.Exit(daemon.Main(os.Args[2:], os.Stderr))
-	}
-}
+func init() { daemon.RunAs(os.Args) }
 
 // labVerdicts is the part of the JSON report the break/fix tests judge.
 type labVerdicts struct {

@@ -58,14 +58,7 @@ func FormatRoute(r state.Route) string {
 }
 
 // FormatRoutes prints routes as `ip route` does.
-func FormatRoutes(routes []state.Route) []byte {
-	var b strings.Builder
-	for _, r := range routes {
-		b.WriteString(FormatRoute(r))
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
-}
+func FormatRoutes(routes []state.Route) []byte { return printLines(routes, FormatRoute) }
 
 // FormatNeigh prints n as one `ip neigh` line.
 func FormatNeigh(n state.Neigh) string {
@@ -85,14 +78,7 @@ func FormatNeigh(n state.Neigh) string {
 }
 
 // FormatNeighs prints neighbours as `ip neigh` does.
-func FormatNeighs(neighs []state.Neigh) []byte {
-	var b strings.Builder
-	for _, n := range neighs {
-		b.WriteString(FormatNeigh(n))
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
-}
+func FormatNeighs(neighs []state.Neigh) []byte { return printLines(neighs, FormatNeigh) }
 
 // FormatFDBEntry prints e as one `bridge fdb show` line.
 func FormatFDBEntry(e state.FDBEntry) string {
@@ -117,10 +103,13 @@ func FormatFDBEntry(e state.FDBEntry) string {
 }
 
 // FormatFDB prints entries as `bridge fdb show` does.
-func FormatFDB(entries []state.FDBEntry) []byte {
+func FormatFDB(entries []state.FDBEntry) []byte { return printLines(entries, FormatFDBEntry) }
+
+// printLines prints one line per item, as the iproute2 commands do.
+func printLines[T any](items []T, line func(T) string) []byte {
 	var b strings.Builder
-	for _, e := range entries {
-		b.WriteString(FormatFDBEntry(e))
+	for _, it := range items {
+		b.WriteString(line(it))
 		b.WriteByte('\n')
 	}
 	return []byte(b.String())

@@ -17,7 +17,7 @@ import (
 //	go test -run '^$' -bench . -benchtime 5x ./internal/provider/netns/
 func BenchmarkDeployCalicoOverlay(b *testing.B) {
 	requireRootT(b)
-	benchDeploy(b, uniqueLab(b, "calico-overlay"))
+	benchDeploy(b, New(WithStateRoot(b.TempDir()), WithoutCNI()), uniqueLab(b, "calico-overlay"))
 }
 
 func BenchmarkDestroyCalicoOverlay(b *testing.B) {
@@ -47,13 +47,13 @@ func BenchmarkDeployGenerated(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			benchDeploy(b, l)
+			benchDeploy(b, New(WithStateRoot(b.TempDir()), WithoutCNI()), l)
 		})
 	}
 }
 
-func benchDeploy(b *testing.B, l *lab.Lab) {
-	p := New(WithStateRoot(b.TempDir()), WithoutCNI())
+// benchDeploy times deploys of l by p (destroy untimed in between).
+func benchDeploy(b *testing.B, p *Provider, l *lab.Lab) {
 	b.Cleanup(func() { removeTestNamespaces(l.Name) })
 	ctx := context.Background()
 	for b.Loop() {

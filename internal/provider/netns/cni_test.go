@@ -30,15 +30,7 @@ import (
 // datastore and agents (knetlab daemon ...) and, through the knetlab-cni symlink, as the CNI
 // plugin. Dispatching here, before the test framework parses flags, is what makes those
 // processes real in the tests.
-func init() {
-	switch {
-	case daemon.IsPlugin(os.Args[0]):
-		daemon.PluginMain()
-		os.Exit(0)
-	case len(os.Args) > 1 && os.Args[1] == daemon.Command:
-		os.Exit(daemon.Main(os.Args[2:], os.Stderr))
-	}
-}
+func init() { daemon.RunAs(os.Args) }
 
 // cniLab is a deployed lab with the knetlab CNI, shared by the subtests of one deploy.
 type cniLab struct {
@@ -487,22 +479,5 @@ func agentProcessOf(t *testing.T, rec *labstate.Lab, node string) labstate.Proce
 //	go test -run '^$' -bench WithCNI -benchtime 5x ./internal/provider/netns/
 func BenchmarkDeployCalicoOverlayWithCNI(b *testing.B) {
 	requireRootT(b)
-	benchDeployWithCNI(b, uniqueLab(b, "calico-overlay"))
-}
-
-func benchDeployWithCNI(b *testing.B, l *lab.Lab) {
-	p := newTestProvider(b)
-	b.Cleanup(func() { removeTestNamespaces(l.Name) })
-	ctx := context.Background()
-	for b.Loop() {
-		if err := p.Deploy(ctx, l, provider.DeployOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := p.Destroy(ctx, l.Name, provider.DestroyOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(len(l.Pods)), "pods")
+	benchDeploy(b, newTestProvider(b), uniqueLab(b, "calico-overlay"))
 }

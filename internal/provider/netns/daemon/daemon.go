@@ -231,6 +231,20 @@ func jsonLog(file string) (*slog.Logger, func(), error) {
 // e.g. through the symlink deploy places in the lab's CNI_PATH).
 func IsPlugin(argv0 string) bool { return filepath.Base(argv0) == PluginName }
 
+// RunAs runs this process as what the lab started it to be, if it is one of those: the CNI
+// plugin (invoked as knetlab-cni through the lab's CNI_PATH symlink) or a lab daemon
+// (`<binary> daemon ...`). It then exits. The knetlab binary calls it first thing, and so do
+// test binaries that stand in for knetlab when a test deploys a lab.
+func RunAs(args []string) {
+	switch {
+	case IsPlugin(args[0]):
+		PluginMain()
+		os.Exit(0)
+	case len(args) > 1 && args[1] == Command:
+		os.Exit(Main(args[2:], os.Stderr))
+	}
+}
+
 // PluginMain runs the CNI plugin as the runtime expects (CNI_* environment, config on stdin,
 // result or CNI error on stdout) over whichever datastore the network config names: the lab's
 // etcd here, the Kubernetes API on a kind node. It exits the process.
