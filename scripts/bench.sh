@@ -77,7 +77,7 @@ done
 
 # knetlab's underlay alone (no CNI), in-process with netlink, to set beside the ip script.
 underlay=$(go test -run '^$' -bench 'BenchmarkDeployCalicoOverlay$|BenchmarkDestroyCalicoOverlay$' \
-  -benchtime "${runs}x" ./internal/provider/netns | awk '/^Benchmark/ {printf "%s %d\n", $1, $3/1000000}')
+  -benchtime "${runs}x" ./internal/provider/netnslab | awk '/^Benchmark/ {printf "%s %d\n", $1, $3/1000000}')
 underlay_up=$(awk '/DeployCalicoOverlay/ {print $2}' <<<"$underlay")
 underlay_down=$(awk '/DestroyCalicoOverlay/ {print $2}' <<<"$underlay")
 

@@ -16,8 +16,8 @@ import (
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/expect/expecttest"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 func TestSelectChecks(t *testing.T) {
@@ -93,20 +93,20 @@ func calicoOverlay(t *testing.T) *lab.Lab {
 }
 
 // ceos01 is the lesson 06 switch as it must be.
-func ceos01() *state.Switch {
-	return &state.Switch{
+func ceos01() *observed.Switch {
+	return &observed.Switch{
 		Name: "ceos01",
-		Ports: []state.SwitchPort{
+		Ports: []observed.SwitchPort{
 			{Name: "eth1", Up: true, Mode: "access", VLAN: 10, Description: "Connection to k01-control-plane"},
 			{Name: "eth2", Up: true, Mode: "access", VLAN: 10, Description: "Connection to k01-worker"},
 			{Name: "eth3", Up: true, Mode: "access", VLAN: 10, Description: "Connection to k01-worker2"},
 			{Name: "eth4", Up: true, Mode: "access", VLAN: 20, Description: "Connection to k01-worker3"},
 		},
-		SVIs: []state.SVI{
+		SVIs: []observed.SVI{
 			{Name: "Vlan10", VLAN: 10, Up: true, Address: pfx("10.10.10.1/24")},
 			{Name: "Vlan20", VLAN: 20, Up: true, Address: pfx("10.10.20.1/24")},
 		},
-		Routes: []state.SwitchRoute{
+		Routes: []observed.SwitchRoute{
 			{Dst: pfx("10.10.10.0/24"), Type: "connected", Iface: "Vlan10"},
 			{Dst: pfx("10.10.20.0/24"), Type: "connected", Iface: "Vlan20"},
 		},
@@ -118,9 +118,9 @@ func TestLabChecks(t *testing.T) {
 	src := healthyLesson06()
 	src.sw = ceos01()
 	for _, n := range l.Nodes {
-		src.topology = append(src.topology, state.NodeStatus{Name: n.Name, Kind: "node", Running: true, Ready: true})
+		src.topology = append(src.topology, observed.NodeStatus{Name: n.Name, Kind: "node", Running: true, Ready: true})
 	}
-	src.topology = append(src.topology, state.NodeStatus{Name: "ceos01", Kind: "switch", Running: true})
+	src.topology = append(src.topology, observed.NodeStatus{Name: "ceos01", Kind: "switch", Running: true})
 	r, err := verify.Run(context.Background(), src, verify.Options{Lab: l,
 		Checks: []string{checkid.TopologyNodes, checkid.SwitchPorts, checkid.SwitchSVIs, checkid.SwitchRoutes, checkid.IPAMPools}})
 	if err != nil {
@@ -182,11 +182,11 @@ func (p *prober) Ping(_ context.Context, from facts.Pod, dst netip.Addr, count i
 	return count, nil
 }
 
-func (p *prober) LinkStats(_ context.Context, node, link string) (state.LinkStats, error) {
+func (p *prober) LinkStats(_ context.Context, node, link string) (observed.LinkStats, error) {
 	if link != "vxlan.calico" {
-		return state.LinkStats{}, errors.New("no such link")
+		return observed.LinkStats{}, errors.New("no such link")
 	}
-	return state.LinkStats{TxPackets: p.tx[node]}, nil
+	return observed.LinkStats{TxPackets: p.tx[node]}, nil
 }
 
 func TestConnectivity(t *testing.T) {
@@ -245,10 +245,10 @@ func TestConnectivity(t *testing.T) {
 type healingSource struct {
 	*fakeSource
 	reads, healAfter int
-	full             []state.FDBEntry
+	full             []observed.FDBEntry
 }
 
-func (h *healingSource) NodeState(ctx context.Context, node string) (*state.Node, error) {
+func (h *healingSource) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	n, err := h.fakeSource.NodeState(ctx, node)
 	if node == "k01-worker" {
 		h.reads++
@@ -303,7 +303,7 @@ func BenchmarkRun(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		f := expecttest.Synthetic(n)
 		c := expect.Compute(f)
-		src := &fakeSource{facts: f, nodes: map[string]*state.Node{}}
+		src := &fakeSource{facts: f, nodes: map[string]*observed.Node{}}
 		for _, node := range c.Nodes {
 			src.nodes[node.Name()] = expecttest.Healthy(c, node.Name())
 		}

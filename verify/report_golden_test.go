@@ -13,8 +13,8 @@ import (
 
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -26,7 +26,7 @@ func brokenLesson06(t *testing.T) *report.Report {
 	src := healthyLesson06()
 	routeTo(src.nodes["k01-worker"], "192.168.209.64/26").Gateway = addr("192.168.209.65")
 	src.nodes["k01-worker2"].FDB = src.nodes["k01-worker2"].FDB[:1]
-	delete(src.nodes["k01-worker3"].Tables, state.TableFDB)
+	delete(src.nodes["k01-worker3"].Tables, observed.TableFDB)
 	r, err := verify.Run(context.Background(), src, verify.Options{})
 	if err != nil {
 		t.Fatal(err)

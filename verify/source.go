@@ -6,7 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // ErrAbsent is returned by a Source for data it does not have (a capture without a switch,
@@ -21,11 +21,11 @@ type Source interface {
 	// Facts returns the cluster's pools, nodes, affinities and pods.
 	Facts(ctx context.Context) (*facts.Facts, error)
 	// Topology returns each lab node's (and the switch's) run state.
-	Topology(ctx context.Context) ([]state.NodeStatus, error)
+	Topology(ctx context.Context) ([]observed.NodeStatus, error)
 	// NodeState returns one node's dataplane tables; the tables it could not read are left unmarked.
-	NodeState(ctx context.Context, node string) (*state.Node, error)
+	NodeState(ctx context.Context, node string) (*observed.Node, error)
 	// Switch returns the switch's state.
-	Switch(ctx context.Context) (*state.Switch, error)
+	Switch(ctx context.Context) (*observed.Switch, error)
 }
 
 // Prober is implemented by live sources that can send traffic (connectivity checks).
@@ -33,5 +33,5 @@ type Prober interface {
 	// Ping sends count echo requests from inside a pod to dst and returns how many were answered.
 	Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (received int, err error)
 	// LinkStats reads a node's interface counters.
-	LinkStats(ctx context.Context, node, link string) (state.LinkStats, error)
+	LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error)
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/knetlab/knetlab/verify/check"
 	"github.com/knetlab/knetlab/verify/checkid"
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // Options steer a verify run.
@@ -202,7 +202,7 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 		case err != nil:
 			in.TopologyAbsent = "cannot read node run states: " + err.Error()
 		case t == nil:
-			in.Topology = []state.NodeStatus{}
+			in.Topology = []observed.NodeStatus{}
 		default:
 			in.Topology = t
 		}
@@ -239,11 +239,11 @@ func absentReason(err error, def string) string {
 
 // readNodes reads every node's state, a few at a time. A node the source cannot read is
 // skipped with the reason; bad input (a capture file that does not parse) ends the run.
-func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency int) (map[string]*state.Node, map[string]string, error) {
+func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency int) (map[string]*observed.Node, map[string]string, error) {
 	if concurrency <= 0 {
 		concurrency = 8
 	}
-	nodes := map[string]*state.Node{}
+	nodes := map[string]*observed.Node{}
 	absent := map[string]string{}
 	var badInput error
 	var mu sync.Mutex

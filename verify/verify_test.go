@@ -12,17 +12,17 @@ import (
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/expect/expecttest"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // fakeSource is an in-memory verify.Source: facts and node states as a test builds them.
 type fakeSource struct {
 	facts    *facts.Facts
 	factsErr error
-	nodes    map[string]*state.Node
-	topology []state.NodeStatus
-	sw       *state.Switch
+	nodes    map[string]*observed.Node
+	topology []observed.NodeStatus
+	sw       *observed.Switch
 }
 
 func (f *fakeSource) Describe() string { return "fake" }
@@ -32,20 +32,20 @@ func (f *fakeSource) Facts(context.Context) (*facts.Facts, error) {
 	}
 	return f.facts, nil
 }
-func (f *fakeSource) Topology(context.Context) ([]state.NodeStatus, error) {
+func (f *fakeSource) Topology(context.Context) ([]observed.NodeStatus, error) {
 	if f.topology == nil {
 		return nil, verify.ErrAbsent
 	}
 	return f.topology, nil
 }
-func (f *fakeSource) NodeState(_ context.Context, node string) (*state.Node, error) {
+func (f *fakeSource) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	n, ok := f.nodes[node]
 	if !ok {
 		return nil, verify.ErrAbsent
 	}
 	return n, nil
 }
-func (f *fakeSource) Switch(context.Context) (*state.Switch, error) {
+func (f *fakeSource) Switch(context.Context) (*observed.Switch, error) {
 	if f.sw == nil {
 		return nil, verify.ErrAbsent
 	}
@@ -56,14 +56,14 @@ func (f *fakeSource) Switch(context.Context) (*state.Switch, error) {
 func healthyLesson06() *fakeSource {
 	f := expecttest.Lesson06()
 	c := expect.Compute(f)
-	src := &fakeSource{facts: f, nodes: map[string]*state.Node{}}
+	src := &fakeSource{facts: f, nodes: map[string]*observed.Node{}}
 	for _, n := range c.Nodes {
 		src.nodes[n.Name()] = expecttest.Healthy(c, n.Name())
 	}
 	return src
 }
 
-func routeTo(n *state.Node, dst string) *state.Route {
+func routeTo(n *observed.Node, dst string) *observed.Route {
 	for i := range n.Routes {
 		if n.Routes[i].Dst.String() == dst {
 			return &n.Routes[i]
@@ -105,8 +105,8 @@ func TestChecksOnLesson06(t *testing.T) {
 				r.MTU, r.Metric, r.Protocol = 1450, 1024, "80" // newer felix: proto 80 mtu 1450
 				routeTo(n, "192.168.104.0/26").MTU = 1450
 				n.Routes = append(n.Routes,
-					state.Route{Type: "unicast", Dst: pfx("192.168.209.64/32"), Dev: "vxlan.calico", Scope: "link"},
-					state.Route{Type: "unicast", Dst: pfx("192.168.104.7/32"), Gateway: addr("10.10.10.12"), Dev: "eth1", Protocol: "80", Onlink: true},
+					observed.Route{Type: "unicast", Dst: pfx("192.168.209.64/32"), Dev: "vxlan.calico", Scope: "link"},
+					observed.Route{Type: "unicast", Dst: pfx("192.168.104.7/32"), Gateway: addr("10.10.10.12"), Dev: "eth1", Protocol: "80", Onlink: true},
 				)
 			},
 		},
@@ -144,7 +144,7 @@ func TestChecksOnLesson06(t *testing.T) {
 				}
 				// A block released by worker2 and never re-routed, plus a pending affinity's block.
 				s.facts.Affinities = append(s.facts.Affinities, facts.BlockAffinity{Node: "k01-worker2", CIDR: pfx("192.168.7.0/26"), State: "pending"})
-				n.Routes = append(n.Routes, state.Route{Type: "unicast", Dst: pfx("192.168.7.0/26"), Gateway: addr("192.168.104.7"), Dev: "vxlan.calico", Onlink: true})
+				n.Routes = append(n.Routes, observed.Route{Type: "unicast", Dst: pfx("192.168.7.0/26"), Gateway: addr("192.168.104.7"), Dev: "vxlan.calico", Onlink: true})
 			},
 			want: []finding{
 				{node: "k01-worker3", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.26.0 dev vxlan.calico onlink",
@@ -157,7 +157,7 @@ func TestChecksOnLesson06(t *testing.T) {
 			name: "a /32 to a tunnel address in a form no Calico uses", check: checkid.RoutesBlocks,
 			break_: func(s *fakeSource) {
 				n := s.nodes["k01-worker"]
-				n.Routes = append(n.Routes, state.Route{Type: "unicast", Dst: pfx("192.168.209.64/32"), Gateway: addr("10.10.10.1"), Dev: "eth1"})
+				n.Routes = append(n.Routes, observed.Route{Type: "unicast", Dst: pfx("192.168.209.64/32"), Gateway: addr("10.10.10.1"), Dev: "eth1"})
 			},
 			want: []finding{{node: "k01-worker", kind: "unexpected", entry: "192.168.209.64/32", found: "192.168.209.64 via 10.10.10.1 dev eth1",
 				reasonHas: "tolerated only as 192.168.209.64/32 dev vxlan.calico"}},
@@ -167,7 +167,7 @@ func TestChecksOnLesson06(t *testing.T) {
 			break_: func(s *fakeSource) {
 				n := s.nodes["k01-worker2"]
 				// The wrong one first: the right one must still be found behind it.
-				n.Routes = append([]state.Route{{Type: "unicast", Dst: pfx("192.168.209.64/26"), Gateway: addr("10.10.10.1"), Dev: "eth1", Metric: 100}}, n.Routes...)
+				n.Routes = append([]observed.Route{{Type: "unicast", Dst: pfx("192.168.209.64/26"), Gateway: addr("10.10.10.1"), Dev: "eth1", Metric: 100}}, n.Routes...)
 			},
 			want: []finding{{node: "k01-worker2", kind: "unexpected", entry: "192.168.209.64/26", found: "192.168.209.64/26 via 10.10.10.1 dev eth1 metric 100",
 				reasonHas: "192.168.209.64/26 is k01-worker3's block and already has its route"}},
@@ -184,7 +184,7 @@ func TestChecksOnLesson06(t *testing.T) {
 		{
 			name: "no route table: skipped, not passed", check: checkid.RoutesBlocks,
 			break_: func(s *fakeSource) {
-				delete(s.nodes["k01-worker2"].Tables, state.TableRoutes)
+				delete(s.nodes["k01-worker2"].Tables, observed.TableRoutes)
 				delete(s.nodes, "k01-worker3")
 			},
 			skipped: map[string]string{"k01-worker2": "no routes table", "k01-worker3": "no state for k01-worker3"},
@@ -196,7 +196,7 @@ func TestChecksOnLesson06(t *testing.T) {
 				n := s.nodes["k01-worker"]
 				n.FDB = n.FDB[:1] // keeps k01-control-plane's
 				// Multicast entries every device lists are not VXLAN entries.
-				n.FDB = append(n.FDB, state.FDBEntry{MAC: "01:00:5e:00:00:01", Dev: "vxlan.calico", Self: true, Permanent: true})
+				n.FDB = append(n.FDB, observed.FDBEntry{MAC: "01:00:5e:00:00:01", Dev: "vxlan.calico", Self: true, Permanent: true})
 			},
 			want: []finding{
 				{node: "k01-worker", kind: "missing", entry: mac("k01-worker2"), expected: mac("k01-worker2") + " dev vxlan.calico dst 10.10.10.12 self permanent"},
@@ -206,7 +206,7 @@ func TestChecksOnLesson06(t *testing.T) {
 		},
 		{
 			name: "no FDB table: skipped", check: checkid.VXLANFDB,
-			break_:  func(s *fakeSource) { delete(s.nodes["k01-worker3"].Tables, state.TableFDB) },
+			break_:  func(s *fakeSource) { delete(s.nodes["k01-worker3"].Tables, observed.TableFDB) },
 			skipped: map[string]string{"k01-worker3": "no fdb table for k01-worker3"},
 		},
 		{
@@ -214,7 +214,7 @@ func TestChecksOnLesson06(t *testing.T) {
 			break_: func(s *fakeSource) {
 				n := s.nodes["k01-worker2"]
 				n.FDB[0].Dst = addr("10.10.10.99")
-				n.FDB = append(n.FDB, state.FDBEntry{MAC: "66:00:00:00:00:99", Dev: "vxlan.calico", Dst: addr("10.10.20.99"), Self: true, Permanent: true})
+				n.FDB = append(n.FDB, observed.FDBEntry{MAC: "66:00:00:00:00:99", Dev: "vxlan.calico", Dst: addr("10.10.20.99"), Self: true, Permanent: true})
 			},
 			want: []finding{
 				{node: "k01-worker2", kind: "different", entry: mac("k01-control-plane"), field: "dst", expected: "10.10.10.10", found: "10.10.10.99"},
@@ -306,7 +306,7 @@ func TestChecksOnLesson06(t *testing.T) {
 		},
 		{
 			name: "no pod table: skipped", check: checkid.PodsWiring,
-			break_:  func(s *fakeSource) { delete(s.nodes["k01-worker"].Tables, state.TablePods) },
+			break_:  func(s *fakeSource) { delete(s.nodes["k01-worker"].Tables, observed.TablePods) },
 			skipped: map[string]string{"k01-worker": "no pods table"},
 		},
 		{name: "healthy nat", check: checkid.NATOutgoing},

@@ -9,7 +9,7 @@ package main
 import (
 	"os"
 
-	"github.com/knetlab/knetlab/internal/provider/netns/daemon"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 )
 
 func main() {

@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/knetlab/knetlab/internal/cli"
-	"github.com/knetlab/knetlab/internal/provider/netns/daemon"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 

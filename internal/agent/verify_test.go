@@ -10,19 +10,19 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/knetlab/knetlab/internal/agent/agenttest"
+	"github.com/knetlab/knetlab/internal/collect/kernel"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/kernelstate"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // testSource is the smallest live verify source over agents in test namespaces: facts from
-// the datastore, node tables from netlink (kernelstate) plus the agent's nftables NAT table.
+// the datastore, node tables from netlink (kernel) plus the agent's nftables NAT table.
 type testSource struct {
 	store datastore.Store
 	ns    map[string]string // node → namespace name
@@ -58,11 +58,11 @@ func (s *testSource) Facts(ctx context.Context) (*facts.Facts, error) {
 	return f, nil
 }
 
-func (s *testSource) Topology(context.Context) ([]state.NodeStatus, error) {
+func (s *testSource) Topology(context.Context) ([]observed.NodeStatus, error) {
 	return nil, verify.ErrAbsent
 }
 
-func (s *testSource) NodeState(_ context.Context, node string) (*state.Node, error) {
+func (s *testSource) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	name, ok := s.ns[node]
 	if !ok {
 		return nil, verify.ErrAbsent
@@ -72,7 +72,7 @@ func (s *testSource) NodeState(_ context.Context, node string) (*state.Node, err
 		return nil, err
 	}
 	defer h.Close()
-	st, err := kernelstate.ReadNode(h, node)
+	st, err := kernel.ReadNode(h, node)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +81,11 @@ func (s *testSource) NodeState(_ context.Context, node string) (*state.Node, err
 		return nil, err
 	}
 	st.NATOutgoing = nat.Masquerade
-	st.Mark(state.TableNAT)
+	st.Mark(observed.TableNAT)
 	return st, nil
 }
 
-func (s *testSource) Switch(context.Context) (*state.Switch, error) { return nil, verify.ErrAbsent }
+func (s *testSource) Switch(context.Context) (*observed.Switch, error) { return nil, verify.ErrAbsent }
 
 // TestVerifyPassesOnAgentProgrammedNodes is the point of the whole exercise: nodes programmed
 // by knetlab's agent pass knetlab's verify, which was written from SPEC §2 independently.

@@ -54,7 +54,7 @@ func agentCommand(run func(context.Context, *agentSettings) error) *cobra.Comman
 		Use:   "agent --node NAME --autodetect CIDRS [--datastore kubernetes|etcd]",
 		Short: "Run knetlab's node agent and install its CNI plugin (in the knetlab-agent DaemonSet)",
 		Long: `Runs on every kind node of a lab deployed with --provider clab --cni knetlab, as the
-knetlab-agent DaemonSet in the node's network namespace (deploy/knetlab/daemonset.yaml). It
+knetlab-agent DaemonSet in the node's network namespace (deploy/manifests/daemonset.yaml). It
 installs itself as the CNI plugin (<cni-bin-dir>/knetlab-cni), writes the plugin's network config
 (<cni-conf-dir>/10-knetlab.conflist, and for the kubernetes datastore a kubeconfig with the
 service account's token), registers the node in the datastore and keeps its routes,
@@ -152,11 +152,11 @@ func runAgent(ctx context.Context, s *ui.Streams, f *agentSettings) error {
 	}
 	if pluginKubeconfig != nil {
 		if inst.Kubeconfig, err = pluginKubeconfig(); err != nil {
-			return exitcode.NewEnvironment(err, "run the agent in its DaemonSet (deploy/knetlab/daemonset.yaml), or give --kubeconfig")
+			return exitcode.NewEnvironment(err, "run the agent in its DaemonSet (deploy/manifests/daemonset.yaml), or give --kubeconfig")
 		}
 	}
 	if err := inst.Install(); err != nil {
-		return exitcode.NewEnvironment(err, fmt.Sprintf("mount the node's %s and %s into the agent (see deploy/knetlab/daemonset.yaml)", f.cniBinDir, f.cniConfDir))
+		return exitcode.NewEnvironment(err, fmt.Sprintf("mount the node's %s and %s into the agent (see deploy/manifests/daemonset.yaml)", f.cniBinDir, f.cniConfDir))
 	}
 	log.Info("CNI plugin installed", "plugin", filepath.Join(f.cniBinDir, cni.PluginType),
 		"config", filepath.Join(f.cniConfDir, cni.ConfListName), "datastore", f.datastore)
@@ -186,7 +186,7 @@ func openAgentStore(ctx context.Context, f *agentSettings) (datastore.Store, fun
 	}
 	cfg, err := kubestore.Config(f.kubeconfig)
 	if err != nil {
-		return nil, nil, exitcode.NewEnvironment(err, "run the agent in its DaemonSet (deploy/knetlab/daemonset.yaml), or give --kubeconfig")
+		return nil, nil, exitcode.NewEnvironment(err, "run the agent in its DaemonSet (deploy/manifests/daemonset.yaml), or give --kubeconfig")
 	}
 	store, err := kubestore.NewForConfig(cfg)
 	if err != nil {

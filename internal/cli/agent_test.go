@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
-	knetlabmanifests "github.com/knetlab/knetlab/deploy/knetlab"
+	"github.com/knetlab/knetlab/deploy/manifests"
 	"github.com/knetlab/knetlab/internal/cni"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore/kubestoretest"
@@ -124,11 +124,11 @@ func TestAgentInstallsThePluginForTheKubernetesDatastore(t *testing.T) {
 	}
 }
 
-// deploy/knetlab/daemonset.yaml runs `knetlab agent` with these args: they must be flags the
+// deploy/manifests/daemonset.yaml runs `knetlab agent` with these args: they must be flags the
 // real command accepts, every $(VAR) must be an env var the container declares (kubelet leaves
 // an undeclared one as literal text), and the mounts, probe and ConfigMap must match.
 func TestDaemonSetRunsTheAgentCommand(t *testing.T) {
-	data, err := knetlabmanifests.Manifests.ReadFile("daemonset.yaml")
+	data, err := manifests.Manifests.ReadFile("daemonset.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +150,9 @@ func TestDaemonSetRunsTheAgentCommand(t *testing.T) {
 	for _, e := range c.Env {
 		declared[e.Name] = true
 		if ref := e.ValueFrom; ref != nil && ref.ConfigMapKeyRef != nil &&
-			(ref.ConfigMapKeyRef.Name != knetlabmanifests.ConfigMap || ref.ConfigMapKeyRef.Key != knetlabmanifests.AutodetectKey) {
+			(ref.ConfigMapKeyRef.Name != manifests.ConfigMap || ref.ConfigMapKeyRef.Key != manifests.AutodetectKey) {
 			t.Errorf("env %s reads ConfigMap %s key %s; deploy writes %s key %s", e.Name,
-				ref.ConfigMapKeyRef.Name, ref.ConfigMapKeyRef.Key, knetlabmanifests.ConfigMap, knetlabmanifests.AutodetectKey)
+				ref.ConfigMapKeyRef.Name, ref.ConfigMapKeyRef.Key, manifests.ConfigMap, manifests.AutodetectKey)
 		}
 	}
 	varRef := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
@@ -201,8 +201,8 @@ func TestDaemonSetRunsTheAgentCommand(t *testing.T) {
 	if !ds.Spec.Template.Spec.HostNetwork {
 		t.Error("the agent must run in the node's network namespace (hostNetwork)")
 	}
-	if c.Image != knetlabmanifests.Image {
-		t.Errorf("image %s, the provider builds %s", c.Image, knetlabmanifests.Image)
+	if c.Image != manifests.Image {
+		t.Errorf("image %s, the provider builds %s", c.Image, manifests.Image)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 	"github.com/knetlab/knetlab/internal/fault"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	netnsprov "github.com/knetlab/knetlab/internal/provider/netns"
-	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
@@ -84,12 +84,12 @@ func listFaults(w io.Writer) {
 
 // netnsLab opens a lab's record for break and fix: only netns labs can be broken, because
 // only there knetlab owns the agents and the kernel tables.
-func netnsLab(ctx context.Context, l *lab.Lab) (*labstate.Store, *faultTarget, error) {
-	p, err := provider.Get(netnsprov.Name)
+func netnsLab(ctx context.Context, l *lab.Lab) (*journal.Store, *faultTarget, error) {
+	p, err := provider.Get(netnslab.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	rec, err := labstate.Read(labstate.Root(), l.Name)
+	rec, err := journal.Read(journal.Root(), l.Name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,7 +99,7 @@ func netnsLab(ctx context.Context, l *lab.Lab) (*labstate.Store, *faultTarget, e
 	}
 	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	store, err := labstate.Open(lockCtx, labstate.Root(), l.Name)
+	store, err := journal.Open(lockCtx, journal.Root(), l.Name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +109,7 @@ func netnsLab(ctx context.Context, l *lab.Lab) (*labstate.Store, *faultTarget, e
 // faultTarget reads the facts a fault needs through the lab's verify source.
 type faultTarget struct{ provider provider.Provider }
 
-func (ft *faultTarget) target(ctx context.Context, l *lab.Lab, rec *labstate.Lab) (*fault.Target, error) {
+func (ft *faultTarget) target(ctx context.Context, l *lab.Lab, rec *journal.Lab) (*fault.Target, error) {
 	src, err := ft.provider.Source(ctx, l)
 	if err != nil {
 		return nil, err
@@ -124,19 +124,19 @@ func (ft *faultTarget) target(ctx context.Context, l *lab.Lab, rec *labstate.Lab
 	return &fault.Target{Lab: l, Rec: rec, Facts: facts}, nil
 }
 
-func breakLab(ctx context.Context, l *lab.Lab, ft fault.Fault) (labstate.Fault, error) {
+func breakLab(ctx context.Context, l *lab.Lab, ft fault.Fault) (journal.Fault, error) {
 	store, ftg, err := netnsLab(ctx, l)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	defer store.Close()
 	t, err := ftg.target(ctx, l, store.Lab)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	applied, err := ft.Apply(ctx, t)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	store.Lab.Faults = append(store.Lab.Faults, applied)
 	if err := store.Save(); err != nil {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/fault"
-	"github.com/knetlab/knetlab/internal/provider/netns"
-	"github.com/knetlab/knetlab/internal/provider/netns/daemon"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 )
 
 // The test binary stands in for knetlab: a deploy re-executes os.Executable() as the lab's
@@ -280,7 +280,7 @@ func TestCaptureAgreesWithLiveVerify(t *testing.T) {
 // which switch.ports reads, and puts the old one back when the test ends.
 func relabelSwitchPort(t *testing.T, labName, port, description string) {
 	t.Helper()
-	ns := netns.NamespaceName(labName, "ceos01")
+	ns := netnslab.NamespaceName(labName, "ceos01")
 	out, err := exec.Command("ip", "-n", ns, "-j", "link", "show", "dev", port).Output()
 	if err != nil {
 		t.Fatalf("ip -n %s link show dev %s: %v", ns, port, err)

@@ -14,7 +14,7 @@ import (
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/capture"
 	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 type captureFlags struct {
@@ -89,7 +89,7 @@ func captureLab(ctx context.Context, src verify.Source, l *lab.Lab, dir string) 
 	case err != nil:
 		return 0, err
 	}
-	var nodes []*state.Node
+	var nodes []*observed.Node
 	for _, n := range l.Nodes {
 		ns, err := src.NodeState(ctx, n.Name)
 		if errors.Is(err, verify.ErrAbsent) {
@@ -130,7 +130,7 @@ func captureLab(ctx context.Context, src verify.Source, l *lab.Lab, dir string) 
 }
 
 // recordReadiness sets each node's Ready condition from the live topology.
-func recordReadiness(f *facts.Facts, topo []state.NodeStatus) {
+func recordReadiness(f *facts.Facts, topo []observed.NodeStatus) {
 	ready := map[string]string{}
 	for _, st := range topo {
 		if st.Ready {

@@ -4,7 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/provider/netns/daemon"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/knetlab/knetlab/internal/fault"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/report"
@@ -109,7 +109,7 @@ func fixLab(ctx context.Context, s *ui.Streams, l *lab.Lab, timeout time.Duratio
 func forgetFaults(ctx context.Context, name string) error {
 	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	store, err := labstate.Open(lockCtx, labstate.Root(), name)
+	store, err := journal.Open(lockCtx, journal.Root(), name)
 	if err != nil {
 		return err
 	}

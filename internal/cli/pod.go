@@ -9,16 +9,16 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
 // podRuntime is a provider that is its lab's container runtime (netns): it creates pods by
 // running the CNI plugin itself. On a kind cluster kubelet does that, and pods come from kubectl.
 type podRuntime interface {
-	AddPod(ctx context.Context, labName string, pod lab.Pod) (labstate.Pod, error)
+	AddPod(ctx context.Context, labName string, pod lab.Pod) (journal.Pod, error)
 	DeletePod(ctx context.Context, labName, namespace, name string) (bool, error)
-	Pods(labName string) ([]labstate.Pod, error)
+	Pods(labName string) ([]journal.Pod, error)
 }
 
 type podFlags struct {

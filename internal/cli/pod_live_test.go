@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
 // The knetlab CNI on a netns lab as a person drives it: deploy, verify the dataplane checks,
@@ -65,7 +65,7 @@ func TestPodsAndAgentsOnANetnsLab(t *testing.T) {
 
 	// A stopped agent leaves its dataplane in place, so only readiness can tell: verify must
 	// name the node rather than pass.
-	rec, err := labstate.Read(root, name)
+	rec, err := journal.Read(root, name)
 	if err != nil || rec == nil {
 		t.Fatalf("lab record: %v", err)
 	}

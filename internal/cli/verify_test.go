@@ -13,7 +13,7 @@ import (
 	"github.com/knetlab/knetlab/verify/capture"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/expect/expecttest"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 func TestVerifyUsage(t *testing.T) {
@@ -52,12 +52,12 @@ func TestVerifyUsage(t *testing.T) {
 
 // writeCapture writes the lesson 06 cluster as a capture, every node healthy unless breakNode
 // changes it, and returns the directory.
-func writeCapture(t *testing.T, breakNode func(map[string]*state.Node)) string {
+func writeCapture(t *testing.T, breakNode func(map[string]*observed.Node)) string {
 	t.Helper()
 	f := expecttest.Lesson06()
 	c := expect.Compute(f)
-	nodes := map[string]*state.Node{}
-	var list []*state.Node
+	nodes := map[string]*observed.Node{}
+	var list []*observed.Node
 	for _, n := range c.Nodes {
 		nodes[n.Name()] = expecttest.Healthy(c, n.Name())
 		list = append(list, nodes[n.Name()])
@@ -72,7 +72,7 @@ func writeCapture(t *testing.T, breakNode func(map[string]*state.Node)) string {
 	return dir
 }
 
-func wrongGateway(nodes map[string]*state.Node) {
+func wrongGateway(nodes map[string]*observed.Node) {
 	for i, r := range nodes["k01-worker"].Routes {
 		if r.Dst.String() == "192.168.209.64/26" {
 			nodes["k01-worker"].Routes[i].Gateway = netip.MustParseAddr("192.168.209.65")
@@ -83,7 +83,7 @@ func wrongGateway(nodes map[string]*state.Node) {
 func TestVerifyCapture(t *testing.T) {
 	healthy := writeCapture(t, nil)
 	broken := writeCapture(t, wrongGateway)
-	noFDB := writeCapture(t, func(nodes map[string]*state.Node) { delete(nodes["k01-worker3"].Tables, state.TableFDB) })
+	noFDB := writeCapture(t, func(nodes map[string]*observed.Node) { delete(nodes["k01-worker3"].Tables, observed.TableFDB) })
 	malformed := writeCapture(t, nil)
 	if err := os.WriteFile(filepath.Join(malformed, "cluster.yaml"), []byte("apiVersion: v1\nkind: List\nitems:\n  - kind: IPPool\n    spec: [\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -18,8 +18,8 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
-	netnsprov "github.com/knetlab/knetlab/internal/provider/netns"
-	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
@@ -30,14 +30,14 @@ type Fault struct {
 	// Check is the verify check that must then fail, naming the node and the entry Apply
 	// reports.
 	Check string
-	apply func(ctx context.Context, t *Target) (labstate.Fault, error)
+	apply func(ctx context.Context, t *Target) (journal.Fault, error)
 }
 
 // Target is the deployed lab a fault applies to.
 type Target struct {
 	Lab   *lab.Lab
-	Rec   *labstate.Lab // the lab's record: namespaces, agents, pods
-	Facts *facts.Facts  // from the lab's datastore: nodes, blocks
+	Rec   *journal.Lab // the lab's record: namespaces, agents, pods
+	Facts *facts.Facts // from the lab's datastore: nodes, blocks
 }
 
 // All are the faults, in the order break --list prints them.
@@ -75,14 +75,14 @@ func Find(name string) (Fault, bool) {
 }
 
 // Apply breaks the lab and returns what it changed, for the lab's record.
-func (f Fault) Apply(ctx context.Context, t *Target) (labstate.Fault, error) {
+func (f Fault) Apply(ctx context.Context, t *Target) (journal.Fault, error) {
 	applied, err := f.apply(ctx, t)
 	if err != nil {
 		// A fault that paused an agent and then failed leaves nothing broken behind.
-		if applied.PID != 0 && netnsprov.Paused(applied.PID) {
+		if applied.PID != 0 && netnslab.Paused(applied.PID) {
 			_ = unix.Kill(applied.PID, unix.SIGCONT)
 		}
-		return labstate.Fault{}, fmt.Errorf("break %s with %s: %w", t.Lab.Name, f.Name, err)
+		return journal.Fault{}, fmt.Errorf("break %s with %s: %w", t.Lab.Name, f.Name, err)
 	}
 	applied.Name = f.Name
 	return applied, nil

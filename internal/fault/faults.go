@@ -12,9 +12,9 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/knetlab/knetlab/internal/kernelstate"
-	netnsprov "github.com/knetlab/knetlab/internal/provider/netns"
-	"github.com/knetlab/knetlab/internal/provider/netns/labstate"
+	"github.com/knetlab/knetlab/internal/collect/kernel"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
 // vxlanDevice is Calico's VXLAN device.
@@ -24,18 +24,18 @@ const vxlanDevice = "vxlan.calico"
 const calicoProtocol = 80
 
 // fdbMissing deletes the first worker's FDB entry toward the node across subnets.
-func fdbMissing(_ context.Context, t *Target) (labstate.Fault, error) {
+func fdbMissing(_ context.Context, t *Target) (journal.Fault, error) {
 	node, err := firstWorker(t.Lab)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	peer, err := peerOf(t, node.Name)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	pid, err := pauseAgent(t.Rec, node.Name)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	var entry string
 	err = inNode(t, node.Name, func(h *netlink.Handle) error {
@@ -58,7 +58,7 @@ func fdbMissing(_ context.Context, t *Target) (labstate.Fault, error) {
 		}
 		return fmt.Errorf("%s has no FDB entry toward %s (%s) to delete; is the lab healthy? knetlab verify %s", node.Name, peer.Name, peer.Address.Addr(), t.Lab.Name)
 	})
-	return labstate.Fault{Node: node.Name, Entry: entry, PID: pid}, err
+	return journal.Fault{Node: node.Name, Entry: entry, PID: pid}, err
 }
 
 // wrongMTU is the MTU vxlan-mtu sets: below the 1450 the pods use, so a pod's full-size packet
@@ -66,14 +66,14 @@ func fdbMissing(_ context.Context, t *Target) (labstate.Fault, error) {
 // a vxlan device at its parent's MTU minus the 50 bytes of outer headers.)
 const wrongMTU = 1400
 
-func vxlanMTU(_ context.Context, t *Target) (labstate.Fault, error) {
+func vxlanMTU(_ context.Context, t *Target) (journal.Fault, error) {
 	node, err := firstWorker(t.Lab)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	pid, err := pauseAgent(t.Rec, node.Name)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	err = inNode(t, node.Name, func(h *netlink.Handle) error {
 		link, err := h.LinkByName(vxlanDevice)
@@ -82,28 +82,28 @@ func vxlanMTU(_ context.Context, t *Target) (labstate.Fault, error) {
 		}
 		return h.LinkSetMTU(link, wrongMTU)
 	})
-	return labstate.Fault{Node: node.Name, Entry: vxlanDevice + " mtu " + strconv.Itoa(wrongMTU), PID: pid}, err
+	return journal.Fault{Node: node.Name, Entry: vxlanDevice + " mtu " + strconv.Itoa(wrongMTU), PID: pid}, err
 }
 
 // viaUnderlay routes the across-subnet peer's block on the first worker straight to the
 // peer's underlay address through eth1, as if both were in one subnet: the ARP for the peer
 // is never answered, so the block becomes unreachable.
-func viaUnderlay(_ context.Context, t *Target) (labstate.Fault, error) {
+func viaUnderlay(_ context.Context, t *Target) (journal.Fault, error) {
 	node, err := firstWorker(t.Lab)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	peer, err := peerAcross(t, node.Name)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	block, ok := blockOf(t.Facts, peer.Name)
 	if !ok {
-		return labstate.Fault{}, fmt.Errorf("%s owns no confirmed block; is its agent running?", peer.Name)
+		return journal.Fault{}, fmt.Errorf("%s owns no confirmed block; is its agent running?", peer.Name)
 	}
 	pid, err := pauseAgent(t.Rec, node.Name)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	entry := fmt.Sprintf("%s via %s dev %s onlink", block, peer.Address.Addr(), node.Interface)
 	err = inNode(t, node.Name, func(h *netlink.Handle) error {
@@ -120,32 +120,32 @@ func viaUnderlay(_ context.Context, t *Target) (labstate.Fault, error) {
 			Table:     unix.RT_TABLE_MAIN,
 		})
 	})
-	return labstate.Fault{Node: node.Name, Entry: entry, PID: pid}, err
+	return journal.Fault{Node: node.Name, Entry: entry, PID: pid}, err
 }
 
-func agentStopped(_ context.Context, t *Target) (labstate.Fault, error) {
+func agentStopped(_ context.Context, t *Target) (journal.Fault, error) {
 	node, err := worker(t.Lab, 1)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	p, err := liveAgent(t.Rec, node.Name)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	if err := unix.Kill(p.PID, unix.SIGKILL); err != nil {
-		return labstate.Fault{}, fmt.Errorf("kill the agent of %s (pid %d): %w", node.Name, p.PID, err)
+		return journal.Fault{}, fmt.Errorf("kill the agent of %s (pid %d): %w", node.Name, p.PID, err)
 	}
 	// SIGKILL is delivered asynchronously; the fault is in place once the process is gone.
 	if err := waitFor(func() bool { return !p.Alive() }); err != nil {
-		return labstate.Fault{}, fmt.Errorf("the agent of %s (pid %d) did not end: %w", node.Name, p.PID, err)
+		return journal.Fault{}, fmt.Errorf("the agent of %s (pid %d) did not end: %w", node.Name, p.PID, err)
 	}
-	return labstate.Fault{Node: node.Name, Entry: "agent pid " + strconv.Itoa(p.PID), PID: p.PID}, nil
+	return journal.Fault{Node: node.Name, Entry: "agent pid " + strconv.Itoa(p.PID), PID: p.PID}, nil
 }
 
-func proxyARPOff(_ context.Context, t *Target) (labstate.Fault, error) {
+func proxyARPOff(_ context.Context, t *Target) (journal.Fault, error) {
 	node, err := firstWorker(t.Lab)
 	if err != nil {
-		return labstate.Fault{}, err
+		return journal.Fault{}, err
 	}
 	for _, p := range t.Rec.Pods {
 		if p.Node != node.Name || p.HostIface == "" {
@@ -153,25 +153,25 @@ func proxyARPOff(_ context.Context, t *Target) (labstate.Fault, error) {
 		}
 		key := "net.ipv4.conf." + p.HostIface + ".proxy_arp"
 		err := withNode(t, node.Name, func(ns netns.NsHandle) error {
-			return kernelstate.WriteSysctls(ns, map[string]string{key: "0"})
+			return kernel.WriteSysctls(ns, map[string]string{key: "0"})
 		})
-		return labstate.Fault{Node: node.Name, Entry: key}, err
+		return journal.Fault{Node: node.Name, Entry: key}, err
 	}
-	return labstate.Fault{}, fmt.Errorf("lab %s has no pod on %s; knetlab pod add %s <name> --node %s adds one", t.Lab.Name, node.Name, t.Lab.Name, node.Name)
+	return journal.Fault{}, fmt.Errorf("lab %s has no pod on %s; knetlab pod add %s <name> --node %s adds one", t.Lab.Name, node.Name, t.Lab.Name, node.Name)
 }
 
 // liveAgent is the node's recorded agent, when it runs.
-func liveAgent(rec *labstate.Lab, node string) (labstate.Process, error) {
-	p, ok := netnsprov.AgentOf(rec, node)
+func liveAgent(rec *journal.Lab, node string) (journal.Process, error) {
+	p, ok := netnslab.AgentOf(rec, node)
 	if !ok || !p.Alive() {
-		return labstate.Process{}, fmt.Errorf("%s has no running agent (fix the lab first: knetlab fix %s)", node, rec.Lab)
+		return journal.Process{}, fmt.Errorf("%s has no running agent (fix the lab first: knetlab fix %s)", node, rec.Lab)
 	}
 	return p, nil
 }
 
 // pauseAgent stops the node's agent with SIGSTOP, so that it does not repair what the fault
 // changes next, and returns its PID. An agent already paused stays paused.
-func pauseAgent(rec *labstate.Lab, node string) (int, error) {
+func pauseAgent(rec *journal.Lab, node string) (int, error) {
 	p, err := liveAgent(rec, node)
 	if err != nil {
 		return 0, err
@@ -179,7 +179,7 @@ func pauseAgent(rec *labstate.Lab, node string) (int, error) {
 	if err := unix.Kill(p.PID, unix.SIGSTOP); err != nil {
 		return 0, fmt.Errorf("pause the agent of %s (pid %d): %w", node, p.PID, err)
 	}
-	if err := waitFor(func() bool { return netnsprov.Paused(p.PID) }); err != nil {
+	if err := waitFor(func() bool { return netnslab.Paused(p.PID) }); err != nil {
 		return 0, fmt.Errorf("the agent of %s (pid %d) did not stop: %w", node, p.PID, err)
 	}
 	return p.PID, nil

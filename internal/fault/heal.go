@@ -6,8 +6,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/knetlab/knetlab/internal/kernelstate"
-	netnsprov "github.com/knetlab/knetlab/internal/provider/netns"
+	"github.com/knetlab/knetlab/internal/collect/kernel"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
 )
 
 // Heal undoes what no agent repairs by itself: it resumes every paused agent of the lab (each
@@ -17,8 +17,8 @@ import (
 func Heal(t *Target) ([]string, error) {
 	var did []string
 	for _, n := range t.Lab.Nodes {
-		p, ok := netnsprov.AgentOf(t.Rec, n.Name)
-		if !ok || !p.Alive() || !netnsprov.Paused(p.PID) {
+		p, ok := netnslab.AgentOf(t.Rec, n.Name)
+		if !ok || !p.Alive() || !netnslab.Paused(p.PID) {
 			continue
 		}
 		if err := unix.Kill(p.PID, unix.SIGCONT); err != nil {
@@ -37,7 +37,7 @@ func Heal(t *Target) ([]string, error) {
 		}
 		var changed bool
 		err := withNode(t, p.Node, func(ns netns.NsHandle) error {
-			have, err := kernelstate.ReadSysctls(ns, keysOf(want))
+			have, err := kernel.ReadSysctls(ns, keysOf(want))
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ func Heal(t *Target) ([]string, error) {
 			if !changed {
 				return nil
 			}
-			return kernelstate.WriteSysctls(ns, diff)
+			return kernel.WriteSysctls(ns, diff)
 		})
 		if err != nil {
 			return did, fmt.Errorf("reset the sysctls of pod %s/%s on %s: %w", p.Namespace, p.Name, p.Node, err)

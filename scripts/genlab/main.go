@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/knetlab/knetlab/internal/provider/netns/labgen"
+	"github.com/knetlab/knetlab/internal/lab/labgen"
 )
 
 func main() {

@@ -47,8 +47,8 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // The file names of the layout.
@@ -80,9 +80,9 @@ var SwitchFiles = []struct{ Command, File string }{
 type Capture struct {
 	dir   string
 	facts *facts.Facts // nil when the capture has no cluster.yaml
-	nodes map[string]*state.Node
-	names []string      // node directories, sorted
-	sw    *state.Switch // nil when the capture has no switch directory
+	nodes map[string]*observed.Node
+	names []string         // node directories, sorted
+	sw    *observed.Switch // nil when the capture has no switch directory
 }
 
 var _ verify.Source = (*Capture)(nil)
@@ -99,7 +99,7 @@ func Open(dir string) (verify.Source, error) {
 	case !info.IsDir():
 		return nil, exitcode.Usagef("capture %s is a file, not a directory; --from takes the directory that holds cluster.yaml and nodes/", dir)
 	}
-	c := &Capture{dir: dir, nodes: map[string]*state.Node{}}
+	c := &Capture{dir: dir, nodes: map[string]*observed.Node{}}
 
 	clusterPath := filepath.Join(dir, ClusterFile)
 	if data, err := os.ReadFile(clusterPath); err == nil {
@@ -149,7 +149,7 @@ func (c *Capture) Facts(context.Context) (*facts.Facts, error) {
 }
 
 // Topology infers each node's run state from the capture (see the package comment).
-func (c *Capture) Topology(context.Context) ([]state.NodeStatus, error) {
+func (c *Capture) Topology(context.Context) ([]observed.NodeStatus, error) {
 	recorded := false
 	if c.facts != nil {
 		for _, n := range c.facts.Nodes {
@@ -160,7 +160,7 @@ func (c *Capture) Topology(context.Context) ([]state.NodeStatus, error) {
 		return nil, fmt.Errorf("%s records no node Ready condition (add kubectl get nodes -o yaml to %s): %w",
 			c.dir, ClusterFile, verify.ErrAbsent)
 	}
-	var out []state.NodeStatus
+	var out []observed.NodeStatus
 	seen := map[string]bool{}
 	for _, n := range c.facts.Nodes {
 		seen[n.Name] = true
@@ -173,15 +173,15 @@ func (c *Capture) Topology(context.Context) ([]state.NodeStatus, error) {
 	}
 	if c.sw != nil {
 		// It answered the show commands when captured; a switch has no Ready condition.
-		out = append(out, state.NodeStatus{Name: c.sw.Name, Kind: "switch", Running: true, Ready: true,
+		out = append(out, observed.NodeStatus{Name: c.sw.Name, Kind: "switch", Running: true, Ready: true,
 			Detail: "from capture: the switch's show commands were captured"})
 	}
 	return out, nil
 }
 
-func (c *Capture) status(name, ready string) state.NodeStatus {
+func (c *Capture) status(name, ready string) observed.NodeStatus {
 	_, captured := c.nodes[name]
-	st := state.NodeStatus{Name: name, Kind: "node", Running: true}
+	st := observed.NodeStatus{Name: name, Kind: "node", Running: true}
 	switch {
 	case ready == "True":
 		st.Ready = true
@@ -199,7 +199,7 @@ func (c *Capture) status(name, ready string) state.NodeStatus {
 
 // NodeState returns a node's tables, or an ErrAbsent error when the capture has no directory
 // for it.
-func (c *Capture) NodeState(_ context.Context, node string) (*state.Node, error) {
+func (c *Capture) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	n, ok := c.nodes[node]
 	if !ok {
 		return nil, fmt.Errorf("%s has no %s/%s directory: %w", c.dir, NodesDir, node, verify.ErrAbsent)
@@ -209,7 +209,7 @@ func (c *Capture) NodeState(_ context.Context, node string) (*state.Node, error)
 }
 
 // Switch returns the switch captured under DIR/switch/<name>/, or an ErrAbsent error.
-func (c *Capture) Switch(context.Context) (*state.Switch, error) {
+func (c *Capture) Switch(context.Context) (*observed.Switch, error) {
 	if c.sw == nil {
 		return nil, fmt.Errorf("%s has no %s/<name>/ directory with the switch's show commands: %w", c.dir, SwitchDir, verify.ErrAbsent)
 	}
@@ -220,7 +220,7 @@ func (c *Capture) Switch(context.Context) (*state.Switch, error) {
 // readSwitch reads the one switch directory under dir. The four files are all required: the
 // switch checks read ports, SVIs, routes and VLANs together, and an absent file would read as a
 // switch with no routes rather than as a capture that lacks them.
-func readSwitch(dir string) (*state.Switch, error) {
+func readSwitch(dir string) (*observed.Switch, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -241,7 +241,7 @@ func readSwitch(dir string) (*state.Switch, error) {
 	default:
 		return nil, exitcode.Usagef("%s holds %d switches (%s); a lab has one switch, keep only its directory", dir, len(names), strings.Join(names, ", "))
 	}
-	sw := &state.Switch{Name: names[0]}
+	sw := &observed.Switch{Name: names[0]}
 	parsers := []func([]byte) error{
 		func(b []byte) (err error) { sw.Ports, err = eos.ParseInterfacesStatus(b); return },
 		func(b []byte) (err error) { sw.SVIs, err = eos.ParseIPInterfaceBrief(b); return },
@@ -264,43 +264,43 @@ func readSwitch(dir string) (*state.Switch, error) {
 // nodeTables binds each file of a node directory to its table and parser.
 var nodeTables = []struct {
 	file  string
-	table state.Table
-	read  func(n *state.Node, data []byte) error
+	table observed.Table
+	read  func(n *observed.Node, data []byte) error
 }{
-	{RouteFile, state.TableRoutes, func(n *state.Node, data []byte) (err error) {
+	{RouteFile, observed.TableRoutes, func(n *observed.Node, data []byte) (err error) {
 		n.Routes, err = parse.Routes(data)
 		return err
 	}},
-	{NeighFile, state.TableNeigh, func(n *state.Node, data []byte) (err error) {
+	{NeighFile, observed.TableNeigh, func(n *observed.Node, data []byte) (err error) {
 		n.Neighs, err = parse.Neighs(data)
 		return err
 	}},
-	{FDBFile, state.TableFDB, func(n *state.Node, data []byte) (err error) {
+	{FDBFile, observed.TableFDB, func(n *observed.Node, data []byte) (err error) {
 		n.FDB, err = parse.FDB(data)
 		return err
 	}},
-	{LinkFile, state.TableLinks, func(n *state.Node, data []byte) error {
+	{LinkFile, observed.TableLinks, func(n *observed.Node, data []byte) error {
 		links, err := parse.Links(data)
 		n.Links = parse.MergeAddrs(links, n.Links) // ip-addr.txt may have been read first
 		return err
 	}},
-	{AddrFile, state.TableAddrs, func(n *state.Node, data []byte) error {
+	{AddrFile, observed.TableAddrs, func(n *observed.Node, data []byte) error {
 		addrs, err := parse.Addrs(data)
 		n.Links = parse.MergeAddrs(n.Links, addrs)
 		return err
 	}},
-	{SysctlFile, state.TableSysctls, func(n *state.Node, data []byte) error {
+	{SysctlFile, observed.TableSysctls, func(n *observed.Node, data []byte) error {
 		n.Sysctls = ParseSysctls(data)
 		return nil
 	}},
-	{NATFile, state.TableNAT, func(n *state.Node, data []byte) (err error) {
+	{NATFile, observed.TableNAT, func(n *observed.Node, data []byte) (err error) {
 		n.NATOutgoing, err = parse.NATOutgoing(data)
 		return err
 	}},
 }
 
-func readNode(dir, name string) (*state.Node, error) {
-	n := &state.Node{Name: name}
+func readNode(dir, name string) (*observed.Node, error) {
+	n := &observed.Node{Name: name}
 	for _, t := range nodeTables {
 		data, ok, err := readOptional(filepath.Join(dir, t.file))
 		if err != nil {
@@ -323,7 +323,7 @@ func readNode(dir, name string) (*state.Node, error) {
 // readPods reads DIR/nodes/<node>/pods/<namespace>/<pod>/{ip-addr,ip-route}.txt, what
 // `kubectl exec` of `ip addr` and `ip route` prints inside each pod. The pods/ directory marks
 // the pods table, so a node whose pods/ is empty is judged as having no pod wired.
-func readPods(dir string, n *state.Node) error {
+func readPods(dir string, n *observed.Node) error {
 	namespaces, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -331,7 +331,7 @@ func readPods(dir string, n *state.Node) error {
 	if err != nil {
 		return exitcode.Usagef("read %s: %v", dir, err)
 	}
-	n.Mark(state.TablePods)
+	n.Mark(observed.TablePods)
 	for _, ns := range namespaces {
 		if !ns.IsDir() {
 			continue
@@ -355,8 +355,8 @@ func readPods(dir string, n *state.Node) error {
 	return nil
 }
 
-func readPod(dir string, n *state.Node) (state.PodWiring, error) {
-	var w state.PodWiring
+func readPod(dir string, n *observed.Node) (observed.PodWiring, error) {
+	var w observed.PodWiring
 	addrPath, routePath := filepath.Join(dir, AddrFile), filepath.Join(dir, RouteFile)
 	data, ok, err := readOptional(addrPath)
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 var netipEqual = cmp.Options{
@@ -49,11 +49,11 @@ func TestOpenLesson06(t *testing.T) {
 
 	tests := []struct {
 		node                       string
-		tables                     []state.Table
+		tables                     []observed.Table
 		routes, neighs, fdb, links int
 	}{
-		{"k01-worker", []state.Table{state.TableRoutes, state.TableNeigh, state.TableFDB, state.TableLinks, state.TableAddrs, state.TableSysctls, state.TablePods}, 10, 5, 3, 8},
-		{"k01-worker3", []state.Table{state.TableRoutes}, 5, 0, 0, 0},
+		{"k01-worker", []observed.Table{observed.TableRoutes, observed.TableNeigh, observed.TableFDB, observed.TableLinks, observed.TableAddrs, observed.TableSysctls, observed.TablePods}, 10, 5, 3, 8},
+		{"k01-worker3", []observed.Table{observed.TableRoutes}, 5, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.node, func(t *testing.T) {
@@ -61,11 +61,11 @@ func TestOpenLesson06(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			marked := map[state.Table]bool{}
+			marked := map[observed.Table]bool{}
 			for table := range n.Tables {
 				marked[table] = true
 			}
-			want := map[state.Table]bool{}
+			want := map[observed.Table]bool{}
 			for _, table := range tt.tables {
 				want[table] = true
 			}
@@ -91,11 +91,11 @@ func TestOpenLesson06(t *testing.T) {
 		t.Errorf("ip_local_port_range = %q", got)
 	}
 
-	wantPods := []state.PodWiring{
+	wantPods := []observed.PodWiring{
 		{Namespace: "default", Name: "multitool-6f8b7d9c5-k2x4p", HostIface: "cali33a6ed01365",
-			Eth0: state.Link{Name: "eth0", Index: 3, Parent: "if7", MTU: 1450, MAC: "9a:3c:5e:71:0b:22", Up: true, OperState: "UP",
+			Eth0: observed.Link{Name: "eth0", Index: 3, Parent: "if7", MTU: 1450, MAC: "9a:3c:5e:71:0b:22", Up: true, OperState: "UP",
 				Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.93.65/32")}},
-			Routes: []state.Route{
+			Routes: []observed.Route{
 				{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("169.254.1.1"), Dev: "eth0"},
 				{Type: "unicast", Dst: netip.MustParsePrefix("169.254.1.1/32"), Dev: "eth0", Scope: "link"},
 			}},
@@ -191,7 +191,7 @@ func TestOpenWithoutCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !n.Has(state.TableNeigh) || n.Has(state.TableRoutes) || len(n.Neighs) != 0 {
+	if !n.Has(observed.TableNeigh) || n.Has(observed.TableRoutes) || len(n.Neighs) != 0 {
 		t.Errorf("an empty ip-neigh.txt must mark an empty neighbour table and nothing else: %+v", n)
 	}
 }
@@ -249,22 +249,22 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 	}
 	worker := fixtureNode(t, "k01-worker")
 	worker.Sysctls = map[string]string{"net.ipv4.conf.cali33a6ed01365.proxy_arp": "1", "net.ipv4.ip_forward": "1"}
-	worker.Mark(state.TableSysctls)
+	worker.Mark(observed.TableSysctls)
 	worker.NATOutgoing = []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}
-	worker.Mark(state.TableNAT)
-	partial := &state.Node{Name: "k01-worker3", Routes: []state.Route{
+	worker.Mark(observed.TableNAT)
+	partial := &observed.Node{Name: "k01-worker3", Routes: []observed.Route{
 		{Type: "blackhole", Dst: netip.MustParsePrefix("192.168.209.64/26"), Protocol: "80"},
 	}}
-	partial.Mark(state.TableRoutes)
-	partial.Mark(state.TableFDB) // collected, and empty
-	partial.Mark(state.TablePods)
-	partial.Mark(state.TableNAT) // read, and nothing masqueraded: the agent has no table
-	partial.Pods = []state.PodWiring{{Namespace: "default", Name: "web-2", HostIface: "",
-		Eth0:   state.Link{Name: "eth0", Index: 1, MTU: 1450, MAC: "d6:41:0f:8e:27:5d", Up: true, OperState: "UP", Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.209.65/32")}},
-		Routes: []state.Route{{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("169.254.1.1"), Dev: "eth0"}}}}
+	partial.Mark(observed.TableRoutes)
+	partial.Mark(observed.TableFDB) // collected, and empty
+	partial.Mark(observed.TablePods)
+	partial.Mark(observed.TableNAT) // read, and nothing masqueraded: the agent has no table
+	partial.Pods = []observed.PodWiring{{Namespace: "default", Name: "web-2", HostIface: "",
+		Eth0:   observed.Link{Name: "eth0", Index: 1, MTU: 1450, MAC: "d6:41:0f:8e:27:5d", Up: true, OperState: "UP", Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.209.65/32")}},
+		Routes: []observed.Route{{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("169.254.1.1"), Dev: "eth0"}}}}
 
 	dir := t.TempDir()
-	if err := Write(dir, f, []*state.Node{worker, partial}); err != nil {
+	if err := Write(dir, f, []*observed.Node{worker, partial}); err != nil {
 		t.Fatal(err)
 	}
 	c := open(t, dir)
@@ -275,12 +275,12 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 	if d := cmp.Diff(f, gotFacts, netipEqual); d != "" {
 		t.Errorf("facts (-written +read):\n%s", d)
 	}
-	for _, want := range []*state.Node{worker, partial} {
+	for _, want := range []*observed.Node{worker, partial} {
 		got, err := c.NodeState(ctx, want.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := cmp.Diff(want, got, netipEqual, cmp.Comparer(func(a, b []state.FDBEntry) bool {
+		if d := cmp.Diff(want, got, netipEqual, cmp.Comparer(func(a, b []observed.FDBEntry) bool {
 			return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b, netipEqual)
 		})); d != "" {
 			t.Errorf("%s (-written +read):\n%s", want.Name, d)
@@ -301,7 +301,7 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 }
 
 // A switch written by WriteSwitch opens as the same switch, whichever way it was read: the
-// cEOS fixtures parsed, and a netns switch as kernelstate reads it (statuses in EOS words).
+// cEOS fixtures parsed, and a netns switch as kernel reads it (statuses in EOS words).
 func TestWriteSwitchOpenRoundTrip(t *testing.T) {
 	eosDir := filepath.Join("..", "..", "internal", "collect", "eos", "testdata", "ceos01")
 	fromEOS := filepath.Join(t.TempDir(), "eos")
@@ -317,22 +317,22 @@ func TestWriteSwitchOpenRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	netnsSwitch := &state.Switch{Name: "ceos01",
-		Ports: []state.SwitchPort{
+	netnsSwitch := &observed.Switch{Name: "ceos01",
+		Ports: []observed.SwitchPort{
 			{Name: "eth1", Up: true, Status: "connected", Mode: "access", VLAN: 10, Description: "Connection to k01-control-plane"},
 			{Name: "eth4", Status: "notconnect", Mode: "access", VLAN: 20, Description: "Connection to k01-worker3"},
 		},
-		SVIs: []state.SVI{
+		SVIs: []observed.SVI{
 			{Name: "Vlan10", VLAN: 10, Up: true, Address: netip.MustParsePrefix("10.10.10.1/24")},
 			{Name: "Vlan20", VLAN: 20, Up: true, Address: netip.MustParsePrefix("10.10.20.1/24")},
 		},
-		Routes: []state.SwitchRoute{
+		Routes: []observed.SwitchRoute{
 			{Dst: netip.MustParsePrefix("10.10.10.0/24"), Type: "connected", Iface: "Vlan10"},
 			{Dst: netip.MustParsePrefix("10.10.20.0/24"), Type: "connected", Iface: "Vlan20"},
 		},
-		VLANs: []state.SwitchVLAN{{ID: 10, Name: "Calico-Network", Ports: []string{"eth1"}}, {ID: 20, Name: "Calico-Network-2", Ports: []string{"eth4"}}},
+		VLANs: []observed.SwitchVLAN{{ID: 10, Name: "Calico-Network", Ports: []string{"eth1"}}, {ID: 20, Name: "Calico-Network-2", Ports: []string{"eth4"}}},
 	}
-	for _, want := range []*state.Switch{ceos, netnsSwitch} {
+	for _, want := range []*observed.Switch{ceos, netnsSwitch} {
 		dir := t.TempDir()
 		if err := WriteSwitch(dir, want); err != nil {
 			t.Fatal(err)
@@ -346,7 +346,7 @@ func TestWriteSwitchOpenRoundTrip(t *testing.T) {
 			t.Errorf("switch (-written +read):\n%s", d)
 		}
 	}
-	if err := WriteSwitch(t.TempDir(), &state.Switch{Name: "../x"}); err == nil {
+	if err := WriteSwitch(t.TempDir(), &observed.Switch{Name: "../x"}); err == nil {
 		t.Error("WriteSwitch accepted switch name ../x")
 	}
 }
@@ -374,14 +374,14 @@ func TestOpenNAT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !n.Has(state.TableNAT) || !cmp.Equal(n.NATOutgoing, tt.want, netipEqual) {
-				t.Errorf("k01-worker NAT marked %v, masquerading %v; want marked, %v", n.Has(state.TableNAT), n.NATOutgoing, tt.want)
+			if !n.Has(observed.TableNAT) || !cmp.Equal(n.NATOutgoing, tt.want, netipEqual) {
+				t.Errorf("k01-worker NAT marked %v, masquerading %v; want marked, %v", n.Has(observed.TableNAT), n.NATOutgoing, tt.want)
 			}
 			other, err := c.NodeState(context.Background(), "k01-worker3")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if other.Has(state.TableNAT) {
+			if other.Has(observed.TableNAT) {
 				t.Error("k01-worker3 has no nat.txt but its NAT table is marked collected")
 			}
 		})
@@ -390,14 +390,14 @@ func TestOpenNAT(t *testing.T) {
 
 func TestWriteRefusesEscapingNodeNames(t *testing.T) {
 	for _, name := range []string{"", "..", "../etc", `a\b`} {
-		if err := Write(t.TempDir(), nil, []*state.Node{{Name: name}}); err == nil {
+		if err := Write(t.TempDir(), nil, []*observed.Node{{Name: name}}); err == nil {
 			t.Errorf("Write accepted node name %q", name)
 		}
 	}
 }
 
 // fixtureNode builds a node from the real k01-worker captures of package parse.
-func fixtureNode(t *testing.T, name string) *state.Node {
+func fixtureNode(t *testing.T, name string) *observed.Node {
 	t.Helper()
 	read := func(file string) []byte {
 		data, err := os.ReadFile(filepath.Join("..", "parse", "testdata", name, file))
@@ -406,7 +406,7 @@ func fixtureNode(t *testing.T, name string) *state.Node {
 		}
 		return data
 	}
-	n := &state.Node{Name: name}
+	n := &observed.Node{Name: name}
 	var err error
 	if n.Routes, err = parse.Routes(read("ip-route.json")); err != nil {
 		t.Fatal(err)
@@ -426,7 +426,7 @@ func fixtureNode(t *testing.T, name string) *state.Node {
 		t.Fatal(err)
 	}
 	n.Links = parse.MergeAddrs(links, addrs)
-	for _, table := range []state.Table{state.TableRoutes, state.TableNeigh, state.TableFDB, state.TableLinks, state.TableAddrs} {
+	for _, table := range []observed.Table{observed.TableRoutes, observed.TableNeigh, observed.TableFDB, observed.TableLinks, observed.TableAddrs} {
 		n.Mark(table)
 	}
 	return n

@@ -12,8 +12,8 @@ import (
 
 	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // Write saves f and the nodes' tables in the capture layout, in the formats people capture by
@@ -22,7 +22,7 @@ import (
 // text command prints it, and the natOutgoing state as `nft list table ip knetlab` shows the
 // agent's table. Tables a node does not have are not written, so that Open leaves them
 // unmarked again. f may be nil (no cluster.yaml).
-func Write(dir string, f *facts.Facts, nodes []*state.Node) error {
+func Write(dir string, f *facts.Facts, nodes []*observed.Node) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write capture: %w", err)
 	}
@@ -58,7 +58,7 @@ func Write(dir string, f *facts.Facts, nodes []*state.Node) error {
 // WriteSwitch saves sw under dir/switch/<name>/ as the `| json` outputs of the four EOS show
 // commands that Open reads. A switch read from a netns lab is rendered from the normalised model
 // (see eos.FormatInterfacesStatus and its siblings), so its capture reads like a cEOS one.
-func WriteSwitch(dir string, sw *state.Switch) error {
+func WriteSwitch(dir string, sw *observed.Switch) error {
 	if !safeName(sw.Name) {
 		return fmt.Errorf("write capture: switch name %q cannot be a directory name", sw.Name)
 	}
@@ -81,7 +81,7 @@ func WriteSwitch(dir string, sw *state.Switch) error {
 }
 
 // writeNode writes n's tables; allPools fills the agent's all-ipam-pools set in nat.txt.
-func writeNode(dir string, n *state.Node, allPools []netip.Prefix) error {
+func writeNode(dir string, n *observed.Node, allPools []netip.Prefix) error {
 	// A node name becomes a directory name; refuse anything that would leave nodes/.
 	if !safeName(n.Name) {
 		return fmt.Errorf("write capture: node name %q cannot be a directory name", n.Name)
@@ -91,17 +91,17 @@ func writeNode(dir string, n *state.Node, allPools []netip.Prefix) error {
 		return fmt.Errorf("write capture: %w", err)
 	}
 	files := []struct {
-		table state.Table
+		table observed.Table
 		file  string
 		data  func() []byte
 	}{
-		{state.TableRoutes, RouteFile, func() []byte { return parse.FormatRoutes(n.Routes) }},
-		{state.TableNeigh, NeighFile, func() []byte { return parse.FormatNeighs(n.Neighs) }},
-		{state.TableFDB, FDBFile, func() []byte { return parse.FormatFDB(n.FDB) }},
-		{state.TableLinks, LinkFile, func() []byte { return parse.FormatLinks(n.Links) }},
-		{state.TableAddrs, AddrFile, func() []byte { return parse.FormatAddrs(n.Links) }},
-		{state.TableSysctls, SysctlFile, func() []byte { return formatSysctls(n.Sysctls) }},
-		{state.TableNAT, NATFile, func() []byte { return parse.FormatNAT(n.NATOutgoing, allPools) }},
+		{observed.TableRoutes, RouteFile, func() []byte { return parse.FormatRoutes(n.Routes) }},
+		{observed.TableNeigh, NeighFile, func() []byte { return parse.FormatNeighs(n.Neighs) }},
+		{observed.TableFDB, FDBFile, func() []byte { return parse.FormatFDB(n.FDB) }},
+		{observed.TableLinks, LinkFile, func() []byte { return parse.FormatLinks(n.Links) }},
+		{observed.TableAddrs, AddrFile, func() []byte { return parse.FormatAddrs(n.Links) }},
+		{observed.TableSysctls, SysctlFile, func() []byte { return formatSysctls(n.Sysctls) }},
+		{observed.TableNAT, NATFile, func() []byte { return parse.FormatNAT(n.NATOutgoing, allPools) }},
 	}
 	for _, file := range files {
 		if !n.Has(file.table) {
@@ -111,13 +111,13 @@ func writeNode(dir string, n *state.Node, allPools []netip.Prefix) error {
 			return fmt.Errorf("write capture of %s: %w", n.Name, err)
 		}
 	}
-	if n.Has(state.TablePods) {
+	if n.Has(observed.TablePods) {
 		return writePods(filepath.Join(nodeDir, PodsDir), n)
 	}
 	return nil
 }
 
-func writePods(dir string, n *state.Node) error {
+func writePods(dir string, n *observed.Node) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write capture: %w", err)
 	}
@@ -133,7 +133,7 @@ func writePods(dir string, n *state.Node) error {
 		if eth0.Name == "" {
 			eth0.Name = "eth0"
 		}
-		if err := os.WriteFile(filepath.Join(podDir, AddrFile), parse.FormatAddrs([]state.Link{eth0}), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(podDir, AddrFile), parse.FormatAddrs([]observed.Link{eth0}), 0o644); err != nil {
 			return fmt.Errorf("write capture of pod %s/%s: %w", w.Namespace, w.Name, err)
 		}
 		if err := os.WriteFile(filepath.Join(podDir, RouteFile), parse.FormatRoutes(w.Routes), 0o644); err != nil {

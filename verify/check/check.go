@@ -14,8 +14,8 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // Need is an input a check cannot run without.
@@ -45,7 +45,7 @@ type Check struct {
 // restated here so that checks do not import the engine that runs them.
 type Prober interface {
 	Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (received int, err error)
-	LinkStats(ctx context.Context, node, link string) (state.LinkStats, error)
+	LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error)
 }
 
 // Inputs are what the engine gathered. For every input that is absent, the matching
@@ -58,14 +58,14 @@ type Inputs struct {
 	Expect      *expect.Cluster
 	FactsAbsent string
 
-	Topology       []state.NodeStatus
+	Topology       []observed.NodeStatus
 	TopologyAbsent string
 
 	// Nodes are the node states by node name; NodeAbsent says why a node has none.
-	Nodes      map[string]*state.Node
+	Nodes      map[string]*observed.Node
 	NodeAbsent map[string]string
 
-	Switch       *state.Switch
+	Switch       *observed.Switch
 	SwitchAbsent string
 
 	Prober       Prober
@@ -99,11 +99,11 @@ func orDefault(s, def string) string {
 }
 
 // judgeNode judges one node whose tables are all present.
-type judgeNode func(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
+type judgeNode func(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node)
 
 // perNode runs judge on every node of the expectation that has the tables, and skips the
 // others with the reason: a node that could not be judged is never passed.
-func perNode(in *Inputs, tables []state.Table, judge judgeNode) []*report.Node {
+func perNode(in *Inputs, tables []observed.Table, judge judgeNode) []*report.Node {
 	out := make([]*report.Node, 0, len(in.Expect.Nodes))
 	for _, e := range in.Expect.Nodes {
 		start := time.Now()
@@ -126,7 +126,7 @@ func perNode(in *Inputs, tables []state.Table, judge judgeNode) []*report.Node {
 	return out
 }
 
-func firstAbsent(s *state.Node, tables []state.Table) (state.Table, bool) {
+func firstAbsent(s *observed.Node, tables []observed.Table) (observed.Table, bool) {
 	for _, t := range tables {
 		if !s.Has(t) {
 			return t, false
@@ -143,7 +143,7 @@ type underlay struct {
 
 // findUnderlay looks for the link that holds the node's underlay address. When the state has
 // no addresses (or none matches), direct routes accept any device and the report says so.
-func findUnderlay(e *expect.Node, s *state.Node, r *report.Node) underlay {
+func findUnderlay(e *expect.Node, s *observed.Node, r *report.Node) underlay {
 	ip := e.Facts.Address.Addr()
 	for i := range s.Links {
 		for _, a := range s.Links[i].Addrs {
@@ -173,4 +173,4 @@ func appendOnce(list []string, s string) []string {
 }
 
 // mainTable reports whether a route is in the main table, the only one Calico programs.
-func mainTable(r *state.Route) bool { return r.Table == "" || r.Table == "main" }
+func mainTable(r *observed.Route) bool { return r.Table == "" || r.Table == "main" }

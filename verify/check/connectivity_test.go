@@ -9,8 +9,8 @@ import (
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // simulatedDataplane answers pings the way a lab's dataplane does: a pair answers unless it
@@ -41,12 +41,12 @@ func (d *simulatedDataplane) Ping(_ context.Context, from facts.Pod, dst netip.A
 	return count, nil
 }
 
-func (d *simulatedDataplane) LinkStats(_ context.Context, node, link string) (state.LinkStats, error) {
+func (d *simulatedDataplane) LinkStats(_ context.Context, node, link string) (observed.LinkStats, error) {
 	if link != expect.VXLANDevice {
-		return state.LinkStats{}, errors.New("no such link")
+		return observed.LinkStats{}, errors.New("no such link")
 	}
 	d.tx[node] += d.background
-	return state.LinkStats{TxPackets: d.tx[node]}, nil
+	return observed.LinkStats{TxPackets: d.tx[node]}, nil
 }
 
 func connectivityInputs(p Prober) *Inputs {

@@ -4,8 +4,8 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // formatExpected writes an expected route as `ip route` would show it, naming the underlay
@@ -45,7 +45,7 @@ func expectedDev(r *expect.Route, parent string) string {
 }
 
 // formatRoute writes a found route as `ip route` shows it, attributes verify ignores included.
-func formatRoute(r *state.Route) string { return parse.FormatRoute(*r) }
+func formatRoute(r *observed.Route) string { return parse.FormatRoute(*r) }
 
 func protocolText(p string) string {
 	if p == "" || p == "boot" {

@@ -5,17 +5,17 @@ import (
 	"fmt"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // natOutgoing: every node masquerades traffic from each natOutgoing pool to outside all
 // pools, and only from those pools. Skipped on nodes whose source does not read NAT state.
 func natOutgoing(_ context.Context, in *Inputs) []*report.Node {
-	return perNode(in, []state.Table{state.TableNAT}, judgeNATOutgoing)
+	return perNode(in, []observed.Table{observed.TableNAT}, judgeNATOutgoing)
 }
 
-func judgeNATOutgoing(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
+func judgeNATOutgoing(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
 	masq := map[string]bool{}
 	for _, p := range s.NATOutgoing {
 		masq[p.Masked().String()] = true

@@ -8,29 +8,29 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // podsWiring: each local pod's eth0 (its /32, the 169.254.1.1 routes, the MTU) and the host
 // end of its veth (the ee:ee:... MAC, no IPv4, proxy ARP without delay, forwarding).
 func podsWiring(_ context.Context, in *Inputs) []*report.Node {
-	return perNode(in, []state.Table{state.TablePods}, judgePodsWiring)
+	return perNode(in, []observed.Table{observed.TablePods}, judgePodsWiring)
 }
 
-func judgePodsWiring(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
+func judgePodsWiring(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
 	u := findUnderlay(e, s, r)
 	wantMTU := 0
 	if e.Device != nil {
 		wantMTU = e.Device.MTU(u.MTU)
 	}
-	if !s.Has(state.TableLinks) {
+	if !s.Has(observed.TableLinks) {
 		r.Notes = append(r.Notes, "no link table: host-side veth MAC not compared")
 	}
-	if !s.Has(state.TableSysctls) {
+	if !s.Has(observed.TableSysctls) {
 		r.Notes = append(r.Notes, "no sysctls: proxy_arp, proxy_delay and forwarding not compared")
 	}
-	byName := map[string]*state.PodWiring{}
+	byName := map[string]*observed.PodWiring{}
 	for i := range s.Pods {
 		byName[s.Pods[i].Namespace+"/"+s.Pods[i].Name] = &s.Pods[i]
 	}
@@ -66,7 +66,7 @@ func judgePodsWiring(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) 
 		}
 
 		host := p.Dev
-		if s.Has(state.TableLinks) {
+		if s.Has(observed.TableLinks) {
 			l, ok := s.Link(host)
 			if !ok {
 				add(report.Missing, host, "", "veth "+host+" (host end of pod "+id+")", "", podWhy)
@@ -75,7 +75,7 @@ func judgePodsWiring(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) 
 					add(report.Different, host, "mac", expect.PodHostMAC, orNone(l.MAC),
 						"every host-side cali interface has MAC ee:ee:ee:ee:ee:ee, so pods never have to re-learn their gateway")
 				}
-				if s.Has(state.TableAddrs) {
+				if s.Has(observed.TableAddrs) {
 					var v4 []netip.Prefix
 					for _, a := range l.Addrs {
 						if a.Addr().Is4() {
@@ -89,7 +89,7 @@ func judgePodsWiring(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) 
 				}
 			}
 		}
-		if s.Has(state.TableSysctls) {
+		if s.Has(observed.TableSysctls) {
 			for _, sc := range []struct{ key, want, why string }{
 				{"net.ipv4.conf." + host + ".proxy_arp", "1", "the host end answers the pod's ARP for 169.254.1.1"},
 				{"net.ipv4.neigh." + host + ".proxy_delay", "0", "proxy ARP answers at once, not after a random delay"},
@@ -123,7 +123,7 @@ func prefixesText(list []netip.Prefix) string {
 	return strings.Join(parts, ", ")
 }
 
-func hasPodRoute(routes []state.Route, dst netip.Prefix, gw netip.Addr) bool {
+func hasPodRoute(routes []observed.Route, dst netip.Prefix, gw netip.Addr) bool {
 	for _, r := range routes {
 		if r.Dst == dst && r.Gateway == gw && (r.Dev == "" || r.Dev == "eth0") {
 			return true

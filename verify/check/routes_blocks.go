@@ -7,17 +7,17 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // routesBlocks: every block route as SPEC §2 says, local blocks blackholed, and no route
 // inside a pool that no affinity explains. Pod routes belong to routes.pods.
 func routesBlocks(_ context.Context, in *Inputs) []*report.Node {
-	return perNode(in, []state.Table{state.TableRoutes}, judgeBlockRoutes)
+	return perNode(in, []observed.Table{observed.TableRoutes}, judgeBlockRoutes)
 }
 
-func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
+func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
 	u := findUnderlay(e, s, r)
 	podDsts := make(map[netip.Prefix]bool, len(e.PodRoutes))
 	for _, p := range e.PodRoutes {
@@ -26,7 +26,7 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 	// Only routes inside a pool are Calico's; pod /32s are judged by routes.pods. The found
 	// routes are indexed by destination once: first[dst] and next[i] chain the (rare) several
 	// routes to one destination, so that a node with 1,000 routes costs 1,000 lookups.
-	var calicos []*state.Route // in the node's order, for stable findings
+	var calicos []*observed.Route // in the node's order, for stable findings
 	first := make(map[netip.Prefix]int, len(s.Routes))
 	var next []int
 	for i := range s.Routes {
@@ -102,7 +102,7 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 }
 
 // diffRoute compares a route field by field; mtu and metric are never compared.
-func diffRoute(want *expect.Route, got *state.Route, parent string) []report.Finding {
+func diffRoute(want *expect.Route, got *observed.Route, parent string) []report.Finding {
 	var out []report.Finding
 	add := func(field, exp, found string) {
 		out = append(out, report.Finding{Kind: report.Different, Entry: want.Dst.String(), Field: field, Expected: exp, Found: found})
@@ -145,7 +145,7 @@ func addrText(a netip.Addr) string {
 
 // isTolerated reports whether a found route is one of the tolerated /32 extras. When the
 // destination is a tolerated one but the route has another form, why says what is accepted.
-func isTolerated(forms []expect.Route, got *state.Route, parent string) (ok bool, why string) {
+func isTolerated(forms []expect.Route, got *observed.Route, parent string) (ok bool, why string) {
 	if len(forms) == 0 {
 		return false, ""
 	}

@@ -7,23 +7,23 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // routesPods: a /32 per local pod via its host veth, and no /32 via a cali device for a pod
 // that is not there any more.
 func routesPods(_ context.Context, in *Inputs) []*report.Node {
-	return perNode(in, []state.Table{state.TableRoutes}, judgePodRoutes)
+	return perNode(in, []observed.Table{observed.TableRoutes}, judgePodRoutes)
 }
 
-func judgePodRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
+func judgePodRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
 	want := make(map[netip.Prefix]*expect.PodRoute, len(e.PodRoutes))
 	for i := range e.PodRoutes {
 		want[e.PodRoutes[i].Dst] = &e.PodRoutes[i]
 	}
-	found := map[netip.Prefix][]*state.Route{}
-	var candidates []*state.Route
+	found := map[netip.Prefix][]*observed.Route{}
+	var candidates []*observed.Route
 	for i := range s.Routes {
 		rt := &s.Routes[i]
 		if !mainTable(rt) || !rt.Dst.IsSingleIP() || !in.Expect.InPool(rt.Dst) {
@@ -35,7 +35,7 @@ func judgePodRoutes(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
 		found[rt.Dst] = append(found[rt.Dst], rt)
 		candidates = append(candidates, rt)
 	}
-	used := map[*state.Route]bool{}
+	used := map[*observed.Route]bool{}
 	for i := range e.PodRoutes {
 		p := &e.PodRoutes[i]
 		why := fmt.Sprintf("pod %s/%s runs on %s with IP %s: the host reaches it through its veth %s",

@@ -6,14 +6,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // switchPorts: the switch port of every lab node is up, an access port in the node's VLAN,
 // and its description names the node. One result per lab node behind the switch.
 func switchPorts(_ context.Context, in *Inputs) []*report.Node {
-	ports := map[string]*state.SwitchPort{}
+	ports := map[string]*observed.SwitchPort{}
 	for i := range in.Switch.Ports {
 		ports[in.Switch.Ports[i].Name] = &in.Switch.Ports[i]
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // topologyNodes: every lab node (and the switch) exists and runs; kind nodes are Ready.
@@ -29,7 +29,7 @@ func topologyNodes(_ context.Context, in *Inputs) []*report.Node {
 			want = append(want, st.Name)
 		}
 	}
-	status := map[string]state.NodeStatus{}
+	status := map[string]observed.NodeStatus{}
 	for _, st := range in.Topology {
 		status[st.Name] = st
 	}

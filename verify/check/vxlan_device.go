@@ -7,16 +7,16 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // vxlanDevice: vxlan.calico as SPEC §2 describes it, attribute by attribute.
 func vxlanDevice(_ context.Context, in *Inputs) []*report.Node {
-	return perNode(in, []state.Table{state.TableLinks}, judgeVXLANDevice)
+	return perNode(in, []observed.Table{observed.TableLinks}, judgeVXLANDevice)
 }
 
-func judgeVXLANDevice(in *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
+func judgeVXLANDevice(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
 	link, present := s.Link(expect.VXLANDevice)
 	d := e.Device
 	if d == nil {
@@ -71,7 +71,7 @@ func judgeVXLANDevice(in *Inputs, e *expect.Node, s *state.Node, r *report.Node)
 			add("learning", "nolearning", "learning", "Calico programs the FDB itself: learning would let stale sources override it")
 		}
 	}
-	if s.Has(state.TableAddrs) && d.Addr.IsValid() {
+	if s.Has(observed.TableAddrs) && d.Addr.IsValid() {
 		var v4 []string
 		has := false
 		for _, a := range link.Addrs {

@@ -7,19 +7,19 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // vxlanFDB: a permanent FDB entry on vxlan.calico per remote VTEP MAC pointing at the remote
 // underlay address, and no other unicast entry on vxlan.calico.
 func vxlanFDB(_ context.Context, in *Inputs) []*report.Node {
-	return perNode(in, []state.Table{state.TableFDB}, judgeVXLANFDB)
+	return perNode(in, []observed.Table{observed.TableFDB}, judgeVXLANFDB)
 }
 
-func judgeVXLANFDB(_ *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
-	found := map[string]*state.FDBEntry{}
-	var onDevice []*state.FDBEntry
+func judgeVXLANFDB(_ *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
+	found := map[string]*observed.FDBEntry{}
+	var onDevice []*observed.FDBEntry
 	for i := range s.FDB {
 		f := &s.FDB[i]
 		// `bridge fdb show` also lists the multicast addresses every device listens to

@@ -7,19 +7,19 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // vxlanNeigh: a permanent neighbour on vxlan.calico per remote tunnel address with the remote
 // VTEP's MAC, and nothing else on vxlan.calico.
 func vxlanNeigh(_ context.Context, in *Inputs) []*report.Node {
-	return perNode(in, []state.Table{state.TableNeigh}, judgeVXLANNeigh)
+	return perNode(in, []observed.Table{observed.TableNeigh}, judgeVXLANNeigh)
 }
 
-func judgeVXLANNeigh(_ *Inputs, e *expect.Node, s *state.Node, r *report.Node) {
-	found := map[netip.Addr]*state.Neigh{}
-	var onDevice []*state.Neigh
+func judgeVXLANNeigh(_ *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
+	found := map[netip.Addr]*observed.Neigh{}
+	var onDevice []*observed.Neigh
 	for i := range s.Neighs {
 		n := &s.Neighs[i]
 		if n.Dev != expect.VXLANDevice {

@@ -1,16 +1,16 @@
 package parse
 
 import (
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // FDB parses `bridge fdb show` or `bridge -j fdb show`. Entries whose dst is an IPv6 VTEP are
 // skipped like every other IPv6 line.
-func FDB(data []byte) ([]state.FDBEntry, error) {
+func FDB(data []byte) ([]observed.FDBEntry, error) {
 	if isJSON(data) {
 		return fdbJSON(data)
 	}
-	var entries []state.FDBEntry
+	var entries []observed.FDBEntry
 	lines(data, func(f []string) {
 		if e, ok := fdbLine(f); ok {
 			entries = append(entries, e)
@@ -19,12 +19,12 @@ func FDB(data []byte) ([]state.FDBEntry, error) {
 	return entries, nil
 }
 
-func fdbLine(f []string) (state.FDBEntry, bool) {
+func fdbLine(f []string) (observed.FDBEntry, bool) {
 	mac, ok := parseMAC(f[0])
 	if !ok {
-		return state.FDBEntry{}, false
+		return observed.FDBEntry{}, false
 	}
-	e := state.FDBEntry{MAC: mac}
+	e := observed.FDBEntry{MAC: mac}
 	for i := 1; i < len(f); i++ {
 		val := ""
 		if i+1 < len(f) {
@@ -37,7 +37,7 @@ func fdbLine(f []string) (state.FDBEntry, bool) {
 		case "dst":
 			a, ok := parseIPv4(val)
 			if !ok {
-				return state.FDBEntry{}, false
+				return observed.FDBEntry{}, false
 			}
 			e.Dst = a
 			i++
@@ -53,7 +53,7 @@ func fdbLine(f []string) (state.FDBEntry, bool) {
 		}
 	}
 	if e.Dev == "" {
-		return state.FDBEntry{}, false
+		return observed.FDBEntry{}, false
 	}
 	return e, true
 }
@@ -67,18 +67,18 @@ type jsonFDB struct {
 	State  string   `json:"state"`
 }
 
-func fdbJSON(data []byte) ([]state.FDBEntry, error) {
+func fdbJSON(data []byte) ([]observed.FDBEntry, error) {
 	raw, err := decodeJSON[jsonFDB](data)
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]state.FDBEntry, 0, len(raw))
+	entries := make([]observed.FDBEntry, 0, len(raw))
 	for _, j := range raw {
 		mac, ok := parseMAC(j.MAC)
 		if !ok {
 			continue
 		}
-		e := state.FDBEntry{
+		e := observed.FDBEntry{
 			MAC:       mac,
 			Dev:       j.IfName,
 			Master:    j.Master,

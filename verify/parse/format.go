@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // The Format functions print state the way iproute2 prints it, attribute order included, so
@@ -13,7 +13,7 @@ import (
 // defaults.
 
 // FormatRoute prints r as one `ip route` line.
-func FormatRoute(r state.Route) string {
+func FormatRoute(r observed.Route) string {
 	var b strings.Builder
 	if r.Type != "" && r.Type != "unicast" {
 		b.WriteString(r.Type)
@@ -58,10 +58,10 @@ func FormatRoute(r state.Route) string {
 }
 
 // FormatRoutes prints routes as `ip route` does.
-func FormatRoutes(routes []state.Route) []byte { return printLines(routes, FormatRoute) }
+func FormatRoutes(routes []observed.Route) []byte { return printLines(routes, FormatRoute) }
 
 // FormatNeigh prints n as one `ip neigh` line.
-func FormatNeigh(n state.Neigh) string {
+func FormatNeigh(n observed.Neigh) string {
 	var b strings.Builder
 	b.WriteString(n.Dst.String())
 	if n.Dev != "" {
@@ -78,10 +78,10 @@ func FormatNeigh(n state.Neigh) string {
 }
 
 // FormatNeighs prints neighbours as `ip neigh` does.
-func FormatNeighs(neighs []state.Neigh) []byte { return printLines(neighs, FormatNeigh) }
+func FormatNeighs(neighs []observed.Neigh) []byte { return printLines(neighs, FormatNeigh) }
 
 // FormatFDBEntry prints e as one `bridge fdb show` line.
-func FormatFDBEntry(e state.FDBEntry) string {
+func FormatFDBEntry(e observed.FDBEntry) string {
 	var b strings.Builder
 	b.WriteString(e.MAC)
 	if e.Dev != "" {
@@ -103,7 +103,7 @@ func FormatFDBEntry(e state.FDBEntry) string {
 }
 
 // FormatFDB prints entries as `bridge fdb show` does.
-func FormatFDB(entries []state.FDBEntry) []byte { return printLines(entries, FormatFDBEntry) }
+func FormatFDB(entries []observed.FDBEntry) []byte { return printLines(entries, FormatFDBEntry) }
 
 // printLines prints one line per item, as the iproute2 commands do.
 func printLines[T any](items []T, line func(T) string) []byte {
@@ -116,16 +116,16 @@ func printLines[T any](items []T, line func(T) string) []byte {
 }
 
 // FormatLinks prints links as `ip -d link show` does (addresses are not part of that output).
-func FormatLinks(links []state.Link) []byte {
+func FormatLinks(links []observed.Link) []byte {
 	return formatLinks(links, false)
 }
 
 // FormatAddrs prints links with their IPv4 addresses as `ip addr` does.
-func FormatAddrs(links []state.Link) []byte {
+func FormatAddrs(links []observed.Link) []byte {
 	return formatLinks(links, true)
 }
 
-func formatLinks(links []state.Link, addrs bool) []byte {
+func formatLinks(links []observed.Link, addrs bool) []byte {
 	var b strings.Builder
 	for i, l := range links {
 		index := l.Index

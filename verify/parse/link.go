@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // linkKinds are the link kinds `ip -d link` names at the start of its detail line. Other first
@@ -22,7 +22,7 @@ var linkKinds = map[string]bool{
 // Links parses `ip -d link show`, `ip link show type vxlan`, `ip -o link`, `ip -br link` or
 // `ip -j -d link show`.
 // Links parsed from `ip addr` output also carry their IPv4 addresses.
-func Links(data []byte) ([]state.Link, error) {
+func Links(data []byte) ([]observed.Link, error) {
 	if isJSON(data) {
 		return linksJSON(data)
 	}
@@ -33,7 +33,7 @@ func Links(data []byte) ([]state.Link, error) {
 
 // Addrs parses `ip addr`, `ip -o addr`, `ip -br addr` or `ip -j addr`: links with their IPv4 addresses
 // (IPv6 addresses are skipped).
-func Addrs(data []byte) ([]state.Link, error) {
+func Addrs(data []byte) ([]observed.Link, error) {
 	// `ip addr` is `ip link` with address lines added, so one parser reads both.
 	return Links(data)
 }
@@ -41,8 +41,8 @@ func Addrs(data []byte) ([]state.Link, error) {
 // MergeAddrs returns links with the addresses of the same-named links in addrLinks. A link that
 // only addrLinks knows is appended, so that no address is lost when the link capture was
 // filtered more narrowly than the address capture.
-func MergeAddrs(links, addrLinks []state.Link) []state.Link {
-	out := append([]state.Link(nil), links...)
+func MergeAddrs(links, addrLinks []observed.Link) []observed.Link {
+	out := append([]observed.Link(nil), links...)
 	byName := make(map[string]int, len(out))
 	for i, l := range out {
 		byName[l.Name] = i
@@ -62,7 +62,7 @@ func MergeAddrs(links, addrLinks []state.Link) []state.Link {
 
 // fillLink copies the attributes from that l lacks, so that `ip addr` (which shows MAC, MTU and
 // flags too) completes a link seen in a grep-filtered `ip link` capture.
-func fillLink(l *state.Link, from state.Link) {
+func fillLink(l *observed.Link, from observed.Link) {
 	if l.Index == 0 {
 		l.Index = from.Index
 	}
@@ -89,7 +89,7 @@ func fillLink(l *state.Link, from state.Link) {
 // word, not by their indentation, because pasted captures often lose leading spaces; `ip -o`
 // puts the detail lines on the header's line, separated by backslashes.
 type linkParser struct {
-	links  []state.Link
+	links  []observed.Link
 	cur    int            // index into links of the block being read, -1 before the first
 	byName map[string]int // `ip -o addr` repeats a link once per address
 	stats  []string       // column names of the last RX:/TX: header, prefixed "rx"/"tx"
@@ -141,7 +141,7 @@ func (p *linkParser) brief(f []string) {
 	if name == "" {
 		return
 	}
-	l := state.Link{Name: name, Parent: parent, OperState: f[1]}
+	l := observed.Link{Name: name, Parent: parent, OperState: f[1]}
 	if parent == "NONE" {
 		l.Parent = ""
 	}
@@ -187,7 +187,7 @@ func (p *linkParser) header(f []string) bool {
 	if i, ok := p.byName[name]; ok {
 		p.cur = i
 	} else {
-		p.links = append(p.links, state.Link{Name: name, Index: index, Parent: parent})
+		p.links = append(p.links, observed.Link{Name: name, Index: index, Parent: parent})
 		p.cur = len(p.links) - 1
 		p.byName[name] = p.cur
 	}
@@ -263,7 +263,7 @@ func (p *linkParser) detail(f []string, seg string) {
 }
 
 // statsLine reads the numbers under an RX:/TX: header of `ip -s link`.
-func (p *linkParser) statsLine(l *state.Link, f []string) {
+func (p *linkParser) statsLine(l *observed.Link, f []string) {
 	cols := p.stats
 	p.stats = nil
 	for i, v := range f {
@@ -277,12 +277,12 @@ func (p *linkParser) statsLine(l *state.Link, f []string) {
 		switch cols[i] {
 		case "rxpackets":
 			if l.Stats == nil {
-				l.Stats = &state.LinkStats{}
+				l.Stats = &observed.LinkStats{}
 			}
 			l.Stats.RxPackets = n
 		case "txpackets":
 			if l.Stats == nil {
-				l.Stats = &state.LinkStats{}
+				l.Stats = &observed.LinkStats{}
 			}
 			l.Stats.TxPackets = n
 		}
@@ -300,8 +300,8 @@ func appendPrefix(list []netip.Prefix, p netip.Prefix) []netip.Prefix {
 
 // vxlanAttrs reads the attributes after "vxlan" on an `ip -d link` detail line. The kernel
 // learns by default; iproute2 prints only "nolearning".
-func vxlanAttrs(f []string) *state.VXLAN {
-	v := &state.VXLAN{Learning: true}
+func vxlanAttrs(f []string) *observed.VXLAN {
+	v := &observed.VXLAN{Learning: true}
 	for i := 0; i < len(f); i++ {
 		val := ""
 		if i+1 < len(f) {
@@ -373,17 +373,17 @@ type jsonVXLAN struct {
 	Learning *bool  `json:"learning"`
 }
 
-func linksJSON(data []byte) ([]state.Link, error) {
+func linksJSON(data []byte) ([]observed.Link, error) {
 	raw, err := decodeJSON[jsonLink](data)
 	if err != nil {
 		return nil, err
 	}
-	links := make([]state.Link, 0, len(raw))
+	links := make([]observed.Link, 0, len(raw))
 	for _, j := range raw {
 		if j.IfName == "" {
 			continue
 		}
-		l := state.Link{
+		l := observed.Link{
 			Name:      j.IfName,
 			Index:     j.IfIndex,
 			MTU:       j.MTU,
@@ -407,7 +407,7 @@ func linksJSON(data []byte) ([]state.Link, error) {
 				// info_data of a vxlan device always has this shape; a mismatch means another
 				// iproute2 dialect, and the device is still worth reporting without attributes.
 				if json.Unmarshal(j.LinkInfo.InfoData, &v) == nil {
-					l.VXLAN = &state.VXLAN{VNI: v.ID, Port: v.Port, Dev: v.Link, Learning: v.Learning == nil || *v.Learning}
+					l.VXLAN = &observed.VXLAN{VNI: v.ID, Port: v.Port, Dev: v.Link, Learning: v.Learning == nil || *v.Learning}
 					if a, ok := parseIPv4(v.Local); ok {
 						l.VXLAN.Local = a
 					}
@@ -423,7 +423,7 @@ func linksJSON(data []byte) ([]state.Link, error) {
 			}
 		}
 		if j.Stats64 != nil {
-			l.Stats = &state.LinkStats{RxPackets: j.Stats64.RX.Packets, TxPackets: j.Stats64.TX.Packets}
+			l.Stats = &observed.LinkStats{RxPackets: j.Stats64.RX.Packets, TxPackets: j.Stats64.TX.Packets}
 		}
 		links = append(links, l)
 	}

@@ -1,7 +1,7 @@
 package parse
 
 import (
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // neighStates are the NUD states `ip neigh` prints in capitals at the end of a line.
@@ -11,11 +11,11 @@ var neighStates = map[string]bool{
 }
 
 // Neighs parses `ip neigh` or `ip -j neigh` (IPv4 only).
-func Neighs(data []byte) ([]state.Neigh, error) {
+func Neighs(data []byte) ([]observed.Neigh, error) {
 	if isJSON(data) {
 		return neighsJSON(data)
 	}
-	var neighs []state.Neigh
+	var neighs []observed.Neigh
 	lines(data, func(f []string) {
 		if n, ok := neighLine(f); ok {
 			neighs = append(neighs, n)
@@ -24,12 +24,12 @@ func Neighs(data []byte) ([]state.Neigh, error) {
 	return neighs, nil
 }
 
-func neighLine(f []string) (state.Neigh, bool) {
+func neighLine(f []string) (observed.Neigh, bool) {
 	dst, ok := parseIPv4(f[0])
 	if !ok {
-		return state.Neigh{}, false
+		return observed.Neigh{}, false
 	}
-	n := state.Neigh{Dst: dst}
+	n := observed.Neigh{Dst: dst}
 	for i := 1; i < len(f); i++ {
 		val := ""
 		if i+1 < len(f) {
@@ -52,7 +52,7 @@ func neighLine(f []string) (state.Neigh, bool) {
 	}
 	// A line without a device is not a neighbour entry: a pasted prompt or a wrapped line.
 	if n.Dev == "" {
-		return state.Neigh{}, false
+		return observed.Neigh{}, false
 	}
 	return n, true
 }
@@ -64,18 +64,18 @@ type jsonNeigh struct {
 	State  []string `json:"state"`
 }
 
-func neighsJSON(data []byte) ([]state.Neigh, error) {
+func neighsJSON(data []byte) ([]observed.Neigh, error) {
 	raw, err := decodeJSON[jsonNeigh](data)
 	if err != nil {
 		return nil, err
 	}
-	neighs := make([]state.Neigh, 0, len(raw))
+	neighs := make([]observed.Neigh, 0, len(raw))
 	for _, j := range raw {
 		dst, ok := parseIPv4(j.Dst)
 		if !ok {
 			continue
 		}
-		n := state.Neigh{Dst: dst, Dev: j.Dev, State: j.State}
+		n := observed.Neigh{Dst: dst, Dev: j.Dev, State: j.State}
 		if mac, ok := parseMAC(j.LLAddr); ok {
 			n.LLAddr = mac
 		}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 func fixture(t *testing.T, name string) []byte {
@@ -30,7 +30,7 @@ var (
 // k01WorkerRoutes is k01-worker's main table in lesson 06 (testdata/capture-k01-worker.sh):
 // k01-control-plane and k01-worker2 share its subnet (direct via eth1), k01-worker3 does not
 // (via vxlan.calico).
-var k01WorkerRoutes = []state.Route{
+var k01WorkerRoutes = []observed.Route{
 	{Type: "unicast", Dst: pfx("0.0.0.0/0"), Gateway: ip("172.18.0.1"), Dev: "eth0"},
 	{Type: "unicast", Dst: pfx("10.10.10.0/24"), Dev: "eth1", Protocol: "kernel", Scope: "link", Src: ip("10.10.10.11")},
 	{Type: "unicast", Dst: pfx("10.10.20.0/24"), Gateway: ip("10.10.10.1"), Dev: "eth1"},
@@ -59,23 +59,23 @@ func TestRoutesText(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []state.Route
+		want []observed.Route
 	}{
 		{"grep-filtered with CRLF and trailing spaces",
 			"192.168.19.128/26 via 10.10.10.10 dev eth1 proto 80 onlink   \r\nblackhole 192.168.93.64/26 proto 80 \r\n",
-			[]state.Route{
+			[]observed.Route{
 				{Type: "unicast", Dst: pfx("192.168.19.128/26"), Gateway: ip("10.10.10.10"), Dev: "eth1", Protocol: "80", Onlink: true},
 				{Type: "blackhole", Dst: pfx("192.168.93.64/26"), Protocol: "80"},
 			}},
 		{"newer Calico with mtu and metric",
 			"192.168.209.64/26 via 192.168.209.64 dev vxlan.calico onlink mtu 1450\n192.168.10.0/26 via 10.10.10.12 dev eth1 proto 80 metric 20 onlink mtu lock 1450\n",
-			[]state.Route{
+			[]observed.Route{
 				{Type: "unicast", Dst: pfx("192.168.209.64/26"), Gateway: ip("192.168.209.64"), Dev: "vxlan.calico", Onlink: true, MTU: 1450},
 				{Type: "unicast", Dst: pfx("192.168.10.0/26"), Gateway: ip("10.10.10.12"), Dev: "eth1", Protocol: "80", Metric: 20, Onlink: true, MTU: 1450},
 			}},
 		{"plain BGP and IPIP",
 			"192.168.50.0/26 via 10.10.10.12 dev eth1 proto bird \n192.168.60.0/26 via 10.10.20.20 dev tunl0 proto bird onlink\nblackhole 192.168.70.0/26 proto bird\n",
-			[]state.Route{
+			[]observed.Route{
 				{Type: "unicast", Dst: pfx("192.168.50.0/26"), Gateway: ip("10.10.10.12"), Dev: "eth1", Protocol: "bird"},
 				{Type: "unicast", Dst: pfx("192.168.60.0/26"), Gateway: ip("10.10.20.20"), Dev: "tunl0", Protocol: "bird", Onlink: true},
 				{Type: "blackhole", Dst: pfx("192.168.70.0/26"), Protocol: "bird"},
@@ -85,7 +85,7 @@ func TestRoutesText(t *testing.T) {
 				"fe80::/64 dev eth1 proto kernel metric 256 pref medium\n" +
 				"unreachable 192.168.60.0/26 \n" +
 				"multicast ff00::/8 dev eth1 table local proto kernel metric 256 pref medium\n",
-			[]state.Route{
+			[]observed.Route{
 				{Type: "local", Dst: pfx("10.10.10.11/32"), Dev: "eth1", Table: "local", Protocol: "kernel", Scope: "host", Src: ip("10.10.10.11")},
 				{Type: "unreachable", Dst: pfx("192.168.60.0/26")},
 			}},
@@ -95,12 +95,12 @@ func TestRoutesText(t *testing.T) {
 				"via dev proto\n\n   \n" +
 				"192.168.93.999/32 dev eth1\n" +
 				"192.168.1.0/26 via fe80::1 dev eth1 metric -5 mtu x\n",
-			[]state.Route{
+			[]observed.Route{
 				{Type: "unicast", Dst: pfx("192.168.93.65/32"), Dev: "cali33a6ed01365", Scope: "link"},
 				{Type: "unicast", Dst: pfx("192.168.1.0/26"), Dev: "eth1"},
 			}},
 		{"unmasked destination is normalised", "192.168.93.70/26 dev eth1\n",
-			[]state.Route{{Type: "unicast", Dst: pfx("192.168.93.64/26"), Dev: "eth1"}}},
+			[]observed.Route{{Type: "unicast", Dst: pfx("192.168.93.64/26"), Dev: "eth1"}}},
 		{"empty", "", nil},
 	}
 	for _, tt := range tests {
@@ -118,15 +118,15 @@ func TestRoutesJSON(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []state.Route
+		want []observed.Route
 	}{
 		{"numeric protocol and table", `[{"dst":"192.168.19.128/26","gateway":"10.10.10.10","dev":"eth1","protocol":80,"table":254,"flags":["onlink"]}]`,
-			[]state.Route{{Type: "unicast", Dst: pfx("192.168.19.128/26"), Gateway: ip("10.10.10.10"), Dev: "eth1", Protocol: "80", Table: "254", Onlink: true}}},
+			[]observed.Route{{Type: "unicast", Dst: pfx("192.168.19.128/26"), Gateway: ip("10.10.10.10"), Dev: "eth1", Protocol: "80", Table: "254", Onlink: true}}},
 		{"mtu metrics and IPv6 skipped", `[{"dst":"192.168.10.0/26","gateway":"10.10.10.12","dev":"eth1","protocol":"80","metric":20,"flags":["onlink"],"metrics":[{"mtu":1450}]},{"dst":"fe80::/64","dev":"eth1"}]`,
-			[]state.Route{{Type: "unicast", Dst: pfx("192.168.10.0/26"), Gateway: ip("10.10.10.12"), Dev: "eth1", Protocol: "80", Metric: 20, Onlink: true, MTU: 1450}}},
+			[]observed.Route{{Type: "unicast", Dst: pfx("192.168.10.0/26"), Gateway: ip("10.10.10.12"), Dev: "eth1", Protocol: "80", Metric: 20, Onlink: true, MTU: 1450}}},
 		{"single object", `{"type":"blackhole","dst":"192.168.93.64/26","protocol":"80","flags":[]}`,
-			[]state.Route{{Type: "blackhole", Dst: pfx("192.168.93.64/26"), Protocol: "80"}}},
-		{"empty array", "[]\n", []state.Route{}},
+			[]observed.Route{{Type: "blackhole", Dst: pfx("192.168.93.64/26"), Protocol: "80"}}},
+		{"empty array", "[]\n", []observed.Route{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestMalformedJSONNamesLine(t *testing.T) {
 	}
 }
 
-var k01WorkerNeighs = []state.Neigh{
+var k01WorkerNeighs = []observed.Neigh{
 	{Dst: ip("192.168.19.128"), Dev: "vxlan.calico", LLAddr: "66:15:9d:fa:c6:aa", State: []string{"PERMANENT"}},
 	{Dst: ip("172.18.0.1"), Dev: "eth0", LLAddr: "02:42:9a:1f:3c:00", State: []string{"STALE"}},
 	{Dst: ip("10.10.10.1"), Dev: "eth1", LLAddr: "00:1c:73:aa:bb:01", State: []string{"REACHABLE"}},
@@ -192,19 +192,19 @@ func TestNeighsText(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []state.Neigh
+		want []observed.Neigh
 	}{
 		{"upper-case MAC, CRLF, router flag",
 			"192.168.209.64 dev vxlan.calico lladdr 66:D2:0C:F0:EF:E5 PERMANENT \r\n10.10.10.1 dev eth1 lladdr 00:1c:73:aa:bb:01 router STALE\r\n",
-			[]state.Neigh{
+			[]observed.Neigh{
 				{Dst: ip("192.168.209.64"), Dev: "vxlan.calico", LLAddr: "66:d2:0c:f0:ef:e5", State: []string{"PERMANENT"}},
 				{Dst: ip("10.10.10.1"), Dev: "eth1", LLAddr: "00:1c:73:aa:bb:01", State: []string{"STALE"}},
 			}},
 		{"incomplete, IPv6 and prompt lines",
 			"$ ip neigh\n10.10.10.99 dev eth1 INCOMPLETE\nfe80::1 dev eth1 lladdr 00:1c:73:aa:bb:01 router REACHABLE\n10.10.10.5 lladdr 00:1c:73:aa:bb:05\n",
-			[]state.Neigh{{Dst: ip("10.10.10.99"), Dev: "eth1", State: []string{"INCOMPLETE"}}}},
+			[]observed.Neigh{{Dst: ip("10.10.10.99"), Dev: "eth1", State: []string{"INCOMPLETE"}}}},
 		{"bad MAC leaves lladdr empty", "192.168.19.128 dev vxlan.calico lladdr 66:15:9d PERMANENT\n",
-			[]state.Neigh{{Dst: ip("192.168.19.128"), Dev: "vxlan.calico", State: []string{"PERMANENT"}}}},
+			[]observed.Neigh{{Dst: ip("192.168.19.128"), Dev: "vxlan.calico", State: []string{"PERMANENT"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,7 +224,7 @@ func TestFDBFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var vxlan []state.FDBEntry
+			var vxlan []observed.FDBEntry
 			for _, e := range got {
 				if e.Dev == "vxlan.calico" {
 					vxlan = append(vxlan, e)
@@ -233,7 +233,7 @@ func TestFDBFixtures(t *testing.T) {
 			if len(got) != 19 {
 				t.Errorf("got %d entries, want all 19 of the capture", len(got))
 			}
-			diffSlices(t, vxlan, []state.FDBEntry{
+			diffSlices(t, vxlan, []observed.FDBEntry{
 				{MAC: "66:d2:0c:f0:ef:e5", Dev: "vxlan.calico", Dst: ip("10.10.20.20"), Self: true, Permanent: true},
 				{MAC: "66:c7:4d:6e:6b:f3", Dev: "vxlan.calico", Dst: ip("10.10.10.12"), Self: true, Permanent: true},
 				{MAC: "66:15:9d:fa:c6:aa", Dev: "vxlan.calico", Dst: ip("10.10.10.10"), Self: true, Permanent: true},
@@ -246,13 +246,13 @@ func TestFDBText(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []state.FDBEntry
+		want []observed.FDBEntry
 	}{
 		{"bridge master and vlan", "aa:c1:ab:12:34:56 dev eth1 vlan 10 master br0 permanent\r\n",
-			[]state.FDBEntry{{MAC: "aa:c1:ab:12:34:56", Dev: "eth1", Master: "br0", Permanent: true}}},
+			[]observed.FDBEntry{{MAC: "aa:c1:ab:12:34:56", Dev: "eth1", Master: "br0", Permanent: true}}},
 		{"dynamic entry, IPv6 VTEP skipped",
 			"66:d2:0c:f0:ef:e5 dev vxlan.calico dst 10.10.20.20 self \n00:00:00:00:00:00 dev vxlan6 dst 2001:db8::1 self permanent\n",
-			[]state.FDBEntry{{MAC: "66:d2:0c:f0:ef:e5", Dev: "vxlan.calico", Dst: ip("10.10.20.20"), Self: true}}},
+			[]observed.FDBEntry{{MAC: "66:d2:0c:f0:ef:e5", Dev: "vxlan.calico", Dst: ip("10.10.20.20"), Self: true}}},
 		{"no device or not a MAC", "66:d2:0c:f0:ef:e5 dst 10.10.20.20 self permanent\nport eth1\n", nil},
 	}
 	for _, tt := range tests {
@@ -267,9 +267,9 @@ func TestFDBText(t *testing.T) {
 }
 
 // k01WorkerVXLAN is vxlan.calico on k01-worker as `ip -d link` shows it.
-var k01WorkerVXLAN = state.Link{
+var k01WorkerVXLAN = observed.Link{
 	Name: "vxlan.calico", Index: 6, Kind: "vxlan", MTU: 1450, MAC: "66:fb:ad:98:aa:13", Up: true, OperState: "UNKNOWN",
-	VXLAN: &state.VXLAN{VNI: 4096, Port: 4789, Local: ip("10.10.10.11"), Dev: "eth1", Learning: false},
+	VXLAN: &observed.VXLAN{VNI: 4096, Port: 4789, Local: ip("10.10.10.11"), Dev: "eth1", Learning: false},
 }
 
 func TestLinksFixtures(t *testing.T) {
@@ -288,8 +288,8 @@ func TestLinksFixtures(t *testing.T) {
 				t.Fatalf("links %v, want %v", names, wantNames)
 			}
 			diff(t, got[5], k01WorkerVXLAN)
-			diff(t, got[4], state.Link{Name: "eth1", Index: 5, Kind: "veth", MTU: 1500, MAC: "72:17:7d:f3:a5:06", Up: true, OperState: "UP", Parent: "ceos-et2"})
-			diff(t, got[6], state.Link{Name: "cali33a6ed01365", Index: 7, Kind: "veth", MTU: 1500, MAC: "ee:ee:ee:ee:ee:ee", Up: true, OperState: "DOWN", Parent: "if2"})
+			diff(t, got[4], observed.Link{Name: "eth1", Index: 5, Kind: "veth", MTU: 1500, MAC: "72:17:7d:f3:a5:06", Up: true, OperState: "UP", Parent: "ceos-et2"})
+			diff(t, got[6], observed.Link{Name: "cali33a6ed01365", Index: 7, Kind: "veth", MTU: 1500, MAC: "ee:ee:ee:ee:ee:ee", Up: true, OperState: "DOWN", Parent: "if2"})
 		})
 	}
 }
@@ -298,20 +298,20 @@ func TestLinksText(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []state.Link
+		want []observed.Link
 	}{
 		{"ip link show type vxlan has no attributes", string(fixture(t, "k01-worker/ip-link-vxlan.txt")),
-			[]state.Link{{Name: "vxlan.calico", Index: 6, MTU: 1450, MAC: "66:fb:ad:98:aa:13", Up: true, OperState: "UNKNOWN"}}},
+			[]observed.Link{{Name: "vxlan.calico", Index: 6, MTU: 1450, MAC: "66:fb:ad:98:aa:13", Up: true, OperState: "UNKNOWN"}}},
 		{"pasted without indentation, learning, alias, master",
 			"12: vxlan.calico: <BROADCAST,MULTICAST> mtu 1410 qdisc noqueue master br0 state DOWN mode DEFAULT group default \r\n" +
 				"link/ether 66:FB:AD:98:AA:13 brd ff:ff:ff:ff:ff:ff promiscuity 0 \n" +
 				"alias Calico  VXLAN tunnel \n" +
 				"vxlan id 4097 local 10.10.10.11 dev eth1 srcport 0 0 dstport 8472 ttl inherit ageing 300\n",
-			[]state.Link{{Name: "vxlan.calico", Index: 12, Kind: "vxlan", MTU: 1410, MAC: "66:fb:ad:98:aa:13", OperState: "DOWN", Master: "br0", Alias: "Calico  VXLAN tunnel",
-				VXLAN: &state.VXLAN{VNI: 4097, Port: 8472, Local: ip("10.10.10.11"), Dev: "eth1", Learning: true}}}},
+			[]observed.Link{{Name: "vxlan.calico", Index: 12, Kind: "vxlan", MTU: 1410, MAC: "66:fb:ad:98:aa:13", OperState: "DOWN", Master: "br0", Alias: "Calico  VXLAN tunnel",
+				VXLAN: &observed.VXLAN{VNI: 4097, Port: 8472, Local: ip("10.10.10.11"), Dev: "eth1", Learning: true}}}},
 		{"ip -o link one-line form",
 			`6: vxlan.calico: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\    link/ether 66:fb:ad:98:aa:13 brd ff:ff:ff:ff:ff:ff promiscuity 0 \    vxlan id 4096 local 10.10.10.11 dev eth1 srcport 0 0 dstport 4789 nolearning ttl auto ageing 300 udpcsum` + "\n",
-			[]state.Link{k01WorkerVXLAN}},
+			[]observed.Link{k01WorkerVXLAN}},
 		{"grep kept only detail lines: nothing to attach them to",
 			"    vxlan id 4096 local 10.10.10.11 dev eth1 dstport 4789 nolearning\n    link/ether 66:fb:ad:98:aa:13 brd ff:ff:ff:ff:ff:ff\n", nil},
 		{"statistics from ip -s link",
@@ -321,10 +321,10 @@ func TestLinksText(t *testing.T) {
 				"         8342      77      0       0       0       0 \n" +
 				"    TX:  bytes packets errors dropped carrier collsns           \n" +
 				"         5126      41      0       0       0       0 \n",
-			[]state.Link{{Name: "eth1", Index: 3, MTU: 1500, MAC: "72:17:7d:f3:a5:06", Up: true, OperState: "UP", Parent: "if7",
-				Stats: &state.LinkStats{RxPackets: 77, TxPackets: 41}}}},
+			[]observed.Link{{Name: "eth1", Index: 3, MTU: 1500, MAC: "72:17:7d:f3:a5:06", Up: true, OperState: "UP", Parent: "if7",
+				Stats: &observed.LinkStats{RxPackets: 77, TxPackets: 41}}}},
 		{"ip -br link", "vxlan.calico     UNKNOWN        66:fb:ad:98:aa:13 <BROADCAST,MULTICAST,UP,LOWER_UP> \nvxlan0@NONE DOWN 66:fb:ad:98:aa:14 <BROADCAST,MULTICAST> \n",
-			[]state.Link{
+			[]observed.Link{
 				{Name: "vxlan.calico", OperState: "UNKNOWN", MAC: "66:fb:ad:98:aa:13", Up: true},
 				{Name: "vxlan0", OperState: "DOWN", MAC: "66:fb:ad:98:aa:14"},
 			}},
@@ -368,14 +368,14 @@ func TestAddrsText(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []state.Link
+		want []observed.Link
 	}{
 		{"ip -o addr repeats the link per address",
 			"2: eth0    inet 172.18.0.3/16 brd 172.18.255.255 scope global eth0\\       valid_lft forever preferred_lft forever\n" +
 				"2: eth0    inet6 fc00:f853:ccd:e793::3/64 scope global nodad \\       valid_lft forever preferred_lft forever\n" +
 				"3: eth1    inet 10.10.10.11/24 scope global eth1\\       valid_lft forever preferred_lft forever\n" +
 				"3: eth1    inet 10.10.10.111/24 scope global secondary eth1\\       valid_lft forever preferred_lft forever\n",
-			[]state.Link{
+			[]observed.Link{
 				{Name: "eth0", Index: 2, Addrs: []netip.Prefix{pfx("172.18.0.3/16")}},
 				{Name: "eth1", Index: 3, Addrs: []netip.Prefix{pfx("10.10.10.11/24"), pfx("10.10.10.111/24")}},
 			}},
@@ -384,7 +384,7 @@ func TestAddrsText(t *testing.T) {
 				"eth1@ceos-et2    UP             10.10.10.11/24 fe80::7017:7dff:fef3:a506/64 \r\n" +
 				"vxlan.calico     UNKNOWN        192.168.93.64/32 fe80::64fb:adff:fe98:aa13/64 \n" +
 				"cali33a6ed01365@if2 DOWN           \n",
-			[]state.Link{
+			[]observed.Link{
 				{Name: "lo", OperState: "UNKNOWN", Addrs: []netip.Prefix{pfx("127.0.0.1/8")}},
 				{Name: "eth1", Parent: "ceos-et2", OperState: "UP", Addrs: []netip.Prefix{pfx("10.10.10.11/24")}},
 				{Name: "vxlan.calico", OperState: "UNKNOWN", Addrs: []netip.Prefix{pfx("192.168.93.64/32")}},
@@ -393,7 +393,7 @@ func TestAddrsText(t *testing.T) {
 		{"grep -A2 of one device",
 			"6: vxlan.calico: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN group default qlen 1000\n" +
 				"    link/ether 66:fb:ad:98:aa:13 brd ff:ff:ff:ff:ff:ff\n    inet 192.168.93.64/32 scope global vxlan.calico\n--\n",
-			[]state.Link{{Name: "vxlan.calico", Index: 6, MTU: 1450, MAC: "66:fb:ad:98:aa:13", Up: true, OperState: "UNKNOWN", Addrs: []netip.Prefix{pfx("192.168.93.64/32")}}}},
+			[]observed.Link{{Name: "vxlan.calico", Index: 6, MTU: 1450, MAC: "66:fb:ad:98:aa:13", Up: true, OperState: "UNKNOWN", Addrs: []netip.Prefix{pfx("192.168.93.64/32")}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -407,18 +407,18 @@ func TestAddrsText(t *testing.T) {
 }
 
 func TestMergeAddrs(t *testing.T) {
-	links := []state.Link{
+	links := []observed.Link{
 		{Name: "eth1", Kind: "veth", MTU: 1500},
-		{Name: "vxlan.calico", Kind: "vxlan", VXLAN: &state.VXLAN{VNI: 4096}},
+		{Name: "vxlan.calico", Kind: "vxlan", VXLAN: &observed.VXLAN{VNI: 4096}},
 	}
-	addrLinks := []state.Link{
+	addrLinks := []observed.Link{
 		{Name: "vxlan.calico", MTU: 1450, MAC: "66:fb:ad:98:aa:13", Addrs: []netip.Prefix{pfx("192.168.93.64/32")}},
 		{Name: "eth0", Addrs: []netip.Prefix{pfx("172.18.0.3/16")}},
 	}
 	got := MergeAddrs(links, addrLinks)
-	want := []state.Link{
+	want := []observed.Link{
 		{Name: "eth1", Kind: "veth", MTU: 1500},
-		{Name: "vxlan.calico", Kind: "vxlan", MTU: 1450, MAC: "66:fb:ad:98:aa:13", VXLAN: &state.VXLAN{VNI: 4096}, Addrs: []netip.Prefix{pfx("192.168.93.64/32")}},
+		{Name: "vxlan.calico", Kind: "vxlan", MTU: 1450, MAC: "66:fb:ad:98:aa:13", VXLAN: &observed.VXLAN{VNI: 4096}, Addrs: []netip.Prefix{pfx("192.168.93.64/32")}},
 		{Name: "eth0", Addrs: []netip.Prefix{pfx("172.18.0.3/16")}},
 	}
 	diffSlices(t, got, want)
@@ -430,8 +430,8 @@ func TestMergeAddrs(t *testing.T) {
 // TestFormatRoundTrip proves the Format functions print what the parsers read back.
 func TestFormatRoundTrip(t *testing.T) {
 	routes, _ := Routes(fixture(t, "k01-worker/ip-route.txt"))
-	routes = append(routes, state.Route{Type: "unicast", Dst: pfx("192.168.10.0/26"), Gateway: ip("10.10.10.12"), Dev: "eth1", Protocol: "80", Metric: 20, Onlink: true, MTU: 1450},
-		state.Route{Type: "local", Dst: pfx("10.10.10.11/32"), Dev: "eth1", Table: "local", Protocol: "kernel", Scope: "host", Src: ip("10.10.10.11")})
+	routes = append(routes, observed.Route{Type: "unicast", Dst: pfx("192.168.10.0/26"), Gateway: ip("10.10.10.12"), Dev: "eth1", Protocol: "80", Metric: 20, Onlink: true, MTU: 1450},
+		observed.Route{Type: "local", Dst: pfx("10.10.10.11/32"), Dev: "eth1", Table: "local", Protocol: "kernel", Scope: "host", Src: ip("10.10.10.11")})
 	gotRoutes, _ := Routes(FormatRoutes(routes))
 	diffSlices(t, gotRoutes, routes)
 
@@ -440,7 +440,7 @@ func TestFormatRoundTrip(t *testing.T) {
 	diffSlices(t, gotNeighs, neighs)
 
 	fdb, _ := FDB(fixture(t, "k01-worker/bridge-fdb.txt"))
-	fdb = append(fdb, state.FDBEntry{MAC: "aa:c1:ab:12:34:56", Dev: "eth1", Master: "br0", Permanent: true})
+	fdb = append(fdb, observed.FDBEntry{MAC: "aa:c1:ab:12:34:56", Dev: "eth1", Master: "br0", Permanent: true})
 	gotFDB, _ := FDB(FormatFDB(fdb))
 	diffSlices(t, gotFDB, fdb)
 
@@ -457,14 +457,14 @@ func TestFormatRoundTrip(t *testing.T) {
 
 func TestFormatRouteLooksLikeIPRoute(t *testing.T) {
 	tests := []struct {
-		r    state.Route
+		r    observed.Route
 		want string
 	}{
-		{state.Route{Type: "unicast", Dst: pfx("192.168.19.128/26"), Gateway: ip("10.10.10.10"), Dev: "eth1", Protocol: "80", Onlink: true},
+		{observed.Route{Type: "unicast", Dst: pfx("192.168.19.128/26"), Gateway: ip("10.10.10.10"), Dev: "eth1", Protocol: "80", Onlink: true},
 			"192.168.19.128/26 via 10.10.10.10 dev eth1 proto 80 onlink"},
-		{state.Route{Type: "blackhole", Dst: pfx("192.168.93.64/26"), Protocol: "80"}, "blackhole 192.168.93.64/26 proto 80"},
-		{state.Route{Dst: pfx("192.168.93.65/32"), Dev: "cali33a6ed01365", Scope: "link"}, "192.168.93.65 dev cali33a6ed01365 scope link"},
-		{state.Route{Dst: pfx("0.0.0.0/0"), Gateway: ip("169.254.1.1"), Dev: "eth0"}, "default via 169.254.1.1 dev eth0"},
+		{observed.Route{Type: "blackhole", Dst: pfx("192.168.93.64/26"), Protocol: "80"}, "blackhole 192.168.93.64/26 proto 80"},
+		{observed.Route{Dst: pfx("192.168.93.65/32"), Dev: "cali33a6ed01365", Scope: "link"}, "192.168.93.65 dev cali33a6ed01365 scope link"},
+		{observed.Route{Dst: pfx("0.0.0.0/0"), Gateway: ip("169.254.1.1"), Dev: "eth0"}, "default via 169.254.1.1 dev eth0"},
 	}
 	for _, tt := range tests {
 		if got := FormatRoute(tt.r); got != tt.want {

@@ -1,7 +1,7 @@
 package parse
 
 import (
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // routeTypes are the route types `ip route` prints before the destination.
@@ -18,11 +18,11 @@ var routeFlags = map[string]bool{
 }
 
 // Routes parses `ip route` or `ip -j route` (IPv4 only; IPv6 entries are skipped).
-func Routes(data []byte) ([]state.Route, error) {
+func Routes(data []byte) ([]observed.Route, error) {
 	if isJSON(data) {
 		return routesJSON(data)
 	}
-	var routes []state.Route
+	var routes []observed.Route
 	lines(data, func(f []string) {
 		if r, ok := routeLine(f); ok {
 			routes = append(routes, r)
@@ -33,8 +33,8 @@ func Routes(data []byte) ([]state.Route, error) {
 
 // routeLine parses the fields of one `ip route` line. Unknown keywords are skipped one word at
 // a time, so that an attribute from a newer iproute2 costs at most that attribute.
-func routeLine(f []string) (state.Route, bool) {
-	r := state.Route{Type: "unicast"}
+func routeLine(f []string) (observed.Route, bool) {
+	r := observed.Route{Type: "unicast"}
 	i := 0
 	if routeTypes[f[0]] {
 		r.Type = f[0]
@@ -126,18 +126,18 @@ type jsonRoute struct {
 	} `json:"metrics"`
 }
 
-func routesJSON(data []byte) ([]state.Route, error) {
+func routesJSON(data []byte) ([]observed.Route, error) {
 	raw, err := decodeJSON[jsonRoute](data)
 	if err != nil {
 		return nil, err
 	}
-	routes := make([]state.Route, 0, len(raw))
+	routes := make([]observed.Route, 0, len(raw))
 	for _, j := range raw {
 		dst, ok := parseDst(j.Dst)
 		if !ok {
 			continue // IPv6 or not a destination at all
 		}
-		r := state.Route{
+		r := observed.Route{
 			Type:     j.Type,
 			Dst:      dst,
 			Dev:      j.Dev,

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // The commands the collector sends.
@@ -31,8 +31,8 @@ type Commander interface {
 }
 
 // Collect reads the switch named name through c.
-func Collect(ctx context.Context, c Commander, name string) (*state.Switch, error) {
-	sw := &state.Switch{Name: name}
+func Collect(ctx context.Context, c Commander, name string) (*observed.Switch, error) {
+	sw := &observed.Switch{Name: name}
 	steps := []struct {
 		cmd   string
 		parse func([]byte) error
@@ -87,7 +87,7 @@ func decode(data []byte, v any) error {
 }
 
 // ParseInterfacesStatus reads `show interfaces status | json` into the front-panel ports.
-func ParseInterfacesStatus(data []byte) ([]state.SwitchPort, error) {
+func ParseInterfacesStatus(data []byte) ([]observed.SwitchPort, error) {
 	var doc struct {
 		InterfaceStatuses map[string]struct {
 			Description     string `json:"description"`
@@ -104,13 +104,13 @@ func ParseInterfacesStatus(data []byte) ([]state.SwitchPort, error) {
 	if doc.InterfaceStatuses == nil {
 		return nil, fmt.Errorf("no interfaceStatuses in the output")
 	}
-	var ports []state.SwitchPort
+	var ports []observed.SwitchPort
 	for eosName, st := range doc.InterfaceStatuses {
 		name, ok := PortName(eosName)
 		if !ok {
 			continue
 		}
-		p := state.SwitchPort{
+		p := observed.SwitchPort{
 			Name:        name,
 			Up:          st.LinkStatus == "connected",
 			Status:      st.LinkStatus,
@@ -144,7 +144,7 @@ func portLess(a, b string) bool {
 
 // ParseIPInterfaceBrief reads `show ip interface brief | json` into the SVIs (VlanN interfaces).
 // An SVI without an address has an invalid Address, which switch.svis reports.
-func ParseIPInterfaceBrief(data []byte) ([]state.SVI, error) {
+func ParseIPInterfaceBrief(data []byte) ([]observed.SVI, error) {
 	var doc struct {
 		Interfaces map[string]struct {
 			LineProtocolStatus string `json:"lineProtocolStatus"`
@@ -162,13 +162,13 @@ func ParseIPInterfaceBrief(data []byte) ([]state.SVI, error) {
 	if doc.Interfaces == nil {
 		return nil, fmt.Errorf("no interfaces in the output")
 	}
-	var svis []state.SVI
+	var svis []observed.SVI
 	for name, st := range doc.Interfaces {
 		id, ok := vlanOfSVI(name)
 		if !ok {
 			continue
 		}
-		svi := state.SVI{Name: name, VLAN: id, Up: st.LineProtocolStatus == "up"}
+		svi := observed.SVI{Name: name, VLAN: id, Up: st.LineProtocolStatus == "up"}
 		// EOS shows an unaddressed interface as 0.0.0.0/0.
 		if a, err := netip.ParseAddr(st.InterfaceAddress.IPAddr.Address); err == nil && !a.IsUnspecified() {
 			p, err := a.Prefix(st.InterfaceAddress.IPAddr.MaskLen)
@@ -184,7 +184,7 @@ func ParseIPInterfaceBrief(data []byte) ([]state.SVI, error) {
 }
 
 // ParseIPRoute reads `show ip route | json` (the default VRF) into the switch routes.
-func ParseIPRoute(data []byte) ([]state.SwitchRoute, error) {
+func ParseIPRoute(data []byte) ([]observed.SwitchRoute, error) {
 	var doc struct {
 		VRFs map[string]struct {
 			Routes map[string]struct {
@@ -202,13 +202,13 @@ func ParseIPRoute(data []byte) ([]state.SwitchRoute, error) {
 	if !ok {
 		return nil, fmt.Errorf("no default VRF in the output")
 	}
-	var routes []state.SwitchRoute
+	var routes []observed.SwitchRoute
 	for dst, r := range vrf.Routes {
 		p, err := netip.ParsePrefix(dst)
 		if err != nil {
 			return nil, fmt.Errorf("route %q: %w", dst, err)
 		}
-		sr := state.SwitchRoute{Dst: p, Type: r.RouteType}
+		sr := observed.SwitchRoute{Dst: p, Type: r.RouteType}
 		if len(r.Vias) > 0 {
 			sr.Iface = r.Vias[0].Interface
 			if port, ok := PortName(sr.Iface); ok {
@@ -227,7 +227,7 @@ func ParseIPRoute(data []byte) ([]state.SwitchRoute, error) {
 }
 
 // ParseVLANs reads `show vlan | json` into the VLANs with their front-panel member ports.
-func ParseVLANs(data []byte) ([]state.SwitchVLAN, error) {
+func ParseVLANs(data []byte) ([]observed.SwitchVLAN, error) {
 	var doc struct {
 		VLANs map[string]struct {
 			Name       string                     `json:"name"`
@@ -240,13 +240,13 @@ func ParseVLANs(data []byte) ([]state.SwitchVLAN, error) {
 	if doc.VLANs == nil {
 		return nil, fmt.Errorf("no vlans in the output")
 	}
-	var vlans []state.SwitchVLAN
+	var vlans []observed.SwitchVLAN
 	for idText, v := range doc.VLANs {
 		id, err := strconv.Atoi(idText)
 		if err != nil {
 			return nil, fmt.Errorf("VLAN ID %q: %w", idText, err)
 		}
-		sv := state.SwitchVLAN{ID: id, Name: v.Name}
+		sv := observed.SwitchVLAN{ID: id, Name: v.Name}
 		for ifName := range v.Interfaces {
 			if port, ok := PortName(ifName); ok { // Cpu and Vxlan1 members are not ports
 				sv.Ports = append(sv.Ports, port)

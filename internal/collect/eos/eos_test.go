@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 func fixture(t *testing.T, name string) []byte {
@@ -28,7 +28,7 @@ func TestParseInterfacesStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []state.SwitchPort{
+	want := []observed.SwitchPort{
 		{Name: "eth1", Up: true, Status: "connected", Mode: "access", VLAN: 10, Description: "Connection to k01-control-plane"},
 		{Name: "eth2", Up: true, Status: "connected", Mode: "access", VLAN: 10, Description: "Connection to k01-worker"},
 		{Name: "eth3", Up: true, Status: "connected", Mode: "access", VLAN: 10, Description: "Connection to k01-worker2"},
@@ -44,7 +44,7 @@ func TestParseIPInterfaceBrief(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []state.SVI{
+	want := []observed.SVI{
 		{Name: "Vlan10", VLAN: 10, Up: true, Address: netip.MustParsePrefix("10.10.10.1/24")},
 		{Name: "Vlan20", VLAN: 20, Up: false, Address: netip.MustParsePrefix("10.10.20.1/24")},
 		{Name: "Vlan30", VLAN: 30, Up: false}, // no address: left invalid, never 0.0.0.0/0
@@ -59,7 +59,7 @@ func TestParseIPRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []state.SwitchRoute{
+	want := []observed.SwitchRoute{
 		{Dst: netip.MustParsePrefix("10.10.10.0/24"), Type: "connected", Iface: "Vlan10"},
 		{Dst: netip.MustParsePrefix("10.10.20.0/24"), Type: "connected", Iface: "Vlan20"},
 		{Dst: netip.MustParsePrefix("172.20.20.0/24"), Type: "connected", Iface: "Management0"},
@@ -74,7 +74,7 @@ func TestParseVLANs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []state.SwitchVLAN{
+	want := []observed.SwitchVLAN{
 		{ID: 1, Name: "default"},
 		{ID: 10, Name: "Calico-Network", Ports: []string{"eth1", "eth2", "eth3"}},
 		{ID: 20, Name: "Calico-Network-2", Ports: []string{"eth4"}},

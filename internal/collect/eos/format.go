@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // The Format functions print a normalised switch back in the `| json` shapes the Parse functions
@@ -32,7 +32,7 @@ func encode(v any) []byte {
 }
 
 // FormatInterfacesStatus prints ports as `show interfaces status | json`.
-func FormatInterfacesStatus(ports []state.SwitchPort) []byte {
+func FormatInterfacesStatus(ports []observed.SwitchPort) []byte {
 	statuses := map[string]any{}
 	for _, p := range ports {
 		// EOS says "connected" for a port whose link is up, whatever else called it.
@@ -68,7 +68,7 @@ func FormatInterfacesStatus(ports []state.SwitchPort) []byte {
 
 // FormatIPInterfaceBrief prints SVIs as `show ip interface brief | json`; an SVI without an
 // address shows as 0.0.0.0/0, as EOS prints it.
-func FormatIPInterfaceBrief(svis []state.SVI) []byte {
+func FormatIPInterfaceBrief(svis []observed.SVI) []byte {
 	interfaces := map[string]any{}
 	for _, s := range svis {
 		addr, bits := "0.0.0.0", 0
@@ -94,7 +94,7 @@ func FormatIPInterfaceBrief(svis []state.SVI) []byte {
 }
 
 // FormatIPRoute prints routes as `show ip route | json` of the default VRF.
-func FormatIPRoute(routes []state.SwitchRoute) []byte {
+func FormatIPRoute(routes []observed.SwitchRoute) []byte {
 	table := map[string]any{}
 	for _, r := range routes {
 		route := map[string]any{
@@ -111,7 +111,7 @@ func FormatIPRoute(routes []state.SwitchRoute) []byte {
 }
 
 // FormatVLANs prints VLANs with their member ports as `show vlan | json`.
-func FormatVLANs(vlans []state.SwitchVLAN) []byte {
+func FormatVLANs(vlans []observed.SwitchVLAN) []byte {
 	out := map[string]any{}
 	for _, v := range vlans {
 		members := map[string]any{}

@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // Calico's datastore resources as the Kubernetes backend stores them.
@@ -117,14 +117,14 @@ func toMap(obj runtime.Object, kind string) (map[string]any, error) {
 
 // NodeStatuses reports every Kubernetes node's Ready condition: after the CNI is installed a
 // kind node that is not Ready is a failed topology.nodes check.
-func (c *Collector) NodeStatuses(ctx context.Context) ([]state.NodeStatus, error) {
+func (c *Collector) NodeStatuses(ctx context.Context) ([]observed.NodeStatus, error) {
 	nodes, err := c.Core.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
-	out := make([]state.NodeStatus, 0, len(nodes.Items))
+	out := make([]observed.NodeStatus, 0, len(nodes.Items))
 	for _, n := range nodes.Items {
-		st := state.NodeStatus{Name: n.Name, Kind: "node", Running: true, Detail: "no Ready condition yet"}
+		st := observed.NodeStatus{Name: n.Name, Kind: "node", Running: true, Detail: "no Ready condition yet"}
 		for _, cond := range n.Status.Conditions {
 			if cond.Type != corev1.NodeReady {
 				continue

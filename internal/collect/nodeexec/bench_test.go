@@ -8,7 +8,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netns"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
 )
 
 // BenchmarkNodeStatesNetnsLab reads all four nodes of a live netns calico-overlay lab through
@@ -24,7 +24,7 @@ func BenchmarkNodeStatesNetnsLab(b *testing.B) {
 		b.Fatal(err)
 	}
 	l.Name = fmt.Sprintf("e6b%d", os.Getpid()%100000)
-	p := netns.New(netns.WithStateRoot(b.TempDir()), netns.WithoutCNI())
+	p := netnslab.New(netnslab.WithStateRoot(b.TempDir()), netnslab.WithoutCNI())
 	ctx := context.Background()
 	b.Cleanup(func() {
 		if err := p.Destroy(ctx, l.Name, provider.DestroyOptions{Lab: l}); err != nil {

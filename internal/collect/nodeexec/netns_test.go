@@ -10,9 +10,9 @@ import (
 
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netns"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // calicoLikeState is what Calico's felix would program on k01-worker of calico-overlay; the
@@ -48,7 +48,7 @@ func TestSameStateAsNetlinkOnANetnsLab(t *testing.T) {
 	}
 	// A name of its own, so that this lab's namespaces never meet another test's or a person's.
 	l.Name = fmt.Sprintf("e6n%d", os.Getpid()%100000)
-	p := netns.New(netns.WithStateRoot(t.TempDir()), netns.WithoutCNI())
+	p := netnslab.New(netnslab.WithStateRoot(t.TempDir()), netnslab.WithoutCNI())
 	ctx := context.Background()
 	t.Cleanup(func() {
 		if err := p.Destroy(ctx, l.Name, provider.DestroyOptions{Lab: l}); err != nil {
@@ -106,9 +106,9 @@ func namespacesOf(labName string) []string {
 // (the kernel's default protocol) where netlink reports it, and prints the loopback's all-zero
 // MAC where the netlink collector leaves it empty. Neither is a route or link the checks judge
 // differently, but both are reported upstream so that the collectors converge.
-func compareNodes(t *testing.T, netlink, exec *state.Node, wantCalico bool) {
+func compareNodes(t *testing.T, netlink, exec *observed.Node, wantCalico bool) {
 	t.Helper()
-	for _, tab := range []state.Table{state.TableRoutes, state.TableLinks, state.TableAddrs, state.TableNeigh, state.TableFDB} {
+	for _, tab := range []observed.Table{observed.TableRoutes, observed.TableLinks, observed.TableAddrs, observed.TableNeigh, observed.TableFDB} {
 		if netlink.Has(tab) != exec.Has(tab) {
 			t.Errorf("table %s: netlink read it %v, exec %v", tab, netlink.Has(tab), exec.Has(tab))
 		}
@@ -125,8 +125,8 @@ func compareNodes(t *testing.T, netlink, exec *state.Node, wantCalico bool) {
 }
 
 // bootAsDefault drops the "boot" protocol, which `ip` does not print.
-func bootAsDefault(routes []state.Route) []state.Route {
-	out := append([]state.Route(nil), routes...)
+func bootAsDefault(routes []observed.Route) []observed.Route {
+	out := append([]observed.Route(nil), routes...)
 	for i := range out {
 		if out[i].Protocol == "boot" {
 			out[i].Protocol = ""
@@ -136,8 +136,8 @@ func bootAsDefault(routes []state.Route) []state.Route {
 }
 
 // permanent keeps the entries Calico programs; dynamic ARP entries come and go between reads.
-func permanent(ns []state.Neigh) []state.Neigh {
-	var out []state.Neigh
+func permanent(ns []observed.Neigh) []observed.Neigh {
+	var out []observed.Neigh
 	for _, n := range ns {
 		if n.Permanent() {
 			out = append(out, n)
@@ -148,8 +148,8 @@ func permanent(ns []state.Neigh) []state.Neigh {
 
 // vxlanFDB keeps the vxlan device's entries; the multicast entries of every other device are
 // kernel bookkeeping that the checks never look at.
-func vxlanFDB(fdb []state.FDBEntry) []state.FDBEntry {
-	var out []state.FDBEntry
+func vxlanFDB(fdb []observed.FDBEntry) []observed.FDBEntry {
+	var out []observed.FDBEntry
 	for _, e := range fdb {
 		if e.Dev == "vxlan.calico" {
 			out = append(out, e)
@@ -159,7 +159,7 @@ func vxlanFDB(fdb []state.FDBEntry) []state.FDBEntry {
 }
 
 // linkLines is the fields of each link the checks judge.
-func linkLines(links []state.Link) []string {
+func linkLines(links []observed.Link) []string {
 	var out []string
 	for _, l := range links {
 		mac := l.MAC

@@ -1,7 +1,7 @@
 // Package nodeexec reads a node's dataplane tables by running iproute2 inside the node — docker
 // exec into a kind node container, or a command in a netns lab node — and parsing the JSON with
 // verify/parse. It is the collector behind any provider that can run a command in a node, so the
-// verify engine sees the same normalised state.Node whichever way the command got there.
+// verify engine sees the same normalised observed.Node whichever way the command got there.
 package nodeexec
 
 import (
@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // Execer runs argv inside a node and returns its standard output. An error means the command
@@ -62,40 +62,40 @@ func New(e Execer) *Collector { return &Collector{Exec: e} }
 
 // table is one table read: the command and how its output lands in the node.
 type table struct {
-	name  state.Table
+	name  observed.Table
 	argv  []string
-	apply func(n *state.Node, out []byte) error
+	apply func(n *observed.Node, out []byte) error
 }
 
 // links and addrs are read by two commands and merged afterwards, so they go to scratch space
 // first instead of racing on n.Links.
 type scratch struct {
-	links, addrs []state.Link
+	links, addrs []observed.Link
 }
 
 func tables(s *scratch) []table {
 	return []table{
-		{state.TableRoutes, RouteCmd, func(n *state.Node, out []byte) (err error) {
+		{observed.TableRoutes, RouteCmd, func(n *observed.Node, out []byte) (err error) {
 			n.Routes, err = parse.Routes(out)
 			return err
 		}},
-		{state.TableLinks, LinkCmd, func(_ *state.Node, out []byte) (err error) {
+		{observed.TableLinks, LinkCmd, func(_ *observed.Node, out []byte) (err error) {
 			s.links, err = parse.Links(out)
 			return err
 		}},
-		{state.TableAddrs, AddrCmd, func(_ *state.Node, out []byte) (err error) {
+		{observed.TableAddrs, AddrCmd, func(_ *observed.Node, out []byte) (err error) {
 			s.addrs, err = parse.Addrs(out)
 			return err
 		}},
-		{state.TableNeigh, NeighCmd, func(n *state.Node, out []byte) (err error) {
+		{observed.TableNeigh, NeighCmd, func(n *observed.Node, out []byte) (err error) {
 			n.Neighs, err = parse.Neighs(out)
 			return err
 		}},
-		{state.TableFDB, FDBCmd, func(n *state.Node, out []byte) (err error) {
+		{observed.TableFDB, FDBCmd, func(n *observed.Node, out []byte) (err error) {
 			n.FDB, err = parse.FDB(out)
 			return err
 		}},
-		{state.TableSysctls, SysctlCmd, func(n *state.Node, out []byte) error {
+		{observed.TableSysctls, SysctlCmd, func(n *observed.Node, out []byte) error {
 			n.Sysctls = ParseProcSys(out)
 			return nil
 		}},
@@ -106,10 +106,10 @@ func tables(s *scratch) []table {
 // could be read marked. A table whose command failed stays unmarked, so the checks that need it
 // are skipped with the reason rather than passed; the error lists those tables. When no table
 // could be read at all the node is unreachable and the result is nil.
-func (c *Collector) NodeState(ctx context.Context, node string) (*state.Node, error) {
+func (c *Collector) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	var sc scratch
 	tabs := tables(&sc)
-	n := &state.Node{Name: node}
+	n := &observed.Node{Name: node}
 	errs := make([]error, len(tabs))
 	ok := make([]bool, len(tabs))
 	var wg sync.WaitGroup
@@ -141,11 +141,11 @@ func (c *Collector) NodeState(ctx context.Context, node string) (*state.Node, er
 		}
 	}
 	switch {
-	case n.Has(state.TableLinks) && n.Has(state.TableAddrs):
+	case n.Has(observed.TableLinks) && n.Has(observed.TableAddrs):
 		n.Links = parse.MergeAddrs(sc.links, sc.addrs)
-	case n.Has(state.TableLinks):
+	case n.Has(observed.TableLinks):
 		n.Links = sc.links
-	case n.Has(state.TableAddrs):
+	case n.Has(observed.TableAddrs):
 		n.Links = sc.addrs
 	}
 	err := errors.Join(errs...)
@@ -160,8 +160,8 @@ func (c *Collector) NodeState(ctx context.Context, node string) (*state.Node, er
 
 // NodeStates reads every node in parallel. Nodes that could not be read at all are absent from
 // the map and named in the error; partly read nodes are present.
-func (c *Collector) NodeStates(ctx context.Context, nodes []string) (map[string]*state.Node, error) {
-	out := make(map[string]*state.Node, len(nodes))
+func (c *Collector) NodeStates(ctx context.Context, nodes []string) (map[string]*observed.Node, error) {
+	out := make(map[string]*observed.Node, len(nodes))
 	errs := make([]error, len(nodes))
 	var mu sync.Mutex
 	var g errgroup.Group

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // replay is an Execer that answers each command with a recorded output file of testdata/<node>/.
@@ -48,18 +48,18 @@ func TestNodeStateFromRecordedOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tab := range []state.Table{state.TableRoutes, state.TableLinks, state.TableAddrs,
-		state.TableNeigh, state.TableFDB, state.TableSysctls} {
+	for _, tab := range []observed.Table{observed.TableRoutes, observed.TableLinks, observed.TableAddrs,
+		observed.TableNeigh, observed.TableFDB, observed.TableSysctls} {
 		if !n.Has(tab) {
 			t.Errorf("table %s not marked", tab)
 		}
 	}
-	if n.Has(state.TablePods) {
+	if n.Has(observed.TablePods) {
 		t.Errorf("pods table marked, but nodeexec does not read pod wiring")
 	}
 
 	mustPrefix := netip.MustParsePrefix
-	routes := map[netip.Prefix]state.Route{}
+	routes := map[netip.Prefix]observed.Route{}
 	for _, r := range n.Routes {
 		routes[r.Dst] = r
 	}
@@ -107,7 +107,7 @@ func TestNodeStateFromRecordedOutputs(t *testing.T) {
 	if len(n.Neighs) != 2 || !n.Neighs[0].Permanent() || n.Neighs[0].LLAddr != "66:3a:0e:0b:1c:9d" {
 		t.Errorf("neighbours = %+v", n.Neighs)
 	}
-	var vxFDB []state.FDBEntry
+	var vxFDB []observed.FDBEntry
 	for _, e := range n.FDB {
 		if e.Dev == "vxlan.calico" {
 			vxFDB = append(vxFDB, e)
@@ -133,14 +133,14 @@ func TestNodeStateLeavesFailedTablesUnmarked(t *testing.T) {
 		name     string
 		fail     map[string]bool
 		wantNil  bool
-		unmarked []state.Table
-		marked   []state.Table
+		unmarked []observed.Table
+		marked   []observed.Table
 	}{
 		{"no bridge binary", map[string]bool{"bridge": true}, false,
-			[]state.Table{state.TableFDB}, []state.Table{state.TableRoutes, state.TableNeigh}},
+			[]observed.Table{observed.TableFDB}, []observed.Table{observed.TableRoutes, observed.TableNeigh}},
 		{"no ip binary", map[string]bool{"ip": true}, false,
-			[]state.Table{state.TableRoutes, state.TableLinks, state.TableAddrs, state.TableNeigh},
-			[]state.Table{state.TableFDB, state.TableSysctls}},
+			[]observed.Table{observed.TableRoutes, observed.TableLinks, observed.TableAddrs, observed.TableNeigh},
+			[]observed.Table{observed.TableFDB, observed.TableSysctls}},
 		{"node unreachable", map[string]bool{"ip": true, "bridge": true, "sh": true}, true, nil, nil},
 	}
 	for _, tt := range tests {

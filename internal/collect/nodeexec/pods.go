@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // NetnsListCmd lists a node's named network namespaces: the CNI plugin's sandboxes on a kind
@@ -25,8 +25,8 @@ var netnsName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // Sandbox is one pod network namespace on a node, read from inside it.
 type Sandbox struct {
 	Netns  string
-	Eth0   state.Link
-	Routes []state.Route
+	Eth0   observed.Link
+	Routes []observed.Route
 }
 
 // Sandboxes reads eth0 and the routes of every named network namespace of the node that has
@@ -81,7 +81,7 @@ func (c *Collector) sandbox(ctx context.Context, node, ns string) (*Sandbox, err
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(addrCmd, " "), err)
 	}
-	var eth0 *state.Link
+	var eth0 *observed.Link
 	for i := range links {
 		if links[i].Name == "eth0" && len(links[i].Addrs) > 0 {
 			eth0 = &links[i]
@@ -104,7 +104,7 @@ func (c *Collector) sandbox(ctx context.Context, node, ns string) (*Sandbox, err
 // PodWirings names the sandboxes after the node's pods (matched by eth0's address) and finds
 // each pod's host end from the node's /32 route to it. Pods whose sandbox was not found get no
 // wiring entry, which pods.wiring reports as missing.
-func PodWirings(n *state.Node, pods []facts.Pod, boxes []Sandbox) []state.PodWiring {
+func PodWirings(n *observed.Node, pods []facts.Pod, boxes []Sandbox) []observed.PodWiring {
 	byIP := map[netip.Addr]Sandbox{}
 	for _, b := range boxes {
 		for _, a := range b.Eth0.Addrs {
@@ -117,7 +117,7 @@ func PodWirings(n *state.Node, pods []facts.Pod, boxes []Sandbox) []state.PodWir
 			hostEnd[r.Dst.Addr()] = r.Dev
 		}
 	}
-	var out []state.PodWiring
+	var out []observed.PodWiring
 	for _, p := range pods {
 		if p.Node != n.Name {
 			continue
@@ -126,7 +126,7 @@ func PodWirings(n *state.Node, pods []facts.Pod, boxes []Sandbox) []state.PodWir
 		if !ok {
 			continue
 		}
-		out = append(out, state.PodWiring{Namespace: p.Namespace, Name: p.Name, HostIface: hostEnd[p.IP], Eth0: b.Eth0, Routes: b.Routes})
+		out = append(out, observed.PodWiring{Namespace: p.Namespace, Name: p.Name, HostIface: hostEnd[p.IP], Eth0: b.Eth0, Routes: b.Routes})
 	}
 	return out
 }
@@ -170,23 +170,23 @@ func ParsePingReceived(out []byte) (int, error) {
 }
 
 // LinkStats reads a node interface's packet counters from `ip -j -s link show dev <link>`.
-func (c *Collector) LinkStats(ctx context.Context, node, link string) (state.LinkStats, error) {
+func (c *Collector) LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error) {
 	argv := []string{"ip", "-j", "-s", "link", "show", "dev", link}
 	out, err := c.Exec.Exec(ctx, node, argv)
 	if err != nil {
-		return state.LinkStats{}, fmt.Errorf("node %s: %s: %w", node, strings.Join(argv, " "), err)
+		return observed.LinkStats{}, fmt.Errorf("node %s: %s: %w", node, strings.Join(argv, " "), err)
 	}
 	return ParseLinkStats(out)
 }
 
 // ParseLinkStats reads the counters of the one link `ip -j -s link show dev X` prints.
-func ParseLinkStats(out []byte) (state.LinkStats, error) {
+func ParseLinkStats(out []byte) (observed.LinkStats, error) {
 	links, err := parse.Links(out)
 	if err != nil {
-		return state.LinkStats{}, fmt.Errorf("ip -j -s link: %w", err)
+		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: %w", err)
 	}
 	if len(links) != 1 || links[0].Stats == nil {
-		return state.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with its counters, got %d links", len(links))
+		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with its counters, got %d links", len(links))
 	}
 	return *links[0].Stats, nil
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // sandboxNode answers the sandbox commands of k01-worker from the recorded files.
@@ -47,7 +47,7 @@ func TestPodWiringsFromSandboxes(t *testing.T) {
 	if len(boxes) != 1 || boxes[0].Netns != "cni-e6rec-5b1f0d2c" {
 		t.Fatalf("sandboxes = %+v, want only the pod's (the host-network one has no eth0)", boxes)
 	}
-	node := &state.Node{Name: "k01-worker", Routes: []state.Route{
+	node := &observed.Node{Name: "k01-worker", Routes: []observed.Route{
 		{Type: "unicast", Dst: netip.MustParsePrefix("192.168.162.130/32"), Dev: "cali1b2c3d4e5f6", Scope: "link"},
 		{Type: "unicast", Dst: netip.MustParsePrefix("192.168.33.0/26"), Gateway: netip.MustParseAddr("10.10.10.10"), Dev: "eth1"},
 	}}

@@ -1,5 +1,5 @@
 // Package kubestore is the Kubernetes backend of knetlab's datastore: a datastore.Store whose
-// objects are custom resources of group datastore.knetlab.dev/v1 (deploy/knetlab/crds.yaml),
+// objects are custom resources of group datastore.knetlab.dev/v1 (deploy/manifests/crds.yaml),
 // read and written with client-go's dynamic client. It is what the agent and the CNI plugin use
 // on a kind cluster deployed with `--cni knetlab`, where the API server is the only shared
 // state every node can reach.
@@ -66,7 +66,7 @@ var kindNames = map[datastore.Kind]string{
 }
 
 // Verbs are the API verbs the Store issues on its resources: what the agent's RBAC must grant
-// on every GVR (deploy/knetlab/rbac.yaml; a test holds the two together).
+// on every GVR (deploy/manifests/rbac.yaml; a test holds the two together).
 var Verbs = []string{"get", "list", "watch", "create", "update", "delete"}
 
 // GVR is the resource a datastore kind is stored as, e.g. ippools.datastore.knetlab.dev/v1.
@@ -398,9 +398,9 @@ func requestError(op string, kind datastore.Kind, name string, rev int64, err er
 	case objectNotFound(err, name):
 		return fmt.Errorf("%s: %w", what, datastore.ErrNotFound)
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("%s: the API server does not serve %s: %w (apply deploy/knetlab/crds.yaml)", what, GVR(kind).GroupResource(), err)
+		return fmt.Errorf("%s: the API server does not serve %s: %w (apply deploy/manifests/crds.yaml)", what, GVR(kind).GroupResource(), err)
 	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%s: %w (the agent's service account needs deploy/knetlab/rbac.yaml)", what, err)
+		return fmt.Errorf("%s: %w (the agent's service account needs deploy/manifests/rbac.yaml)", what, err)
 	case unavailable(err):
 		return fmt.Errorf("%s: %w: %w (is the cluster's API server up? retry later)", what, datastore.ErrUnavailable, err)
 	}

@@ -245,7 +245,7 @@ func TestWatchEndsWithAnError(t *testing.T) {
 	}
 }
 
-// Verbs is what RBAC grants (deploy/knetlab/rbac.yaml is checked against it): every request the
+// Verbs is what RBAC grants (deploy/manifests/rbac.yaml is checked against it): every request the
 // Store makes must be one of them, and each of them must be used.
 func TestVerbsAreTheRequestsTheStoreMakes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

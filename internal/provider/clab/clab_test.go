@@ -114,10 +114,10 @@ func TestDryRunPlanNamesWhatTheIssueAsksFor(t *testing.T) {
 		{"calico-overlay", "knetlab", []string{
 			"ImageBuild (context: tar of " + testSource + ", dockerfile build/Dockerfile, tag knetlab/agent:dev",
 			"nodeutils.LoadImageArchive(node k01-worker3, archive)",
-			"deploy/knetlab/crds.yaml, deploy/knetlab/rbac.yaml",
+			"deploy/manifests/crds.yaml, deploy/manifests/rbac.yaml",
 			"ConfigMap knetlab-system/knetlab-config (autodetect 10.10.0.0/16)",
 			"IPPool.datastore.knetlab.dev default-ipv4-ippool (cidr 192.168.0.0/16, blockSize 26, vxlanMode CrossSubnet",
-			"server-side apply deploy/knetlab/daemonset.yaml",
+			"server-side apply deploy/manifests/daemonset.yaml",
 			"DaemonSet knetlab-system/knetlab-agent ready",
 		}},
 	}

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
-	knetlabmanifests "github.com/knetlab/knetlab/deploy/knetlab"
+	"github.com/knetlab/knetlab/deploy/manifests"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
@@ -42,7 +42,7 @@ var operatorKinds = []schema.GroupVersionKind{
 	{Group: "operator.tigera.io", Version: "v1", Kind: "TigeraStatus"},
 }
 
-// datastoreKinds are the kinds of deploy/knetlab/crds.yaml.
+// datastoreKinds are the kinds of deploy/manifests/crds.yaml.
 var datastoreKinds = []schema.GroupVersionKind{
 	{Group: "datastore.knetlab.dev", Version: "v1", Kind: "IPPool"},
 	{Group: "datastore.knetlab.dev", Version: "v1", Kind: "BlockAffinity"},
@@ -327,21 +327,21 @@ func (d *deployment) knetlabSteps() ([]Step, error) {
 	for _, n := range l.Nodes {
 		loads = append(loads, "  kind library: nodeutils.LoadImageArchive(node "+n.Name+", archive)")
 	}
-	var manifests []string
-	for _, f := range knetlabmanifests.Order {
-		manifests = append(manifests, "deploy/knetlab/"+f)
+	var files []string
+	for _, f := range manifests.Order {
+		files = append(files, "deploy/manifests/"+f)
 	}
 	return []Step{
 		{
 			Title: "build the knetlab agent/CNI image",
 			Actions: []string{fmt.Sprintf("docker client: ImageBuild (context: tar of %s, dockerfile %s, tag %s, output streamed)",
-				d.source, DockerfilePath, knetlabmanifests.Image)},
+				d.source, DockerfilePath, manifests.Image)},
 			run: func(ctx context.Context, p provider.Progress) error { return d.buildImage(ctx, p) },
 		},
 		{
 			Title: "load the image into every node of kind cluster " + l.Cluster.Name,
 			Actions: append([]string{
-				"docker client: ImageSave " + knetlabmanifests.Image + " (one archive, streamed to each node)",
+				"docker client: ImageSave " + manifests.Image + " (one archive, streamed to each node)",
 				fmt.Sprintf("kind library: cluster.NewProvider(cluster.ProviderWithDocker()).ListNodes(%q)", l.Cluster.Name),
 			}, loads...),
 			run: func(ctx context.Context, p provider.Progress) error { return d.loadImage(ctx, p) },
@@ -349,14 +349,14 @@ func (d *deployment) knetlabSteps() ([]Step, error) {
 		{
 			Title: "run the knetlab agent",
 			Actions: []string{
-				"server-side apply " + strings.Join(manifests[:len(manifests)-1], ", ") + " (embedded in the binary; datastore CRDs, RBAC)",
+				"server-side apply " + strings.Join(files[:len(files)-1], ", ") + " (embedded in the binary; datastore CRDs, RBAC)",
 				"server-side apply the lab's agent settings and datastore seed: " + describeLabObjects(seed),
-				"server-side apply " + manifests[len(manifests)-1] + " (embedded in the binary; the agent DaemonSet)",
+				"server-side apply " + files[len(files)-1] + " (embedded in the binary; the agent DaemonSet)",
 			},
 			Waits: fmt.Sprintf("the API server serves %s (deadline %s), DaemonSet %s/%s ready on every node (deadline %s), all %d nodes Ready (deadline %s)",
-				kindNames(datastoreKinds), crdTimeout, knetlabmanifests.Namespace, knetlabmanifests.DaemonSet, agentTimeout, len(l.Nodes), nodesTimeout),
+				kindNames(datastoreKinds), crdTimeout, manifests.Namespace, manifests.DaemonSet, agentTimeout, len(l.Nodes), nodesTimeout),
 			run: func(ctx context.Context, _ provider.Progress) error {
-				for _, f := range knetlabmanifests.Order {
+				for _, f := range manifests.Order {
 					if f == "daemonset.yaml" {
 						// The agent reads its --autodetect from the ConfigMap and allocates from
 						// the pools: both exist before it starts.
@@ -364,16 +364,16 @@ func (d *deployment) knetlabSteps() ([]Step, error) {
 							return fmt.Errorf("the lab's agent settings and IPPools: %w", err)
 						}
 					}
-					data, err := knetlabmanifests.Manifests.ReadFile(f)
+					data, err := manifests.Manifests.ReadFile(f)
 					if err != nil {
 						return err
 					}
 					objs, err := decodeManifests(data)
 					if err != nil {
-						return fmt.Errorf("deploy/knetlab/%s: %w", f, err)
+						return fmt.Errorf("deploy/manifests/%s: %w", f, err)
 					}
 					if err := d.kube.apply(ctx, objs); err != nil {
-						return fmt.Errorf("deploy/knetlab/%s: %w", f, err)
+						return fmt.Errorf("deploy/manifests/%s: %w", f, err)
 					}
 					if f == "crds.yaml" {
 						if err := d.kube.waitKinds(ctx, datastoreKinds); err != nil {
@@ -381,7 +381,7 @@ func (d *deployment) knetlabSteps() ([]Step, error) {
 						}
 					}
 				}
-				if err := d.kube.waitDaemonSet(ctx, knetlabmanifests.Namespace, knetlabmanifests.DaemonSet); err != nil {
+				if err := d.kube.waitDaemonSet(ctx, manifests.Namespace, manifests.DaemonSet); err != nil {
 					return err
 				}
 				return d.kube.waitNodesReady(ctx, len(l.Nodes))
@@ -451,7 +451,7 @@ func (d *deployment) buildImage(ctx context.Context, p provider.Progress) error 
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(tarDir(pw, d.source)) }()
 	resp, err := dk.ImageBuild(ctx, pr, build.ImageBuildOptions{
-		Dockerfile: DockerfilePath, Tags: []string{knetlabmanifests.Image}, Remove: true, ForceRemove: true,
+		Dockerfile: DockerfilePath, Tags: []string{manifests.Image}, Remove: true, ForceRemove: true,
 	})
 	if err != nil {
 		pr.CloseWithError(err)
@@ -553,23 +553,23 @@ func (d *deployment) loadImage(ctx context.Context, p provider.Progress) error {
 	}
 	defer os.Remove(archive.Name())
 	defer archive.Close()
-	rc, err := dk.ImageSave(ctx, []string{knetlabmanifests.Image})
+	rc, err := dk.ImageSave(ctx, []string{manifests.Image})
 	if err != nil {
-		return fmt.Errorf("docker save %s: %w", knetlabmanifests.Image, err)
+		return fmt.Errorf("docker save %s: %w", manifests.Image, err)
 	}
 	_, err = io.Copy(archive, rc)
 	rc.Close()
 	if err != nil {
-		return fmt.Errorf("docker save %s: %w", knetlabmanifests.Image, err)
+		return fmt.Errorf("docker save %s: %w", manifests.Image, err)
 	}
 	for _, n := range nodes {
 		if _, err := archive.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 		if err := nodeutils.LoadImageArchive(n, archive); err != nil {
-			return fmt.Errorf("load %s into node %s: %w", knetlabmanifests.Image, n.String(), err)
+			return fmt.Errorf("load %s into node %s: %w", manifests.Image, n.String(), err)
 		}
-		p.Step("loaded %s into %s", knetlabmanifests.Image, n.String())
+		p.Step("loaded %s into %s", manifests.Image, n.String())
 	}
 	return nil
 }

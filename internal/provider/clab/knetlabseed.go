@@ -9,7 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	knetlabmanifests "github.com/knetlab/knetlab/deploy/knetlab"
+	"github.com/knetlab/knetlab/deploy/manifests"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore"
 	"github.com/knetlab/knetlab/internal/lab"
@@ -27,8 +27,8 @@ func knetlabLabObjects(l *lab.Lab) ([]*unstructured.Unstructured, error) {
 	cm := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
 		"kind":       "ConfigMap",
-		"metadata":   map[string]any{"name": knetlabmanifests.ConfigMap, "namespace": knetlabmanifests.Namespace},
-		"data":       map[string]any{knetlabmanifests.AutodetectKey: strings.Join(cidrs, ",")},
+		"metadata":   map[string]any{"name": manifests.ConfigMap, "namespace": manifests.Namespace},
+		"data":       map[string]any{manifests.AutodetectKey: strings.Join(cidrs, ",")},
 	}}
 	objs := []*unstructured.Unstructured{cm}
 	for _, p := range l.CNI.Pools {
@@ -71,7 +71,7 @@ func describeLabObjects(objs []*unstructured.Unstructured) string {
 		switch o.GetKind() {
 		case "ConfigMap":
 			data, _, _ := unstructured.NestedStringMap(o.Object, "data")
-			parts = append(parts, fmt.Sprintf("ConfigMap %s/%s (%s %s)", o.GetNamespace(), o.GetName(), knetlabmanifests.AutodetectKey, data[knetlabmanifests.AutodetectKey]))
+			parts = append(parts, fmt.Sprintf("ConfigMap %s/%s (%s %s)", o.GetNamespace(), o.GetName(), manifests.AutodetectKey, data[manifests.AutodetectKey]))
 		default:
 			spec, _, _ := unstructured.NestedMap(o.Object, "spec")
 			parts = append(parts, fmt.Sprintf("%s.%s %s (cidr %v, blockSize %v, vxlanMode %v, ipipMode %v, natOutgoing %v)",

@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	knetlabmanifests "github.com/knetlab/knetlab/deploy/knetlab"
+	"github.com/knetlab/knetlab/deploy/manifests"
 )
 
 func TestParseInspect(t *testing.T) {
@@ -93,8 +93,8 @@ items:
 // with the CRDs the readiness wait expects.
 func TestEmbeddedManifestsDecode(t *testing.T) {
 	served := map[string]bool{}
-	for _, f := range knetlabmanifests.Order {
-		data, err := knetlabmanifests.Manifests.ReadFile(f)
+	for _, f := range manifests.Order {
+		data, err := manifests.Manifests.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,12 +109,12 @@ func TestEmbeddedManifestsDecode(t *testing.T) {
 				served[kind+"."+group] = true
 			}
 			if o.GetKind() == "DaemonSet" {
-				if o.GetNamespace() != knetlabmanifests.Namespace || o.GetName() != knetlabmanifests.DaemonSet {
-					t.Errorf("DaemonSet %s/%s, the wait expects %s/%s", o.GetNamespace(), o.GetName(), knetlabmanifests.Namespace, knetlabmanifests.DaemonSet)
+				if o.GetNamespace() != manifests.Namespace || o.GetName() != manifests.DaemonSet {
+					t.Errorf("DaemonSet %s/%s, the wait expects %s/%s", o.GetNamespace(), o.GetName(), manifests.Namespace, manifests.DaemonSet)
 				}
 				containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-				if img := containers[0].(map[string]any)["image"]; img != knetlabmanifests.Image {
-					t.Errorf("DaemonSet image %v, the provider builds %s", img, knetlabmanifests.Image)
+				if img := containers[0].(map[string]any)["image"]; img != manifests.Image {
+					t.Errorf("DaemonSet image %v, the provider builds %s", img, manifests.Image)
 				}
 			}
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/knetlab/knetlab/internal/render"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // The switch login the rendered cEOS startup config creates (internal/render/eos.go).
@@ -41,7 +41,7 @@ type source struct {
 // run (and again on each re-run under --wait); a node asked for a second time starts a new
 // round, so a re-run never judges stale tables.
 type nodeRound struct {
-	states    map[string]*state.Node
+	states    map[string]*observed.Node
 	err       error
 	served    map[string]bool
 	sandboxes map[string][]nodeexec.Sandbox // per node: the pods' network namespaces
@@ -69,7 +69,7 @@ func (s *source) Facts(ctx context.Context) (*facts.Facts, error) { return s.kub
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
 // node. The pods table comes from the pods' network namespaces on each node, named with the
 // cluster's pod facts; without facts it stays unmarked and pods.wiring is skipped.
-func (s *source) NodeState(ctx context.Context, node string) (*state.Node, error) {
+func (s *source) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	if _, ok := s.lab.Node(node); !ok {
 		return nil, fmt.Errorf("lab %s has no node %s", s.lab.Name, node)
 	}
@@ -107,7 +107,7 @@ func (s *source) readRound(ctx context.Context) *nodeRound {
 				return // the pods table stays unmarked: pods.wiring is skipped for this node
 			}
 			n.Pods = nodeexec.PodWirings(n, f.Pods, boxes)
-			n.Mark(state.TablePods)
+			n.Mark(observed.TablePods)
 			mu.Lock()
 			r.sandboxes[name] = boxes
 			mu.Unlock()
@@ -133,12 +133,12 @@ func (s *source) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count
 }
 
 // LinkStats implements verify.Prober.
-func (s *source) LinkStats(ctx context.Context, node, link string) (state.LinkStats, error) {
+func (s *source) LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error) {
 	return s.nodes.LinkStats(ctx, node, link)
 }
 
 // Topology reports each lab node's container and Ready condition, and the switch's container.
-func (s *source) Topology(ctx context.Context) ([]state.NodeStatus, error) {
+func (s *source) Topology(ctx context.Context) ([]observed.NodeStatus, error) {
 	containers, err := labNodeContainers(ctx, s.docker, s.lab.Name, s.lab.Cluster.Name)
 	if err != nil {
 		return nil, err
@@ -147,22 +147,22 @@ func (s *source) Topology(ctx context.Context) ([]state.NodeStatus, error) {
 	for _, c := range containers {
 		byNode[c.node] = c
 	}
-	ready := map[string]state.NodeStatus{}
+	ready := map[string]observed.NodeStatus{}
 	kubeStatuses, kubeErr := s.kube.NodeStatuses(ctx)
 	for _, st := range kubeStatuses {
 		ready[st.Name] = st
 	}
-	var out []state.NodeStatus
+	var out []observed.NodeStatus
 	if sw := s.lab.Switch; sw != nil {
 		c, ok := byNode[sw.Name]
-		st := state.NodeStatus{Name: sw.Name, Kind: "switch", Running: ok && c.state == "running"}
+		st := observed.NodeStatus{Name: sw.Name, Kind: "switch", Running: ok && c.state == "running"}
 		st.Ready = st.Running
 		st.Detail = containerDetail(c, ok, "clab-"+s.lab.Name+"-"+sw.Name)
 		out = append(out, st)
 	}
 	for _, n := range s.lab.Nodes {
 		c, ok := byNode[n.Name]
-		st := state.NodeStatus{Name: n.Name, Kind: "node", Running: ok && c.state == "running"}
+		st := observed.NodeStatus{Name: n.Name, Kind: "node", Running: ok && c.state == "running"}
 		st.Detail = containerDetail(c, ok, n.Name)
 		switch k, known := ready[n.Name]; {
 		case kubeErr != nil:
@@ -189,7 +189,7 @@ func containerDetail(c nodeContainer, found bool, name string) string {
 }
 
 // Switch reads the cEOS switch over SSH at its management address from `containerlab inspect`.
-func (s *source) Switch(ctx context.Context) (*state.Switch, error) {
+func (s *source) Switch(ctx context.Context) (*observed.Switch, error) {
 	sw := s.lab.Switch
 	if sw == nil {
 		return nil, verify.ErrAbsent

@@ -23,8 +23,8 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
-	"github.com/knetlab/knetlab/verify/state"
 )
 
 // recordedNodes answers every node's commands with the recordings of nodeexec's k01-worker,
@@ -109,7 +109,7 @@ func TestSourceNodeStateWithPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !n.Has(state.TableRoutes) || !n.Has(state.TableFDB) || !n.Has(state.TablePods) {
+	if !n.Has(observed.TableRoutes) || !n.Has(observed.TableFDB) || !n.Has(observed.TablePods) {
 		t.Errorf("tables = %v", n.Tables)
 	}
 	if len(n.Pods) != 1 || n.Pods[0].Name != "multitool" || n.Pods[0].HostIface != "cali1b2c3d4e5f6" {
@@ -129,7 +129,7 @@ func TestSourceTopology(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]state.NodeStatus{}
+	got := map[string]observed.NodeStatus{}
 	for _, s := range st {
 		got[s.Name] = s
 	}

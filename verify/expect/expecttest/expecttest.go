@@ -9,7 +9,7 @@ import (
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/state"
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // Lesson06 is the calico-overlay lab as Calico reports it: one VXLAN CrossSubnet pool, three
@@ -86,28 +86,28 @@ const Parent = "eth1"
 // Healthy is the node state a correct Calico dataplane shows for the expectation of node
 // name: every table collected, every expected entry present in its canonical form, plus
 // routes that are not Calico's (default, connected) that the checks must ignore.
-func Healthy(c *expect.Cluster, name string) *state.Node {
+func Healthy(c *expect.Cluster, name string) *observed.Node {
 	n, ok := c.Node(name)
 	if !ok {
 		panic("expecttest: no node " + name)
 	}
-	s := &state.Node{Name: name}
-	for _, t := range []state.Table{state.TableRoutes, state.TableLinks, state.TableAddrs, state.TableNeigh,
-		state.TableFDB, state.TableSysctls, state.TablePods, state.TableNAT} {
+	s := &observed.Node{Name: name}
+	for _, t := range []observed.Table{observed.TableRoutes, observed.TableLinks, observed.TableAddrs, observed.TableNeigh,
+		observed.TableFDB, observed.TableSysctls, observed.TablePods, observed.TableNAT} {
 		s.Mark(t)
 	}
 	s.Links = append(s.Links,
-		state.Link{Name: "lo", Index: 1, MTU: 65536, Up: true, OperState: "UNKNOWN", Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
-		state.Link{Name: Parent, Index: 2, MTU: 1500, MAC: "aa:c1:ab:00:00:01", Up: true, OperState: "UP",
+		observed.Link{Name: "lo", Index: 1, MTU: 65536, Up: true, OperState: "UNKNOWN", Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
+		observed.Link{Name: Parent, Index: 2, MTU: 1500, MAC: "aa:c1:ab:00:00:01", Up: true, OperState: "UP",
 			Addrs: []netip.Prefix{n.Facts.Address}},
 	)
 	s.Routes = append(s.Routes,
-		state.Route{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.18.0.1"), Dev: "eth0"},
-		state.Route{Type: "unicast", Dst: n.Facts.Address.Masked(), Dev: Parent, Protocol: "kernel", Scope: "link", Src: n.Facts.Address.Addr()},
+		observed.Route{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("172.18.0.1"), Dev: "eth0"},
+		observed.Route{Type: "unicast", Dst: n.Facts.Address.Masked(), Dev: Parent, Protocol: "kernel", Scope: "link", Src: n.Facts.Address.Addr()},
 	)
 	if d := n.Device; d != nil {
-		l := state.Link{Name: d.Name, Index: 3, Kind: "vxlan", MTU: d.MTU(1500), MAC: d.MAC, Up: true, OperState: "UNKNOWN",
-			VXLAN: &state.VXLAN{VNI: d.VNI, Port: d.Port, Local: d.Local, Dev: Parent}}
+		l := observed.Link{Name: d.Name, Index: 3, Kind: "vxlan", MTU: d.MTU(1500), MAC: d.MAC, Up: true, OperState: "UNKNOWN",
+			VXLAN: &observed.VXLAN{VNI: d.VNI, Port: d.Port, Local: d.Local, Dev: Parent}}
 		if d.Addr.IsValid() {
 			l.Addrs = []netip.Prefix{d.Addr}
 		}
@@ -115,30 +115,30 @@ func Healthy(c *expect.Cluster, name string) *state.Node {
 	}
 	routes, _ := n.Routes()
 	for _, r := range routes {
-		sr := state.Route{Type: r.Type, Dst: r.Dst, Gateway: r.Gateway, Dev: r.Dev, Onlink: r.Onlink, Protocol: r.Protocols.Canonical()}
+		sr := observed.Route{Type: r.Type, Dst: r.Dst, Gateway: r.Gateway, Dev: r.Dev, Onlink: r.Onlink, Protocol: r.Protocols.Canonical()}
 		if r.Underlay {
 			sr.Dev = Parent
 		}
 		s.Routes = append(s.Routes, sr)
 	}
 	for _, nb := range n.Neighs() {
-		s.Neighs = append(s.Neighs, state.Neigh{Dst: nb.Dst, Dev: expect.VXLANDevice, LLAddr: nb.LLAddr, State: []string{"PERMANENT"}})
+		s.Neighs = append(s.Neighs, observed.Neigh{Dst: nb.Dst, Dev: expect.VXLANDevice, LLAddr: nb.LLAddr, State: []string{"PERMANENT"}})
 	}
 	for _, e := range n.FDB() {
-		s.FDB = append(s.FDB, state.FDBEntry{MAC: e.MAC, Dev: expect.VXLANDevice, Dst: e.Dst, Self: true, Permanent: true})
+		s.FDB = append(s.FDB, observed.FDBEntry{MAC: e.MAC, Dev: expect.VXLANDevice, Dst: e.Dst, Self: true, Permanent: true})
 	}
 	s.Sysctls = map[string]string{}
 	gw := netip.MustParseAddr(expect.PodGateway)
 	for i, p := range n.PodRoutes {
-		s.Routes = append(s.Routes, state.Route{Type: "unicast", Dst: p.Dst, Dev: p.Dev, Scope: "link"})
-		s.Links = append(s.Links, state.Link{Name: p.Dev, Index: 10 + i, Kind: "veth", MTU: 1450, MAC: expect.PodHostMAC, Up: true, OperState: "UP"})
+		s.Routes = append(s.Routes, observed.Route{Type: "unicast", Dst: p.Dst, Dev: p.Dev, Scope: "link"})
+		s.Links = append(s.Links, observed.Link{Name: p.Dev, Index: 10 + i, Kind: "veth", MTU: 1450, MAC: expect.PodHostMAC, Up: true, OperState: "UP"})
 		s.Sysctls["net.ipv4.conf."+p.Dev+".proxy_arp"] = "1"
 		s.Sysctls["net.ipv4.neigh."+p.Dev+".proxy_delay"] = "0"
 		s.Sysctls["net.ipv4.conf."+p.Dev+".forwarding"] = "1"
-		s.Pods = append(s.Pods, state.PodWiring{
+		s.Pods = append(s.Pods, observed.PodWiring{
 			Namespace: p.Pod.Namespace, Name: p.Pod.Name, HostIface: p.Dev,
-			Eth0: state.Link{Name: "eth0", MTU: 1450, Up: true, OperState: "UP", Addrs: []netip.Prefix{p.Dst}},
-			Routes: []state.Route{
+			Eth0: observed.Link{Name: "eth0", MTU: 1450, Up: true, OperState: "UP", Addrs: []netip.Prefix{p.Dst}},
+			Routes: []observed.Route{
 				{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: gw, Dev: "eth0"},
 				{Type: "unicast", Dst: netip.PrefixFrom(gw, 32), Dev: "eth0", Scope: "link"},
 			},

@@ -1,0 +1,123 @@
+package netnslab
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/lab/labgen"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// The dry-run listing is the whole plan of a lab: every namespace, bridge, cable, address,
+// route and sysctl. Golden files pin it for both labs in both VLAN modes.
+func TestTopologyGolden(t *testing.T) {
+	for _, tc := range []struct{ lab, mode string }{
+		{"calico-overlay", BridgePerVLAN},
+		{"calico-overlay", VLANAware},
+		{"pod-network", BridgePerVLAN},
+	} {
+		t.Run(tc.lab+"/"+tc.mode, func(t *testing.T) {
+			l, err := lab.Load(tc.lab)
+			if err != nil {
+				t.Fatal(err)
+			}
+			topo, err := newTopology(l, tc.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(topo.describe(), "\n") + "\n"
+			golden := filepath.Join("testdata", tc.lab+"."+tc.mode+".txt")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("plan of %s (%s) differs from %s (go test -update refreshes it):\n%s", tc.lab, tc.mode, golden, got)
+			}
+		})
+	}
+}
+
+func TestTopologyRules(t *testing.T) {
+	overlay, err := lab.Load("calico-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := newTopology(overlay, BridgePerVLAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range topo.namespaces {
+		if !strings.HasPrefix(ns.name, "knl-calico-overlay-") {
+			t.Errorf("namespace %s is not named knl-<lab>-<member>", ns.name)
+		}
+	}
+	for _, v := range topo.veths {
+		// Both ends of every cable live in lab namespaces: nothing lands in the root namespace.
+		if !strings.HasPrefix(v.ns, "knl-") || !strings.HasPrefix(v.peerNS, "knl-") {
+			t.Errorf("cable %s/%s - %s/%s leaves the lab's namespaces", v.ns, v.name, v.peerNS, v.peerName)
+		}
+	}
+
+	big, err := labgen.Generate("big", 100, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err = newTopology(big, BridgePerVLAN)
+	if err != nil {
+		t.Fatalf("a 100-node lab: %v", err)
+	}
+	if len(topo.namespaces) != 102 || len(topo.veths) != 200 {
+		t.Errorf("100-node lab: %d namespaces, %d cables; want 102 and 200", len(topo.namespaces), len(topo.veths))
+	}
+
+	// Interface names the kernel would refuse are refused before anything is created.
+	long := *overlay
+	long.Nodes = append([]lab.Node(nil), overlay.Nodes...)
+	long.Nodes[0].Interface = "a-very-long-ifname"
+	if _, err := newTopology(&long, BridgePerVLAN); err == nil || !strings.Contains(err.Error(), "1-15 characters") {
+		t.Errorf("an interface name over 15 characters: %v", err)
+	}
+	// A management gateway a node already uses is left out rather than duplicated.
+	taken := *overlay
+	taken.Nodes = append([]lab.Node(nil), overlay.Nodes...)
+	taken.Nodes[0].Management = netip.PrefixFrom(taken.Cluster.ManagementSubnet.Addr().Next(), 16)
+	if _, ok := managementGateway(&taken); ok {
+		t.Error("management gateway chosen although a node holds that address")
+	}
+}
+
+// Each node's agent picks its underlay where the lab's node address is: by the lab's
+// autodetection CIDRs, or, without them (pod-network), by the subnet of the node's address.
+func TestAutodetectCIDRsMatchTheLabsNodeAddresses(t *testing.T) {
+	for _, name := range []string{"calico-overlay", "pod-network"} {
+		l, err := lab.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range l.Nodes {
+			cidrs := autodetectCIDRs(l, n)
+			inside := false
+			for _, c := range cidrs {
+				inside = inside || c.Contains(n.IP())
+				if n.Management.IsValid() && n.Management != n.Address && c.Contains(n.Management.Addr()) {
+					t.Errorf("%s %s: %v also holds the management address %s, which the agent could pick", name, n.Name, cidrs, n.Management)
+				}
+			}
+			if !inside {
+				t.Errorf("%s %s: %v does not hold the node address %s", name, n.Name, cidrs, n.Address)
+			}
+		}
+	}
+}

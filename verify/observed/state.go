@@ -1,0 +1,196 @@
+// Package state is the normalised model of what is on a node and on the switch. Every collector
+// (netlink in a netns lab, docker exec on a kind node, scrapligo on cEOS, capture files) fills
+// these types, and the verify engine judges only these types: it never knows where they came from.
+package observed
+
+import (
+	"net/netip"
+)
+
+// Table names one table of node state. A collector records which tables it read, so that a
+// check whose table is absent is skipped, never passed.
+type Table string
+
+// The node tables.
+const (
+	TableRoutes  Table = "routes"
+	TableLinks   Table = "links"
+	TableAddrs   Table = "addrs"
+	TableNeigh   Table = "neigh"
+	TableFDB     Table = "fdb"
+	TableSysctls Table = "sysctls"
+	TablePods    Table = "pods"
+	// TableNAT is the natOutgoing masquerade state (nat.outgoing).
+	TableNAT Table = "nat"
+)
+
+// Node is one node's dataplane tables.
+type Node struct {
+	Name    string
+	Tables  map[Table]bool // which tables were collected
+	Routes  []Route
+	Links   []Link // with their addresses when TableAddrs is collected
+	Neighs  []Neigh
+	FDB     []FDBEntry
+	Sysctls map[string]string // e.g. "net.ipv4.conf.cali1234567890a.proxy_arp" → "1"
+	Pods    []PodWiring       // pod-side wiring, one per local pod when TablePods is collected
+	// NATOutgoing are the pool CIDRs whose traffic to outside all pools the node masquerades,
+	// when TableNAT is collected (iptables cali-nat-outgoing or the agent's nftables sets).
+	NATOutgoing []netip.Prefix
+}
+
+// Has reports whether table t was collected.
+func (n *Node) Has(t Table) bool { return n != nil && n.Tables[t] }
+
+// Mark records that table t was collected (possibly empty).
+func (n *Node) Mark(t Table) {
+	if n.Tables == nil {
+		n.Tables = map[Table]bool{}
+	}
+	n.Tables[t] = true
+}
+
+// Link returns the named link.
+func (n *Node) Link(name string) (*Link, bool) {
+	for i := range n.Links {
+		if n.Links[i].Name == name {
+			return &n.Links[i], true
+		}
+	}
+	return nil, false
+}
+
+// Route is one IPv4 route, with the fields that verify compares. Protocol is kept as the
+// kernel names it in `ip route` ("80" for Calico's felix, "bird", "kernel", "boot", "static").
+type Route struct {
+	Type     string // "unicast" (the default), "blackhole", "local", ...
+	Dst      netip.Prefix
+	Gateway  netip.Addr // invalid when none
+	Dev      string
+	Protocol string
+	Scope    string // "link", "host", "global" ("" when not shown)
+	Onlink   bool
+	Metric   int
+	MTU      int
+	Src      netip.Addr
+	Table    string // "" for main
+}
+
+// Link is one network interface.
+type Link struct {
+	Name      string
+	Index     int
+	Kind      string // "vxlan", "veth", "bridge", "" when unknown
+	MTU       int
+	MAC       string // lower-case colon form
+	Up        bool   // administratively up (the UP flag)
+	OperState string // "UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN"
+	Master    string
+	Parent    string // the link@parent of veth and vlan devices, if shown
+	Alias     string
+	Addrs     []netip.Prefix
+	VXLAN     *VXLAN
+	Stats     *LinkStats
+}
+
+// VXLAN holds the attributes `ip -d link` shows for a vxlan device.
+type VXLAN struct {
+	VNI      int
+	Port     int
+	Local    netip.Addr
+	Dev      string // the parent device
+	Learning bool
+}
+
+// LinkStats are the counters connectivity.encap reads around a ping burst.
+type LinkStats struct {
+	RxPackets, TxPackets uint64
+}
+
+// Neigh is one neighbour (ARP) entry.
+type Neigh struct {
+	Dst    netip.Addr
+	Dev    string
+	LLAddr string   // lower-case colon form, "" when incomplete
+	State  []string // e.g. ["PERMANENT"], ["REACHABLE"]
+}
+
+// Permanent reports whether the entry is PERMANENT.
+func (n Neigh) Permanent() bool {
+	for _, s := range n.State {
+		if s == "PERMANENT" {
+			return true
+		}
+	}
+	return false
+}
+
+// FDBEntry is one bridge forwarding database entry.
+type FDBEntry struct {
+	MAC       string
+	Dev       string
+	Dst       netip.Addr // the VTEP for vxlan entries
+	Self      bool
+	Permanent bool
+	Master    string
+}
+
+// PodWiring is what a pod's network namespace holds, as pods.wiring checks it.
+type PodWiring struct {
+	Namespace string
+	Name      string
+	HostIface string // the cali... end on the node
+	Eth0      Link   // the pod's eth0 with its addresses
+	Routes    []Route
+}
+
+// Switch is the normalised switch: cEOS read with scrapligo or the netns switch read with netlink.
+// Port names are the containerlab names (eth1, eth2, ...); collectors translate EOS names.
+type Switch struct {
+	Name   string
+	Ports  []SwitchPort
+	SVIs   []SVI
+	Routes []SwitchRoute
+	VLANs  []SwitchVLAN
+}
+
+// SwitchPort is one front-panel port.
+type SwitchPort struct {
+	Name        string // eth1
+	Up          bool   // link up ("connected" on EOS)
+	Status      string // as the switch says it: "connected", "notconnect", "up", "down"
+	Mode        string // "access", "trunk", "routed"
+	VLAN        int    // access VLAN
+	Description string
+}
+
+// SVI is a VLAN interface with its address.
+type SVI struct {
+	Name    string // Vlan10
+	VLAN    int
+	Up      bool // line protocol up
+	Address netip.Prefix
+}
+
+// SwitchRoute is one route of the switch's routing table.
+type SwitchRoute struct {
+	Dst   netip.Prefix
+	Type  string // "connected", "static", ...
+	Iface string // Vlan10
+}
+
+// SwitchVLAN is a VLAN as the switch knows it.
+type SwitchVLAN struct {
+	ID    int
+	Name  string
+	Ports []string
+}
+
+// NodeStatus is whether a lab node exists and runs (topology.nodes).
+type NodeStatus struct {
+	Name    string
+	Kind    string // "node", "switch", "network"
+	Running bool
+	Ready   bool   // kind: Ready after the CNI; netns: the agent is up
+	Detail  string // why not running/ready, as the provider sees it
+}
