@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
@@ -159,12 +160,12 @@ type (
 		Kind       string     `yaml:"kind"`
 		Metadata   objectMeta `yaml:"metadata"`
 		Spec       struct {
-			BlockSize   int    `yaml:"blockSize"`
-			CIDR        string `yaml:"cidr"`
-			Disabled    bool   `yaml:"disabled,omitempty"`
-			IPIPMode    string `yaml:"ipipMode"`
-			NATOutgoing bool   `yaml:"natOutgoing"`
-			VXLANMode   string `yaml:"vxlanMode"`
+			BlockSize   int              `yaml:"blockSize"`
+			CIDR        string           `yaml:"cidr"`
+			Disabled    bool             `yaml:"disabled,omitempty"`
+			IPIPMode    calico.EncapMode `yaml:"ipipMode"`
+			NATOutgoing bool             `yaml:"natOutgoing"`
+			VXLANMode   calico.EncapMode `yaml:"vxlanMode"`
 		} `yaml:"spec"`
 	}
 	affinityObject struct {
@@ -211,7 +212,7 @@ func MarshalCluster(f *facts.Facts) ([]byte, error) {
 	for _, p := range f.Pools {
 		o := poolObject{APIVersion: "crd.projectcalico.org/v1", Kind: "IPPool", Metadata: objectMeta{Name: p.Name}}
 		o.Spec.BlockSize, o.Spec.CIDR, o.Spec.Disabled = p.BlockSize, p.CIDR.String(), p.Disabled
-		o.Spec.IPIPMode, o.Spec.NATOutgoing, o.Spec.VXLANMode = orNever(p.IPIPMode), p.NATOutgoing, orNever(p.VXLANMode)
+		o.Spec.IPIPMode, o.Spec.NATOutgoing, o.Spec.VXLANMode = p.IPIPMode.OrNever(), p.NATOutgoing, p.VXLANMode.OrNever()
 		list.Items = append(list.Items, o)
 	}
 	for _, a := range f.Affinities {
@@ -245,13 +246,6 @@ func MarshalCluster(f *facts.Facts) ([]byte, error) {
 		list.Items = append(list.Items, o)
 	}
 	return yaml.Marshal(list)
-}
-
-func orNever(mode string) string {
-	if mode == "" {
-		return "Never"
-	}
-	return mode
 }
 
 // affinityName is the object name Calico gives a BlockAffinity: node and block, dashed.
