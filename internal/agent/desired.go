@@ -62,4 +62,3 @@ func hostOf(n *datastore.Node) (dataplane.Host, error) {
 	}
 	return h, nil
 }
-
