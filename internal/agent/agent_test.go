@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/knetlab/knetlab/internal/agent/agenttest"
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
@@ -163,7 +164,7 @@ func BenchmarkJoin(b *testing.B) {
 	if err := datastore.IPPools(store).Create(ctx, &datastore.IPPool{
 		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},
 		Spec: datastore.IPPoolSpec{CIDR: netip.MustParsePrefix("10.244.0.0/14"), BlockSize: 26,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NodeSelector: "all()"},
+			VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NodeSelector: "all()"},
 	}); err != nil {
 		b.Fatal(err)
 	}

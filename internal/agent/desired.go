@@ -42,8 +42,8 @@ func DesiredState(self string, pools []*datastore.IPPool, nodes []*datastore.Nod
 	for _, p := range pools {
 		d.Pools = append(d.Pools, dataplane.Pool{
 			CIDR:        p.Spec.CIDR,
-			VXLANMode:   encap(p.Spec.VXLANMode),
-			IPIPMode:    encap(p.Spec.IPIPMode),
+			VXLANMode:   p.Spec.VXLANMode.OrNever(), // Calico treats an absent mode as Never
+			IPIPMode:    p.Spec.IPIPMode.OrNever(),
 			NATOutgoing: p.Spec.NATOutgoing,
 			Disabled:    p.Spec.Disabled,
 		})
@@ -61,12 +61,4 @@ func hostOf(n *datastore.Node) (dataplane.Host, error) {
 		h.VTEPMAC = mac
 	}
 	return h, nil
-}
-
-// encap reads a pool mode; Calico treats an absent mode as Never.
-func encap(mode string) dataplane.EncapMode {
-	if mode == "" {
-		return dataplane.EncapNever
-	}
-	return dataplane.EncapMode(mode)
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/knetlab/knetlab/internal/dataplane"
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/datastore"
 )
 
@@ -52,7 +52,7 @@ func TestDesiredState(t *testing.T) {
 	if len(d.Blocks) != 2 {
 		t.Errorf("blocks = %v, want the two confirmed, not deleted ones", d.Blocks)
 	}
-	if len(d.Pools) != 1 || d.Pools[0].VXLANMode != dataplane.EncapCrossSubnet || d.Pools[0].IPIPMode != dataplane.EncapNever || !d.Pools[0].NATOutgoing {
+	if len(d.Pools) != 1 || d.Pools[0].VXLANMode != calico.EncapCrossSubnet || d.Pools[0].IPIPMode != calico.EncapNever || !d.Pools[0].NATOutgoing {
 		t.Errorf("pools = %+v (an absent ipipMode is Never)", d.Pools)
 	}
 

@@ -60,7 +60,7 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 	if err := os.CopyFS(withSwitch, os.DirFS(healthy)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.CopyFS(filepath.Join(withSwitch, "switch", "ceos01"), os.DirFS("../collect/eos/testdata/ceos01")); err != nil {
+	if err := os.CopyFS(filepath.Join(withSwitch, "switch", "ceos01"), os.DirFS("../../verify/parse/eosjson/testdata/ceos01")); err != nil {
 		t.Fatal(err)
 	}
 	nat, err := os.ReadFile("../../verify/parse/testdata/nat/calico-iptables-ipset-save.txt")

@@ -121,7 +121,7 @@ func showLab(s *ui.Streams, l *lab.Lab) {
 	s.Heading("Calico %s pools", l.CNI.Calico.Version)
 	rows = nil
 	for _, p := range l.CNI.Pools {
-		rows = append(rows, []string{p.Name, p.CIDR.String(), "/" + strconv.Itoa(p.BlockSize), p.VXLANMode, p.IPIPMode, strconv.FormatBool(p.NATOutgoing), p.NodeSelector})
+		rows = append(rows, []string{p.Name, p.CIDR.String(), "/" + strconv.Itoa(p.BlockSize), string(p.VXLANMode), string(p.IPIPMode), strconv.FormatBool(p.NATOutgoing), p.NodeSelector})
 	}
 	s.Table([]string{"POOL", "CIDR", "BLOCK", "VXLAN", "IPIP", "NAT OUT", "SELECTOR"}, rows)
 	if ad := l.CNI.Calico.NodeAddressAutodetectionV4; ad != nil {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 )
@@ -31,7 +32,7 @@ func TestPodsPingAcrossNodes(t *testing.T) {
 		blocks = append(blocks, dataplane.Block{CIDR: block, Node: s.name})
 		ipamBlocks[s.name] = block
 	}
-	pools := []dataplane.Pool{{CIDR: netip.MustParsePrefix("192.168.0.0/16"), VXLANMode: dataplane.EncapCrossSubnet, IPIPMode: dataplane.EncapNever, NATOutgoing: true}}
+	pools := []dataplane.Pool{{CIDR: netip.MustParsePrefix("192.168.0.0/16"), VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NATOutgoing: true}}
 	for _, self := range hosts {
 		d := dataplane.DesiredState{Self: self, Blocks: blocks, Pools: pools}
 		for _, h := range hosts {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
@@ -24,11 +25,12 @@ func TestPlanAgreesWithVerify(t *testing.T) {
 		{"k01-worker2", "10.10.10.12/24", "192.168.20.7", "192.168.20.0/26", "66:01:02:03:04:05"}, // tunnel IP off the block base, configured MAC
 		{"k01-worker3", "10.10.20.20/24", "192.168.30.0", "192.168.30.0/26", ""},
 	}
-	modes := []struct{ vxlan, ipip string }{
-		{"CrossSubnet", "Never"}, {"Always", "Never"}, {"Never", "Never"}, {"Never", "Always"}, {"Never", "CrossSubnet"},
+	modes := []struct{ vxlan, ipip calico.EncapMode }{
+		{calico.EncapCrossSubnet, calico.EncapNever}, {calico.EncapAlways, calico.EncapNever}, {calico.EncapNever, calico.EncapNever},
+		{calico.EncapNever, calico.EncapAlways}, {calico.EncapNever, calico.EncapCrossSubnet},
 	}
 	for _, mode := range modes {
-		t.Run("vxlan "+mode.vxlan+" ipip "+mode.ipip, func(t *testing.T) {
+		t.Run("vxlan "+string(mode.vxlan)+" ipip "+string(mode.ipip), func(t *testing.T) {
 			f := &facts.Facts{Pools: []facts.Pool{{Name: "default-ipv4-ippool", CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26,
 				VXLANMode: mode.vxlan, IPIPMode: mode.ipip, NATOutgoing: true}}}
 			var hosts []dataplane.Host
@@ -43,7 +45,7 @@ func TestPlanAgreesWithVerify(t *testing.T) {
 				hosts = append(hosts, h)
 				blocks = append(blocks, dataplane.Block{CIDR: netip.MustParsePrefix(n.block), Node: n.name})
 			}
-			pools := []dataplane.Pool{{CIDR: f.Pools[0].CIDR, VXLANMode: dataplane.EncapMode(mode.vxlan), IPIPMode: dataplane.EncapMode(mode.ipip), NATOutgoing: true}}
+			pools := []dataplane.Pool{{CIDR: f.Pools[0].CIDR, VXLANMode: mode.vxlan, IPIPMode: mode.ipip, NATOutgoing: true}}
 			cluster := expect.Compute(f)
 
 			for _, self := range hosts {
@@ -55,7 +57,7 @@ func TestPlanAgreesWithVerify(t *testing.T) {
 				}
 				plan := dataplane.ComputePlan(d)
 				want, _ := cluster.Node(self.Name)
-				compareRoutes(t, self.Name, plan.Routes, want, mode.vxlan == "Never" && mode.ipip == "Never")
+				compareRoutes(t, self.Name, plan.Routes, want, mode.vxlan == calico.EncapNever && mode.ipip == calico.EncapNever)
 				compareVTEPs(t, self.Name, plan, want)
 			}
 		})

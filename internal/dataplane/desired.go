@@ -12,22 +12,15 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-)
 
-// EncapMode is a pool's vxlanMode or ipipMode, spelled as Calico spells it.
-type EncapMode string
-
-const (
-	EncapNever       EncapMode = "Never"
-	EncapAlways      EncapMode = "Always"
-	EncapCrossSubnet EncapMode = "CrossSubnet"
+	"github.com/knetlab/knetlab/internal/calico"
 )
 
 // Pool is an IPPool as far as the dataplane cares.
 type Pool struct {
 	CIDR        netip.Prefix
-	VXLANMode   EncapMode
-	IPIPMode    EncapMode
+	VXLANMode   calico.EncapMode
+	IPIPMode    calico.EncapMode
 	NATOutgoing bool
 	Disabled    bool
 }
@@ -97,7 +90,7 @@ func (d DesiredState) Validate() error {
 		if !p.CIDR.IsValid() {
 			problems = append(problems, "a pool has no CIDR")
 		}
-		if p.VXLANMode != EncapNever && p.VXLANMode != "" && p.IPIPMode != EncapNever && p.IPIPMode != "" {
+		if p.VXLANMode.OrNever() != calico.EncapNever && p.IPIPMode.OrNever() != calico.EncapNever {
 			problems = append(problems, fmt.Sprintf("pool %s enables both VXLAN and IPIP", p.CIDR))
 		}
 	}

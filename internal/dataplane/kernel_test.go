@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -27,7 +28,7 @@ type lab struct {
 	pools    []Pool
 }
 
-func newLab(t *testing.T, vxlan, ipip EncapMode) *lab {
+func newLab(t *testing.T, vxlan, ipip calico.EncapMode) *lab {
 	testbed.RequireRoot(t)
 	l := &lab{underlay: testbed.NewUnderlay(t)}
 	for _, n := range []struct{ name, underlay, block string }{
@@ -132,7 +133,7 @@ func kernelNeigh(t *testing.T, h *netlink.Handle, family int) []string {
 }
 
 func TestApplyProgramsSPECTables(t *testing.T) {
-	l := newLab(t, EncapCrossSubnet, EncapNever)
+	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
 	worker := l.underlay.Nodes["k01-worker"]
 	h := testbed.Handle(t, worker.NS)
 
@@ -192,7 +193,7 @@ func TestApplyProgramsSPECTables(t *testing.T) {
 }
 
 func TestApplyIsIdempotentAndRemovesStale(t *testing.T) {
-	l := newLab(t, EncapCrossSubnet, EncapNever)
+	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
 	l.applyAll(t)
 	worker := l.underlay.Nodes["k01-worker"]
 	p := l.programmer(t, "k01-worker")
@@ -268,7 +269,7 @@ func watchEvents(t *testing.T, nsName string) func() int {
 }
 
 func TestReconcilerRestoresHandDeletedEntries(t *testing.T) {
-	l := newLab(t, EncapCrossSubnet, EncapNever)
+	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
 	worker := l.underlay.Nodes["k01-worker"]
 	p := l.programmer(t, "k01-worker")
 	r := NewReconciler(p, time.Second, nil)
@@ -336,7 +337,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 }
 
 func TestVXLANCarriesOnlyCrossSubnetTraffic(t *testing.T) {
-	l := newLab(t, EncapCrossSubnet, EncapNever)
+	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
 	l.applyAll(t)
 	worker := l.underlay.Nodes["k01-worker"]
 	h := testbed.Handle(t, worker.NS)
@@ -369,8 +370,8 @@ func TestVXLANCarriesOnlyCrossSubnetTraffic(t *testing.T) {
 }
 
 func TestNATOutgoing(t *testing.T) {
-	l := newLab(t, EncapCrossSubnet, EncapNever)
-	l.pools = append(l.pools, Pool{CIDR: netip.MustParsePrefix("172.30.0.0/16"), VXLANMode: EncapNever, IPIPMode: EncapNever})
+	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
+	l.pools = append(l.pools, Pool{CIDR: netip.MustParsePrefix("172.30.0.0/16"), VXLANMode: calico.EncapNever, IPIPMode: calico.EncapNever})
 	l.applyAll(t)
 	worker := l.underlay.Nodes["k01-worker"]
 	path := testbed.Path(worker.NS)
@@ -405,7 +406,7 @@ func TestNATOutgoing(t *testing.T) {
 		t.Errorf("re-apply = %q, %v; want no change", ch, err)
 	}
 	d := l.desired("k01-worker")
-	d.Pools = []Pool{{CIDR: netip.MustParsePrefix("192.168.0.0/16"), VXLANMode: EncapCrossSubnet, IPIPMode: EncapNever}}
+	d.Pools = []Pool{{CIDR: netip.MustParsePrefix("192.168.0.0/16"), VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever}}
 	if _, err := p.Apply(d); err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func TestNATOutgoing(t *testing.T) {
 }
 
 func TestTeardownRemovesOnlyOwnEntries(t *testing.T) {
-	l := newLab(t, EncapCrossSubnet, EncapNever)
+	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
 	l.applyAll(t)
 	worker := l.underlay.Nodes["k01-worker"]
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.99.0/24", "via", "10.10.10.1", "proto", "static")
@@ -445,7 +446,7 @@ func TestTeardownRemovesOnlyOwnEntries(t *testing.T) {
 }
 
 func TestIPIPReportedWhereUnsupported(t *testing.T) {
-	l := newLab(t, EncapNever, EncapAlways)
+	l := newLab(t, calico.EncapNever, calico.EncapAlways)
 	worker := l.underlay.Nodes["k01-worker"]
 	p := l.programmer(t, "k01-worker")
 	_, err := p.Apply(l.desired("k01-worker"))
@@ -477,7 +478,7 @@ func fiftyNodeLab(tb testing.TB) (DesiredState, *Programmer) {
 	n := u.AddNode(tb, "k01-worker", netip.MustParsePrefix("10.10.10.11/24"))
 	d := DesiredState{
 		Self:  Host{Name: "k01-worker", Underlay: n.Underlay, TunnelIP: netip.MustParseAddr("192.168.0.0")},
-		Pools: []Pool{{CIDR: netip.MustParsePrefix("192.168.0.0/16"), VXLANMode: EncapCrossSubnet, IPIPMode: EncapNever, NATOutgoing: true}},
+		Pools: []Pool{{CIDR: netip.MustParsePrefix("192.168.0.0/16"), VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NATOutgoing: true}},
 	}
 	for i := 1; i <= 50; i++ {
 		d.Peers = append(d.Peers, benchPeer(i))
@@ -534,7 +535,7 @@ func BenchmarkApplyNewPeer(b *testing.B) {
 }
 
 func TestApplyRepairsVXLANDevice(t *testing.T) {
-	l := newLab(t, EncapCrossSubnet, EncapNever)
+	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
 	l.applyAll(t)
 	worker := l.underlay.Nodes["k01-worker"]
 	p := l.programmer(t, "k01-worker")

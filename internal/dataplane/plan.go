@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+
+	"github.com/knetlab/knetlab/internal/calico"
 )
 
 // The names and numbers of SPEC §2. They are Calico's, so that one verify judges both.
@@ -182,7 +184,7 @@ func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool)
 	sameSubnet := self.Underlay.Masked().Contains(peerIP)
 	switch {
 	case usesEncap(pool.VXLANMode):
-		if pool.VXLANMode == EncapCrossSubnet && sameSubnet {
+		if pool.VXLANMode == calico.EncapCrossSubnet && sameSubnet {
 			return Route{Via: peerIP, Dev: parent, OnLink: true},
 				fmt.Sprintf("CrossSubnet: %s (%s) is in %s's subnet %s, so routed directly", peer.Name, peerIP, self.Name, self.Underlay.Masked()), true
 		}
@@ -193,12 +195,12 @@ func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool)
 			return Route{}, "its owner has no VXLAN tunnel address yet", false
 		}
 		why := fmt.Sprintf("VXLAN %s: through %s's tunnel address", pool.VXLANMode, peer.Name)
-		if pool.VXLANMode == EncapCrossSubnet {
+		if pool.VXLANMode == calico.EncapCrossSubnet {
 			why = fmt.Sprintf("CrossSubnet: %s (%s) is not in %s's subnet %s, so through vxlan.calico", peer.Name, peerIP, self.Name, self.Underlay.Masked())
 		}
 		return Route{Via: peer.TunnelIP, Dev: VXLANDeviceName, OnLink: true}, why, true
 	case usesEncap(pool.IPIPMode):
-		if pool.IPIPMode == EncapCrossSubnet && sameSubnet {
+		if pool.IPIPMode == calico.EncapCrossSubnet && sameSubnet {
 			return Route{Via: peerIP, Dev: parent}, "IPIP CrossSubnet: same subnet, routed directly", true
 		}
 		return Route{Via: peerIP, Dev: IPIPDeviceName, OnLink: true}, fmt.Sprintf("IPIP %s: through tunl0", pool.IPIPMode), true
@@ -207,7 +209,9 @@ func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool)
 	}
 }
 
-func usesEncap(m EncapMode) bool { return m == EncapAlways || m == EncapCrossSubnet }
+func usesEncap(m calico.EncapMode) bool {
+	return m == calico.EncapAlways || m == calico.EncapCrossSubnet
+}
 
 // poolOf finds the pool that holds the whole block.
 func poolOf(pools []Pool, block netip.Prefix) (Pool, bool) {

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/knetlab/knetlab/internal/calico"
 )
 
 func TestVTEPMAC(t *testing.T) {
@@ -23,7 +25,7 @@ func TestVTEPMAC(t *testing.T) {
 }
 
 // overlayCluster is the calico-overlay lab: three nodes in 10.10.10.0/24, one in 10.10.20.0/24.
-func overlayCluster(vxlan, ipip EncapMode) DesiredState {
+func overlayCluster(vxlan, ipip calico.EncapMode) DesiredState {
 	host := func(name, underlay, tunnel string) Host {
 		return Host{Name: name, Underlay: netip.MustParsePrefix(underlay), TunnelIP: netip.MustParseAddr(tunnel)}
 	}
@@ -53,15 +55,15 @@ func TestComputePlanRoutes(t *testing.T) {
 	blackhole := func(dst string) string { return Route{Dst: netip.MustParsePrefix(dst), Blackhole: true}.String() }
 	tests := []struct {
 		name      string
-		vxlan     EncapMode
-		ipip      EncapMode
+		vxlan     calico.EncapMode
+		ipip      calico.EncapMode
 		wantVXLAN bool
 		wantIPIP  bool
 		want      []string
 	}{
 		{
 			name:  "VXLAN CrossSubnet: same subnet direct, other subnet through vxlan.calico",
-			vxlan: EncapCrossSubnet, ipip: EncapNever, wantVXLAN: true,
+			vxlan: calico.EncapCrossSubnet, ipip: calico.EncapNever, wantVXLAN: true,
 			want: []string{
 				via("192.168.0.0/26", "10.10.10.10", "eth1", true),
 				blackhole("192.168.10.0/26"),
@@ -72,7 +74,7 @@ func TestComputePlanRoutes(t *testing.T) {
 		},
 		{
 			name:  "VXLAN Always: every remote block through its owner's tunnel address",
-			vxlan: EncapAlways, ipip: EncapNever, wantVXLAN: true,
+			vxlan: calico.EncapAlways, ipip: calico.EncapNever, wantVXLAN: true,
 			want: []string{
 				via("192.168.0.0/26", "192.168.0.0", "vxlan.calico", true),
 				blackhole("192.168.10.0/26"),
@@ -83,7 +85,7 @@ func TestComputePlanRoutes(t *testing.T) {
 		},
 		{
 			name:  "no encapsulation: straight to the owner's underlay address",
-			vxlan: EncapNever, ipip: EncapNever,
+			vxlan: calico.EncapNever, ipip: calico.EncapNever,
 			want: []string{
 				via("192.168.0.0/26", "10.10.10.10", "eth1", false),
 				blackhole("192.168.10.0/26"),
@@ -94,7 +96,7 @@ func TestComputePlanRoutes(t *testing.T) {
 		},
 		{
 			name:  "IPIP CrossSubnet: same subnet direct, other subnet through tunl0",
-			vxlan: EncapNever, ipip: EncapCrossSubnet, wantIPIP: true,
+			vxlan: calico.EncapNever, ipip: calico.EncapCrossSubnet, wantIPIP: true,
 			want: []string{
 				via("192.168.0.0/26", "10.10.10.10", "eth1", false),
 				blackhole("192.168.10.0/26"),
@@ -128,7 +130,7 @@ func TestComputePlanRoutes(t *testing.T) {
 }
 
 func TestComputePlanVTEPs(t *testing.T) {
-	d := overlayCluster(EncapCrossSubnet, EncapNever)
+	d := overlayCluster(calico.EncapCrossSubnet, calico.EncapNever)
 	configured := net.HardwareAddr{0x66, 1, 2, 3, 4, 5}
 	d.Peers[0].VTEPMAC = configured
 	plan := ComputePlan(d)
@@ -168,7 +170,7 @@ func TestComputePlanVTEPs(t *testing.T) {
 }
 
 func TestComputePlanSkipsWhatCannotBeRouted(t *testing.T) {
-	d := overlayCluster(EncapAlways, EncapNever)
+	d := overlayCluster(calico.EncapAlways, calico.EncapNever)
 	d.Peers[2].TunnelIP = netip.Addr{} // k01-worker3 has not allocated its tunnel address yet
 	d.Blocks = append(d.Blocks,
 		Block{netip.MustParsePrefix("10.99.0.0/26"), "k01-worker2"}, // outside every pool
@@ -192,8 +194,8 @@ func TestComputePlanSkipsWhatCannotBeRouted(t *testing.T) {
 }
 
 func TestComputePlanNAT(t *testing.T) {
-	d := overlayCluster(EncapCrossSubnet, EncapNever)
-	d.Pools = append(d.Pools, Pool{CIDR: netip.MustParsePrefix("172.30.0.0/16"), VXLANMode: EncapNever, IPIPMode: EncapNever})
+	d := overlayCluster(calico.EncapCrossSubnet, calico.EncapNever)
+	d.Pools = append(d.Pools, Pool{CIDR: netip.MustParsePrefix("172.30.0.0/16"), VXLANMode: calico.EncapNever, IPIPMode: calico.EncapNever})
 	plan := ComputePlan(d)
 	if got := plan.NAT.Masquerade; len(got) != 1 || got[0].String() != "192.168.0.0/16" {
 		t.Errorf("masquerade = %v, want [192.168.0.0/16]", got)
@@ -204,13 +206,13 @@ func TestComputePlanNAT(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	d := overlayCluster(EncapAlways, EncapAlways)
+	d := overlayCluster(calico.EncapAlways, calico.EncapAlways)
 	d.Self.Underlay = netip.Prefix{}
 	err := d.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a node without underlay and a pool with two encapsulations")
 	}
-	if ok := overlayCluster(EncapCrossSubnet, EncapNever).Validate(); ok != nil {
+	if ok := overlayCluster(calico.EncapCrossSubnet, calico.EncapNever).Validate(); ok != nil {
 		t.Errorf("Validate(calico-overlay) = %v", ok)
 	}
 }

@@ -3,6 +3,8 @@ package datastore
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/knetlab/knetlab/internal/calico"
 )
 
 // Resource is one of the lab's stored objects. Its JSON is Calico's metadata/spec shape with
@@ -21,13 +23,6 @@ type ObjectMeta struct {
 	Revision int64 `json:"-"`
 }
 
-// Encapsulation modes of an IPPool (Calico's vxlanMode and ipipMode values).
-const (
-	EncapNever       = "Never"
-	EncapAlways      = "Always"
-	EncapCrossSubnet = "CrossSubnet"
-)
-
 // IPPool is a range pods take their addresses from, cut into blocks of BlockSize bits.
 type IPPool struct {
 	Metadata ObjectMeta `json:"metadata"`
@@ -36,13 +31,13 @@ type IPPool struct {
 
 // IPPoolSpec keeps Calico's IPPool field names.
 type IPPoolSpec struct {
-	CIDR         netip.Prefix `json:"cidr"`
-	BlockSize    int          `json:"blockSize"`
-	VXLANMode    string       `json:"vxlanMode,omitempty"`
-	IPIPMode     string       `json:"ipipMode,omitempty"`
-	NATOutgoing  bool         `json:"natOutgoing,omitempty"`
-	Disabled     bool         `json:"disabled,omitempty"`
-	NodeSelector string       `json:"nodeSelector,omitempty"`
+	CIDR         netip.Prefix     `json:"cidr"`
+	BlockSize    int              `json:"blockSize"`
+	VXLANMode    calico.EncapMode `json:"vxlanMode,omitempty"`
+	IPIPMode     calico.EncapMode `json:"ipipMode,omitempty"`
+	NATOutgoing  bool             `json:"natOutgoing,omitempty"`
+	Disabled     bool             `json:"disabled,omitempty"`
+	NodeSelector string           `json:"nodeSelector,omitempty"`
 }
 
 // Kind implements Resource.

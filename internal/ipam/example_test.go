@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/ipam"
 )
@@ -40,7 +41,7 @@ func Example() {
 	err = datastore.IPPools(store).Create(ctx, &datastore.IPPool{
 		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},
 		Spec: datastore.IPPoolSpec{CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
+			VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
 	})
 	if err != nil {
 		log.Fatal(err)

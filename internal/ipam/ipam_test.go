@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
 	"github.com/knetlab/knetlab/internal/ipam"
@@ -24,7 +25,7 @@ func createPool(t testing.TB, store datastore.Store, name, cidr string, blockSiz
 	p := &datastore.IPPool{
 		Metadata: datastore.ObjectMeta{Name: name},
 		Spec: datastore.IPPoolSpec{CIDR: netip.MustParsePrefix(cidr), BlockSize: blockSize,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
+			VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
 	}
 	for _, m := range mutate {
 		m(&p.Spec)

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/knetlab/knetlab/internal/calico"
 )
 
 // Lab is one lab definition.
@@ -114,35 +116,28 @@ type Autodetection struct {
 	CIDRs []netip.Prefix `yaml:"cidrs"`
 }
 
-// Encapsulation modes of a Calico pool (vxlanMode, ipipMode).
-const (
-	ModeNever       = "Never"
-	ModeAlways      = "Always"
-	ModeCrossSubnet = "CrossSubnet"
-)
-
 // Pool is a Calico IPPool.
 type Pool struct {
-	Name             string       `yaml:"name"`
-	CIDR             netip.Prefix `yaml:"cidr"`
-	BlockSize        int          `yaml:"blockSize"`
-	VXLANMode        string       `yaml:"vxlanMode"`
-	IPIPMode         string       `yaml:"ipipMode"`
-	NATOutgoing      bool         `yaml:"natOutgoing"`
-	NodeSelector     string       `yaml:"nodeSelector"`
-	DisableBGPExport bool         `yaml:"disableBGPExport,omitempty"`
+	Name             string           `yaml:"name"`
+	CIDR             netip.Prefix     `yaml:"cidr"`
+	BlockSize        int              `yaml:"blockSize"`
+	VXLANMode        calico.EncapMode `yaml:"vxlanMode"`
+	IPIPMode         calico.EncapMode `yaml:"ipipMode"`
+	NATOutgoing      bool             `yaml:"natOutgoing"`
+	NodeSelector     string           `yaml:"nodeSelector"`
+	DisableBGPExport bool             `yaml:"disableBGPExport,omitempty"`
 }
 
 // Encapsulation is the operator Installation's name for the pool's mode, e.g. VXLANCrossSubnet.
 func (p Pool) Encapsulation() string {
 	switch {
-	case p.VXLANMode == ModeAlways:
+	case p.VXLANMode == calico.EncapAlways:
 		return "VXLAN"
-	case p.VXLANMode == ModeCrossSubnet:
+	case p.VXLANMode == calico.EncapCrossSubnet:
 		return "VXLANCrossSubnet"
-	case p.IPIPMode == ModeAlways:
+	case p.IPIPMode == calico.EncapAlways:
 		return "IPIP"
-	case p.IPIPMode == ModeCrossSubnet:
+	case p.IPIPMode == calico.EncapCrossSubnet:
 		return "IPIPCrossSubnet"
 	}
 	return "None"

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/checkid"
 )
 
@@ -303,12 +304,15 @@ func (v *validator) validateCNI(l *Lab) {
 			v.addf(f+".name", "pool %q is declared twice (also cni.pools[%d])", p.Name, j)
 		}
 		poolNames[p.Name] = i
-		for _, m := range []struct{ field, val string }{{"vxlanMode", p.VXLANMode}, {"ipipMode", p.IPIPMode}} {
-			if m.val != ModeNever && m.val != ModeAlways && m.val != ModeCrossSubnet {
+		for _, m := range []struct {
+			field string
+			val   calico.EncapMode
+		}{{"vxlanMode", p.VXLANMode}, {"ipipMode", p.IPIPMode}} {
+			if !m.val.Valid() {
 				v.addf(f+"."+m.field, "%s %q must be Never, Always or CrossSubnet", m.field, m.val)
 			}
 		}
-		if p.VXLANMode != ModeNever && p.IPIPMode != ModeNever && p.VXLANMode != "" && p.IPIPMode != "" {
+		if p.VXLANMode.OrNever() != calico.EncapNever && p.IPIPMode.OrNever() != calico.EncapNever {
 			v.addf(f+".ipipMode", "a pool cannot use VXLAN (%s) and IPIP (%s) at once", p.VXLANMode, p.IPIPMode)
 		}
 		if p.NodeSelector == "" {

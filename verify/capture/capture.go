@@ -43,12 +43,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
+	"github.com/knetlab/knetlab/verify/parse/eosjson"
 )
 
 // The file names of the layout.
@@ -69,10 +69,10 @@ const (
 // SwitchFiles names the file of DIR/switch/<name>/ that holds each EOS command's output, so
 // that `knetlab capture` saves them where Open looks.
 var SwitchFiles = []struct{ Command, File string }{
-	{eos.InterfacesStatusCmd, "show-interfaces-status.json"},
-	{eos.IPInterfaceBriefCmd, "show-ip-interface-brief.json"},
-	{eos.IPRouteCmd, "show-ip-route.json"},
-	{eos.VLANCmd, "show-vlan.json"},
+	{eosjson.InterfacesStatusCmd, "show-interfaces-status.json"},
+	{eosjson.IPInterfaceBriefCmd, "show-ip-interface-brief.json"},
+	{eosjson.IPRouteCmd, "show-ip-route.json"},
+	{eosjson.VLANCmd, "show-vlan.json"},
 }
 
 // Capture is a capture directory read into memory. It is safe for concurrent use: Open parses
@@ -242,19 +242,13 @@ func readSwitch(dir string) (*observed.Switch, error) {
 		return nil, exitcode.Usagef("%s holds %d switches (%s); a lab has one switch, keep only its directory", dir, len(names), strings.Join(names, ", "))
 	}
 	sw := &observed.Switch{Name: names[0]}
-	parsers := []func([]byte) error{
-		func(b []byte) (err error) { sw.Ports, err = eos.ParseInterfacesStatus(b); return },
-		func(b []byte) (err error) { sw.SVIs, err = eos.ParseIPInterfaceBrief(b); return },
-		func(b []byte) (err error) { sw.Routes, err = eos.ParseIPRoute(b); return },
-		func(b []byte) (err error) { sw.VLANs, err = eos.ParseVLANs(b); return },
-	}
-	for i, f := range SwitchFiles {
+	for _, f := range SwitchFiles {
 		path := filepath.Join(dir, sw.Name, f.File)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, exitcode.Usagef("switch capture %s: %v (save `%s` there)", filepath.Join(dir, sw.Name), err, f.Command)
 		}
-		if err := parsers[i](data); err != nil {
+		if err := eosjson.Parse(sw, f.Command, data); err != nil {
 			return nil, exitcode.Usagef("%s: %v (want the output of `%s`)", path, err, f.Command)
 		}
 	}
@@ -290,7 +284,7 @@ var nodeTables = []struct {
 		return err
 	}},
 	{SysctlFile, observed.TableSysctls, func(n *observed.Node, data []byte) error {
-		n.Sysctls = ParseSysctls(data)
+		n.Sysctls = parse.Sysctls(data)
 		return nil
 	}},
 	{NATFile, observed.TableNAT, func(n *observed.Node, data []byte) (err error) {
@@ -410,23 +404,4 @@ func parseError(path string, err error) error {
 		return exitcode.Usagef("%s:%d: %v", path, pe.Line, pe.Err)
 	}
 	return exitcode.Usagef("%s: %v", path, err)
-}
-
-// ParseSysctls reads `sysctl -a` output: "key = value" lines. Other lines (errors sysctl
-// printed for unreadable keys, comments) are skipped.
-func ParseSysctls(data []byte) map[string]string {
-	out := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "sysctl:") {
-			continue
-		}
-		key, value, ok := strings.Cut(line, "=")
-		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t") {
-			continue
-		}
-		out[key] = strings.TrimSpace(value)
-	}
-	return out
 }

@@ -303,7 +303,7 @@ func TestWriteOpenRoundTrip(t *testing.T) {
 // A switch written by WriteSwitch opens as the same switch, whichever way it was read: the
 // cEOS fixtures parsed, and a netns switch as kernel reads it (statuses in EOS words).
 func TestWriteSwitchOpenRoundTrip(t *testing.T) {
-	eosDir := filepath.Join("..", "..", "internal", "collect", "eos", "testdata", "ceos01")
+	eosDir := filepath.Join("..", "parse", "eosjson", "testdata", "ceos01")
 	fromEOS := filepath.Join(t.TempDir(), "eos")
 	for _, f := range SwitchFiles {
 		data, err := os.ReadFile(filepath.Join(eosDir, f.File))
@@ -444,7 +444,7 @@ func writeFile(t *testing.T, dir, name, content string) {
 }
 
 func TestOpenSwitch(t *testing.T) {
-	eosDir := filepath.Join("..", "..", "internal", "collect", "eos", "testdata", "ceos01")
+	eosDir := filepath.Join("..", "parse", "eosjson", "testdata", "ceos01")
 	withSwitch := func(t *testing.T, names []string, skip string) string {
 		dir := t.TempDir()
 		writeFile(t, dir, "nodes/k01-worker/ip-route.txt", "")
@@ -486,28 +486,5 @@ func TestOpenSwitch(t *testing.T) {
 				t.Errorf("err = %v, want a usage error containing %q", err, tt.want)
 			}
 		})
-	}
-}
-
-func TestParseSysctls(t *testing.T) {
-	in := "net.ipv4.conf.cali33a6ed01365.proxy_arp = 1\r\n" +
-		"net.ipv4.neigh.cali33a6ed01365.proxy_delay=0\n" +
-		"   net.ipv4.ip_local_port_range = 32768\t60999  \n" +
-		"kernel.domainname = (none)\n" +
-		"# a comment = not a key\n" +
-		"sysctl: permission denied on key \"fs.protected_regular\"\n" +
-		"sysctl: reading key \"net.ipv6.conf.all.stable_secret\"\n" +
-		"not a sysctl line\n" +
-		"bad key = 1\n" +
-		"net.ipv4.conf.all.rp_filter =\n"
-	want := map[string]string{
-		"net.ipv4.conf.cali33a6ed01365.proxy_arp":    "1",
-		"net.ipv4.neigh.cali33a6ed01365.proxy_delay": "0",
-		"net.ipv4.ip_local_port_range":               "32768\t60999",
-		"kernel.domainname":                          "(none)",
-		"net.ipv4.conf.all.rp_filter":                "",
-	}
-	if d := cmp.Diff(want, ParseSysctls([]byte(in))); d != "" {
-		t.Errorf("(-want +got)\n%s", d)
 	}
 }

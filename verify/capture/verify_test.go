@@ -159,7 +159,7 @@ func TestOtherCalicoVersionsPass(t *testing.T) {
 // EOS fixtures have Ethernet4 (k01-worker3's port) not connected, on purpose.
 func TestSwitchCaptureWithLab(t *testing.T) {
 	dir := copyCapture(t, nil)
-	eosDir := filepath.Join("..", "..", "internal", "collect", "eos", "testdata", "ceos01")
+	eosDir := filepath.Join("..", "parse", "eosjson", "testdata", "ceos01")
 	for _, f := range capture.SwitchFiles {
 		data, err := os.ReadFile(filepath.Join(eosDir, f.File))
 		if err != nil {

@@ -5,15 +5,15 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/knetlab/knetlab/internal/collect/eos"
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
+	"github.com/knetlab/knetlab/verify/parse/eosjson"
 )
 
 // Write saves f and the nodes' tables in the capture layout, in the formats people capture by
@@ -57,7 +57,7 @@ func Write(dir string, f *facts.Facts, nodes []*observed.Node) error {
 
 // WriteSwitch saves sw under dir/switch/<name>/ as the `| json` outputs of the four EOS show
 // commands that Open reads. A switch read from a netns lab is rendered from the normalised model
-// (see eos.FormatInterfacesStatus and its siblings), so its capture reads like a cEOS one.
+// (see eosjson.Format), so its capture reads like a cEOS one.
 func WriteSwitch(dir string, sw *observed.Switch) error {
 	if !safeName(sw.Name) {
 		return fmt.Errorf("write capture: switch name %q cannot be a directory name", sw.Name)
@@ -66,14 +66,8 @@ func WriteSwitch(dir string, sw *observed.Switch) error {
 	if err := os.MkdirAll(swDir, 0o755); err != nil {
 		return fmt.Errorf("write capture: %w", err)
 	}
-	outputs := map[string][]byte{
-		eos.InterfacesStatusCmd: eos.FormatInterfacesStatus(sw.Ports),
-		eos.IPInterfaceBriefCmd: eos.FormatIPInterfaceBrief(sw.SVIs),
-		eos.IPRouteCmd:          eos.FormatIPRoute(sw.Routes),
-		eos.VLANCmd:             eos.FormatVLANs(sw.VLANs),
-	}
 	for _, f := range SwitchFiles {
-		if err := os.WriteFile(filepath.Join(swDir, f.File), outputs[f.Command], 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(swDir, f.File), eosjson.Format(sw, f.Command), 0o644); err != nil {
 			return fmt.Errorf("write capture of switch %s: %w", sw.Name, err)
 		}
 	}
@@ -100,7 +94,7 @@ func writeNode(dir string, n *observed.Node, allPools []netip.Prefix) error {
 		{observed.TableFDB, FDBFile, func() []byte { return parse.FormatFDB(n.FDB) }},
 		{observed.TableLinks, LinkFile, func() []byte { return parse.FormatLinks(n.Links) }},
 		{observed.TableAddrs, AddrFile, func() []byte { return parse.FormatAddrs(n.Links) }},
-		{observed.TableSysctls, SysctlFile, func() []byte { return formatSysctls(n.Sysctls) }},
+		{observed.TableSysctls, SysctlFile, func() []byte { return parse.FormatSysctls(n.Sysctls) }},
 		{observed.TableNAT, NATFile, func() []byte { return parse.FormatNAT(n.NATOutgoing, allPools) }},
 	}
 	for _, file := range files {
@@ -148,19 +142,6 @@ func safeName(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`)
 }
 
-func formatSysctls(sysctls map[string]string) []byte {
-	keys := make([]string, 0, len(sysctls))
-	for k := range sysctls {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s = %s\n", k, sysctls[k])
-	}
-	return []byte(b.String())
-}
-
 // The Kubernetes objects Write prints, with the fields in kubectl's (alphabetical) order.
 type (
 	kubeList struct {
@@ -179,12 +160,12 @@ type (
 		Kind       string     `yaml:"kind"`
 		Metadata   objectMeta `yaml:"metadata"`
 		Spec       struct {
-			BlockSize   int    `yaml:"blockSize"`
-			CIDR        string `yaml:"cidr"`
-			Disabled    bool   `yaml:"disabled,omitempty"`
-			IPIPMode    string `yaml:"ipipMode"`
-			NATOutgoing bool   `yaml:"natOutgoing"`
-			VXLANMode   string `yaml:"vxlanMode"`
+			BlockSize   int              `yaml:"blockSize"`
+			CIDR        string           `yaml:"cidr"`
+			Disabled    bool             `yaml:"disabled,omitempty"`
+			IPIPMode    calico.EncapMode `yaml:"ipipMode"`
+			NATOutgoing bool             `yaml:"natOutgoing"`
+			VXLANMode   calico.EncapMode `yaml:"vxlanMode"`
 		} `yaml:"spec"`
 	}
 	affinityObject struct {
@@ -231,7 +212,7 @@ func MarshalCluster(f *facts.Facts) ([]byte, error) {
 	for _, p := range f.Pools {
 		o := poolObject{APIVersion: "crd.projectcalico.org/v1", Kind: "IPPool", Metadata: objectMeta{Name: p.Name}}
 		o.Spec.BlockSize, o.Spec.CIDR, o.Spec.Disabled = p.BlockSize, p.CIDR.String(), p.Disabled
-		o.Spec.IPIPMode, o.Spec.NATOutgoing, o.Spec.VXLANMode = orNever(p.IPIPMode), p.NATOutgoing, orNever(p.VXLANMode)
+		o.Spec.IPIPMode, o.Spec.NATOutgoing, o.Spec.VXLANMode = p.IPIPMode.OrNever(), p.NATOutgoing, p.VXLANMode.OrNever()
 		list.Items = append(list.Items, o)
 	}
 	for _, a := range f.Affinities {
@@ -265,13 +246,6 @@ func MarshalCluster(f *facts.Facts) ([]byte, error) {
 		list.Items = append(list.Items, o)
 	}
 	return yaml.Marshal(list)
-}
-
-func orNever(mode string) string {
-	if mode == "" {
-		return "Never"
-	}
-	return mode
 }
 
 // affinityName is the object name Calico gives a BlockAffinity: node and block, dashed.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/knetlab/knetlab/verify/expect"
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/report"
 )
@@ -63,12 +63,7 @@ func ipamPools(_ context.Context, in *Inputs) []*report.Node {
 	return []*report.Node{r}
 }
 
-func modeOrNever(m string) string {
-	if m == "" {
-		return expect.ModeNever
-	}
-	return m
-}
+func modeOrNever(m calico.EncapMode) string { return string(m.OrNever()) }
 
 func poolSanity(p facts.Pool) []report.Finding {
 	var out []report.Finding
@@ -85,14 +80,15 @@ func poolSanity(p facts.Pool) []report.Finding {
 	if p.CIDR.IsValid() && (p.BlockSize < p.CIDR.Bits() || p.BlockSize > 32) {
 		bad("blockSize", fmt.Sprintf("between %d and 32", p.CIDR.Bits()), strconv.Itoa(p.BlockSize))
 	}
-	for _, m := range []struct{ field, mode string }{{"vxlanMode", p.VXLANMode}, {"ipipMode", p.IPIPMode}} {
-		switch m.mode {
-		case "", expect.ModeNever, expect.ModeAlways, expect.ModeCrossSubnet:
-		default:
-			bad(m.field, "Never, Always or CrossSubnet", m.mode)
+	for _, m := range []struct {
+		field string
+		mode  calico.EncapMode
+	}{{"vxlanMode", p.VXLANMode}, {"ipipMode", p.IPIPMode}} {
+		if m.mode != "" && !m.mode.Valid() {
+			bad(m.field, "Never, Always or CrossSubnet", string(m.mode))
 		}
 	}
-	if modeOrNever(p.VXLANMode) != expect.ModeNever && modeOrNever(p.IPIPMode) != expect.ModeNever {
+	if p.VXLANMode.OrNever() != calico.EncapNever && p.IPIPMode.OrNever() != calico.EncapNever {
 		bad("encapsulation", "VXLAN or IPIP", "both")
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
@@ -98,7 +99,7 @@ func orUnderlay(dev string) string {
 func vxlanWhy(in *Inputs, e *expect.Node) string {
 	var pools []string
 	for _, p := range in.Expect.Pools {
-		if !p.Disabled && (p.VXLANMode == expect.ModeAlways || p.VXLANMode == expect.ModeCrossSubnet) {
+		if !p.Disabled && (p.VXLANMode == calico.EncapAlways || p.VXLANMode == calico.EncapCrossSubnet) {
 			pools = append(pools, fmt.Sprintf("%s (VXLAN %s)", p.Name, p.VXLANMode))
 		}
 	}

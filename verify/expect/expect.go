@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
@@ -241,7 +242,7 @@ func PodInterface(namespace, pod string) string {
 func Compute(f *facts.Facts) *Cluster {
 	c := &Cluster{Pools: append([]facts.Pool(nil), f.Pools...), byName: map[string]*Node{}, byTunnel: map[netip.Addr]*Node{}}
 	for _, p := range c.Pools {
-		if !p.Disabled && p.VXLANMode != "" && p.VXLANMode != ModeNever {
+		if !p.Disabled && p.VXLANMode.OrNever() != calico.EncapNever {
 			c.VXLAN = true
 		}
 	}
@@ -410,15 +411,12 @@ func (n *Node) Tolerated() []Route {
 	return out
 }
 
-// Pool modes (vxlanMode, ipipMode).
-const (
-	ModeNever       = "Never"
-	ModeAlways      = "Always"
-	ModeCrossSubnet = "CrossSubnet"
-)
-
-func vxlanOn(p *facts.Pool) bool { return p.VXLANMode == ModeAlways || p.VXLANMode == ModeCrossSubnet }
-func ipipOn(p *facts.Pool) bool  { return p.IPIPMode == ModeAlways || p.IPIPMode == ModeCrossSubnet }
+func vxlanOn(p *facts.Pool) bool {
+	return p.VXLANMode == calico.EncapAlways || p.VXLANMode == calico.EncapCrossSubnet
+}
+func ipipOn(p *facts.Pool) bool {
+	return p.IPIPMode == calico.EncapAlways || p.IPIPMode == calico.EncapCrossSubnet
+}
 
 // sameSubnet is Calico's CrossSubnet test: is the peer's underlay address inside this node's
 // underlay prefix? Only this node's prefix length matters.
@@ -443,14 +441,14 @@ func remoteBlock(self *facts.Node, b *Block) (Route, string) {
 	if !peer.Address.IsValid() {
 		return Route{}, fmt.Sprintf("%s owns %s but has no underlay address in the facts: no route can be expected", peer.Name, b.CIDR)
 	}
-	if !self.Address.IsValid() && (pool.VXLANMode == ModeCrossSubnet || pool.IPIPMode == ModeCrossSubnet) {
+	if !self.Address.IsValid() && (pool.VXLANMode == calico.EncapCrossSubnet || pool.IPIPMode == calico.EncapCrossSubnet) {
 		return Route{}, fmt.Sprintf("%s has no underlay address in the facts: cannot tell whether %s is in its subnet", self.Name, peer.Name)
 	}
 	// The route to the block, to be completed by the rule of the pool's mode.
 	r := Route{Type: TypeUnicast, Dst: b.CIDR, Gateway: peer.Address.Addr(), self: self, peer: peer, pool: pool}
 	same := sameSubnet(self, peer)
 	switch {
-	case vxlanOn(pool) && pool.VXLANMode == ModeCrossSubnet && same:
+	case vxlanOn(pool) && pool.VXLANMode == calico.EncapCrossSubnet && same:
 		r.kind, r.Underlay, r.Onlink, r.Protocols = VXLANSameSubnet, true, true, ProtoFelix
 	case vxlanOn(pool):
 		if !peer.VXLANTunnelAddr.IsValid() {
@@ -458,15 +456,15 @@ func remoteBlock(self *facts.Node, b *Block) (Route, string) {
 				pool.Name, b.CIDR, peer.Name)
 		}
 		r.kind = VXLANCrossSubnet
-		if pool.VXLANMode == ModeAlways {
+		if pool.VXLANMode == calico.EncapAlways {
 			r.kind = VXLANAlways
 		}
 		r.Gateway, r.Dev, r.Onlink, r.Protocols = peer.VXLANTunnelAddr, VXLANDevice, true, ProtoVXLAN
-	case ipipOn(pool) && pool.IPIPMode == ModeCrossSubnet && same:
+	case ipipOn(pool) && pool.IPIPMode == calico.EncapCrossSubnet && same:
 		r.kind, r.Underlay, r.AnyOnlink, r.Protocols = IPIPSameSubnet, true, true, ProtoBirdFelix
 	case ipipOn(pool):
 		r.kind = IPIPCrossSubnet
-		if pool.IPIPMode == ModeAlways {
+		if pool.IPIPMode == calico.EncapAlways {
 			r.kind = IPIPAlways
 		}
 		r.Dev, r.Onlink, r.Protocols = IPIPDevice, true, ProtoBirdFelix

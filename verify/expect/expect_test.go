@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/expect/expecttest"
 	"github.com/knetlab/knetlab/verify/facts"
@@ -50,7 +51,7 @@ type route struct {
 }
 
 // threeNodes: a and b share 10.0.1.0/24, c is alone in 10.0.2.0/24.
-func threeNodes(vxlanMode, ipipMode string) *facts.Facts {
+func threeNodes(vxlanMode, ipipMode calico.EncapMode) *facts.Facts {
 	return &facts.Facts{
 		Pools: []facts.Pool{{Name: "p", CIDR: pfx("192.168.0.0/16"), BlockSize: 26, VXLANMode: vxlanMode, IPIPMode: ipipMode}},
 		Nodes: []facts.Node{
@@ -73,36 +74,36 @@ func threeNodes(vxlanMode, ipipMode string) *facts.Facts {
 func TestRoutesPerPoolMode(t *testing.T) {
 	tests := []struct {
 		name            string
-		vxlan, ipip     string
+		vxlan, ipip     calico.EncapMode
 		wantDevice      bool
 		local, toB, toC route
 	}{
 		{
-			name: "VXLAN CrossSubnet", vxlan: "CrossSubnet", ipip: "Never", wantDevice: true,
+			name: "VXLAN CrossSubnet", vxlan: calico.EncapCrossSubnet, ipip: calico.EncapNever, wantDevice: true,
 			local: route{typ: "blackhole", dst: "192.168.1.0/26", proto: "80", kind: expect.LocalBlock},
 			toB:   route{typ: "unicast", dst: "192.168.2.0/26", gw: "10.0.1.2", underlay: true, onlink: true, proto: "80", kind: expect.VXLANSameSubnet},
 			toC:   route{typ: "unicast", dst: "192.168.3.0/26", gw: "192.168.3.9", dev: "vxlan.calico", onlink: true, proto: "", kind: expect.VXLANCrossSubnet},
 		},
 		{
-			name: "VXLAN Always", vxlan: "Always", ipip: "Never", wantDevice: true,
+			name: "VXLAN Always", vxlan: calico.EncapAlways, ipip: calico.EncapNever, wantDevice: true,
 			local: route{typ: "blackhole", dst: "192.168.1.0/26", proto: "80", kind: expect.LocalBlock},
 			toB:   route{typ: "unicast", dst: "192.168.2.0/26", gw: "192.168.2.0", dev: "vxlan.calico", onlink: true, proto: "", kind: expect.VXLANAlways},
 			toC:   route{typ: "unicast", dst: "192.168.3.0/26", gw: "192.168.3.9", dev: "vxlan.calico", onlink: true, proto: "", kind: expect.VXLANAlways},
 		},
 		{
-			name: "BGP (Never, Never)", vxlan: "Never", ipip: "Never",
+			name: "BGP (Never, Never)", vxlan: calico.EncapNever, ipip: calico.EncapNever,
 			local: route{typ: "blackhole", dst: "192.168.1.0/26", proto: "bird", kind: expect.LocalBlock},
 			toB:   route{typ: "unicast", dst: "192.168.2.0/26", gw: "10.0.1.2", underlay: true, proto: "bird", kind: expect.BGPDirect},
 			toC:   route{typ: "unicast", dst: "192.168.3.0/26", gw: "10.0.2.3", underlay: true, proto: "bird", kind: expect.BGPDirect},
 		},
 		{
-			name: "IPIP Always", vxlan: "Never", ipip: "Always",
+			name: "IPIP Always", vxlan: calico.EncapNever, ipip: calico.EncapAlways,
 			local: route{typ: "blackhole", dst: "192.168.1.0/26", proto: "bird", kind: expect.LocalBlock},
 			toB:   route{typ: "unicast", dst: "192.168.2.0/26", gw: "10.0.1.2", dev: "tunl0", onlink: true, proto: "bird", kind: expect.IPIPAlways},
 			toC:   route{typ: "unicast", dst: "192.168.3.0/26", gw: "10.0.2.3", dev: "tunl0", onlink: true, proto: "bird", kind: expect.IPIPAlways},
 		},
 		{
-			name: "IPIP CrossSubnet", vxlan: "Never", ipip: "CrossSubnet",
+			name: "IPIP CrossSubnet", vxlan: calico.EncapNever, ipip: calico.EncapCrossSubnet,
 			local: route{typ: "blackhole", dst: "192.168.1.0/26", proto: "bird", kind: expect.LocalBlock},
 			toB:   route{typ: "unicast", dst: "192.168.2.0/26", gw: "10.0.1.2", underlay: true, proto: "bird", kind: expect.IPIPSameSubnet},
 			toC:   route{typ: "unicast", dst: "192.168.3.0/26", gw: "10.0.2.3", dev: "tunl0", onlink: true, proto: "bird", kind: expect.IPIPCrossSubnet},
@@ -145,9 +146,9 @@ func assertRoute(t *testing.T, got expect.Route, want route) {
 }
 
 func TestMultiplePools(t *testing.T) {
-	f := threeNodes("CrossSubnet", "Never")
-	f.Pools = append(f.Pools, facts.Pool{Name: "bgp", CIDR: pfx("172.30.0.0/16"), BlockSize: 24, VXLANMode: "Never", IPIPMode: "Never"},
-		facts.Pool{Name: "always", CIDR: pfx("10.244.0.0/16"), BlockSize: 26, VXLANMode: "Always", IPIPMode: "Never"})
+	f := threeNodes(calico.EncapCrossSubnet, calico.EncapNever)
+	f.Pools = append(f.Pools, facts.Pool{Name: "bgp", CIDR: pfx("172.30.0.0/16"), BlockSize: 24, VXLANMode: calico.EncapNever, IPIPMode: calico.EncapNever},
+		facts.Pool{Name: "always", CIDR: pfx("10.244.0.0/16"), BlockSize: 26, VXLANMode: calico.EncapAlways, IPIPMode: calico.EncapNever})
 	f.Affinities = append(f.Affinities,
 		facts.BlockAffinity{Node: "c", CIDR: pfx("172.30.3.0/24"), State: "confirmed"},
 		facts.BlockAffinity{Node: "b", CIDR: pfx("10.244.2.0/26"), State: "confirmed"},
@@ -222,7 +223,7 @@ func TestVXLANDeviceNeighboursFDB(t *testing.T) {
 }
 
 func TestNoVXLANPoolNoDevice(t *testing.T) {
-	f := threeNodes("CrossSubnet", "Never")
+	f := threeNodes(calico.EncapCrossSubnet, calico.EncapNever)
 	f.Pools[0].Disabled = true // a disabled pool still routes its blocks but needs no device
 	a, _ := expect.Compute(f).Node("a")
 	if a.Device != nil || len(a.Neighs()) != 0 || len(a.FDB()) != 0 || len(a.Tolerated()) != 0 {
@@ -234,7 +235,7 @@ func TestNoVXLANPoolNoDevice(t *testing.T) {
 }
 
 func TestMissingTunnelAddressIsAProblem(t *testing.T) {
-	f := threeNodes("CrossSubnet", "Never")
+	f := threeNodes(calico.EncapCrossSubnet, calico.EncapNever)
 	f.Nodes[2].VXLANTunnelAddr = netip.Addr{}
 	a, _ := expect.Compute(f).Node("a")
 	_, problems := a.Routes()

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/exitcode"
 )
 
@@ -242,7 +243,7 @@ func decodePool(o object, name string, into *Facts) error {
 	if err != nil || !cidr.Addr().Is4() {
 		return err
 	}
-	p := Pool{Name: name, CIDR: cidr.Masked(), BlockSize: defaultBlockSize, VXLANMode: "Never", IPIPMode: "Never"}
+	p := Pool{Name: name, CIDR: cidr.Masked(), BlockSize: defaultBlockSize, VXLANMode: calico.EncapNever, IPIPMode: calico.EncapNever}
 	if n, ok, err := o.integer("spec", "blockSize"); err != nil {
 		return err
 	} else if ok {
@@ -253,15 +254,15 @@ func decodePool(o object, name string, into *Facts) error {
 	}
 	for _, m := range []struct {
 		key  string
-		into *string
+		into *calico.EncapMode
 	}{{"vxlanMode", &p.VXLANMode}, {"ipipMode", &p.IPIPMode}} {
-		mode, err := o.str("spec", m.key)
+		s, err := o.str("spec", m.key)
 		if err != nil {
 			return err
 		}
-		switch mode {
-		case "":
-		case "Never", "Always", "CrossSubnet":
+		switch mode := calico.EncapMode(s); {
+		case mode == "":
+		case mode.Valid():
 			*m.into = mode
 		default:
 			return o.fail(fmt.Errorf("%q is not a mode (want Never, Always or CrossSubnet)", mode), "spec", m.key)

@@ -2,7 +2,11 @@
 // (SPEC §2). The expected tables are computed from these alone.
 package facts
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/knetlab/knetlab/internal/calico"
+)
 
 // Facts is the cluster's IPAM and node data.
 type Facts struct {
@@ -17,8 +21,8 @@ type Pool struct {
 	Name        string
 	CIDR        netip.Prefix
 	BlockSize   int
-	VXLANMode   string // Never, Always, CrossSubnet
-	IPIPMode    string
+	VXLANMode   calico.EncapMode
+	IPIPMode    calico.EncapMode
 	NATOutgoing bool
 	Disabled    bool
 }

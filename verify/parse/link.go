@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -36,6 +37,18 @@ func Links(data []byte) ([]observed.Link, error) {
 func Addrs(data []byte) ([]observed.Link, error) {
 	// `ip addr` is `ip link` with address lines added, so one parser reads both.
 	return Links(data)
+}
+
+// LinkStats reads the counters of the one link `ip -j -s link show dev X` prints.
+func LinkStats(data []byte) (observed.LinkStats, error) {
+	links, err := Links(data)
+	if err != nil {
+		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: %w", err)
+	}
+	if len(links) != 1 || links[0].Stats == nil {
+		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with its counters, got %d links", len(links))
+	}
+	return *links[0].Stats, nil
 }
 
 // MergeAddrs returns links with the addresses of the same-named links in addrLinks. A link that

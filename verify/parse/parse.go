@@ -1,5 +1,9 @@
-// Package parse turns the output of `ip` and `bridge` — JSON from `ip -j`/`bridge -j`, or the
-// text a person pasted — into the normalised node state of package state.
+// Package parse is the one home of the node formats: it turns the output of `ip` and `bridge` —
+// JSON from `ip -j`/`bridge -j`, or the text a person pasted — into the normalised node state of
+// package observed, and prints that state back as the text commands do. It also reads the
+// natOutgoing rules (nft, iptables with ipset), sysctls (`sysctl -a`, /proc/sys), ping's summary
+// and `ip -j -s link` counters. Collectors only move bytes and call these functions; the Arista
+// EOS `| json` shapes are in the sub-package eosjson.
 //
 // Text parsers are tolerant by design: captures are grep-filtered, carry trailing spaces or CRLF,
 // extra `ip -d` attributes, IPv6 lines and lines for other devices. A line that cannot be

@@ -48,19 +48,6 @@ func TestNeighStates(t *testing.T) {
 	}
 }
 
-func TestSysctlPath(t *testing.T) {
-	for key, want := range map[string]string{
-		"net.ipv4.ip_forward":                        "/proc/sys/net/ipv4/ip_forward",
-		"net.ipv4.conf.cali1234567890a.proxy_arp":    "/proc/sys/net/ipv4/conf/cali1234567890a/proxy_arp",
-		"net.ipv4.neigh.cali1234567890a.proxy_delay": "/proc/sys/net/ipv4/neigh/cali1234567890a/proxy_delay",
-		"net.ipv4.conf.eth0.10.forwarding":           "/proc/sys/net/ipv4/conf/eth0.10/forwarding",
-	} {
-		if got := sysctlPath(key); got != want {
-			t.Errorf("sysctlPath(%q) = %q, want %q", key, got, want)
-		}
-	}
-}
-
 // scratchNamespace is a namespace without a name: it goes away when the test closes it.
 func scratchNamespace(t *testing.T) netns.NsHandle {
 	t.Helper()

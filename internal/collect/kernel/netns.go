@@ -3,11 +3,12 @@ package kernel
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/knetlab/knetlab/verify/parse"
 )
 
 // Do runs fn on an OS thread that has joined the network namespace ns, and puts the thread back
@@ -43,25 +44,12 @@ func Do(ns netns.NsHandle, fn func() error) error {
 	return <-errc
 }
 
-// sysctlPath turns "net.ipv4.conf.eth0.forwarding" into its /proc/sys path. Interface names may
-// hold dots ("eth0.10"), which /proc/sys keeps as dots, so the key is split on the known prefixes.
-func sysctlPath(key string) string {
-	for _, prefix := range []string{"net.ipv4.conf.", "net.ipv4.neigh.", "net.ipv6.conf.", "net.ipv6.neigh."} {
-		if rest, ok := strings.CutPrefix(key, prefix); ok {
-			if i := strings.LastIndexByte(rest, '.'); i > 0 {
-				return filepath.Join("/proc/sys", strings.ReplaceAll(prefix, ".", "/"), rest[:i], rest[i+1:])
-			}
-		}
-	}
-	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
-}
-
 // ReadSysctls reads keys inside ns. A key that does not exist is left out of the result.
 func ReadSysctls(ns netns.NsHandle, keys []string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	err := Do(ns, func() error {
 		for _, k := range keys {
-			b, err := os.ReadFile(sysctlPath(k))
+			b, err := os.ReadFile(parse.ProcSysPath(k))
 			if os.IsNotExist(err) {
 				continue
 			}
@@ -79,7 +67,7 @@ func ReadSysctls(ns netns.NsHandle, keys []string) (map[string]string, error) {
 func WriteSysctls(ns netns.NsHandle, values map[string]string) error {
 	return Do(ns, func() error {
 		for k, v := range values {
-			if err := os.WriteFile(sysctlPath(k), []byte(v), 0o644); err != nil {
+			if err := os.WriteFile(parse.ProcSysPath(k), []byte(v), 0o644); err != nil {
 				return fmt.Errorf("write sysctl %s=%s: %w", k, v, err)
 			}
 		}

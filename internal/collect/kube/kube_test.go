@@ -14,6 +14,7 @@ import (
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
@@ -145,7 +146,7 @@ func TestFactsDecodedByTheCaptureDecoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(f.Pools) != 1 || f.Pools[0].CIDR != netip.MustParsePrefix("192.168.0.0/16") ||
-		f.Pools[0].BlockSize != 26 || f.Pools[0].VXLANMode != "CrossSubnet" || !f.Pools[0].NATOutgoing {
+		f.Pools[0].BlockSize != 26 || f.Pools[0].VXLANMode != calico.EncapCrossSubnet || !f.Pools[0].NATOutgoing {
 		t.Errorf("pools = %+v", f.Pools)
 	}
 	nodes := map[string]facts.Node{}

@@ -1,5 +1,5 @@
 // Package nodeexec reads a node's dataplane tables by running iproute2 inside the node — docker
-// exec into a kind node container, or a command in a netns lab node — and parsing the JSON with
+// exec into a kind node container, or a command in a netns lab node — and handing the output to
 // verify/parse. It is the collector behind any provider that can run a command in a node, so the
 // verify engine sees the same normalised observed.Node whichever way the command got there.
 package nodeexec
@@ -96,7 +96,7 @@ func tables(s *scratch) []table {
 			return err
 		}},
 		{observed.TableSysctls, SysctlCmd, func(n *observed.Node, out []byte) error {
-			n.Sysctls = ParseProcSys(out)
+			n.Sysctls = parse.ProcSys(out)
 			return nil
 		}},
 	}
@@ -179,22 +179,6 @@ func (c *Collector) NodeStates(ctx context.Context, nodes []string) (map[string]
 	}
 	_ = g.Wait() // the goroutines report through errs, so that one slow node does not cancel the others
 	return out, errors.Join(errs...)
-}
-
-// ParseProcSys turns `grep -H . /proc/sys/...` output ("/proc/sys/net/ipv4/ip_forward:1") into
-// sysctl keys ("net.ipv4.ip_forward" → "1"). Lines that are not under /proc/sys are ignored.
-func ParseProcSys(out []byte) map[string]string {
-	m := map[string]string{}
-	for _, line := range bytes.Split(out, []byte("\n")) {
-		s := strings.TrimSpace(string(line))
-		path, value, ok := strings.Cut(s, ":")
-		if !ok || !strings.HasPrefix(path, "/proc/sys/") {
-			continue
-		}
-		key := strings.ReplaceAll(strings.TrimPrefix(path, "/proc/sys/"), "/", ".")
-		m[key] = strings.TrimSpace(value)
-	}
-	return m
 }
 
 // Runner is how a provider runs a command in a lab node (provider.Provider has this method).

@@ -189,26 +189,6 @@ func TestNodeStatesReadsEveryNodeAndNamesTheFailures(t *testing.T) {
 	}
 }
 
-func TestParseProcSys(t *testing.T) {
-	got := ParseProcSys([]byte("/proc/sys/net/ipv4/ip_forward:1\n" +
-		"/proc/sys/net/ipv4/conf/cali0123456789a/proxy_arp:1\r\n" +
-		"grep: /proc/sys/x: No such file\n\n" +
-		"/proc/sys/net/ipv4/neigh/eth0/proxy_delay:80\n"))
-	want := map[string]string{
-		"net.ipv4.ip_forward":                     "1",
-		"net.ipv4.conf.cali0123456789a.proxy_arp": "1",
-		"net.ipv4.neigh.eth0.proxy_delay":         "80",
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-}
-
 func TestExecFuncPassesErrorsThrough(t *testing.T) {
 	boom := errors.New("boom")
 	_, err := ExecFunc(func(context.Context, string, []string) ([]byte, error) { return nil, boom }).

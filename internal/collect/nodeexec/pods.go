@@ -2,11 +2,9 @@ package nodeexec
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -36,25 +34,21 @@ func (c *Collector) Sandboxes(ctx context.Context, node string) ([]Sandbox, erro
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(NetnsListCmd, " "), err)
 	}
-	var list []struct {
-		Name string `json:"name"`
-	}
-	if len(strings.TrimSpace(string(out))) > 0 {
-		if err := json.Unmarshal(out, &list); err != nil {
-			return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(NetnsListCmd, " "), err)
-		}
+	list, err := parse.NetnsNames(out)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %s: %w", node, strings.Join(NetnsListCmd, " "), err)
 	}
 	boxes := make([]*Sandbox, len(list))
 	errs := make([]error, len(list))
 	var wg sync.WaitGroup
 	for i, ns := range list {
-		if !netnsName.MatchString(ns.Name) {
+		if !netnsName.MatchString(ns) {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			boxes[i], errs[i] = c.sandbox(ctx, node, ns.Name)
+			boxes[i], errs[i] = c.sandbox(ctx, node, ns)
 		}()
 	}
 	wg.Wait()
@@ -155,18 +149,7 @@ func (c *Collector) Ping(ctx context.Context, node, ns string, dst netip.Addr, c
 	if err != nil {
 		return 0, fmt.Errorf("ping %s from %s on %s: %w", dst, ns, node, err)
 	}
-	return ParsePingReceived(out)
-}
-
-var pingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) (?:packets )?received`)
-
-// ParsePingReceived reads the summary line iputils and busybox ping print.
-func ParsePingReceived(out []byte) (int, error) {
-	m := pingSummary.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no ping summary in %q", strings.TrimSpace(string(out)))
-	}
-	return strconv.Atoi(string(m[2]))
+	return parse.PingReceived(out)
 }
 
 // LinkStats reads a node interface's packet counters from `ip -j -s link show dev <link>`.
@@ -176,17 +159,5 @@ func (c *Collector) LinkStats(ctx context.Context, node, link string) (observed.
 	if err != nil {
 		return observed.LinkStats{}, fmt.Errorf("node %s: %s: %w", node, strings.Join(argv, " "), err)
 	}
-	return ParseLinkStats(out)
-}
-
-// ParseLinkStats reads the counters of the one link `ip -j -s link show dev X` prints.
-func ParseLinkStats(out []byte) (observed.LinkStats, error) {
-	links, err := parse.Links(out)
-	if err != nil {
-		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: %w", err)
-	}
-	if len(links) != 1 || links[0].Stats == nil {
-		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with its counters, got %d links", len(links))
-	}
-	return *links[0].Stats, nil
+	return parse.LinkStats(out)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/datastore"
 )
 
@@ -36,7 +37,7 @@ func Pool(name, cidr string, blockSize int) *datastore.IPPool {
 		Metadata: datastore.ObjectMeta{Name: name},
 		Spec: datastore.IPPoolSpec{
 			CIDR: netip.MustParsePrefix(cidr), BlockSize: blockSize,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true,
+			VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NATOutgoing: true,
 			NodeSelector: "all()",
 		},
 	}

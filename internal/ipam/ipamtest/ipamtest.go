@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/ipam"
 )
@@ -90,7 +91,7 @@ func ConcurrentAllocate(t *testing.T, dial func(t *testing.T) datastore.Store, s
 	p := &datastore.IPPool{
 		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},
 		Spec: datastore.IPPoolSpec{CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 28,
-			VXLANMode: datastore.EncapCrossSubnet, IPIPMode: datastore.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
+			VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NATOutgoing: true, NodeSelector: "all()"},
 	}
 	if err := datastore.IPPools(store).Create(ctx, p); err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ func recordedNodes(t *testing.T) nodeexec.Execer {
 			return os.ReadFile(filepath.Join(dir, f))
 		}
 		if strings.HasPrefix(cmd, "sh -c ip netns exec cni-e6rec-5b1f0d2c ping") {
-			return os.ReadFile(filepath.Join(dir, "ping-ok.txt"))
+			return os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "pod", "ping-ok.txt"))
 		}
 		return nil, fmt.Errorf("unexpected command %q", cmd)
 	})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
@@ -20,7 +21,7 @@ func Lesson06() *facts.Facts {
 	return &facts.Facts{
 		Pools: []facts.Pool{{
 			Name: "default-ipv4-ippool", CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26,
-			VXLANMode: "CrossSubnet", IPIPMode: "Never", NATOutgoing: true,
+			VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever, NATOutgoing: true,
 		}},
 		Nodes: []facts.Node{
 			node("k01-control-plane", "10.10.10.10/24", "192.168.52.192"),
@@ -60,7 +61,7 @@ func pod(name, node, ip string) facts.Pod {
 // the blocks of its own subnet directly and every other block through vxlan.calico.
 func Synthetic(n int) *facts.Facts {
 	f := &facts.Facts{Pools: []facts.Pool{{
-		Name: "bench-pool", CIDR: netip.MustParsePrefix("10.128.0.0/9"), BlockSize: 26, VXLANMode: "CrossSubnet", IPIPMode: "Never",
+		Name: "bench-pool", CIDR: netip.MustParsePrefix("10.128.0.0/9"), BlockSize: 26, VXLANMode: calico.EncapCrossSubnet, IPIPMode: calico.EncapNever,
 	}}}
 	base := netip.MustParseAddr("10.128.0.0").As4()
 	for i := 0; i < n; i++ {

@@ -1,12 +1,12 @@
-// Package eos reads an Arista cEOS switch into the normalised switch model: the `| json` forms
-// of `show interfaces status`, `show ip interface brief`, `show ip route` and `show vlan`,
-// fetched over SSH with scrapligo (platform arista_eos) and decoded with encoding/json. EOS port
-// names are translated to containerlab's (Ethernet3 → eth3), so the checks compare them with the
-// lab's switchPort values directly.
-package eos
+// Package eosjson reads and prints the `| json` forms of four Arista EOS show commands
+// (`show interfaces status`, `show ip interface brief`, `show ip route`, `show vlan`) as the
+// normalised switch model, decoded with encoding/json. EOS port names are translated to
+// containerlab's (Ethernet3 → eth3), so the checks compare them with the lab's switchPort values
+// directly. The cEOS collector (internal/collect/eos) sends the commands; capture files hold the
+// same outputs.
+package eosjson
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -17,7 +17,7 @@ import (
 	"github.com/knetlab/knetlab/verify/observed"
 )
 
-// The commands the collector sends.
+// The commands whose output the Parse functions read and the Format functions print.
 const (
 	InterfacesStatusCmd = "show interfaces status | json"
 	IPInterfaceBriefCmd = "show ip interface brief | json"
@@ -25,39 +25,53 @@ const (
 	VLANCmd             = "show vlan | json"
 )
 
-// Commander sends one EOS command and returns its output.
-type Commander interface {
-	Command(ctx context.Context, cmd string) ([]byte, error)
+// Commands are the show commands a switch is read with, in the order the collector sends them.
+var Commands = []string{InterfacesStatusCmd, IPInterfaceBriefCmd, IPRouteCmd, VLANCmd}
+
+// shapes binds each command to the part of the switch its output shows.
+var shapes = map[string]struct {
+	parse  func(sw *observed.Switch, out []byte) error
+	format func(sw *observed.Switch) []byte
+}{
+	InterfacesStatusCmd: {
+		func(sw *observed.Switch, b []byte) (err error) { sw.Ports, err = ParseInterfacesStatus(b); return },
+		func(sw *observed.Switch) []byte { return FormatInterfacesStatus(sw.Ports) },
+	},
+	IPInterfaceBriefCmd: {
+		func(sw *observed.Switch, b []byte) (err error) { sw.SVIs, err = ParseIPInterfaceBrief(b); return },
+		func(sw *observed.Switch) []byte { return FormatIPInterfaceBrief(sw.SVIs) },
+	},
+	IPRouteCmd: {
+		func(sw *observed.Switch, b []byte) (err error) { sw.Routes, err = ParseIPRoute(b); return },
+		func(sw *observed.Switch) []byte { return FormatIPRoute(sw.Routes) },
+	},
+	VLANCmd: {
+		func(sw *observed.Switch, b []byte) (err error) { sw.VLANs, err = ParseVLANs(b); return },
+		func(sw *observed.Switch) []byte { return FormatVLANs(sw.VLANs) },
+	},
 }
 
-// Collect reads the switch named name through c.
-func Collect(ctx context.Context, c Commander, name string) (*observed.Switch, error) {
-	sw := &observed.Switch{Name: name}
-	steps := []struct {
-		cmd   string
-		parse func([]byte) error
-	}{
-		{InterfacesStatusCmd, func(b []byte) (err error) { sw.Ports, err = ParseInterfacesStatus(b); return }},
-		{IPInterfaceBriefCmd, func(b []byte) (err error) { sw.SVIs, err = ParseIPInterfaceBrief(b); return }},
-		{IPRouteCmd, func(b []byte) (err error) { sw.Routes, err = ParseIPRoute(b); return }},
-		{VLANCmd, func(b []byte) (err error) { sw.VLANs, err = ParseVLANs(b); return }},
+// Parse reads out, the output of cmd (one of Commands), into the part of sw that cmd shows.
+func Parse(sw *observed.Switch, cmd string, out []byte) error {
+	s, ok := shapes[cmd]
+	if !ok {
+		return fmt.Errorf("%q is not a command this package reads (want one of %q)", cmd, Commands)
 	}
-	// One SSH session serves the commands one after another; four small commands on an open
-	// session take well under a second, so they are not worth four logins in parallel.
-	for _, s := range steps {
-		out, err := c.Command(ctx, s.cmd)
-		if err != nil {
-			return nil, fmt.Errorf("switch %s: %s: %w", name, s.cmd, err)
-		}
-		if err := s.parse(out); err != nil {
-			return nil, fmt.Errorf("switch %s: %s: %w", name, s.cmd, err)
-		}
-	}
-	return sw, nil
+	return s.parse(sw, out)
 }
 
-// PortName translates an EOS front-panel interface name to containerlab's: Ethernet3 → eth3.
-// Other interfaces (Management0, Vlan10, Cpu, Port-Channel1) are not front-panel ports.
+// Format prints the part of sw that cmd (one of Commands) shows, as cmd prints it; nil for any
+// other command.
+func Format(sw *observed.Switch, cmd string) []byte {
+	s, ok := shapes[cmd]
+	if !ok {
+		return nil
+	}
+	return s.format(sw)
+}
+
+// PortName translates an EOS front-panel interface name to containerlab's: Ethernet3 → eth3,
+// the opposite of InterfaceName. Other interfaces (Management0, Vlan10, Cpu, Port-Channel1) are not front-panel ports.
 func PortName(eos string) (string, bool) {
 	n, ok := strings.CutPrefix(eos, "Ethernet")
 	if !ok {

@@ -1,9 +1,6 @@
-package eos
+package eosjson
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -123,39 +120,58 @@ func TestPortName(t *testing.T) {
 	}
 }
 
-// fixtureSwitch answers commands from the fixture files.
-type fixtureSwitch struct {
-	t    *testing.T
-	fail string
+func TestInterfaceName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"eth3", "Ethernet3"},
+		{"eth12", "Ethernet12"},
+		{"Vlan10", "Vlan10"},
+		{"Management0", "Management0"},
+		{"ethX", "ethX"},
+	}
+	for _, tt := range tests {
+		got := InterfaceName(tt.in)
+		if got != tt.want {
+			t.Errorf("InterfaceName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if back, ok := PortName(got); ok && back != tt.in {
+			t.Errorf("PortName(InterfaceName(%q)) = %q", tt.in, back)
+		}
+	}
 }
 
-func (f fixtureSwitch) Command(_ context.Context, cmd string) ([]byte, error) {
-	if cmd == f.fail {
-		return nil, errors.New("% Invalid input")
-	}
+// Parse and Format serve exactly the four commands, each filling its own part of the switch.
+func TestParseAndFormatByCommand(t *testing.T) {
 	files := map[string]string{
 		InterfacesStatusCmd: "show-interfaces-status.json",
 		IPInterfaceBriefCmd: "show-ip-interface-brief.json",
 		IPRouteCmd:          "show-ip-route.json",
 		VLANCmd:             "show-vlan.json",
 	}
-	name, ok := files[cmd]
-	if !ok {
-		return nil, fmt.Errorf("unexpected command %q", cmd)
+	if len(Commands) != len(files) {
+		t.Fatalf("Commands = %q, want the four of %v", Commands, files)
 	}
-	return fixture(f.t, name), nil
-}
-
-func TestCollect(t *testing.T) {
-	sw, err := Collect(context.Background(), fixtureSwitch{t: t}, "ceos01")
-	if err != nil {
-		t.Fatal(err)
+	var sw observed.Switch
+	for _, cmd := range Commands {
+		if err := Parse(&sw, cmd, fixture(t, files[cmd])); err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
 	}
-	if sw.Name != "ceos01" || len(sw.Ports) != 4 || len(sw.SVIs) != 3 || len(sw.Routes) != 3 || len(sw.VLANs) != 3 {
+	if len(sw.Ports) != 4 || len(sw.SVIs) != 3 || len(sw.Routes) != 3 || len(sw.VLANs) != 3 {
 		t.Errorf("switch = %+v", sw)
 	}
-	_, err = Collect(context.Background(), fixtureSwitch{t: t, fail: VLANCmd}, "ceos01")
-	if err == nil || !strings.Contains(err.Error(), VLANCmd) {
-		t.Errorf("error = %v, want one naming %q", err, VLANCmd)
+	var again observed.Switch
+	for _, cmd := range Commands {
+		if err := Parse(&again, cmd, Format(&sw, cmd)); err != nil {
+			t.Fatalf("%s printed and read again: %v", cmd, err)
+		}
+	}
+	if !reflect.DeepEqual(again, sw) {
+		t.Errorf("printed and read again:\n got %+v\nwant %+v", again, sw)
+	}
+	if err := Parse(&sw, "show version | json", []byte("{}")); err == nil || !strings.Contains(err.Error(), "show version") {
+		t.Errorf("unknown command: err = %v, want one naming it", err)
+	}
+	if out := Format(&sw, "show version | json"); out != nil {
+		t.Errorf("unknown command printed %q", out)
 	}
 }

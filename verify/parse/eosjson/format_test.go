@@ -1,4 +1,4 @@
-package eos
+package eosjson
 
 import (
 	"net/netip"

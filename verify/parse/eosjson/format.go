@@ -1,4 +1,4 @@
-package eos
+package eosjson
 
 import (
 	"encoding/json"
@@ -14,9 +14,9 @@ import (
 // model, not a device: fields the model does not hold (counters, bandwidth, MTU) are left out,
 // and the Parse functions read back every field the switch checks use.
 
-// EOSPortName translates a containerlab port name back to EOS's: eth3 → Ethernet3. Other names
-// (Vlan10) are EOS names already.
-func EOSPortName(name string) string {
+// InterfaceName translates a containerlab port name to its EOS interface name: eth3 → Ethernet3,
+// the opposite of PortName. Other names (Vlan10) are EOS names already.
+func InterfaceName(name string) string {
 	if n, ok := strings.CutPrefix(name, "eth"); ok {
 		if _, err := strconv.Atoi(n); err == nil {
 			return "Ethernet" + n
@@ -56,7 +56,7 @@ func FormatInterfacesStatus(ports []observed.SwitchPort) []byte {
 		if p.Up {
 			lineProtocol = "up"
 		}
-		statuses[EOSPortName(p.Name)] = map[string]any{
+		statuses[InterfaceName(p.Name)] = map[string]any{
 			"description":        p.Description,
 			"linkStatus":         status,
 			"lineProtocolStatus": lineProtocol,
@@ -103,7 +103,7 @@ func FormatIPRoute(routes []observed.SwitchRoute) []byte {
 			"vias":              []any{},
 		}
 		if r.Iface != "" {
-			route["vias"] = []any{map[string]any{"interface": EOSPortName(r.Iface)}}
+			route["vias"] = []any{map[string]any{"interface": InterfaceName(r.Iface)}}
 		}
 		table[r.Dst.String()] = route
 	}
@@ -116,7 +116,7 @@ func FormatVLANs(vlans []observed.SwitchVLAN) []byte {
 	for _, v := range vlans {
 		members := map[string]any{}
 		for _, p := range v.Ports {
-			members[EOSPortName(p)] = map[string]any{"privatePromoted": false, "blocked": nil}
+			members[InterfaceName(p)] = map[string]any{"privatePromoted": false, "blocked": nil}
 		}
 		out[strconv.Itoa(v.ID)] = map[string]any{"name": v.Name, "status": "active", "dynamic": false, "interfaces": members}
 	}
