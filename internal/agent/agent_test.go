@@ -12,7 +12,6 @@ import (
 	"github.com/knetlab/knetlab/internal/agent/agenttest"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
 	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/ipam"
 	"github.com/knetlab/knetlab/internal/testenv"
@@ -37,7 +36,7 @@ var waitFor = testbed.WaitFor
 func overlayLab(t *testing.T) (datastore.Store, *testbed.Underlay) {
 	t.Helper()
 	testenv.RequireLab(t, "ip", "sysctl", "ping")
-	store := datastoretest.Connect(t)
+	store := storetest.Connect(t)
 	if err := datastore.IPPools(store).Create(context.Background(), storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +158,7 @@ func addFakeNode(tb testing.TB, store datastore.Store, name string, underlay net
 // more node to the datastore and waits until all three agents have routed its block.
 func BenchmarkJoin(b *testing.B) {
 	testenv.RequireLab(b, "ip", "sysctl")
-	store := datastoretest.Connect(b)
+	store := storetest.Connect(b)
 	ctx := context.Background()
 	if err := datastore.IPPools(store).Create(ctx, &datastore.IPPool{
 		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},
