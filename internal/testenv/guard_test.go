@@ -22,22 +22,24 @@ import (
 
 const module = "github.com/knetlab/knetlab"
 
-// What creates network namespaces, as a test calls it.
-var (
-	// creators are package-level functions, by import path.
-	creators = map[string][]string{
-		"github.com/vishvananda/netns": {"New", "NewNamed"},
-		"golang.org/x/sys/unix":        {"Unshare"},
-		"syscall":                      {"Unshare"},
-		"github.com/containernetworking/plugins/pkg/testutils": {"NewNS"},
-	}
-	// deployers are the packages whose tests build a netns lab through a method call
-	// Deploy (the netns provider, and its tests themselves).
+// What creates network namespaces, as a test calls it. Besides these, the guard reads the
+// helper packages (names ending in "test", and testbed): their exported functions that create
+// namespaces count as creators for the tests that call them.
+var creators = map[string][]string{ // package-level functions, by import path
+	"github.com/vishvananda/netns": {"New", "NewNamed"},
+	"golang.org/x/sys/unix":        {"Unshare"},
+	"syscall":                      {"Unshare"},
+	"github.com/containernetworking/plugins/pkg/testutils": {"NewNS"},
+}
+
+const (
+	// deployer's tests, and those of packages that import it, build a netns lab by calling a
+	// method Deploy.
 	deployer = module + "/internal/provider/netnslab"
-	// cliPackage builds a netns lab when a test runs its "deploy" command (without --dry-run).
+	// cliPackage's tests, and those of packages that import it, build a netns lab by running
+	// its "deploy" command (without --dry-run).
 	cliPackage = module + "/internal/cli"
-	// helper packages (names ending in "test", or testbed) are read too: their exported
-	// functions that create namespaces count as creators for the tests that call them.
+	// testenvPath is where RequireLab lives.
 	testenvPath = module + "/internal/testenv"
 )
 
