@@ -13,13 +13,19 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-## test: every test — unit tests, and as root the netns end-to-end tests (installs the host
-## tools those tests use first, when missing and root)
+## test: every test, `go test ./...`. As root this includes the tests that build labs from
+## network namespaces (netns provider, dataplane, CNI plugin, agents, collectors, and the
+## end-to-end runs of the CLI); without root those skip, each saying why. Installs the host
+## tools they run (ip, bridge, ping, nft) first, when missing and root.
 test:
 	@scripts/test-deps.sh
 	$(GO) test -count=1 -timeout 60m ./...
 
-## test-unit: the tests that need neither root nor namespaces run anyway; root tests skip themselves
+## test-unit: `go test -short ./...`, every test that needs neither root nor a network namespace.
+## The namespace tests skip under -short (testenv.RequireLab), so this creates no namespace and
+## leaves the host's network alone even as root; internal/testenv's guard test fails when a
+## test that creates namespaces does not go through RequireLab. To check a host:
+## `sudo scripts/no-namespaces.sh` runs this and fails if a namespace was created or entered.
 test-unit:
 	$(GO) test -count=1 -short ./...
 

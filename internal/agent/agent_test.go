@@ -13,9 +13,9 @@ import (
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
 	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/ipam"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/vishvananda/netlink"
 )
 
@@ -36,8 +36,8 @@ var waitFor = testbed.WaitFor
 // underlay of agenttest's nodes, with no agent running yet.
 func overlayLab(t *testing.T) (datastore.Store, *testbed.Underlay) {
 	t.Helper()
-	testbed.RequireRoot(t)
-	store := datastoretest.Connect(t)
+	testenv.RequireLab(t, "ip", "sysctl", "ping")
+	store := storetest.Connect(t)
 	if err := datastore.IPPools(store).Create(context.Background(), storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestAgentsConvergeFromTheDatastore(t *testing.T) {
 }
 
 func TestAgentWithoutUnderlayAddressStops(t *testing.T) {
-	testbed.RequireRoot(t)
+	testenv.RequireLab(t, "ip")
 	nsName := testbed.NewNS(t, "kdpn") // only lo: nothing in 10.10.0.0/16
 	a := New(nil, Config{NodeName: "k01-worker", AutodetectCIDRs: underlayCIDRs, NetNSPath: testbed.Path(nsName)})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -158,8 +158,8 @@ func addFakeNode(tb testing.TB, store datastore.Store, name string, underlay net
 // node": three real agents and 47 registered peers without agents; each iteration adds one
 // more node to the datastore and waits until all three agents have routed its block.
 func BenchmarkJoin(b *testing.B) {
-	testbed.RequireRoot(b)
-	store := datastoretest.Connect(b)
+	testenv.RequireLab(b, "ip", "sysctl")
+	store := storetest.Connect(b)
 	ctx := context.Background()
 	if err := datastore.IPPools(store).Create(ctx, &datastore.IPPool{
 		Metadata: datastore.ObjectMeta{Name: "default-ipv4-ippool"},

@@ -15,6 +15,7 @@ import (
 	"github.com/knetlab/knetlab/internal/fault"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // The test binary stands in for knetlab: a deploy re-executes os.Executable() as the lab's
@@ -82,9 +83,7 @@ func verifyJSON(t *testing.T, args ...string) (int, labVerdicts) {
 // test run, and destroys it at the end, checking that no namespace is left.
 func deployCNILab(t *testing.T) (file, name string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the netns lab is built from network namespaces (CI runs as root)")
-	}
+	testenv.RequireLab(t, "ip")
 	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
 	file, name = renamedLab(t, "calico-overlay")
 	t.Cleanup(func() {

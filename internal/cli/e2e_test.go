@@ -1,22 +1,20 @@
 package cli
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // The "done when", as a user types it, for both catalogue labs: deploy, a verify that
 // passes every check the lab declares — none skipped, connectivity and encapsulation included —
 // and a destroy that leaves no namespace behind.
 func TestEndToEnd(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the netns lab is built from network namespaces (CI runs as root)")
-	}
+	testenv.RequireLab(t, "ip")
 	for _, catalogue := range lab.Names() {
 		t.Run(catalogue, func(t *testing.T) {
 			t.Setenv("KNETLAB_STATE_DIR", t.TempDir())

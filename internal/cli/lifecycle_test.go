@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/labs"
 )
 
@@ -30,9 +31,7 @@ func renamedLab(t *testing.T, catalogue string) (file, name string) {
 
 // The lifecycle as a person types it: deploy, status, exec, a second deploy, destroy twice.
 func TestLifecycleCommands(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: deploy creates network namespaces (CI runs as root)")
-	}
+	testenv.RequireLab(t, "ping")
 	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
 	file, name := renamedLab(t, "calico-overlay")
 	t.Cleanup(func() { run(t, "destroy", "--lab-file", file) })

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -9,15 +8,14 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // The knetlab CNI on a netns lab as a person drives it: deploy, verify the dataplane checks,
 // pods added, listed, pinged and deleted twice, an agent stopped (verify names its node), the
 // agent restarted by a second deploy.
 func TestPodsAndAgentsOnANetnsLab(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: deploy creates network namespaces and runs lab daemons (CI runs as root)")
-	}
+	testenv.RequireLab(t, "ping")
 	root := t.TempDir()
 	t.Setenv("KNETLAB_STATE_DIR", root)
 	file, name := renamedLab(t, "calico-overlay")

@@ -9,15 +9,14 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/labs"
 )
 
 // verify on a live netns lab: the switch and topology checks judge what the provider's
 // collectors read with netlink, and a port taken down fails exactly that port.
 func TestVerifyLiveNetnsLab(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the netns lab is built from network namespaces (CI runs as root)")
-	}
+	testenv.RequireLab(t, "ip")
 	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
 	data, err := labs.FS.ReadFile("calico-overlay/lab.yaml")
 	if err != nil {

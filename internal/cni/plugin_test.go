@@ -20,6 +20,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -168,7 +169,7 @@ func cniCode(err error) uint {
 }
 
 func TestAddCheckDel(t *testing.T) {
-	testbed.RequireRoot(t)
+	testenv.RequireLab(t, "ip", "sysctl")
 	node := testbed.NewNS(t, "kdpn")
 	// vxlan.calico as the agent leaves it; the pod must take its MTU.
 	testbed.Run(t, node, "ip", "link", "add", "vxlan.calico", "mtu", "1450", "type", "vxlan", "id", "4096", "dstport", "4789", "nolearning")
@@ -266,7 +267,7 @@ func TestAddCheckDel(t *testing.T) {
 // A runtime may tear the sandbox down before it calls DEL; DEL must still succeed and
 // release the address.
 func TestDelAfterSandboxIsGone(t *testing.T) {
-	testbed.RequireRoot(t)
+	testenv.RequireLab(t, "ip", "sysctl")
 	node := testbed.NewNS(t, "kdpn")
 	podNS := testbed.NewNS(t, "kdpp")
 	rt := newRuntime(t, node, map[string]netip.Prefix{"k01-worker": netip.MustParsePrefix("192.168.10.0/26")})
@@ -296,7 +297,7 @@ func TestDelAfterSandboxIsGone(t *testing.T) {
 }
 
 func TestAddErrorsCarryCNICodes(t *testing.T) {
-	testbed.RequireRoot(t)
+	testenv.RequireLab(t, "ip", "sysctl")
 	node := testbed.NewNS(t, "kdpn")
 	podNS := testbed.NewNS(t, "kdpp")
 	rt := newRuntime(t, node, map[string]netip.Prefix{"k01-worker": netip.MustParsePrefix("192.168.10.0/26")})
@@ -355,7 +356,7 @@ func TestVersion(t *testing.T) {
 // BenchmarkAdd measures CNI ADD through the plugin binary, as a runtime pays for it (exec,
 // config parse, fake IPAM, veth and routes); DEL between iterations is not timed.
 func BenchmarkAdd(b *testing.B) {
-	testbed.RequireRoot(b)
+	testenv.RequireLab(b, "ip")
 	node := testbed.NewNS(b, "kdpn")
 	podNS := testbed.NewNS(b, "kdpp")
 	rt := newRuntime(b, node, map[string]netip.Prefix{"k01-worker": netip.MustParsePrefix("192.168.10.0/26")})

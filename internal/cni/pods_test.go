@@ -7,6 +7,7 @@ import (
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // TestPodsPingAcrossNodes builds the calico-overlay underlay in miniature, programs each
@@ -14,7 +15,7 @@ import (
 // node, to a node of the same subnet (routed directly) and to a node of the other subnet
 // (through vxlan.calico), reading vxlan.calico's counters to tell which path was taken.
 func TestPodsPingAcrossNodes(t *testing.T) {
-	testbed.RequireRoot(t)
+	testenv.RequireLab(t, "ip", "sysctl", "ping")
 	u := testbed.NewUnderlay(t)
 	type nodeSpec struct{ name, underlay, block string }
 	specs := []nodeSpec{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -29,7 +30,7 @@ type lab struct {
 }
 
 func newLab(t *testing.T, vxlan, ipip calico.EncapMode) *lab {
-	testbed.RequireRoot(t)
+	testenv.RequireLab(t, "ip", "sysctl", "bridge", "ping", "nft")
 	l := &lab{underlay: testbed.NewUnderlay(t)}
 	for _, n := range []struct{ name, underlay, block string }{
 		{"k01-worker", "10.10.10.11/24", "192.168.10.0/26"},
@@ -473,7 +474,7 @@ func TestIPIPReportedWhereUnsupported(t *testing.T) {
 // fiftyNodeLab is k01-worker's desired state in a lab of 50 peers, half of them in the other
 // subnet: the "50-node lab" of the performance list.
 func fiftyNodeLab(tb testing.TB) (DesiredState, *Programmer) {
-	testbed.RequireRoot(tb)
+	testenv.RequireLab(tb, "ip", "sysctl")
 	u := testbed.NewUnderlay(tb)
 	n := u.AddNode(tb, "k01-worker", netip.MustParsePrefix("10.10.10.11/24"))
 	d := DesiredState{

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 )
 
 // BenchmarkServe is the datastore's share of a lab deploy: a fresh embedded etcd from an empty
@@ -32,7 +32,7 @@ func BenchmarkServe(b *testing.B) {
 // BenchmarkUpdate is one compare-and-swap write of an IPAM-block-sized object (fsync on).
 func BenchmarkUpdate(b *testing.B) {
 	ctx := context.Background()
-	nodes := datastore.Nodes(datastoretest.Dial(b, datastoretest.Start(b, datastoretest.Durable)))
+	nodes := datastore.Nodes(storetest.Dial(b, storetest.Start(b, storetest.Durable)))
 	n := &datastore.Node{Metadata: datastore.ObjectMeta{Name: "k01-worker"}}
 	if err := nodes.Create(ctx, n); err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
 	"github.com/knetlab/knetlab/internal/datastore/storetest"
 )
 
@@ -14,7 +13,7 @@ var pool = storetest.Pool
 // Backend-specific behaviour (durability across a restart, the server) is in server_test.go.
 func TestEtcdStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) func(t *testing.T) datastore.Store {
-		endpoint := datastoretest.Start(t)
-		return func(t *testing.T) datastore.Store { return datastoretest.Dial(t, endpoint) }
+		endpoint := storetest.Start(t)
+		return func(t *testing.T) datastore.Store { return storetest.Dial(t, endpoint) }
 	}, storetest.Contract{Writers: 16, Increments: 25, RevisionsIncrease: true})
 }

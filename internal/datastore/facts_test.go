@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
 func TestLoadFacts(t *testing.T) {
 	ctx := context.Background()
-	store := datastoretest.Connect(t)
+	store := storetest.Connect(t)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

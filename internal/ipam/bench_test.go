@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/ipam"
 )
 
@@ -18,9 +18,9 @@ func labOfNodes(b *testing.B, durable bool) *ipam.IPAM {
 	b.Helper()
 	var opts []func(*datastore.ServeConfig)
 	if durable {
-		opts = append(opts, datastoretest.Durable)
+		opts = append(opts, storetest.Durable)
 	}
-	store := datastoretest.Dial(b, datastoretest.Start(b, opts...))
+	store := storetest.Dial(b, storetest.Start(b, opts...))
 	createPool(b, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
 	m := ipam.New(store)
 	for i := range 50 {
@@ -97,9 +97,9 @@ func BenchmarkClaimBlock(b *testing.B) {
 // with no connection, so it dials etcd, checks it answers, allocates and hangs up.
 func BenchmarkConnectAndAllocate(b *testing.B) {
 	ctx := context.Background()
-	endpoint := datastoretest.Start(b, datastoretest.Durable)
+	endpoint := storetest.Start(b, storetest.Durable)
 	{
-		store := datastoretest.Dial(b, endpoint)
+		store := storetest.Dial(b, endpoint)
 		createPool(b, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
 		m := ipam.New(store)
 		for i := range 50 {
@@ -108,7 +108,7 @@ func BenchmarkConnectAndAllocate(b *testing.B) {
 			}
 		}
 	}
-	cleanup := ipam.New(datastoretest.Dial(b, endpoint))
+	cleanup := ipam.New(storetest.Dial(b, endpoint))
 	samples := make([]time.Duration, 0, 1024)
 	for i := 0; b.Loop(); i++ {
 		h := fmt.Sprintf("pod-%d", i)

@@ -10,15 +10,15 @@ import (
 
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/ipam"
 	"github.com/knetlab/knetlab/internal/ipam/ipamtest"
 )
 
 var labNodes = []string{"k01-control-plane", "k01-worker", "k01-worker2", "k01-worker3"}
 
-func startEtcd(t testing.TB) string                          { return datastoretest.Start(t) }
-func dialEtcd(t testing.TB, endpoint string) datastore.Store { return datastoretest.Dial(t, endpoint) }
+func startEtcd(t testing.TB) string                          { return storetest.Start(t) }
+func dialEtcd(t testing.TB, endpoint string) datastore.Store { return storetest.Dial(t, endpoint) }
 
 func createPool(t testing.TB, store datastore.Store, name, cidr string, blockSize int, mutate ...func(*datastore.IPPoolSpec)) {
 	t.Helper()
@@ -40,7 +40,7 @@ var audit = ipamtest.Audit
 
 func TestClaimBlock(t *testing.T) {
 	ctx := context.Background()
-	store := datastoretest.Connect(t)
+	store := storetest.Connect(t)
 	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
 	m := ipam.New(store)
 
@@ -76,8 +76,8 @@ func TestClaimBlock(t *testing.T) {
 // node, the rest are told the pool is exhausted, and no pending claim is left behind.
 func TestClaimBlockRace(t *testing.T) {
 	ctx := context.Background()
-	endpoint := datastoretest.Start(t)
-	store := datastoretest.Dial(t, endpoint)
+	endpoint := storetest.Start(t)
+	store := storetest.Dial(t, endpoint)
 	createPool(t, store, "small", "192.168.0.0/24", 26) // 4 blocks
 
 	const nodes = 8
@@ -85,7 +85,7 @@ func TestClaimBlockRace(t *testing.T) {
 	results := make([]netip.Prefix, nodes)
 	errs := make([]error, nodes)
 	for i := range nodes {
-		m := ipam.New(datastoretest.Dial(t, endpoint))
+		m := ipam.New(storetest.Dial(t, endpoint))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -154,7 +154,7 @@ func TestPoolSelection(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			store := datastoretest.Connect(t)
+			store := storetest.Connect(t)
 			tc.pools(t, store)
 			block, err := ipam.New(store, tc.opts...).ClaimBlock(context.Background(), "k01-worker")
 			if tc.want == "" {
@@ -172,7 +172,7 @@ func TestPoolSelection(t *testing.T) {
 
 func TestAllocateAndRelease(t *testing.T) {
 	ctx := context.Background()
-	store := datastoretest.Connect(t)
+	store := storetest.Connect(t)
 	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
 	m := ipam.New(store)
 	const node = "k01-worker"
@@ -249,7 +249,7 @@ func TestAllocateAndRelease(t *testing.T) {
 
 func TestAllocateClaimsAnotherBlockWhenFull(t *testing.T) {
 	ctx := context.Background()
-	store := datastoretest.Connect(t)
+	store := storetest.Connect(t)
 	createPool(t, store, "tiny-blocks", "192.168.0.0/24", 30) // 4 addresses per block
 	m := ipam.New(store)
 
@@ -292,7 +292,7 @@ func TestAllocateClaimsAnotherBlockWhenFull(t *testing.T) {
 
 func TestReleaseNode(t *testing.T) {
 	ctx := context.Background()
-	store := datastoretest.Connect(t)
+	store := storetest.Connect(t)
 	createPool(t, store, "tiny-blocks", "192.168.0.0/24", 30)
 	m := ipam.New(store)
 
@@ -340,8 +340,8 @@ func TestReleaseNode(t *testing.T) {
 // race to claim new blocks. Nothing may be handed out twice, and the datastore must record
 // exactly what the callers were told.
 func TestConcurrentAllocateNeverDoublesAnAddress(t *testing.T) {
-	endpoint := datastoretest.Start(t)
-	ipamtest.ConcurrentAllocate(t, func(t *testing.T) datastore.Store { return datastoretest.Dial(t, endpoint) },
+	endpoint := storetest.Start(t)
+	ipamtest.ConcurrentAllocate(t, func(t *testing.T) datastore.Store { return storetest.Dial(t, endpoint) },
 		ipamtest.Scale{Nodes: 8, PerNode: 50, Goroutines: 10})
 }
 
@@ -349,8 +349,8 @@ func TestConcurrentAllocateNeverDoublesAnAddress(t *testing.T) {
 // once: both must get the one address.
 func TestConcurrentAllocateOfOneHandleGivesOneAddress(t *testing.T) {
 	ctx := context.Background()
-	endpoint := datastoretest.Start(t)
-	store := datastoretest.Dial(t, endpoint)
+	endpoint := storetest.Start(t)
+	store := storetest.Dial(t, endpoint)
 	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
 	if _, err := ipam.New(store).ClaimBlock(ctx, "k01-worker"); err != nil {
 		t.Fatal(err)
@@ -361,7 +361,7 @@ func TestConcurrentAllocateOfOneHandleGivesOneAddress(t *testing.T) {
 	errs := make([]error, callers)
 	var wg sync.WaitGroup
 	for i := range callers {
-		m := ipam.New(datastoretest.Dial(t, endpoint))
+		m := ipam.New(storetest.Dial(t, endpoint))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -384,7 +384,7 @@ func TestConcurrentAllocateOfOneHandleGivesOneAddress(t *testing.T) {
 // is finished by the node's next claim instead of leaking the block.
 func TestClaimBlockFinishesAnInterruptedClaim(t *testing.T) {
 	ctx := context.Background()
-	store := datastoretest.Connect(t)
+	store := storetest.Connect(t)
 	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
 	block := netip.MustParsePrefix("192.168.42.0/26")
 	if err := datastore.BlockAffinities(store).Create(ctx, &datastore.BlockAffinity{
@@ -421,11 +421,11 @@ func TestClaimBlockFinishesAnInterruptedClaim(t *testing.T) {
 // is refused. An address must never be handed out from a block that is then deleted.
 func TestReleaseBlockRacingAllocate(t *testing.T) {
 	ctx := context.Background()
-	endpoint := datastoretest.Start(t)
-	store := datastoretest.Dial(t, endpoint)
+	endpoint := storetest.Start(t)
+	store := storetest.Dial(t, endpoint)
 	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 26)
-	allocator := ipam.New(datastoretest.Dial(t, endpoint))
-	releaser := ipam.New(datastoretest.Dial(t, endpoint))
+	allocator := ipam.New(storetest.Dial(t, endpoint))
+	releaser := ipam.New(storetest.Dial(t, endpoint))
 
 	want := make(map[string]netip.Addr)
 	released := 0

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/knetlab/knetlab/internal/datastore"
-	"github.com/knetlab/knetlab/internal/datastore/datastoretest"
+	"github.com/knetlab/knetlab/internal/datastore/storetest"
 	"github.com/knetlab/knetlab/internal/ipam"
 )
 
@@ -73,8 +73,8 @@ func TestSeveralProcessesNeverDoubleAnAddress(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts worker processes")
 	}
-	endpoint := datastoretest.Start(t)
-	store := datastoretest.Dial(t, endpoint)
+	endpoint := storetest.Start(t)
+	store := storetest.Dial(t, endpoint)
 	createPool(t, store, "default-ipv4-ippool", "192.168.0.0/16", 28)
 
 	const perProcess = 30

@@ -3,7 +3,6 @@ package kernel
 import (
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/verify/observed"
 )
 
@@ -51,9 +51,7 @@ func TestNeighStates(t *testing.T) {
 // scratchNamespace is a namespace without a name: it goes away when the test closes it.
 func scratchNamespace(t *testing.T) netns.NsHandle {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace (CI runs as root)")
-	}
+	testenv.RequireLab(t)
 	done := make(chan netns.NsHandle, 1)
 	errc := make(chan error, 1)
 	go func() {

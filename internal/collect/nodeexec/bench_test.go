@@ -9,6 +9,7 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // BenchmarkNodeStatesNetnsLab reads all four nodes of a live netns calico-overlay lab through
@@ -16,9 +17,7 @@ import (
 // parallel. It is the nearest this host gets to verify's node reads on a kind lab, where each
 // exec is a docker exec instead (issue 6: verify ≤ 3 s on the four-node lab).
 func BenchmarkNodeStatesNetnsLab(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: deploys a netns lab")
-	}
+	testenv.RequireLab(b, "ip")
 	l, err := lab.Load("calico-overlay")
 	if err != nil {
 		b.Fatal(err)

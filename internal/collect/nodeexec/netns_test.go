@@ -11,6 +11,7 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
 )
@@ -39,9 +40,7 @@ var calicoLikeState = [][]string{
 // live netns lab and requires the node state the netlink collector (the netns provider's own
 // Source) reads from the same namespace.
 func TestSameStateAsNetlinkOnANetnsLab(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: deploys a netns lab (CI runs as root)")
-	}
+	testenv.RequireLab(t, "ip", "bridge")
 	l, err := lab.Load("calico-overlay")
 	if err != nil {
 		t.Fatal(err)

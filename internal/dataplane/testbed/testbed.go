@@ -20,23 +20,20 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-)
 
-// RequireRoot skips tests that create namespaces when not root.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces (CI runs these as root)")
-	}
-}
+	"github.com/knetlab/knetlab/internal/testenv"
+)
 
 // NetNSDir is where named namespaces are bind-mounted (iproute2's convention).
 const NetNSDir = "/var/run/netns"
 
 // NewNS creates a named namespace "<prefix>-<random>" and removes it when the test ends,
-// failing the test if it is still there afterwards.
+// failing the test if it is still there afterwards. Tests declare what they need with
+// testenv.RequireLab first; NewNS checks again, so that no test creates a namespace under
+// -short or without root.
 func NewNS(t testing.TB, prefix string) string {
 	t.Helper()
+	testenv.RequireLab(t, "ip")
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	name := prefix + "-" + hex.EncodeToString(b[:])

@@ -10,6 +10,7 @@ import (
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore/kubestoretest"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // The agents of a calico-overlay-shaped lab (three node namespaces behind a switch namespace,
@@ -18,7 +19,7 @@ import (
 // client; the API server is the in-memory one on loopback. Every address lives in the test's
 // own namespaces.
 func TestAgentsConvergeOverKubernetes(t *testing.T) {
-	testbed.RequireRoot(t)
+	testenv.RequireLab(t, "ip", "sysctl")
 	ctx := context.Background()
 	api := kubestoretest.Start(t)
 	store := api.Store(t)

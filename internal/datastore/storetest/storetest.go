@@ -1,7 +1,9 @@
-// Package storetest is the behavioural contract of a datastore.Store, written once and run
-// against every backend (etcd in internal/datastore, the Kubernetes API in kubestore), so the
-// backends cannot drift apart in what callers may rely on: typed errors, compare-and-swap
-// writes, sorted lists scoped to a kind, watches that resume from a list revision.
+// Package storetest holds the datastore helpers of tests. Run is the behavioural contract of a
+// datastore.Store, written once and run against every backend (etcd in internal/datastore, the
+// Kubernetes API in kubestore), so the backends cannot drift apart in what callers may rely on:
+// typed errors, compare-and-swap writes, sorted lists scoped to a kind, watches that resume
+// from a list revision. Start, Connect and Dial give a test a throwaway embedded etcd and
+// Stores connected to it.
 package storetest
 
 import (

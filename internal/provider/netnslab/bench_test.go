@@ -8,6 +8,7 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/lab/labgen"
 	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // Performance targets (issue 4): calico-overlay underlay deploy ≤ 1 s, destroy ≤ 0.5 s; a
@@ -16,12 +17,12 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 5x ./internal/provider/netnslab/
 func BenchmarkDeployCalicoOverlay(b *testing.B) {
-	requireRootT(b)
+	testenv.RequireLab(b)
 	benchDeploy(b, New(WithStateRoot(b.TempDir()), WithoutCNI()), uniqueLab(b, "calico-overlay"))
 }
 
 func BenchmarkDestroyCalicoOverlay(b *testing.B) {
-	requireRootT(b)
+	testenv.RequireLab(b)
 	p := New(WithStateRoot(b.TempDir()), WithoutCNI())
 	l := uniqueLab(b, "calico-overlay")
 	b.Cleanup(func() { removeTestNamespaces(l.Name) })
@@ -40,7 +41,7 @@ func BenchmarkDestroyCalicoOverlay(b *testing.B) {
 
 // BenchmarkDeployGenerated shows how deploy time grows with the number of nodes.
 func BenchmarkDeployGenerated(b *testing.B) {
-	requireRootT(b)
+	testenv.RequireLab(b)
 	for _, nodes := range []int{10, 50, 100} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
 			l, err := labgen.Generate(fmt.Sprintf("%sg%d", testPrefix, nodes), nodes, 4)

@@ -24,6 +24,7 @@ import (
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/internal/testenv"
 )
 
 // The test binary stands in for knetlab: deploy re-executes os.Executable() as the lab's
@@ -41,7 +42,7 @@ type cniLab struct {
 
 func deployCNILab(t *testing.T, catalogue string) (*cniLab, *recorder) {
 	t.Helper()
-	requireRootT(t)
+	testenv.RequireLab(t, "ping")
 	before := snapshot(t)
 	p := newTestProvider(t)
 	l := uniqueLab(t, catalogue)
@@ -478,6 +479,6 @@ func agentProcessOf(t *testing.T, rec *journal.Lab, node string) journal.Process
 //
 //	go test -run '^$' -bench WithCNI -benchtime 5x ./internal/provider/netnslab/
 func BenchmarkDeployCalicoOverlayWithCNI(b *testing.B) {
-	requireRootT(b)
+	testenv.RequireLab(b)
 	benchDeploy(b, newTestProvider(b), uniqueLab(b, "calico-overlay"))
 }

@@ -38,13 +38,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func requireRootT(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces (CI runs as root)")
-	}
-}
-
 // testPrefix starts every lab name these tests use, so their namespaces never meet those of
 // another test run or of a lab a person deployed on the same host.
 var testPrefix = fmt.Sprintf("t%d-", os.Getpid()%100000)

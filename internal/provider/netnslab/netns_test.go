@@ -20,6 +20,7 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/verify/observed"
 )
 
@@ -27,7 +28,7 @@ import (
 // every other node's underlay address, the switch reads as the lab says, and destroy leaves
 // the host as it was.
 func TestDeployBothLabsSideBySide(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t, "ping")
 	before := snapshot(t)
 	p := newTestProvider(t)
 	overlay, podnet := uniqueLab(t, "calico-overlay"), uniqueLab(t, "pod-network")
@@ -162,7 +163,7 @@ func assertSwitchMatchesLab(t *testing.T, sw *observed.Switch, l *lab.Lab) {
 
 // A second deploy changes nothing and says so; a deploy after damage repairs exactly the damage.
 func TestRedeployRepairsOnlyWhatIsMissing(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t, "ping")
 	p := newTestProvider(t)
 	l := uniqueLab(t, "calico-overlay")
 	deployed(t, p, l)
@@ -234,7 +235,7 @@ func nlHandle(t *testing.T, ns string) *netlink.Handle {
 // A deploy SIGKILLed half way is removed by destroy: from its journal alone, or, with the
 // journal gone, from the lab definition's namespace names.
 func TestKilledDeployIsCleanedUp(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t)
 	for _, tc := range []struct {
 		name       string
 		killAfter  int
@@ -291,7 +292,7 @@ func TestKilledDeployIsCleanedUp(t *testing.T) {
 
 // A deploy killed half way can also be finished by deploying again.
 func TestDeployFinishesAKilledDeploy(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t, "ping")
 	root := t.TempDir()
 	p := New(WithStateRoot(root))
 	l := uniqueLab(t, "calico-overlay")
@@ -306,7 +307,7 @@ func TestDeployFinishesAKilledDeploy(t *testing.T) {
 }
 
 func TestDestroyWithNothingToRemoveSucceeds(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireRoot(t)
 	p := newTestProvider(t)
 	l := uniqueLab(t, "calico-overlay")
 	for _, opts := range []provider.DestroyOptions{{}, {Lab: l}} {
@@ -324,7 +325,7 @@ func TestDestroyWithNothingToRemoveSucceeds(t *testing.T) {
 // destroy --all removes every recorded lab and leaves a namespace knetlab did not record, even
 // one whose name looks like knetlab's.
 func TestDestroyAllRemovesOnlyKnetlabLabs(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t)
 	p := newTestProvider(t)
 	foreign := NamespaceName(testPrefix+"foreign", "x")
 	h, err := createNamespace(foreign)
@@ -354,7 +355,7 @@ func TestDestroyAllRemovesOnlyKnetlabLabs(t *testing.T) {
 }
 
 func TestDeployDestroyCyclesLeakNothing(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t)
 	p := newTestProvider(t)
 	l := uniqueLab(t, "calico-overlay")
 	t.Cleanup(func() { removeTestNamespaces(l.Name) })
@@ -379,7 +380,7 @@ func TestDeployDestroyCyclesLeakNothing(t *testing.T) {
 }
 
 func TestExecPropagatesTheExitCode(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t)
 	p := newTestProvider(t)
 	l := uniqueLab(t, "pod-network")
 	deployed(t, p, l)
@@ -437,7 +438,7 @@ func TestNotRootIsRefusedBeforeAnything(t *testing.T) {
 }
 
 func TestStatusReportsMissingNamespaces(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t)
 	p := newTestProvider(t)
 	l := uniqueLab(t, "calico-overlay")
 	deployed(t, p, l)
@@ -465,7 +466,7 @@ func TestStatusReportsMissingNamespaces(t *testing.T) {
 // Destroy stops the lab's processes: the journaled ones (SIGTERM first, SIGKILL for one that
 // ignores it) and one that runs inside a lab namespace without a record.
 func TestDestroyStopsLabProcesses(t *testing.T) {
-	requireRootT(t)
+	testenv.RequireLab(t)
 	p := newTestProvider(t)
 	l := uniqueLab(t, "pod-network")
 	deployed(t, p, l)

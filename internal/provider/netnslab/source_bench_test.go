@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/report"
 )
@@ -23,7 +24,7 @@ func BenchmarkVerifyConnectivity(b *testing.B) {
 }
 
 func benchVerify(b *testing.B, checks []string) {
-	requireRootT(b)
+	testenv.RequireLab(b)
 	p := newTestProvider(b)
 	l := uniqueLab(b, "calico-overlay")
 	deployed(b, p, l)

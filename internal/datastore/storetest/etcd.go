@@ -1,5 +1,4 @@
-// Package datastoretest starts a throwaway embedded etcd for tests and benchmarks.
-package datastoretest
+package storetest
 
 import (
 	"context"
