@@ -1,5 +1,5 @@
 // Package cni is knetlab's CNI plugin (CNI spec 1.0): ADD allocates a pod address from the
-// node's block and wires the pod exactly as Calico does (SPEC §2), DEL undoes it, CHECK
+// node's block and wires the pod exactly as Calico does (docs/dataplane.md, "Pod wiring"), DEL undoes it, CHECK
 // verifies it. The address allocator is an interface so that tests use a fake and the plugin
 // binary uses the lab's IPAM.
 package cni

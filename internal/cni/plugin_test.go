@@ -193,7 +193,7 @@ func TestAddCheckDel(t *testing.T) {
 		t.Errorf("log file after ADD: %v\n%s", err, log)
 	}
 
-	// Pod side, as SPEC §2 writes it.
+	// Pod side, as docs/dataplane.md ("Pod wiring") writes it.
 	podRoutes := testbed.Run(t, podNS, "ip", "-4", "route", "show")
 	for _, want := range []string{"default via 169.254.1.1 dev eth0", "169.254.1.1 dev eth0 scope link"} {
 		if !strings.Contains(podRoutes, want) {

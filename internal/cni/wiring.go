@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The constants of Calico's pod wiring (SPEC §2).
+// The constants of Calico's pod wiring (docs/dataplane.md, "Pod wiring").
 var (
 	// HostVethMAC is the MAC of every host-side veth. The pod never ARPs for a real host
 	// address: its gateway is the fake 169.254.1.1, answered by proxy ARP on the host end, so

@@ -12,7 +12,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
-// TestPlanAgreesWithVerify holds the agent's reading of SPEC §2 against verify's, which was
+// TestPlanAgreesWithVerify holds the agent's reading of docs/dataplane.md against verify's, which was
 // written independently: for every pool mode, every node's planned routes, neighbours, FDB
 // entries and device must be what verify expects, field by field. If they ever disagree,
 // one of the two has misread the spec, and a lab programmed by knetlab would fail its own

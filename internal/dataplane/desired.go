@@ -1,4 +1,4 @@
-// Package dataplane makes one node's kernel match the Calico dataplane of SPEC §2: the
+// Package dataplane makes one node's kernel match the Calico dataplane of docs/dataplane.md: the
 // vxlan.calico device, block routes, VTEP neighbours and FDB entries, and natOutgoing. It takes
 // plain inputs (the node, its peers, the block affinities, the pools) so that the agent can feed
 // it from any datastore, and it touches only what it owns.

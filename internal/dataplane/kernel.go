@@ -170,7 +170,7 @@ func (p *Programmer) Teardown() error {
 	return errors.Join(errs...)
 }
 
-// linkHolding finds the interface that holds addr: the VXLAN parent P of SPEC §2.
+// linkHolding finds the interface that holds addr: the VXLAN parent P of docs/dataplane.md.
 func (p *Programmer) linkHolding(addr netip.Addr) (netlink.Link, error) {
 	addrs, err := retryDump(func() ([]netlink.Addr, error) { return p.handle.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
@@ -457,7 +457,7 @@ func (p *Programmer) toNetlink(r Route, indexOf map[string]int) (*netlink.Route,
 	return nr, nil
 }
 
-// sameRoute compares field by field what SPEC §2 cares about; metric and MTU may differ.
+// sameRoute compares field by field what docs/dataplane.md ("How found entries are compared") cares about; metric and MTU may differ.
 func sameRoute(have netlink.Route, want *netlink.Route) bool {
 	onlink := func(r netlink.Route) bool { return r.Flags&int(netlink.FLAG_ONLINK) != 0 }
 	if have.Type != want.Type || have.Protocol != want.Protocol {

@@ -78,7 +78,7 @@ func (l *lab) applyAll(t *testing.T) {
 	}
 }
 
-// kernelRoutes prints a namespace's proto-80 routes the way SPEC §2 writes them.
+// kernelRoutes prints a namespace's proto-80 routes the way docs/dataplane.md writes them.
 func kernelRoutes(t *testing.T, h *netlink.Handle) []string {
 	t.Helper()
 	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
@@ -133,7 +133,7 @@ func kernelNeigh(t *testing.T, h *netlink.Handle, family int) []string {
 	return out
 }
 
-func TestApplyProgramsSPECTables(t *testing.T) {
+func TestApplyProgramsCalicoTables(t *testing.T) {
 	l := newLab(t, calico.EncapCrossSubnet, calico.EncapNever)
 	worker := l.underlay.Nodes["k01-worker"]
 	h := testbed.Handle(t, worker.NS)

@@ -9,7 +9,7 @@ import (
 	"github.com/knetlab/knetlab/internal/calico"
 )
 
-// The names and numbers of SPEC §2. They are Calico's, so that one verify judges both.
+// The names and numbers of docs/dataplane.md. They are Calico's, so that one verify judges both.
 const (
 	VXLANDeviceName = "vxlan.calico"
 	VXLANVNI        = 4096
@@ -33,7 +33,7 @@ type Route struct {
 	Via       netip.Addr
 	Dev       string
 	OnLink    bool
-	// Why is the rule of SPEC §2 that demands the route, for logs and error messages.
+	// Why is the rule of docs/dataplane.md that demands the route, for logs and error messages.
 	Why string
 }
 
@@ -70,7 +70,7 @@ func (f FDBEntry) String() string {
 	return fmt.Sprintf("%s dev %s dst %s self permanent", f.MAC, VXLANDeviceName, f.Dst)
 }
 
-// VXLANDevice is vxlan.calico as SPEC §2 describes it. The MTU is not here: it follows the
+// VXLANDevice is vxlan.calico as docs/dataplane.md describes it. The MTU is not here: it follows the
 // parent's MTU, which only the kernel knows.
 type VXLANDevice struct {
 	Local   netip.Addr
@@ -99,7 +99,7 @@ type Plan struct {
 	Skipped []string
 }
 
-// ComputePlan applies SPEC §2 to d. It is pure: the same input gives the same plan, sorted.
+// ComputePlan applies the rules of docs/dataplane.md to d. It is pure: the same input gives the same plan, sorted.
 func ComputePlan(d DesiredState) Plan {
 	var plan Plan
 	self := d.Self
@@ -176,7 +176,7 @@ func ComputePlan(d DesiredState) Plan {
 	return plan
 }
 
-// remoteBlockRoute is the heart of SPEC §2: how a block owned by peer is reached from self.
+// remoteBlockRoute is the heart of docs/dataplane.md: how a block owned by peer is reached from self.
 func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool) (Route, string, bool) {
 	peerIP := peer.Underlay.Addr()
 	// CrossSubnet asks one question: is the peer inside my underlay subnet? Only my own

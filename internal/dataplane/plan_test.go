@@ -14,7 +14,7 @@ func TestVTEPMAC(t *testing.T) {
 		node string
 		want string
 	}{
-		{"k01-worker", "66:fb:ad:98:aa:13"}, // SPEC §2's example
+		{"k01-worker", "66:fb:ad:98:aa:13"}, // the example of docs/dataplane.md
 		{"", "66:da:39:a3:ee:5e"},           // SHA-1 of nothing: da39a3ee5e...
 	}
 	for _, tt := range tests {

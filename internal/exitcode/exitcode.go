@@ -1,4 +1,4 @@
-// Package exitcode carries knetlab's exit-code contract (SPEC §5) as typed errors, so that
+// Package exitcode carries knetlab's exit-code contract (docs/exit-codes.md) as typed errors, so that
 // a command deep in the stack says what kind of failure it is and main turns it into a code.
 //
 //	0 all passed · 1 a check failed · 2 bad usage or input · 3 the environment lacks something
@@ -9,7 +9,7 @@ import (
 	"fmt"
 )
 
-// The exit codes of SPEC §5.
+// The exit codes of docs/exit-codes.md.
 const (
 	OK          = 0
 	CheckFailed = 1

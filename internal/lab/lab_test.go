@@ -23,7 +23,7 @@ func TestCatalogueLabsAreValid(t *testing.T) {
 	}
 }
 
-// The lesson 06 facts of SPEC §1, read back from the model.
+// The lesson 06 facts (docs/labs/calico-overlay.md, "Addressing"), read back from the model.
 func TestCalicoOverlayFacts(t *testing.T) {
 	l, err := Load("calico-overlay")
 	if err != nil {

@@ -74,7 +74,7 @@ func TestRenderFileSet(t *testing.T) {
 	}
 }
 
-// TestCalicoOverlayTopologyFacts checks SPEC §1's containerlab facts on the decoded file, not
+// TestCalicoOverlayTopologyFacts checks the containerlab facts of docs/labs/calico-overlay.md on the decoded file, not
 // on our own structs, so an encoding mistake cannot hide behind a correct struct.
 func TestCalicoOverlayTopologyFacts(t *testing.T) {
 	l := mustLoad(t, "calico-overlay")
@@ -261,7 +261,7 @@ func TestSwitchPortsSortByNumber(t *testing.T) {
 }
 
 // TestCEOSConfigFacts checks the cEOS startup config block by block: each block is the exact
-// EOS stanza SPEC §1 asks for, and blocks appear in the order EOS itself prints them.
+// EOS stanza docs/labs/calico-overlay.md lists, and blocks appear in the order EOS itself prints them.
 func TestCEOSConfigFacts(t *testing.T) {
 	cfg := string(fileOf(t, mustLoad(t, "calico-overlay"), "configs/calico-overlay/ceos01.cfg"))
 	blocks := []string{

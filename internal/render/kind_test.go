@@ -13,7 +13,7 @@ import (
 )
 
 // TestKindConfigDecodesStrictly decodes the rendered kind config into kind's own v1alpha4 type,
-// rejecting unknown fields, and checks the SPEC §1 facts on what kind itself would read.
+// rejecting unknown fields, and checks the lab facts of docs/labs/calico-overlay.md on what kind itself would read.
 func TestKindConfigDecodesStrictly(t *testing.T) {
 	for _, tc := range []struct {
 		lab     string

@@ -1,4 +1,4 @@
-// Package capture reads and writes the capture layout of SPEC §4, so that `verify --from DIR`
+// Package capture reads and writes the capture layout of docs/capture.md, so that `verify --from DIR`
 // judges files a person (or `knetlab capture`) saved instead of a live lab:
 //
 //	DIR/cluster.yaml                 Kubernetes objects (pools, affinities, nodes, pods)

@@ -1,9 +1,9 @@
-// Package expect computes what every node's dataplane must hold (SPEC §2) from the cluster's
+// Package expect computes what every node's dataplane must hold (docs/dataplane.md) from the cluster's
 // facts alone: the vxlan.calico device, one route per block, the tolerated extras, the VXLAN
 // neighbours and FDB entries, and the pod routes. Every expected entry carries why it must exist,
 // so that a failed check can say it.
 //
-// The interface that holds a node's underlay address (P in SPEC §2) is not a fact of the
+// The interface that holds a node's underlay address (P in docs/dataplane.md) is not a fact of the
 // cluster: it is read from the node's own state when the checks run. Entries that go "via the
 // underlay" say so with Underlay instead of naming a device.
 package expect
@@ -306,7 +306,7 @@ func (n *Node) expectLinear(pods []facts.Pod) {
 }
 
 // Routes are the node's block routes, by block address: a blackhole per local block and one
-// route per remote block as SPEC §2 says for the block's pool. Blocks whose route the facts do
+// route per remote block as docs/dataplane.md ("Remote blocks by pool mode") says for the block's pool. Blocks whose route the facts do
 // not determine (a VXLAN block of a node without a tunnel address) are problems instead.
 func (n *Node) Routes() ([]Route, []Problem) {
 	routes := make([]Route, 0, len(n.c.Blocks))
@@ -435,7 +435,7 @@ func localBlock(self *facts.Node, b *Block) Route {
 	return Route{Type: TypeBlackhole, Dst: b.CIDR, Protocols: protos, kind: LocalBlock, self: self, peer: b.Owner, pool: b.Pool}
 }
 
-// remoteBlock is SPEC §2's table for a block owned by another node.
+// remoteBlock is the table of docs/dataplane.md ("Remote blocks by pool mode") for a block owned by another node.
 func remoteBlock(self *facts.Node, b *Block) (Route, string) {
 	peer, pool := b.Owner, b.Pool
 	if !peer.Address.IsValid() {

@@ -7,7 +7,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
-// ReasonKind is which rule of SPEC §2 an expected entry comes from.
+// ReasonKind is which rule of docs/dataplane.md an expected entry comes from.
 type ReasonKind uint8
 
 // The rules.

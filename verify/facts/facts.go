@@ -1,5 +1,5 @@
 // Package facts is what the cluster says must exist: IP pools, nodes, block affinities, pods
-// (SPEC §2). The expected tables are computed from these alone.
+// (docs/dataplane.md, "The facts"). The expected tables are computed from these alone.
 package facts
 
 import (
