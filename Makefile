@@ -8,10 +8,10 @@ LDFLAGS := -X github.com/knetlab/knetlab/internal/cli.Version=$(VERSION)
 
 all: build
 
-## build: the knetlab CLI (plus the agent and CNI plugin once they exist) into ./bin
+## build: the one knetlab binary (the CLI, the node agent and, run as knetlab-cni, the CNI plugin) into ./bin
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/knetlab ./cmd/knetlab
 
 ## test: every test, `go test ./...`. As root this includes the tests that build labs from
 ## network namespaces (netns provider, dataplane, CNI plugin, agents, collectors, and the

@@ -5,13 +5,13 @@ import (
 	"os"
 
 	"github.com/knetlab/knetlab/internal/cli"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
+	"github.com/knetlab/knetlab/internal/labprocess"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
 func main() {
-	// Run as knetlab-cni (the symlink deploy puts in the lab's CNI_PATH) or as `knetlab daemon`,
-	// knetlab is the lab's CNI plugin or daemon, so a netns lab needs no second binary.
-	daemon.RunAs(os.Args)
+	// Run as knetlab-cni (by a runtime) or as a lab daemon (by deploy), knetlab is the lab's CNI
+	// plugin, datastore or agent, so a lab needs no second binary.
+	labprocess.Registry().Dispatch(os.Args)
 	os.Exit(cli.Main(os.Args[1:], ui.StdStreams()))
 }

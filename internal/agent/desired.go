@@ -2,6 +2,9 @@
 // the datastore (underlay address, block, tunnel address), then keeps the node's dataplane
 // equal to what the datastore's pools, nodes and block affinities say, through
 // internal/dataplane. It is Calico's calico-node reduced to the VXLAN dataplane.
+//
+// Run is the agent's whole startup (datastore, CNI plugin installation, the loop), what
+// `knetlab agent` calls; Options.Args writes that command line for the labs that start it.
 package agent
 
 import (

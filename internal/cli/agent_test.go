@@ -4,22 +4,22 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/knetlab/knetlab/deploy/manifests"
+	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/cni"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore/kubestoretest"
@@ -81,7 +81,7 @@ func TestAgentInstallsThePluginForTheKubernetesDatastore(t *testing.T) {
 	}
 	binDir, confDir := filepath.Join(dir, "opt/cni/bin"), filepath.Join(dir, "etc/cni/net.d")
 
-	code, _, stderr := run(t, "agent", "--datastore=kubernetes", "--kubeconfig="+kubeconfig, "--node=k01-worker",
+	code, _, stderr := run(t, "agent", "--datastore=kubernetes", "--kubeconfig="+kubeconfig, "--node=k01-worker", "--install-cni",
 		"--autodetect=203.0.113.0/24", "--cni-bin-dir="+binDir, "--cni-conf-dir="+confDir, "--mtu=1450")
 	if code != exitcode.Environment || !strings.Contains(stderr, "203.0.113.0/24") {
 		t.Fatalf("exit %d, want %d naming the autodetection range; stderr:\n%s", code, exitcode.Environment, stderr)
@@ -167,16 +167,22 @@ func TestDaemonSetRunsTheAgentCommand(t *testing.T) {
 		}))
 	}
 
-	var got *agentSettings
-	cmd := agentCommand(func(_ context.Context, s *agentSettings) error { got = s; return nil })
+	var got *agent.Options
+	cmd := agentCommand(func(_ context.Context, o agent.Options) error { got = &o; return nil })
 	cmd.SetArgs(args)
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetErr(&bytes.Buffer{})
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("knetlab agent %v: %v", args, err)
 	}
-	if got.datastore != cni.DatastoreKubernetes || got.node != "k01-worker" || fmt.Sprint(got.cidrs) != "[10.10.0.0/16]" || got.kubeconfig != "" {
-		t.Errorf("the DaemonSet's args parse to %+v, want the kubernetes datastore in-cluster, node k01-worker, autodetect 10.10.0.0/16", got.agentFlags)
+	if err := got.Validate(); err != nil {
+		t.Fatalf("knetlab agent %v: %v", args, err)
+	}
+	if got.Datastore != agent.DatastoreKubernetes || got.Node != "k01-worker" || fmt.Sprint(got.Autodetect) != "[10.10.0.0/16]" || got.Kubeconfig != "" {
+		t.Errorf("the DaemonSet's args parse to %+v, want the kubernetes datastore in-cluster, node k01-worker, autodetect 10.10.0.0/16", got)
+	}
+	if !got.InstallCNI {
+		t.Error("the DaemonSet's agent does not install the CNI plugin (--install-cni): no node would turn Ready")
 	}
 
 	// The CNI directories the agent writes are the node's, mounted from the host.
@@ -190,13 +196,13 @@ func TestDaemonSetRunsTheAgentCommand(t *testing.T) {
 			hostPaths[v.Name] = v.HostPath.Path
 		}
 	}
-	for _, dir := range []string{got.cniBinDir, got.cniConfDir} {
+	for _, dir := range []string{got.CNIBinDir, got.CNIConfDir} {
 		if vol, ok := mounts[dir]; !ok || hostPaths[vol] != dir {
 			t.Errorf("the agent writes %s, but the DaemonSet does not mount the node's %s there", dir, dir)
 		}
 	}
-	if p := c.ReadinessProbe; p == nil || p.Exec == nil || !slices.Contains(p.Exec.Command, filepath.Join(got.cniConfDir, cni.ConfListName)) {
-		t.Errorf("the readiness probe does not wait for %s", filepath.Join(got.cniConfDir, cni.ConfListName))
+	if p := c.ReadinessProbe; p == nil || p.Exec == nil || !slices.Contains(p.Exec.Command, filepath.Join(got.CNIConfDir, cni.ConfListName)) {
+		t.Errorf("the readiness probe does not wait for %s", filepath.Join(got.CNIConfDir, cni.ConfListName))
 	}
 	if !ds.Spec.Template.Spec.HostNetwork {
 		t.Error("the agent must run in the node's network namespace (hostNetwork)")
@@ -212,7 +218,7 @@ func TestAgentOutsideAPodNeedsAKubeconfig(t *testing.T) {
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	t.Setenv("KUBERNETES_SERVICE_PORT", "")
 	dir := t.TempDir()
-	code, _, stderr := run(t, "agent", "--node=k01-worker", "--autodetect=10.10.0.0/16",
+	code, _, stderr := run(t, "agent", "--node=k01-worker", "--autodetect=10.10.0.0/16", "--install-cni",
 		"--cni-bin-dir="+filepath.Join(dir, "bin"), "--cni-conf-dir="+filepath.Join(dir, "net.d"))
 	if code != exitcode.Environment || !strings.Contains(stderr, "--kubeconfig") {
 		t.Fatalf("exit %d, want %d naming --kubeconfig; stderr:\n%s", code, exitcode.Environment, stderr)
@@ -222,49 +228,36 @@ func TestAgentOutsideAPodNeedsAKubeconfig(t *testing.T) {
 	}
 }
 
-// A rotated service account token reaches the plugin's kubeconfig.
-func TestAgentRefreshesThePluginKubeconfig(t *testing.T) {
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("first-token"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	exe := filepath.Join(dir, "knetlab")
-	if err := os.WriteFile(exe, []byte("binary"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	cfg := &rest.Config{Host: "https://10.96.0.1:443", BearerTokenFile: tokenFile}
-	render := func() ([]byte, error) { return kubestore.Kubeconfig(cfg) }
-	first, err := render()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst := cni.Installation{BinDir: filepath.Join(dir, "bin"), ConfDir: filepath.Join(dir, "net.d"), Executable: exe,
-		NodeName: "k01-worker", Datastore: cni.DatastoreConf{Type: cni.DatastoreKubernetes}, Kubeconfig: first}
-	if err := inst.Install(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tokenFile, []byte("rotated-token"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		refreshKubeconfig(ctx, slog.New(slog.DiscardHandler), inst, render, time.Millisecond)
-	}()
-	defer func() { cancel(); <-done }()
-
-	installed := filepath.Join(inst.ConfDir, cni.KubeconfigName)
-	deadline := time.Now().Add(20 * time.Second) // bounds a broken run only
-	for {
-		cfg, err := clientcmd.BuildConfigFromFlags("", installed)
-		if err == nil && cfg.BearerToken == "rotated-token" {
-			return
+// The command line agent.Options.Args writes (what a netns deploy starts in each node) is the
+// one `knetlab agent` parses, field for field.
+func TestAgentArgsRoundTrip(t *testing.T) {
+	for _, o := range []agent.Options{
+		{Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{"http://172.18.0.2:2379"}, Node: "k01-worker",
+			Autodetect: []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16"), netip.MustParsePrefix("172.18.0.0/16")},
+			LogFile:    "/run/knetlab/calico-overlay/logs/agent-k01-worker.log"},
+		{Datastore: agent.DatastoreKubernetes, Kubeconfig: "/etc/kubernetes/admin.conf", Node: "k01-worker2",
+			Autodetect: []netip.Prefix{netip.MustParsePrefix("10.10.10.0/24")}, InstallCNI: true,
+			CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d", MTU: 1450},
+		{Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379"}, Node: "n",
+			Autodetect: []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")}, InstallCNI: true},
+	} {
+		args := o.Args()
+		if args[0] != "agent" {
+			t.Fatalf("args %v do not start with the agent command", args)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the plugin's kubeconfig still has %v (err %v) after the token rotated", cfg, err)
+		var got *agent.Options
+		cmd := agentCommand(func(_ context.Context, o agent.Options) error { got = &o; return nil })
+		cmd.SetArgs(args[1:])
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("knetlab %v: %v", args, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		if !reflect.DeepEqual(*got, o) {
+			t.Errorf("knetlab %v\nparses to %+v\nwant       %+v", args, *got, o)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("knetlab %v: %v", args, err)
+		}
 	}
 }

@@ -14,14 +14,8 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/fault"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 	"github.com/knetlab/knetlab/internal/testenv"
 )
-
-// The test binary stands in for knetlab: a deploy re-executes os.Executable() as the lab's
-// datastore and agents (knetlab daemon ...) and, through the knetlab-cni symlink, as the CNI
-// plugin. Dispatching before the test framework parses flags makes those processes real.
-func init() { daemon.RunAs(os.Args) }
 
 // labVerdicts is the part of the JSON report the break/fix tests judge.
 type labVerdicts struct {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
@@ -67,17 +68,24 @@ func TestPodsAndAgentsOnANetnsLab(t *testing.T) {
 	if err != nil || rec == nil {
 		t.Fatalf("lab record: %v", err)
 	}
-	pid := 0
+	var agentProc journal.Process
 	for _, pr := range rec.Processes {
 		if pr.Name == "agent k01-worker2" && pr.Alive() {
-			pid = pr.PID
+			agentProc = pr
 		}
 	}
+	pid := agentProc.PID
 	if pid == 0 {
 		t.Fatalf("no running agent of k01-worker2 in %+v", rec.Processes)
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
+	}
+	// The kill completes asynchronously (slowly on a loaded host): verify judges a dead agent.
+	for deadline := time.Now().Add(10 * time.Second); agentProc.Alive(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent of k01-worker2 (pid %d) still runs 10s after SIGKILL", pid)
+		}
 	}
 	out = mustRun(exitcode.CheckFailed, "verify", "--lab-file", file, "--check", "topology.nodes,"+dataplane)
 	if !strings.Contains(out, "FAIL  topology.nodes") || !strings.Contains(out, "k01-worker2") || !strings.Contains(out, strconv.Itoa(pid)) {

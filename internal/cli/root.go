@@ -65,7 +65,7 @@ Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (not
 		newExecCmd(s),
 		newDestroyCmd(s),
 		newAgentCmd(s),
-		newPodCmd(s), newDaemonCmd(s),
+		newPodCmd(s),
 		newBreakCmd(s), newFixCmd(s),
 	)
 	for _, c := range root.Commands() {

@@ -18,12 +18,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/knetlab/knetlab/internal/agent"
+	"github.com/knetlab/knetlab/internal/cni"
 	"github.com/knetlab/knetlab/internal/collect/kernel"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
@@ -171,11 +171,11 @@ func runningProcess(store *journal.Store, name string) (journal.Process, bool, e
 // startDaemon starts the knetlab binary with args inside namespace ns as the lab process name,
 // its stderr in the lab's logs directory.
 func (d *deployer) startDaemon(ns, name string, args []string) error {
-	// A binary that does not dispatch `daemon` (a test binary without the hook) would run its
-	// own main instead, which may deploy and start daemons again: the marker stops that at the
-	// first level.
+	// A binary that does not dispatch the lab's processes (a test binary without the
+	// labprocess hook) would run its own main instead, which may deploy and start daemons
+	// again: the marker stops that at the first level.
 	if os.Getenv(daemonMarker) != "" {
-		return fmt.Errorf("this process was started as lab daemon %q but runs a deploy: its binary does not dispatch `knetlab %s`", os.Getenv(daemonMarker), daemon.Command)
+		return fmt.Errorf("this process was started as lab daemon %q but runs a deploy: its binary does not dispatch `knetlab %s`", os.Getenv(daemonMarker), args[0])
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -208,10 +208,9 @@ func (d *deployer) ensureDatastore(url string) error {
 		return err
 	}
 	cp := controlPlane(d.topo.lab)
-	args := daemon.DatastoreArgs(daemon.Datastore{
-		Lab: d.topo.lab.Name, Listen: url,
-		Data: d.stateFile("datastore"), Log: d.stateFile("logs", "datastore.log"),
-	})
+	args := datastore.ServeConfig{
+		ClientURL: url, DataDir: d.stateFile("datastore"), LogFile: d.stateFile("logs", "datastore.log"),
+	}.DaemonArgs()
 	if err := d.startDaemon(NamespaceName(d.topo.lab.Name, cp.Name), datastoreProcess, args); err != nil {
 		return err
 	}
@@ -224,10 +223,10 @@ func (d *deployer) ensureAgent(n lab.Node, url string) error {
 	if _, ok, err := runningProcess(d.store, name); err != nil || ok {
 		return err
 	}
-	args := daemon.AgentArgs(daemon.Agent{
-		Lab: d.topo.lab.Name, Node: n.Name, Datastore: url,
-		Autodetect: autodetectCIDRs(d.topo.lab, n), Log: d.stateFile("logs", "agent-"+n.Name+".log"),
-	})
+	args := agent.Options{
+		Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{url}, Node: n.Name,
+		Autodetect: autodetectCIDRs(d.topo.lab, n), LogFile: d.stateFile("logs", "agent-"+n.Name+".log"),
+	}.Args()
 	if err := d.startDaemon(NamespaceName(d.topo.lab.Name, n.Name), name, args); err != nil {
 		return err
 	}
@@ -242,7 +241,7 @@ func (d *deployer) ensureCNIPlugin() error {
 	if err != nil {
 		return fmt.Errorf("find the knetlab binary for the CNI plugin: %w", err)
 	}
-	link := d.stateFile("cni", "bin", daemon.PluginName)
+	link := d.stateFile("cni", "bin", cni.PluginType)
 	if have, err := os.Readlink(link); err == nil && have == exe {
 		return nil
 	}

@@ -22,16 +22,9 @@ import (
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/testenv"
 )
-
-// The test binary stands in for knetlab: deploy re-executes os.Executable() as the lab's
-// datastore and agents (knetlab daemon ...) and, through the knetlab-cni symlink, as the CNI
-// plugin. Dispatching here, before the test framework parses flags, is what makes those
-// processes real in the tests.
-func init() { daemon.RunAs(os.Args) }
 
 // cniLab is a deployed lab with the knetlab CNI, shared by the subtests of one deploy.
 type cniLab struct {

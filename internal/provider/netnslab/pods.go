@@ -24,7 +24,6 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/kernel"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/daemon"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
@@ -77,7 +76,7 @@ func (rt *podRuntime) netConf(node string) ([]byte, error) {
 
 // invoke runs the plugin's command for pod inside its node's namespace and returns ADD's result.
 func (rt *podRuntime) invoke(ctx context.Context, command string, pod journal.Pod) (*types100.Result, error) {
-	plugin, err := invoke.FindInPath(daemon.PluginName, []string{rt.cniPath()})
+	plugin, err := invoke.FindInPath(cni.PluginType, []string{rt.cniPath()})
 	if err != nil {
 		return nil, exitcode.NewEnvironment(fmt.Errorf("CNI plugin: %w", err), "knetlab deploy "+rt.lab+" installs it")
 	}

@@ -45,9 +45,9 @@
 // After the underlay, deploy brings up knetlab's own CNI (cni.go, pods.go): the datastore (etcd)
 // in the control-plane node's namespace on its management address :2379, the lab's IPPools
 // seeded into it, one agent per node inside the node's namespace, and the lab's test pods. The
-// datastore and agents are the knetlab binary itself re-executed as `knetlab daemon datastore|
-// agent ...` (package daemon), in sessions of their own, journaled with StartProcess, logging to
-// <state>/logs. Deploy waits, with deadlines, until etcd answers and until every node is
+// datastore and agents are the knetlab binary itself re-executed as `knetlab lab-datastore ...`
+// and `knetlab agent --datastore etcd ...` (package labprocess dispatches them), in sessions of
+// their own, journaled with StartProcess, logging to <state>/logs. Deploy waits, with deadlines, until etcd answers and until every node is
 // registered and its kernel holds vxlan.calico, every block route, neighbour and FDB entry its
 // agent must program. Pods are made as a container runtime makes them: a named namespace
 // knl-<lab>-pod-<hash> recorded before it exists, then the CNI plugin (<state>/cni/bin/knetlab-cni,
