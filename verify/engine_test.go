@@ -18,6 +18,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 func TestSelectChecks(t *testing.T) {
@@ -71,7 +72,7 @@ func TestFacts(t *testing.T) {
 	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "cluster.yaml:12") {
 		t.Fatalf("unreadable facts: %v, want the source's usage error", err)
 	}
-	src.factsErr = fmt.Errorf("no cluster.yaml: %w", verify.ErrAbsent)
+	src.factsErr = fmt.Errorf("no cluster.yaml: %w", source.ErrAbsent)
 	r := run(t, src)
 	for _, c := range r.Checks {
 		if c.Status != report.Skipped {

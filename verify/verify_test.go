@@ -14,9 +14,10 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
-// fakeSource is an in-memory verify.Source: facts and node states as a test builds them.
+// fakeSource is an in-memory source.Source: facts and node states as a test builds them.
 type fakeSource struct {
 	facts    *facts.Facts
 	factsErr error
@@ -34,20 +35,20 @@ func (f *fakeSource) Facts(context.Context) (*facts.Facts, error) {
 }
 func (f *fakeSource) Topology(context.Context) ([]observed.NodeStatus, error) {
 	if f.topology == nil {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	return f.topology, nil
 }
 func (f *fakeSource) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	n, ok := f.nodes[node]
 	if !ok {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	return n, nil
 }
 func (f *fakeSource) Switch(context.Context) (*observed.Switch, error) {
 	if f.sw == nil {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	return f.sw, nil
 }
@@ -72,7 +73,7 @@ func routeTo(n *observed.Node, dst string) *observed.Route {
 	panic("no route to " + dst)
 }
 
-func run(t *testing.T, src verify.Source, ids ...string) *report.Report {
+func run(t *testing.T, src source.Source, ids ...string) *report.Report {
 	t.Helper()
 	r, err := verify.Run(context.Background(), src, verify.Options{Checks: ids})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/knetlab/knetlab/verify/capture"
 	"github.com/knetlab/knetlab/verify/checkid"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 type verifyFlags struct {
@@ -160,7 +161,7 @@ func wrapList(items []string, indent string, width int) string {
 }
 
 // verifySource is the capture with --from, else the lab's live source from its provider.
-func verifySource(ctx context.Context, f *verifyFlags, l *lab.Lab) (verify.Source, error) {
+func verifySource(ctx context.Context, f *verifyFlags, l *lab.Lab) (source.Source, error) {
 	if f.from != "" {
 		src, err := capture.Open(f.from)
 		if err != nil {

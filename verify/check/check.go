@@ -8,7 +8,6 @@ package check
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/knetlab/knetlab/internal/lab"
@@ -16,6 +15,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // Need is an input a check cannot run without.
@@ -41,13 +41,6 @@ type Check struct {
 	Run func(ctx context.Context, in *Inputs) []*report.Node
 }
 
-// Prober sends traffic from pods and reads counters. verify.Prober satisfies it; it is
-// restated here so that checks do not import the engine that runs them.
-type Prober interface {
-	Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (received int, err error)
-	LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error)
-}
-
 // Inputs are what the engine gathered. For every input that is absent, the matching
 // ...Absent field says why, in words that go into the report.
 type Inputs struct {
@@ -68,7 +61,7 @@ type Inputs struct {
 	Switch       *observed.Switch
 	SwitchAbsent string
 
-	Prober       Prober
+	Prober       source.Prober
 	ProberAbsent string
 }
 
