@@ -122,7 +122,7 @@ func TestLabChecks(t *testing.T) {
 		src.topology = append(src.topology, observed.NodeStatus{Name: n.Name, Kind: "node", Running: true, Ready: true})
 	}
 	src.topology = append(src.topology, observed.NodeStatus{Name: "ceos01", Kind: "switch", Running: true})
-	r, err := verify.Run(context.Background(), src, verify.Options{Lab: l,
+	r, err := verify.Run(context.Background(), src, verify.Options{Lab: l.VerifySpec(),
 		Checks: []string{checkid.TopologyNodes, checkid.SwitchPorts, checkid.SwitchSVIs, checkid.SwitchRoutes, checkid.IPAMPools}})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestLabChecks(t *testing.T) {
 	src.sw.Routes = src.sw.Routes[:1]
 	src.topology[2].Ready, src.topology[2].Detail = false, "NotReady: cni plugin not initialized"
 	src.facts.Pools[0].VXLANMode = "Always"
-	r, _ = verify.Run(context.Background(), src, verify.Options{Lab: l})
+	r, _ = verify.Run(context.Background(), src, verify.Options{Lab: l.VerifySpec()})
 	want := map[string]string{
 		checkid.TopologyNodes: "k01-worker2 ready: NotReady: cni plugin not initialized",
 		checkid.SwitchPorts:   "k01-worker3 vlan: 10",

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify/check"
 	"github.com/knetlab/knetlab/verify/checkid"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
 	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // Options steer a verify run.
@@ -26,7 +26,7 @@ type Options struct {
 	Checks []string
 	// Lab is the lab definition, when there is one: the switch checks and ipam.pools compare
 	// against it, topology.nodes takes its node list from it. Without it they skip or fall back.
-	Lab *lab.Lab
+	Lab *spec.Lab
 	// Wait re-runs failing checks, re-reading the source, until they pass or Wait has passed.
 	Wait time.Duration
 	// Interval is the pause between re-runs under Wait (default 2s).

@@ -108,7 +108,7 @@ func runVerify(ctx context.Context, s *ui.Streams, f *verifyFlags, labName strin
 	if err != nil {
 		return err
 	}
-	opts := verify.Options{Checks: ids, Lab: l, Wait: f.wait}
+	opts := verify.Options{Checks: ids, Lab: l.VerifySpec(), Wait: f.wait}
 	if f.wait > 0 {
 		progress := ui.NewProgress(s)
 		opts.Retrying = func(failing []string, waited time.Duration) {

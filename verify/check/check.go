@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
 	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // Need is an input a check cannot run without.
@@ -44,7 +44,7 @@ type Check struct {
 // Inputs are what the engine gathered. For every input that is absent, the matching
 // ...Absent field says why, in words that go into the report.
 type Inputs struct {
-	Lab       *lab.Lab
+	Lab       *spec.Lab
 	LabAbsent string
 
 	Facts       *facts.Facts

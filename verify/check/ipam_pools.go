@@ -29,7 +29,7 @@ func ipamPools(_ context.Context, in *Inputs) []*report.Node {
 		have[p.Name] = p
 	}
 	declared := map[string]bool{}
-	for _, want := range in.Lab.CNI.Pools {
+	for _, want := range in.Lab.Pools {
 		declared[want.Name] = true
 		why := fmt.Sprintf("lab %s declares pool %s", in.Lab.Name, want.Name)
 		got, ok := have[want.Name]

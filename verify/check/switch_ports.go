@@ -18,17 +18,14 @@ func switchPorts(_ context.Context, in *Inputs) []*report.Node {
 		ports[in.Switch.Ports[i].Name] = &in.Switch.Ports[i]
 	}
 	var out []*report.Node
-	for _, n := range in.Lab.Nodes {
-		if n.SwitchPort == "" {
-			continue
-		}
-		r := &report.Node{Node: n.Name}
+	for _, n := range in.Lab.Switch.Ports {
+		r := &report.Node{Node: n.Node}
 		out = append(out, r)
-		entry := in.Lab.Switch.Name + " " + n.SwitchPort
-		why := fmt.Sprintf("the lab connects %s:%s to %s in VLAN %d", in.Lab.Switch.Name, n.SwitchPort, n.Name, n.VLAN)
-		p, ok := ports[n.SwitchPort]
+		entry := in.Lab.Switch.Name + " " + n.Name
+		why := fmt.Sprintf("the lab connects %s:%s to %s in VLAN %d", in.Lab.Switch.Name, n.Name, n.Node, n.VLAN)
+		p, ok := ports[n.Name]
 		if !ok {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: entry, Expected: "port " + n.SwitchPort, Reason: why})
+			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: entry, Expected: "port " + n.Name, Reason: why})
 			continue
 		}
 		add := func(field, want, got string) {
@@ -43,8 +40,8 @@ func switchPorts(_ context.Context, in *Inputs) []*report.Node {
 		if p.VLAN != n.VLAN {
 			add("vlan", strconv.Itoa(n.VLAN), strconv.Itoa(p.VLAN))
 		}
-		if !strings.Contains(p.Description, n.Name) {
-			add("description", "Connection to "+n.Name, orNone(p.Description))
+		if !strings.Contains(p.Description, n.Node) {
+			add("description", "Connection to "+n.Node, orNone(p.Description))
 		}
 	}
 	return out

@@ -13,7 +13,7 @@ import (
 func switchRoutes(_ context.Context, in *Inputs) []*report.Node {
 	r := &report.Node{Node: in.Lab.Switch.Name}
 	for _, v := range in.Lab.Switch.VLANs {
-		why := fmt.Sprintf("nodes in %s reach the other VLANs through the switch's %s", v.Subnet, v.SVI())
+		why := fmt.Sprintf("nodes in %s reach the other VLANs through the switch's %s", v.Subnet, v.SVI)
 		found := false
 		for _, rt := range in.Switch.Routes {
 			if rt.Dst != v.Subnet {
@@ -24,15 +24,15 @@ func switchRoutes(_ context.Context, in *Inputs) []*report.Node {
 				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: v.Subnet.String(), Field: "type",
 					Expected: "connected", Found: rt.Type, Reason: why})
 			}
-			if rt.Iface != "" && rt.Iface != v.SVI() {
+			if rt.Iface != "" && rt.Iface != v.SVI {
 				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: v.Subnet.String(), Field: "interface",
-					Expected: v.SVI(), Found: rt.Iface, Reason: why})
+					Expected: v.SVI, Found: rt.Iface, Reason: why})
 			}
 			break
 		}
 		if !found {
 			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: v.Subnet.String(),
-				Expected: fmt.Sprintf("connected %s via %s", v.Subnet, v.SVI()), Reason: why})
+				Expected: fmt.Sprintf("connected %s via %s", v.Subnet, v.SVI), Reason: why})
 		}
 	}
 	return []*report.Node{r}

@@ -192,7 +192,7 @@ func TestSourceReadsAllNodesOncePerRound(t *testing.T) {
 // topology.nodes, and the node tables reach the checks that need them instead of being skipped.
 func TestSourceThroughTheVerifyEngine(t *testing.T) {
 	s := newTestSource(t)
-	r, err := verify.Run(context.Background(), s, verify.Options{Lab: s.lab, Checks: []string{"topology.nodes", "vxlan.device", "pods.wiring"}})
+	r, err := verify.Run(context.Background(), s, verify.Options{Lab: s.lab.VerifySpec(), Checks: []string{"topology.nodes", "vxlan.device", "pods.wiring"}})
 	if err != nil {
 		t.Fatal(err)
 	}
