@@ -94,7 +94,7 @@ func (s *Source) Facts(ctx context.Context) (*facts.Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := datastore.LoadFacts(ctx, store)
+	f, err := loadFacts(ctx, store)
 	if err != nil {
 		return nil, fmt.Errorf("%w; is the datastore running? knetlab status %s shows it, knetlab deploy %s restarts it", err, s.lab.Name, s.lab.Name)
 	}
