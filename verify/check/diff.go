@@ -134,3 +134,12 @@ func (f fields) compare(field, want, got string) {
 func unexpectedEntry(r *report.Node, entry, found, why string) {
 	r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: entry, Found: found, Reason: why})
 }
+
+// pointers lists pointers to the entries of a table, for a diff that compares them in place.
+func pointers[T any](list []T) []*T {
+	out := make([]*T, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out
+}
