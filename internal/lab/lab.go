@@ -231,8 +231,12 @@ func EOSPort(port string) string {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // VerifySpec is what verify compares the cluster against: the lab's nodes, its switch (each
-// node's port, the VLANs with their SVIs) and its pools.
+// node's port, the VLANs with their SVIs) and its pools. Nil for no lab (verify of a capture
+// without one).
 func (l *Lab) VerifySpec() *spec.Lab {
+	if l == nil {
+		return nil
+	}
 	s := &spec.Lab{Name: l.Name}
 	for _, n := range l.Nodes {
 		s.Nodes = append(s.Nodes, n.Name)

@@ -271,6 +271,14 @@ func TestPodNetworkVerifySpecHasNoSwitch(t *testing.T) {
 	}
 }
 
+// verify --from without a lab runs with no spec.
+func TestNoLabHasNoVerifySpec(t *testing.T) {
+	var l *Lab
+	if s := l.VerifySpec(); s != nil {
+		t.Errorf("VerifySpec of no lab = %+v, want nil", s)
+	}
+}
+
 func TestPodNetworkHasNoSwitchChecks(t *testing.T) {
 	text := edit(t, catalogueText(t, "pod-network"), "  - topology.nodes\n", "  - topology.nodes\n  - switch.ports\n")
 	_, err := Parse("lab.yaml", []byte(text))
