@@ -26,8 +26,8 @@ type keyedDiff[K comparable, W, G any] struct {
 	compare func(w W, got G, f fields)
 
 	// pick, when set, chooses which of the found entries of w's key (at least one, in found
-	// order) w is compared with, or returns -1 to call it missing; the others of that key are
-	// unexpected unless another expected entry picks them. Without pick, w is compared with the
+	// order) w is compared with; the others of that key are unexpected unless another expected
+	// entry picks them. Without pick, w is compared with the
 	// last found entry of its key and every found entry of an expected key is accounted for
 	// (as an index by key would keep it).
 	pick func(w W, found []G) int
@@ -76,10 +76,8 @@ func (d keyedDiff[K, W, G]) run(r *report.Node, want []W, found []G) (unexpected
 				}
 			}
 			if len(cands) > 0 {
-				if p := d.pick(w, cands); p >= 0 {
-					j = candIdx[p]
-					accounted[j] = true
-				}
+				j = candIdx[d.pick(w, cands)]
+				accounted[j] = true
 			}
 		}
 		if j < 0 {
