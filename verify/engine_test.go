@@ -18,6 +18,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 func TestSelectChecks(t *testing.T) {
@@ -71,7 +72,7 @@ func TestFacts(t *testing.T) {
 	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "cluster.yaml:12") {
 		t.Fatalf("unreadable facts: %v, want the source's usage error", err)
 	}
-	src.factsErr = fmt.Errorf("no cluster.yaml: %w", verify.ErrAbsent)
+	src.factsErr = fmt.Errorf("no cluster.yaml: %w", source.ErrAbsent)
 	r := run(t, src)
 	for _, c := range r.Checks {
 		if c.Status != report.Skipped {
@@ -121,7 +122,7 @@ func TestLabChecks(t *testing.T) {
 		src.topology = append(src.topology, observed.NodeStatus{Name: n.Name, Kind: "node", Running: true, Ready: true})
 	}
 	src.topology = append(src.topology, observed.NodeStatus{Name: "ceos01", Kind: "switch", Running: true})
-	r, err := verify.Run(context.Background(), src, verify.Options{Lab: l,
+	r, err := verify.Run(context.Background(), src, verify.Options{Lab: l.VerifySpec(),
 		Checks: []string{checkid.TopologyNodes, checkid.SwitchPorts, checkid.SwitchSVIs, checkid.SwitchRoutes, checkid.IPAMPools}})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +139,7 @@ func TestLabChecks(t *testing.T) {
 	src.sw.Routes = src.sw.Routes[:1]
 	src.topology[2].Ready, src.topology[2].Detail = false, "NotReady: cni plugin not initialized"
 	src.facts.Pools[0].VXLANMode = "Always"
-	r, _ = verify.Run(context.Background(), src, verify.Options{Lab: l})
+	r, _ = verify.Run(context.Background(), src, verify.Options{Lab: l.VerifySpec()})
 	want := map[string]string{
 		checkid.TopologyNodes: "k01-worker2 ready: NotReady: cni plugin not initialized",
 		checkid.SwitchPorts:   "k01-worker3 vlan: 10",

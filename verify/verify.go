@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify/check"
 	"github.com/knetlab/knetlab/verify/checkid"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // Options steer a verify run.
@@ -25,7 +26,7 @@ type Options struct {
 	Checks []string
 	// Lab is the lab definition, when there is one: the switch checks and ipam.pools compare
 	// against it, topology.nodes takes its node list from it. Without it they skip or fall back.
-	Lab *lab.Lab
+	Lab *spec.Lab
 	// Wait re-runs failing checks, re-reading the source, until they pass or Wait has passed.
 	Wait time.Duration
 	// Interval is the pause between re-runs under Wait (default 2s).
@@ -73,7 +74,7 @@ func SelectChecks(ids []string) ([]string, error) {
 // returns an error only when there is nothing to report on: unknown check IDs (a usage
 // error), or facts the source has but cannot read (a malformed cluster.yaml is bad input,
 // exit 2, and the source's error names the file and the line).
-func Run(ctx context.Context, src Source, opts Options) (*report.Report, error) {
+func Run(ctx context.Context, src source.Source, opts Options) (*report.Report, error) {
 	ids, err := SelectChecks(opts.Checks)
 	if err != nil {
 		return nil, err
@@ -111,7 +112,7 @@ func Run(ctx context.Context, src Source, opts Options) (*report.Report, error) 
 
 // waitForFailing re-runs the failing checks on fresh inputs until they pass or the deadline
 // comes, and records for each check that came to pass how long that took.
-func waitForFailing(ctx context.Context, src Source, checks []check.Check, opts Options, r *report.Report, start time.Time) error {
+func waitForFailing(ctx context.Context, src source.Source, checks []check.Check, opts Options, r *report.Report, start time.Time) error {
 	interval := opts.Interval
 	if interval <= 0 {
 		interval = 2 * time.Second
@@ -169,20 +170,20 @@ func runCheck(ctx context.Context, c check.Check, in *check.Inputs) *report.Chec
 }
 
 // gather reads from the source only what the checks need.
-func gather(ctx context.Context, src Source, checks []check.Check, opts Options) (*check.Inputs, error) {
+func gather(ctx context.Context, src source.Source, checks []check.Check, opts Options) (*check.Inputs, error) {
 	var needs check.Need
 	for _, c := range checks {
 		needs |= c.Needs
 	}
 	in := &check.Inputs{Lab: opts.Lab}
-	if p, ok := src.(Prober); ok {
+	if p, ok := src.(source.Prober); ok {
 		in.Prober = p
 	}
 
 	if needs&(check.NeedFacts|check.NeedNodes|check.NeedTopology) != 0 {
 		f, err := src.Facts(ctx)
 		switch {
-		case errors.Is(err, ErrAbsent):
+		case errors.Is(err, source.ErrAbsent):
 			in.FactsAbsent = absentReason(err, "no cluster facts in "+src.Describe())
 		case err != nil:
 			return nil, fmt.Errorf("read cluster facts from %s: %w", src.Describe(), err)
@@ -197,7 +198,7 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 	if needs&check.NeedTopology != 0 {
 		t, err := src.Topology(ctx)
 		switch {
-		case errors.Is(err, ErrAbsent):
+		case errors.Is(err, source.ErrAbsent):
 			in.TopologyAbsent = absentReason(err, "the source has no node run states (offline capture)")
 		case err != nil:
 			in.TopologyAbsent = "cannot read node run states: " + err.Error()
@@ -211,7 +212,7 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 	if needs&check.NeedSwitch != 0 && opts.Lab != nil && opts.Lab.Switch != nil {
 		sw, err := src.Switch(ctx)
 		switch {
-		case errors.Is(err, ErrAbsent):
+		case errors.Is(err, source.ErrAbsent):
 			in.SwitchAbsent = absentReason(err, "the source has no switch state")
 		case err != nil:
 			in.SwitchAbsent = "cannot read the switch: " + err.Error()
@@ -229,9 +230,9 @@ func gather(ctx context.Context, src Source, checks []check.Check, opts Options)
 	return in, nil
 }
 
-// absentReason is the source's own words for what it lacks, when it says more than ErrAbsent.
+// absentReason is the source's own words for what it lacks, when it says more than source.ErrAbsent.
 func absentReason(err error, def string) string {
-	if err == ErrAbsent {
+	if err == source.ErrAbsent {
 		return def
 	}
 	return err.Error()
@@ -239,7 +240,7 @@ func absentReason(err error, def string) string {
 
 // readNodes reads every node's state, a few at a time. A node the source cannot read is
 // skipped with the reason; bad input (a capture file that does not parse) ends the run.
-func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency int) (map[string]*observed.Node, map[string]string, error) {
+func readNodes(ctx context.Context, src source.Source, c *expect.Cluster, concurrency int) (map[string]*observed.Node, map[string]string, error) {
 	if concurrency <= 0 {
 		concurrency = 8
 	}
@@ -263,7 +264,7 @@ func readNodes(ctx context.Context, src Source, c *expect.Cluster, concurrency i
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case errors.Is(err, ErrAbsent):
+			case errors.Is(err, source.ErrAbsent):
 				absent[name] = fmt.Sprintf("no state for %s in this source", name)
 			case exitcode.Code(err) == exitcode.Usage:
 				if badInput == nil {

@@ -14,9 +14,11 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
-// fakeSource is an in-memory verify.Source: facts and node states as a test builds them.
+// fakeSource is an in-memory source.Source: facts and node states as a test builds them.
 type fakeSource struct {
 	facts    *facts.Facts
 	factsErr error
@@ -34,20 +36,20 @@ func (f *fakeSource) Facts(context.Context) (*facts.Facts, error) {
 }
 func (f *fakeSource) Topology(context.Context) ([]observed.NodeStatus, error) {
 	if f.topology == nil {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	return f.topology, nil
 }
 func (f *fakeSource) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	n, ok := f.nodes[node]
 	if !ok {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	return n, nil
 }
 func (f *fakeSource) Switch(context.Context) (*observed.Switch, error) {
 	if f.sw == nil {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	return f.sw, nil
 }
@@ -72,7 +74,7 @@ func routeTo(n *observed.Node, dst string) *observed.Route {
 	panic("no route to " + dst)
 }
 
-func run(t *testing.T, src verify.Source, ids ...string) *report.Report {
+func run(t *testing.T, src source.Source, ids ...string) *report.Report {
 	t.Helper()
 	r, err := verify.Run(context.Background(), src, verify.Options{Checks: ids})
 	if err != nil {
@@ -91,6 +93,10 @@ func TestChecksOnLesson06(t *testing.T) {
 		name   string
 		check  string
 		break_ func(s *fakeSource)
+		// lab runs the check against the calico-overlay lab, whose switch ceos01 is healthy in
+		// the source, after breakLab (when set) changed what the lab declares.
+		lab      bool
+		breakLab func(l *spec.Lab)
 		// want are all the findings of the check, in order; none means the check passes.
 		want []finding
 		// skipped are nodes that must be skipped, with a part of the reason.
@@ -188,6 +194,20 @@ func TestChecksOnLesson06(t *testing.T) {
 				delete(s.nodes, "k01-worker3")
 			},
 			skipped: map[string]string{"k01-worker2": "no routes table", "k01-worker3": "no state for k01-worker3"},
+		},
+		{
+			name: "a block with two owners needs two routes", check: checkid.RoutesBlocks,
+			// ipam.affinities reports the second owner; each node's one route answers one of the
+			// two expected routes, never both.
+			break_: func(s *fakeSource) {
+				s.facts.Affinities = append(s.facts.Affinities, facts.BlockAffinity{Node: "k01-worker3", CIDR: pfx("192.168.26.0/26"), State: "confirmed"})
+			},
+			want: []finding{
+				{node: "k01-control-plane", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.209.64 dev vxlan.calico onlink"},
+				{node: "k01-worker", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.209.64 dev vxlan.calico onlink"},
+				{node: "k01-worker2", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.209.64 dev vxlan.calico onlink"},
+				{node: "k01-worker3", kind: "missing", entry: "192.168.26.0/26", expected: "blackhole 192.168.26.0/26 proto 80", reasonHas: "k01-worker3 owns 192.168.26.0/26"},
+			},
 		},
 		{name: "healthy fdb", check: checkid.VXLANFDB},
 		{
@@ -346,14 +366,193 @@ func TestChecksOnLesson06(t *testing.T) {
 				{node: "cluster", kind: "failed", entry: "192.168.26.0/26", field: "owner", found: "k01-worker and k01-worker3"},
 			},
 		},
+		{
+			name: "FDB entry not permanent", check: checkid.VXLANFDB,
+			break_: func(s *fakeSource) { s.nodes["k01-worker3"].FDB[0].Permanent = false },
+			want: []finding{{node: "k01-worker3", kind: "different", entry: mac("k01-control-plane"), field: "state",
+				expected: "permanent", found: "not permanent", reasonHas: "k01-control-plane's VTEP MAC is " + mac("k01-control-plane")}},
+		},
+		{
+			name: "pod route via another veth, with a gateway, global, not unicast", check: checkid.RoutesPods,
+			break_: func(s *fakeSource) {
+				r := routeTo(s.nodes["k01-worker"], "192.168.26.1/32")
+				r.Dev, r.Gateway, r.Scope, r.Type = "cali00000000000", addr("10.10.10.1"), "global", "unreachable"
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "different", entry: "192.168.26.1/32", field: "dev", expected: expect.PodInterface("default", "net-w1"), found: "cali00000000000",
+					reasonHas: "pod default/net-w1 runs on k01-worker with IP 192.168.26.1"},
+				{node: "k01-worker", kind: "different", entry: "192.168.26.1/32", field: "gateway", expected: "none", found: "10.10.10.1"},
+				{node: "k01-worker", kind: "different", entry: "192.168.26.1/32", field: "scope", expected: "link", found: "global"},
+				{node: "k01-worker", kind: "different", entry: "192.168.26.1/32", field: "type", expected: "unicast", found: "unreachable"},
+			},
+		},
+		{
+			name: "a second route to a pod", check: checkid.RoutesPods,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker"]
+				// The stale one first: the one via the pod's veth must still be the one compared.
+				n.Routes = append([]observed.Route{{Type: "unicast", Dst: pfx("192.168.26.1/32"), Dev: "cali00000000000", Scope: "link"}}, n.Routes...)
+			},
+			want: []finding{{node: "k01-worker", kind: "unexpected", entry: "192.168.26.1/32", found: "192.168.26.1 dev cali00000000000 scope link",
+				reasonHas: "192.168.26.1 already has its pod route"}},
+		},
+		{
+			name: "device kind, state, MAC, port, local, parent and address wrong", check: checkid.VXLANDevice,
+			break_: func(s *fakeSource) {
+				l, _ := s.nodes["k01-worker"].Link("vxlan.calico")
+				l.Kind, l.Up, l.MAC = "dummy", false, "66:00:00:00:00:01"
+				l.VXLAN.Port, l.VXLAN.Local, l.VXLAN.Dev = 8472, addr("10.10.10.99"), "eth0"
+				l.Addrs = []netip.Prefix{pfx("192.168.26.9/32")}
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "kind", expected: "vxlan", found: "dummy", reasonHas: "pool default-ipv4-ippool (VXLAN CrossSubnet) uses VXLAN"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "state", expected: "up", found: "down"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "mac", expected: mac("k01-worker"), found: "66:00:00:00:00:01", reasonHas: "SHA-1"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "dstport", expected: "4789", found: "8472"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "local", expected: "10.10.10.11", found: "10.10.10.99"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "dev", expected: "eth1", found: "eth0"},
+				{node: "k01-worker", kind: "different", entry: "vxlan.calico", field: "address", expected: "192.168.26.0/32", found: "192.168.26.9/32"},
+			},
+		},
+		{
+			name: "pod eth0, pod routes, host MAC and sysctls wrong", check: checkid.PodsWiring,
+			break_: func(s *fakeSource) {
+				n := s.nodes["k01-worker"]
+				dev := expect.PodInterface("default", "net-w1")
+				p := &n.Pods[0]
+				p.HostIface, p.Eth0.Addrs, p.Eth0.MTU, p.Routes = "cali00000000000", []netip.Prefix{pfx("192.168.26.9/32")}, 1500, nil
+				l, _ := n.Link(dev)
+				l.MAC = "aa:bb:cc:dd:ee:ff"
+				delete(n.Sysctls, "net.ipv4.neigh."+dev+".proxy_delay")
+				n.Sysctls["net.ipv4.conf."+dev+".forwarding"] = "0"
+			},
+			want: []finding{
+				{node: "k01-worker", kind: "different", entry: "pod default/net-w1", field: "host interface", expected: expect.PodInterface("default", "net-w1"), found: "cali00000000000", reasonHas: "SHA-1"},
+				{node: "k01-worker", kind: "different", entry: "pod default/net-w1 eth0", field: "address", expected: "192.168.26.1/32", found: "192.168.26.9/32"},
+				{node: "k01-worker", kind: "different", entry: "pod default/net-w1 eth0", field: "mtu", expected: "1450", found: "1500"},
+				{node: "k01-worker", kind: "missing", entry: "pod default/net-w1 route", expected: "169.254.1.1 dev eth0 scope link"},
+				{node: "k01-worker", kind: "missing", entry: "pod default/net-w1 route", expected: "default via 169.254.1.1 dev eth0"},
+				{node: "k01-worker", kind: "different", entry: expect.PodInterface("default", "net-w1"), field: "mac", expected: expect.PodHostMAC, found: "aa:bb:cc:dd:ee:ff"},
+				{node: "k01-worker", kind: "missing", entry: "net.ipv4.neigh." + expect.PodInterface("default", "net-w1") + ".proxy_delay", expected: "0"},
+				{node: "k01-worker", kind: "different", entry: "net.ipv4.conf." + expect.PodInterface("default", "net-w1") + ".forwarding", field: "value", expected: "1", found: "0"},
+			},
+		},
+		{
+			name: "pod without its namespace, host end without its veth", check: checkid.PodsWiring,
+			break_: func(s *fakeSource) {
+				s.nodes["k01-worker2"].Pods = nil
+				n := s.nodes["k01-worker3"]
+				n.Links = n.Links[:3] // lo, eth1, vxlan.calico
+			},
+			want: []finding{
+				{node: "k01-worker2", kind: "missing", entry: "pod default/net-w2", expected: "the pod's network namespace",
+					reasonHas: "the facts place pod default/net-w2 with IP 192.168.104.8 on k01-worker2"},
+				{node: "k01-worker3", kind: "missing", entry: expect.PodInterface("default", "net-w3"),
+					expected: "veth " + expect.PodInterface("default", "net-w3") + " (host end of pod default/net-w3)"},
+			},
+		},
+		{
+			name: "nat for a pool without natOutgoing", check: checkid.NATOutgoing,
+			break_: func(s *fakeSource) { s.facts.Pools[0].NATOutgoing = false },
+			want: []finding{
+				{node: "k01-control-plane", kind: "unexpected", entry: "masquerade 192.168.0.0/16", reasonHas: "natOutgoing false"},
+				{node: "k01-worker", kind: "unexpected", entry: "masquerade 192.168.0.0/16"},
+				{node: "k01-worker2", kind: "unexpected", entry: "masquerade 192.168.0.0/16"},
+				{node: "k01-worker3", kind: "unexpected", entry: "masquerade 192.168.0.0/16"},
+			},
+		},
+		{name: "pools as the lab declares them", check: checkid.IPAMPools, lab: true},
+		{
+			name: "pools unlike the lab's", check: checkid.IPAMPools, lab: true,
+			break_: func(s *fakeSource) {
+				p := &s.facts.Pools[0]
+				p.CIDR, p.BlockSize, p.VXLANMode, p.IPIPMode, p.NATOutgoing, p.Disabled = pfx("192.168.0.0/17"), 28, "Never", "Always", false, true
+				s.facts.Pools = append(s.facts.Pools, facts.Pool{Name: "extra-ippool", CIDR: pfx("10.244.0.0/16"), BlockSize: 26})
+			},
+			breakLab: func(l *spec.Lab) {
+				l.Pools = append(l.Pools, spec.Pool{Name: "second-ippool", CIDR: pfx("172.16.0.0/16"), BlockSize: 26, VXLANMode: "Always", IPIPMode: "Never"})
+			},
+			want: []finding{
+				{node: "cluster", kind: "different", entry: "pool default-ipv4-ippool", field: "cidr", expected: "192.168.0.0/16", found: "192.168.0.0/17",
+					reasonHas: "lab calico-overlay declares pool default-ipv4-ippool"},
+				{node: "cluster", kind: "different", entry: "pool default-ipv4-ippool", field: "blockSize", expected: "26", found: "28"},
+				{node: "cluster", kind: "different", entry: "pool default-ipv4-ippool", field: "vxlanMode", expected: "CrossSubnet", found: "Never"},
+				{node: "cluster", kind: "different", entry: "pool default-ipv4-ippool", field: "ipipMode", expected: "Never", found: "Always"},
+				{node: "cluster", kind: "different", entry: "pool default-ipv4-ippool", field: "natOutgoing", expected: "true", found: "false"},
+				{node: "cluster", kind: "different", entry: "pool default-ipv4-ippool", field: "disabled", expected: "false", found: "true"},
+				{node: "cluster", kind: "missing", entry: "pool second-ippool", expected: "172.16.0.0/16 blockSize 26 vxlanMode Always ipipMode Never"},
+				{node: "cluster", kind: "unexpected", entry: "pool extra-ippool", found: "10.244.0.0/16", reasonHas: "lab calico-overlay declares no pool extra-ippool"},
+			},
+		},
+		{name: "switch as the lab declares it", check: checkid.SwitchPorts, lab: true},
+		{
+			name: "switch ports down, trunked, undescribed, absent", check: checkid.SwitchPorts, lab: true,
+			break_: func(s *fakeSource) {
+				s.sw.Ports[0].Up, s.sw.Ports[0].Status = false, "notconnect"
+				s.sw.Ports[1].Mode = "trunk"
+				s.sw.Ports[2].Description = ""
+				s.sw.Ports = s.sw.Ports[:3]
+			},
+			want: []finding{
+				{node: "k01-control-plane", kind: "different", entry: "ceos01 eth1", field: "status", expected: "connected (up)", found: "notconnect",
+					reasonHas: "the lab connects ceos01:eth1 to k01-control-plane in VLAN 10"},
+				{node: "k01-worker", kind: "different", entry: "ceos01 eth2", field: "mode", expected: "access", found: "trunk"},
+				{node: "k01-worker2", kind: "different", entry: "ceos01 eth3", field: "description", expected: "Connection to k01-worker2", found: "none"},
+				{node: "k01-worker3", kind: "missing", entry: "ceos01 eth4", expected: "port eth4"},
+			},
+		},
+		{
+			name: "SVI with another address, SVI absent", check: checkid.SwitchSVIs, lab: true,
+			break_: func(s *fakeSource) {
+				s.sw.SVIs[0].Address = pfx("10.10.10.254/24")
+				s.sw.SVIs = s.sw.SVIs[:1]
+			},
+			want: []finding{
+				{node: "ceos01", kind: "different", entry: "Vlan10", field: "address", expected: "10.10.10.1/24", found: "10.10.10.254/24",
+					reasonHas: "VLAN 10 (Calico-Network) routes 10.10.10.0/24 through gateway 10.10.10.1"},
+				{node: "ceos01", kind: "missing", entry: "Vlan20", expected: "Vlan20 up with 10.10.20.1/24"},
+			},
+		},
+		{
+			name: "switch route static, via another interface", check: checkid.SwitchRoutes, lab: true,
+			break_: func(s *fakeSource) {
+				s.sw.Routes[0].Type = "static"
+				s.sw.Routes[1].Iface = "Vlan10"
+			},
+			want: []finding{
+				{node: "ceos01", kind: "different", entry: "10.10.10.0/24", field: "type", expected: "connected", found: "static",
+					reasonHas: "nodes in 10.10.10.0/24 reach the other VLANs through the switch's Vlan10"},
+				{node: "ceos01", kind: "different", entry: "10.10.20.0/24", field: "interface", expected: "Vlan20", found: "Vlan10"},
+			},
+		},
+		{
+			name: "lab node absent", check: checkid.TopologyNodes, lab: true,
+			break_: func(s *fakeSource) { s.topology = s.topology[1:] },
+			want:   []finding{{node: "k01-control-plane", kind: "missing", entry: "k01-control-plane", expected: "running", found: "absent"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := healthyLesson06()
+			opts := verify.Options{Checks: []string{tt.check}}
+			if tt.lab {
+				opts.Lab = calicoOverlay(t).VerifySpec()
+				src.sw = ceos01()
+				for _, n := range opts.Lab.Nodes {
+					src.topology = append(src.topology, observed.NodeStatus{Name: n, Kind: "node", Running: true, Ready: true})
+				}
+				src.topology = append(src.topology, observed.NodeStatus{Name: "ceos01", Kind: "switch", Running: true})
+				if tt.breakLab != nil {
+					tt.breakLab(opts.Lab)
+				}
+			}
 			if tt.break_ != nil {
 				tt.break_(src)
 			}
-			r := run(t, src, tt.check)
+			r, err := verify.Run(context.Background(), src, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
 			c, ok := r.Check(tt.check)
 			if !ok {
 				t.Fatalf("no result for %s", tt.check)

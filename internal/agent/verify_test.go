@@ -19,6 +19,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // testSource is the smallest live verify source over agents in test namespaces: facts from
@@ -59,13 +60,13 @@ func (s *testSource) Facts(ctx context.Context) (*facts.Facts, error) {
 }
 
 func (s *testSource) Topology(context.Context) ([]observed.NodeStatus, error) {
-	return nil, verify.ErrAbsent
+	return nil, source.ErrAbsent
 }
 
 func (s *testSource) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	name, ok := s.ns[node]
 	if !ok {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	h, err := netns.GetFromName(name)
 	if err != nil {
@@ -85,7 +86,7 @@ func (s *testSource) NodeState(_ context.Context, node string) (*observed.Node, 
 	return st, nil
 }
 
-func (s *testSource) Switch(context.Context) (*observed.Switch, error) { return nil, verify.ErrAbsent }
+func (s *testSource) Switch(context.Context) (*observed.Switch, error) { return nil, source.ErrAbsent }
 
 // TestVerifyPassesOnAgentProgrammedNodes is the point of the whole exercise: nodes programmed
 // by knetlab's agent pass knetlab's verify, which was written from SPEC §2 independently.

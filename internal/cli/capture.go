@@ -11,10 +11,10 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/capture"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 type captureFlags struct {
@@ -81,10 +81,10 @@ What the lab cannot provide (no datastore yet) is left out and verify --from ski
 // captureLab reads facts and every node's tables from src and writes them to dir. Facts the
 // source does not have are left out (verify --from then skips what needs them); any other
 // read error fails the capture, so that a capture is never silently partial.
-func captureLab(ctx context.Context, src verify.Source, l *lab.Lab, dir string) (int, error) {
+func captureLab(ctx context.Context, src source.Source, l *lab.Lab, dir string) (int, error) {
 	f, err := src.Facts(ctx)
 	switch {
-	case errors.Is(err, verify.ErrAbsent):
+	case errors.Is(err, source.ErrAbsent):
 		f = nil
 	case err != nil:
 		return 0, err
@@ -92,7 +92,7 @@ func captureLab(ctx context.Context, src verify.Source, l *lab.Lab, dir string) 
 	var nodes []*observed.Node
 	for _, n := range l.Nodes {
 		ns, err := src.NodeState(ctx, n.Name)
-		if errors.Is(err, verify.ErrAbsent) {
+		if errors.Is(err, source.ErrAbsent) {
 			continue // no directory for it: verify --from skips the node, saying why
 		}
 		if err != nil {
@@ -104,7 +104,7 @@ func captureLab(ctx context.Context, src verify.Source, l *lab.Lab, dir string) 
 		// The Ready condition travels in cluster.yaml, as in a kubectl capture, so that
 		// topology.nodes is judged offline on what the live lab said.
 		topo, err := src.Topology(ctx)
-		if err != nil && !errors.Is(err, verify.ErrAbsent) {
+		if err != nil && !errors.Is(err, source.ErrAbsent) {
 			return 0, err
 		}
 		recordReadiness(f, topo)
@@ -113,7 +113,7 @@ func captureLab(ctx context.Context, src verify.Source, l *lab.Lab, dir string) 
 	// the switch checks with the reason, as it does for a capture a person made without one.
 	sw, err := src.Switch(ctx)
 	switch {
-	case errors.Is(err, verify.ErrAbsent):
+	case errors.Is(err, source.ErrAbsent):
 		sw = nil
 	case err != nil:
 		return 0, fmt.Errorf("switch: %w", err)

@@ -76,7 +76,7 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts := verify.Options{Lab: l, Checks: []string{"switch.ports", "switch.svis", "switch.routes",
+			opts := verify.Options{Lab: l.VerifySpec(), Checks: []string{"switch.ports", "switch.svis", "switch.routes",
 				"ipam.pools", "ipam.affinities", "routes.blocks", "routes.pods", "vxlan.device", "vxlan.neigh", "vxlan.fdb", "pods.wiring", "nat.outgoing"}}
 			before, err := verify.Run(ctx, src, opts)
 			if err != nil {

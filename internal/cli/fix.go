@@ -87,7 +87,7 @@ func fixLab(ctx context.Context, s *ui.Streams, l *lab.Lab, timeout time.Duratio
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
 	}
-	rep, err := verify.Run(ctx, src, verify.Options{Checks: l.Checks, Lab: l, Wait: timeout, Interval: 250 * time.Millisecond,
+	rep, err := verify.Run(ctx, src, verify.Options{Checks: l.Checks, Lab: l.VerifySpec(), Wait: timeout, Interval: 250 * time.Millisecond,
 		Retrying: func(failing []string, waited time.Duration) {
 			progress.Step("waiting for %s (%s of %s)", strings.Join(failing, ", "), waited.Round(time.Second), timeout)
 		}})

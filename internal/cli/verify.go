@@ -17,6 +17,7 @@ import (
 	"github.com/knetlab/knetlab/verify/capture"
 	"github.com/knetlab/knetlab/verify/checkid"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 type verifyFlags struct {
@@ -107,7 +108,7 @@ func runVerify(ctx context.Context, s *ui.Streams, f *verifyFlags, labName strin
 	if err != nil {
 		return err
 	}
-	opts := verify.Options{Checks: ids, Lab: l, Wait: f.wait}
+	opts := verify.Options{Checks: ids, Lab: l.VerifySpec(), Wait: f.wait}
 	if f.wait > 0 {
 		progress := ui.NewProgress(s)
 		opts.Retrying = func(failing []string, waited time.Duration) {
@@ -160,7 +161,7 @@ func wrapList(items []string, indent string, width int) string {
 }
 
 // verifySource is the capture with --from, else the lab's live source from its provider.
-func verifySource(ctx context.Context, f *verifyFlags, l *lab.Lab) (verify.Source, error) {
+func verifySource(ctx context.Context, f *verifyFlags, l *lab.Lab) (source.Source, error) {
 	if f.from != "" {
 		src, err := capture.Open(f.from)
 		if err != nil {

@@ -99,6 +99,14 @@ type AllocationAttribute struct {
 	Secondary map[string]string `json:"secondary,omitempty"`
 }
 
+// Allocation attribute keys the CNI plugin records with a pod's address, as Calico does. They
+// are how the datastore knows which pod holds which address.
+const (
+	AttrNamespace = "namespace"
+	AttrPod       = "pod"
+	AttrNode      = "node"
+)
+
 // Kind implements Resource.
 func (*IPAMBlock) Kind() Kind { return KindIPAMBlock }
 

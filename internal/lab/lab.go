@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/internal/calico"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // Lab is one lab definition.
@@ -222,3 +223,32 @@ func EOSPort(port string) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// VerifySpec is what verify compares the cluster against: the lab's nodes, its switch (each
+// node's port, the VLANs with their SVIs) and its pools. Nil for no lab (verify of a capture
+// without one).
+func (l *Lab) VerifySpec() *spec.Lab {
+	if l == nil {
+		return nil
+	}
+	s := &spec.Lab{Name: l.Name}
+	for _, n := range l.Nodes {
+		s.Nodes = append(s.Nodes, n.Name)
+	}
+	if l.Switch != nil {
+		s.Switch = &spec.Switch{Name: l.Switch.Name}
+		for _, n := range l.Nodes {
+			if n.SwitchPort != "" {
+				s.Switch.Ports = append(s.Switch.Ports, spec.Port{Name: n.SwitchPort, Node: n.Name, VLAN: n.VLAN})
+			}
+		}
+		for _, v := range l.Switch.VLANs {
+			s.Switch.VLANs = append(s.Switch.VLANs, spec.VLAN{ID: v.ID, Name: v.Name, Subnet: v.Subnet, SVI: v.SVI(), Gateway: v.GatewayPrefix()})
+		}
+	}
+	for _, p := range l.CNI.Pools {
+		s.Pools = append(s.Pools, spec.Pool{Name: p.Name, CIDR: p.CIDR, BlockSize: p.BlockSize,
+			VXLANMode: p.VXLANMode, IPIPMode: p.IPIPMode, NATOutgoing: p.NATOutgoing})
+	}
+	return s
+}

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/labs"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 func TestCatalogueLabsAreValid(t *testing.T) {
@@ -226,6 +228,54 @@ func TestValidationReportsEveryProblemWithLine(t *testing.T) {
 				t.Errorf("error does not name the file: %v", err)
 			}
 		})
+	}
+}
+
+// What verify reads of lesson 06: every node, each node's switch port, the SVIs with their
+// gateway prefixes, the pool.
+func TestCalicoOverlayVerifySpec(t *testing.T) {
+	l, err := Load("calico-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &spec.Lab{
+		Name:  "calico-overlay",
+		Nodes: []string{"k01-control-plane", "k01-worker", "k01-worker2", "k01-worker3"},
+		Switch: &spec.Switch{
+			Name: "ceos01",
+			Ports: []spec.Port{
+				{Name: "eth1", Node: "k01-control-plane", VLAN: 10}, {Name: "eth2", Node: "k01-worker", VLAN: 10},
+				{Name: "eth3", Node: "k01-worker2", VLAN: 10}, {Name: "eth4", Node: "k01-worker3", VLAN: 20},
+			},
+			VLANs: []spec.VLAN{
+				{ID: 10, Name: "Calico-Network", Subnet: netip.MustParsePrefix("10.10.10.0/24"), SVI: "Vlan10", Gateway: netip.MustParsePrefix("10.10.10.1/24")},
+				{ID: 20, Name: "Calico-Network-2", Subnet: netip.MustParsePrefix("10.10.20.0/24"), SVI: "Vlan20", Gateway: netip.MustParsePrefix("10.10.20.1/24")},
+			},
+		},
+		Pools: []spec.Pool{{Name: "default-ipv4-ippool", CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26,
+			VXLANMode: "CrossSubnet", IPIPMode: "Never", NATOutgoing: true}},
+	}
+	if got := l.VerifySpec(); !reflect.DeepEqual(got, want) {
+		t.Errorf("VerifySpec\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// A lab without a switch has no switch in its spec: the switch checks skip.
+func TestPodNetworkVerifySpecHasNoSwitch(t *testing.T) {
+	l, err := Load("pod-network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := l.VerifySpec(); s.Switch != nil || len(s.Nodes) != len(l.Nodes) || len(s.Pools) != len(l.CNI.Pools) {
+		t.Errorf("VerifySpec = %+v, want every node and pool and no switch", s)
+	}
+}
+
+// verify --from without a lab runs with no spec.
+func TestNoLabHasNoVerifySpec(t *testing.T) {
+	var l *Lab
+	if s := l.VerifySpec(); s != nil {
+		t.Errorf("VerifySpec of no lab = %+v, want nil", s)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
-	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // Provider deploys, inspects and removes labs.
@@ -28,7 +28,7 @@ type Provider interface {
 	// Exec runs argv inside a node (or pod, or the switch) of the lab.
 	Exec(ctx context.Context, labName, target string, argv []string, stdio Stdio) error
 	// Source returns the live verify source of a deployed lab.
-	Source(ctx context.Context, l *lab.Lab) (verify.Source, error)
+	Source(ctx context.Context, l *lab.Lab) (source.Source, error)
 }
 
 // DeployOptions steer a deploy.

@@ -44,11 +44,11 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
 	"github.com/knetlab/knetlab/verify/parse/eosjson"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // The file names of the layout.
@@ -85,11 +85,11 @@ type Capture struct {
 	sw    *observed.Switch // nil when the capture has no switch directory
 }
 
-var _ verify.Source = (*Capture)(nil)
+var _ source.Source = (*Capture)(nil)
 
 // Open reads the capture directory dir. Every file is parsed now, so that a broken file is a
 // usage error (exit 2) naming the file and line before any check runs.
-func Open(dir string) (verify.Source, error) {
+func Open(dir string) (source.Source, error) {
 	info, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -142,7 +142,7 @@ func (c *Capture) Describe() string { return "capture " + c.dir }
 func (c *Capture) Facts(context.Context) (*facts.Facts, error) {
 	if c.facts == nil {
 		return nil, fmt.Errorf("%s has no %s (save it with kubectl get ippools,blockaffinities,nodes,pods -A -o yaml): %w",
-			c.dir, ClusterFile, verify.ErrAbsent)
+			c.dir, ClusterFile, source.ErrAbsent)
 	}
 	f := *c.facts
 	return &f, nil
@@ -158,7 +158,7 @@ func (c *Capture) Topology(context.Context) ([]observed.NodeStatus, error) {
 	}
 	if !recorded {
 		return nil, fmt.Errorf("%s records no node Ready condition (add kubectl get nodes -o yaml to %s): %w",
-			c.dir, ClusterFile, verify.ErrAbsent)
+			c.dir, ClusterFile, source.ErrAbsent)
 	}
 	var out []observed.NodeStatus
 	seen := map[string]bool{}
@@ -202,7 +202,7 @@ func (c *Capture) status(name, ready string) observed.NodeStatus {
 func (c *Capture) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	n, ok := c.nodes[node]
 	if !ok {
-		return nil, fmt.Errorf("%s has no %s/%s directory: %w", c.dir, NodesDir, node, verify.ErrAbsent)
+		return nil, fmt.Errorf("%s has no %s/%s directory: %w", c.dir, NodesDir, node, source.ErrAbsent)
 	}
 	cp := *n
 	return &cp, nil
@@ -211,7 +211,7 @@ func (c *Capture) NodeState(_ context.Context, node string) (*observed.Node, err
 // Switch returns the switch captured under DIR/switch/<name>/, or an ErrAbsent error.
 func (c *Capture) Switch(context.Context) (*observed.Switch, error) {
 	if c.sw == nil {
-		return nil, fmt.Errorf("%s has no %s/<name>/ directory with the switch's show commands: %w", c.dir, SwitchDir, verify.ErrAbsent)
+		return nil, fmt.Errorf("%s has no %s/<name>/ directory with the switch's show commands: %w", c.dir, SwitchDir, source.ErrAbsent)
 	}
 	sw := *c.sw
 	return &sw, nil

@@ -13,10 +13,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 var netipEqual = cmp.Options{
@@ -104,10 +104,10 @@ func TestOpenLesson06(t *testing.T) {
 		t.Errorf("%d pods; first (-want +got):\n%s", len(worker.Pods), d)
 	}
 
-	if _, err := c.NodeState(ctx, "k01-worker2"); !errors.Is(err, verify.ErrAbsent) || !strings.Contains(err.Error(), "nodes/k01-worker2") {
+	if _, err := c.NodeState(ctx, "k01-worker2"); !errors.Is(err, source.ErrAbsent) || !strings.Contains(err.Error(), "nodes/k01-worker2") {
 		t.Errorf("NodeState(k01-worker2) error = %v, want ErrAbsent naming the directory", err)
 	}
-	if _, err := c.Switch(ctx); !errors.Is(err, verify.ErrAbsent) {
+	if _, err := c.Switch(ctx); !errors.Is(err, source.ErrAbsent) {
 		t.Errorf("Switch error = %v, want ErrAbsent", err)
 	}
 }
@@ -158,7 +158,7 @@ func TestTopology(t *testing.T) {
 			}
 			got, err := open(t, dir).Topology(context.Background())
 			if tt.absent {
-				if !errors.Is(err, verify.ErrAbsent) {
+				if !errors.Is(err, source.ErrAbsent) {
 					t.Fatalf("err = %v, want ErrAbsent", err)
 				}
 				return
@@ -184,7 +184,7 @@ func TestOpenWithoutCluster(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "nodes/k01-worker/ip-neigh.txt", "")
 	c := open(t, dir)
-	if _, err := c.Facts(context.Background()); !errors.Is(err, verify.ErrAbsent) || !strings.Contains(err.Error(), "cluster.yaml") {
+	if _, err := c.Facts(context.Background()); !errors.Is(err, source.ErrAbsent) || !strings.Contains(err.Error(), "cluster.yaml") {
 		t.Errorf("Facts error = %v, want ErrAbsent naming cluster.yaml", err)
 	}
 	n, err := c.NodeState(context.Background(), "k01-worker")

@@ -180,7 +180,7 @@ func TestSwitchCaptureWithLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Run(context.Background(), src, verify.Options{Lab: l, Checks: []string{checkid.TopologyNodes, checkid.SwitchPorts}})
+	rep, err := verify.Run(context.Background(), src, verify.Options{Lab: l.VerifySpec(), Checks: []string{checkid.TopologyNodes, checkid.SwitchPorts}})
 	if err != nil {
 		t.Fatal(err)
 	}

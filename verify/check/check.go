@@ -8,14 +8,14 @@ package check
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
-	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // Need is an input a check cannot run without.
@@ -41,17 +41,10 @@ type Check struct {
 	Run func(ctx context.Context, in *Inputs) []*report.Node
 }
 
-// Prober sends traffic from pods and reads counters. verify.Prober satisfies it; it is
-// restated here so that checks do not import the engine that runs them.
-type Prober interface {
-	Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (received int, err error)
-	LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error)
-}
-
 // Inputs are what the engine gathered. For every input that is absent, the matching
 // ...Absent field says why, in words that go into the report.
 type Inputs struct {
-	Lab       *lab.Lab
+	Lab       *spec.Lab
 	LabAbsent string
 
 	Facts       *facts.Facts
@@ -68,7 +61,7 @@ type Inputs struct {
 	Switch       *observed.Switch
 	SwitchAbsent string
 
-	Prober       Prober
+	Prober       source.Prober
 	ProberAbsent string
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // simulatedDataplane answers pings the way a lab's dataplane does: a pair answers unless it
@@ -49,7 +50,7 @@ func (d *simulatedDataplane) LinkStats(_ context.Context, node, link string) (ob
 	return observed.LinkStats{TxPackets: d.tx[node]}, nil
 }
 
-func connectivityInputs(p Prober) *Inputs {
+func connectivityInputs(p source.Prober) *Inputs {
 	f := &facts.Facts{
 		Pools: []facts.Pool{{Name: "default-ipv4-ippool", CIDR: netip.MustParsePrefix("192.168.0.0/16"), BlockSize: 26, VXLANMode: "CrossSubnet", IPIPMode: "Never"}},
 		Nodes: []facts.Node{

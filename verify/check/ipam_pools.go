@@ -8,6 +8,7 @@ import (
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // Cluster is the result name of checks that judge the cluster as a whole.
@@ -24,41 +25,27 @@ func ipamPools(_ context.Context, in *Inputs) []*report.Node {
 		r.Notes = append(r.Notes, "no lab definition: pools checked for soundness only")
 		return []*report.Node{r}
 	}
-	have := map[string]facts.Pool{}
-	for _, p := range in.Facts.Pools {
-		have[p.Name] = p
-	}
-	declared := map[string]bool{}
-	for _, want := range in.Lab.CNI.Pools {
-		declared[want.Name] = true
-		why := fmt.Sprintf("lab %s declares pool %s", in.Lab.Name, want.Name)
-		got, ok := have[want.Name]
-		if !ok {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: "pool " + want.Name,
-				Expected: fmt.Sprintf("%s blockSize %d vxlanMode %s ipipMode %s", want.CIDR, want.BlockSize, want.VXLANMode, want.IPIPMode),
-				Reason:   why})
-			continue
-		}
-		add := func(field, w, g string) {
-			if w != g {
-				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: "pool " + want.Name, Field: field,
-					Expected: w, Found: g, Reason: why})
+	undeclared := keyedDiff[string, spec.Pool, facts.Pool]{
+		key:      func(want spec.Pool) string { return want.Name },
+		foundKey: func(got facts.Pool) string { return got.Name },
+		entry:    func(want spec.Pool) string { return "pool " + want.Name },
+		missing: func(want spec.Pool) string {
+			return fmt.Sprintf("%s blockSize %d vxlanMode %s ipipMode %s", want.CIDR, want.BlockSize, want.VXLANMode, want.IPIPMode)
+		},
+		why: func(want spec.Pool) string { return fmt.Sprintf("lab %s declares pool %s", in.Lab.Name, want.Name) },
+		compare: func(want spec.Pool, got facts.Pool, f fields) {
+			f.compare("cidr", want.CIDR.String(), prefixText(got.CIDR))
+			f.compare("blockSize", strconv.Itoa(want.BlockSize), strconv.Itoa(got.BlockSize))
+			f.compare("vxlanMode", modeOrNever(want.VXLANMode), modeOrNever(got.VXLANMode))
+			f.compare("ipipMode", modeOrNever(want.IPIPMode), modeOrNever(got.IPIPMode))
+			f.compare("natOutgoing", strconv.FormatBool(want.NATOutgoing), strconv.FormatBool(got.NATOutgoing))
+			if got.Disabled {
+				f.differ("disabled", "false", "true")
 			}
-		}
-		add("cidr", want.CIDR.String(), prefixText(got.CIDR))
-		add("blockSize", strconv.Itoa(want.BlockSize), strconv.Itoa(got.BlockSize))
-		add("vxlanMode", modeOrNever(want.VXLANMode), modeOrNever(got.VXLANMode))
-		add("ipipMode", modeOrNever(want.IPIPMode), modeOrNever(got.IPIPMode))
-		add("natOutgoing", strconv.FormatBool(want.NATOutgoing), strconv.FormatBool(got.NATOutgoing))
-		if got.Disabled {
-			add("disabled", "false", "true")
-		}
-	}
-	for _, p := range in.Facts.Pools {
-		if !declared[p.Name] {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: "pool " + p.Name, Found: prefixText(p.CIDR),
-				Reason: fmt.Sprintf("lab %s declares no pool %s", in.Lab.Name, p.Name)})
-		}
+		},
+	}.run(r, in.Lab.Pools, in.Facts.Pools)
+	for _, p := range undeclared {
+		unexpectedEntry(r, "pool "+p.Name, prefixText(p.CIDR), fmt.Sprintf("lab %s declares no pool %s", in.Lab.Name, p.Name))
 	}
 	return []*report.Node{r}
 }

@@ -30,81 +30,90 @@ func judgePodsWiring(in *Inputs, e *expect.Node, s *observed.Node, r *report.Nod
 	if !s.Has(observed.TableSysctls) {
 		r.Notes = append(r.Notes, "no sysctls: proxy_arp, proxy_delay and forwarding not compared")
 	}
-	byName := map[string]*observed.PodWiring{}
-	for i := range s.Pods {
-		byName[s.Pods[i].Namespace+"/"+s.Pods[i].Name] = &s.Pods[i]
-	}
-	gw := netip.MustParseAddr(expect.PodGateway)
-	for _, p := range e.PodRoutes {
-		id := p.Pod.Namespace + "/" + p.Pod.Name
-		add := func(kind report.FindingKind, entry, field, want, got, why string) {
-			r.Findings = append(r.Findings, report.Finding{Kind: kind, Entry: entry, Field: field, Expected: want, Found: got, Reason: why})
-		}
-		w, ok := byName[id]
-		if !ok {
-			add(report.Missing, "pod "+id, "", "the pod's network namespace", "",
-				fmt.Sprintf("the facts place pod %s with IP %s on %s", id, p.Pod.IP, e.Name()))
-			continue
-		}
-		podWhy := fmt.Sprintf("Calico gives pod %s its IP as a /32 and routes everything via the link-local %s", id, expect.PodGateway)
-		if w.HostIface != "" && w.HostIface != p.Dev {
-			add(report.Different, "pod "+id, "host interface", p.Dev, w.HostIface,
-				fmt.Sprintf("Calico names the host end cali + the first 11 hex digits of SHA-1(%q)", p.Pod.Namespace+"."+p.Pod.Name))
-		}
-		if !hasPrefix(w.Eth0.Addrs, p.Dst) {
-			add(report.Different, "pod "+id+" eth0", "address", p.Dst.String(), orNone(prefixesText(w.Eth0.Addrs)), podWhy)
-		}
-		if wantMTU != 0 && w.Eth0.MTU != 0 && w.Eth0.MTU != wantMTU {
-			add(report.Different, "pod "+id+" eth0", "mtu", strconv.Itoa(wantMTU), strconv.Itoa(w.Eth0.MTU),
-				"a pod's MTU is the vxlan.calico MTU so that encapsulated packets fit the underlay")
-		}
-		if !hasPodRoute(w.Routes, netip.PrefixFrom(gw, 32), netip.Addr{}) {
-			add(report.Missing, "pod "+id+" route", "", expect.PodGateway+" dev eth0 scope link", "", podWhy)
-		}
-		if !hasPodRoute(w.Routes, netip.MustParsePrefix("0.0.0.0/0"), gw) {
-			add(report.Missing, "pod "+id+" route", "", "default via "+expect.PodGateway+" dev eth0", "", podWhy)
-		}
+	keyedDiff[string, expect.PodRoute, *observed.PodWiring]{
+		key:      func(p expect.PodRoute) string { return podID(p.Pod.Namespace, p.Pod.Name) },
+		foundKey: func(w *observed.PodWiring) string { return podID(w.Namespace, w.Name) },
+		entry:    func(p expect.PodRoute) string { return "pod " + podID(p.Pod.Namespace, p.Pod.Name) },
+		missing:  func(expect.PodRoute) string { return "the pod's network namespace" },
+		why: func(p expect.PodRoute) string {
+			return fmt.Sprintf("the facts place pod %s with IP %s on %s", podID(p.Pod.Namespace, p.Pod.Name), p.Pod.IP, e.Name())
+		},
+		compare: func(p expect.PodRoute, w *observed.PodWiring, pod fields) {
+			judgePodWiring(s, p, w, pod, wantMTU, r)
+		},
+	}.run(r, e.PodRoutes, pointers(s.Pods)) // pods the facts do not place here are routes.pods' to judge
+}
 
-		host := p.Dev
-		if s.Has(observed.TableLinks) {
-			l, ok := s.Link(host)
-			if !ok {
-				add(report.Missing, host, "", "veth "+host+" (host end of pod "+id+")", "", podWhy)
-			} else {
-				if !strings.EqualFold(l.MAC, expect.PodHostMAC) {
-					add(report.Different, host, "mac", expect.PodHostMAC, orNone(l.MAC),
-						"every host-side cali interface has MAC ee:ee:ee:ee:ee:ee, so pods never have to re-learn their gateway")
+// judgePodWiring compares one pod found on the node with what its route in the facts says.
+func judgePodWiring(s *observed.Node, p expect.PodRoute, w *observed.PodWiring, pod fields, wantMTU int, r *report.Node) {
+	id := podID(p.Pod.Namespace, p.Pod.Name)
+	gw := netip.MustParseAddr(expect.PodGateway)
+	podWhy := fmt.Sprintf("Calico gives pod %s its IP as a /32 and routes everything via the link-local %s", id, expect.PodGateway)
+	if w.HostIface != "" && w.HostIface != p.Dev {
+		pod.differBecause("host interface", p.Dev, w.HostIface,
+			fmt.Sprintf("Calico names the host end cali + the first 11 hex digits of SHA-1(%q)", p.Pod.Namespace+"."+p.Pod.Name))
+	}
+	eth0 := entryFields(r, "pod "+id+" eth0", podWhy)
+	if !hasPrefix(w.Eth0.Addrs, p.Dst) {
+		eth0.differ("address", p.Dst.String(), orNone(prefixesText(w.Eth0.Addrs)))
+	}
+	if wantMTU != 0 && w.Eth0.MTU != 0 && w.Eth0.MTU != wantMTU {
+		eth0.differBecause("mtu", strconv.Itoa(wantMTU), strconv.Itoa(w.Eth0.MTU),
+			"a pod's MTU is the vxlan.calico MTU so that encapsulated packets fit the underlay")
+	}
+	routes := entryFields(r, "pod "+id+" route", podWhy)
+	if !hasPodRoute(w.Routes, netip.PrefixFrom(gw, 32), netip.Addr{}) {
+		routes.missing(expect.PodGateway + " dev eth0 scope link")
+	}
+	if !hasPodRoute(w.Routes, netip.MustParsePrefix("0.0.0.0/0"), gw) {
+		routes.missing("default via " + expect.PodGateway + " dev eth0")
+	}
+
+	host := p.Dev
+	if s.Has(observed.TableLinks) {
+		hostEnd := entryFields(r, host, podWhy)
+		l, ok := s.Link(host)
+		if !ok {
+			hostEnd.missing("veth " + host + " (host end of pod " + id + ")")
+		} else {
+			if !strings.EqualFold(l.MAC, expect.PodHostMAC) {
+				hostEnd.differBecause("mac", expect.PodHostMAC, orNone(l.MAC),
+					"every host-side cali interface has MAC ee:ee:ee:ee:ee:ee, so pods never have to re-learn their gateway")
+			}
+			if s.Has(observed.TableAddrs) {
+				var v4 []netip.Prefix
+				for _, a := range l.Addrs {
+					if a.Addr().Is4() {
+						v4 = append(v4, a)
+					}
 				}
-				if s.Has(observed.TableAddrs) {
-					var v4 []netip.Prefix
-					for _, a := range l.Addrs {
-						if a.Addr().Is4() {
-							v4 = append(v4, a)
-						}
-					}
-					if len(v4) > 0 {
-						add(report.Unexpected, host, "address", "no IPv4 address", prefixesText(v4),
-							"the host end answers for 169.254.1.1 by proxy ARP; it holds no IPv4 address")
-					}
+				if len(v4) > 0 {
+					r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: host, Field: "address",
+						Expected: "no IPv4 address", Found: prefixesText(v4),
+						Reason: "the host end answers for 169.254.1.1 by proxy ARP; it holds no IPv4 address"})
 				}
 			}
 		}
-		if s.Has(observed.TableSysctls) {
-			for _, sc := range []struct{ key, want, why string }{
-				{"net.ipv4.conf." + host + ".proxy_arp", "1", "the host end answers the pod's ARP for 169.254.1.1"},
-				{"net.ipv4.neigh." + host + ".proxy_delay", "0", "proxy ARP answers at once, not after a random delay"},
-				{"net.ipv4.conf." + host + ".forwarding", "1", "the host forwards the pod's traffic"},
-			} {
-				got, ok := s.Sysctls[sc.key]
-				if !ok {
-					add(report.Missing, sc.key, "", sc.want, "", sc.why)
-				} else if strings.TrimSpace(got) != sc.want {
-					add(report.Different, sc.key, "value", sc.want, got, sc.why)
-				}
+	}
+	if s.Has(observed.TableSysctls) {
+		for _, sc := range []struct{ key, want, why string }{
+			{"net.ipv4.conf." + host + ".proxy_arp", "1", "the host end answers the pod's ARP for 169.254.1.1"},
+			{"net.ipv4.neigh." + host + ".proxy_delay", "0", "proxy ARP answers at once, not after a random delay"},
+			{"net.ipv4.conf." + host + ".forwarding", "1", "the host forwards the pod's traffic"},
+		} {
+			sysctl := entryFields(r, sc.key, sc.why)
+			got, ok := s.Sysctls[sc.key]
+			if !ok {
+				sysctl.missing(sc.want)
+			} else if strings.TrimSpace(got) != sc.want {
+				sysctl.differ("value", sc.want, got)
 			}
 		}
 	}
 }
+
+// podID names a pod as its namespace/name.
+func podID(namespace, name string) string { return namespace + "/" + name }
 
 func hasPrefix(list []netip.Prefix, p netip.Prefix) bool {
 	for _, x := range list {

@@ -23,12 +23,8 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 	for _, p := range e.PodRoutes {
 		podDsts[p.Dst] = true
 	}
-	// Only routes inside a pool are Calico's; pod /32s are judged by routes.pods. The found
-	// routes are indexed by destination once: first[dst] and next[i] chain the (rare) several
-	// routes to one destination, so that a node with 1,000 routes costs 1,000 lookups.
+	// Only routes inside a pool are Calico's; pod /32s are judged by routes.pods.
 	var calicos []*observed.Route // in the node's order, for stable findings
-	first := make(map[netip.Prefix]int, len(s.Routes))
-	var next []int
 	for i := range s.Routes {
 		rt := &s.Routes[i]
 		if !mainTable(rt) || !rt.Dst.Addr().Is4() || !in.Expect.InPool(rt.Dst) {
@@ -37,96 +33,76 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 		if rt.Dst.IsSingleIP() && (strings.HasPrefix(rt.Dev, "cali") || podDsts[rt.Dst]) {
 			continue
 		}
-		idx := len(calicos)
 		calicos = append(calicos, rt)
-		next = append(next, -1)
-		if head, ok := first[rt.Dst]; ok {
-			for next[head] >= 0 {
-				head = next[head]
-			}
-			next[head] = idx
-		} else {
-			first[rt.Dst] = idx
-		}
 	}
-	used := make([]bool, len(calicos))
 
 	routes, problems := e.Routes()
-	for i := range routes {
-		want := &routes[i]
-		closest := -1
-		var closestDiffs []report.Finding
-		head, ok := first[want.Dst]
-		for j := head; ok && j >= 0; j = next[j] {
-			if used[j] {
-				continue
+	stale := keyedDiff[netip.Prefix, *expect.Route, *observed.Route]{
+		key:      func(want *expect.Route) netip.Prefix { return want.Dst },
+		foundKey: func(got *observed.Route) netip.Prefix { return got.Dst },
+		entry:    func(want *expect.Route) string { return want.Dst.String() },
+		missing:  func(want *expect.Route) string { return formatExpected(want, u.Dev) },
+		why:      func(want *expect.Route) string { return want.Why().Text(u.Dev) },
+		// Of several routes to one destination, the one that differs in the fewest fields.
+		pick: func(want *expect.Route, found []*observed.Route) int {
+			if len(found) == 1 {
+				return 0
 			}
-			diffs := diffRoute(want, calicos[j], u.Dev)
-			if len(diffs) == 0 {
-				closest, closestDiffs = j, nil
-				break
+			closest, fewest := 0, -1
+			for j, got := range found {
+				n := 0
+				diffRoute(want, got, u.Dev, func(string, string, string) { n++ })
+				if n == 0 {
+					return j
+				}
+				if fewest < 0 || n < fewest {
+					closest, fewest = j, n
+				}
 			}
-			if closest < 0 || len(diffs) < len(closestDiffs) {
-				closest, closestDiffs = j, diffs
-			}
-		}
-		if closest < 0 { // no route to this destination, or each one matched an earlier expectation
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: want.Dst.String(),
-				Expected: formatExpected(want, u.Dev), Reason: want.Why().Text(u.Dev)})
-			continue
-		}
-		used[closest] = true
-		for _, d := range closestDiffs {
-			d.Reason = want.Why().Text(u.Dev)
-			r.Findings = append(r.Findings, d)
-		}
-	}
+			return closest
+		},
+		once: true, // a route answers one expectation
+		compare: func(want *expect.Route, got *observed.Route, f fields) {
+			diffRoute(want, got, u.Dev, f.differ)
+		},
+	}.run(r, pointers(routes), calicos)
 
 	for _, p := range problems {
 		r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: p.Entry, Reason: p.Reason})
 	}
-	for j, got := range calicos {
-		if used[j] {
-			continue
-		}
+	for _, got := range stale {
 		if ok, why := isTolerated(e.ToleratedTo(got.Dst), got, u.Dev); ok {
 			continue
 		} else if why != "" {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: got.Dst.String(),
-				Found: formatRoute(got), Reason: why})
+			unexpectedEntry(r, got.Dst.String(), formatRoute(got), why)
 			continue
 		}
-		r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: got.Dst.String(),
-			Found: formatRoute(got), Reason: unexpectedBlockReason(in.Expect, e, got.Dst)})
+		unexpectedEntry(r, got.Dst.String(), formatRoute(got), unexpectedBlockReason(in.Expect, e, got.Dst))
 	}
 }
 
-// diffRoute compares a route field by field; mtu and metric are never compared.
-func diffRoute(want *expect.Route, got *observed.Route, parent string) []report.Finding {
-	var out []report.Finding
-	add := func(field, exp, found string) {
-		out = append(out, report.Finding{Kind: report.Different, Entry: want.Dst.String(), Field: field, Expected: exp, Found: found})
-	}
+// diffRoute compares a route field by field and calls differ for each field that differs;
+// mtu and metric are never compared.
+func diffRoute(want *expect.Route, got *observed.Route, parent string, differ func(field, want, got string)) {
 	if typ := orDefaultType(got.Type); typ != want.Type {
-		add("type", want.Type, typ)
+		differ("type", want.Type, typ)
 	}
 	if got.Gateway != want.Gateway {
-		add("gateway", addrText(want.Gateway), addrText(got.Gateway))
+		differ("gateway", addrText(want.Gateway), addrText(got.Gateway))
 	}
 	if want.Underlay {
 		if parent != "" && got.Dev != parent {
-			add("dev", parent+" (the interface holding "+want.Why().Self.Address.Addr().String()+")", orNone(got.Dev))
+			differ("dev", parent+" (the interface holding "+want.Why().Self.Address.Addr().String()+")", orNone(got.Dev))
 		}
 	} else if want.Dev != "" && got.Dev != want.Dev {
-		add("dev", want.Dev, orNone(got.Dev))
+		differ("dev", want.Dev, orNone(got.Dev))
 	}
 	if !want.AnyOnlink && got.Onlink != want.Onlink {
-		add("onlink", onlinkText(want.Onlink), onlinkText(got.Onlink))
+		differ("onlink", onlinkText(want.Onlink), onlinkText(got.Onlink))
 	}
 	if !want.AcceptsProtocol(got.Protocol) {
-		add("protocol", expectedProtocols(want), protocolText(got.Protocol))
+		differ("protocol", expectedProtocols(want), protocolText(got.Protocol))
 	}
-	return out
 }
 
 func orDefaultType(t string) string {
@@ -151,7 +127,9 @@ func isTolerated(forms []expect.Route, got *observed.Route, parent string) (ok b
 	}
 	accepted := make([]string, 0, len(forms))
 	for i := range forms {
-		if len(diffRoute(&forms[i], got, parent)) == 0 {
+		matches := true
+		diffRoute(&forms[i], got, parent, func(string, string, string) { matches = false })
+		if matches {
 			return true, ""
 		}
 		accepted = append(accepted, formatExpected(&forms[i], parent))

@@ -18,67 +18,57 @@ func routesPods(_ context.Context, in *Inputs) []*report.Node {
 }
 
 func judgePodRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
-	want := make(map[netip.Prefix]*expect.PodRoute, len(e.PodRoutes))
+	want := make(map[netip.Prefix]bool, len(e.PodRoutes))
 	for i := range e.PodRoutes {
-		want[e.PodRoutes[i].Dst] = &e.PodRoutes[i]
+		want[e.PodRoutes[i].Dst] = true
 	}
-	found := map[netip.Prefix][]*observed.Route{}
 	var candidates []*observed.Route
 	for i := range s.Routes {
 		rt := &s.Routes[i]
 		if !mainTable(rt) || !rt.Dst.IsSingleIP() || !in.Expect.InPool(rt.Dst) {
 			continue
 		}
-		if want[rt.Dst] == nil && !strings.HasPrefix(rt.Dev, "cali") {
+		if !want[rt.Dst] && !strings.HasPrefix(rt.Dev, "cali") {
 			continue // a /32 that is neither a pod's nor via a pod veth: routes.blocks judges it
 		}
-		found[rt.Dst] = append(found[rt.Dst], rt)
 		candidates = append(candidates, rt)
 	}
-	used := map[*observed.Route]bool{}
-	for i := range e.PodRoutes {
-		p := &e.PodRoutes[i]
-		why := fmt.Sprintf("pod %s/%s runs on %s with IP %s: the host reaches it through its veth %s",
-			p.Pod.Namespace, p.Pod.Name, e.Name(), p.Pod.IP, p.Dev)
-		expected := fmt.Sprintf("%s dev %s scope link", p.Dst, p.Dev)
-		cands := found[p.Dst]
-		if len(cands) == 0 {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: p.Dst.String(), Expected: expected, Reason: why})
-			continue
-		}
-		got := cands[0]
-		for _, c := range cands {
-			if c.Dev == p.Dev {
-				got = c
-				break
+	stale := keyedDiff[netip.Prefix, expect.PodRoute, *observed.Route]{
+		key:      func(p expect.PodRoute) netip.Prefix { return p.Dst },
+		foundKey: func(got *observed.Route) netip.Prefix { return got.Dst },
+		entry:    func(p expect.PodRoute) string { return p.Dst.String() },
+		missing:  func(p expect.PodRoute) string { return fmt.Sprintf("%s dev %s scope link", p.Dst, p.Dev) },
+		why: func(p expect.PodRoute) string {
+			return fmt.Sprintf("pod %s/%s runs on %s with IP %s: the host reaches it through its veth %s",
+				p.Pod.Namespace, p.Pod.Name, e.Name(), p.Pod.IP, p.Dev)
+		},
+		// The route via the pod's own veth, else the first: a second route to a pod is stale.
+		pick: func(p expect.PodRoute, found []*observed.Route) int {
+			for i, c := range found {
+				if c.Dev == p.Dev {
+					return i
+				}
 			}
-		}
-		used[got] = true
-		if got.Dev != p.Dev {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: p.Dst.String(), Field: "dev",
-				Expected: p.Dev, Found: orNone(got.Dev), Reason: why})
-		}
-		if got.Gateway.IsValid() {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: p.Dst.String(), Field: "gateway",
-				Expected: "none", Found: got.Gateway.String(), Reason: why})
-		}
-		if got.Scope != "" && got.Scope != "link" {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: p.Dst.String(), Field: "scope",
-				Expected: "link", Found: got.Scope, Reason: why})
-		}
-		if t := orDefaultType(got.Type); t != expect.TypeUnicast {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: p.Dst.String(), Field: "type",
-				Expected: expect.TypeUnicast, Found: t, Reason: why})
-		}
-	}
-	for _, got := range candidates {
-		if used[got] {
-			continue
-		}
+			return 0
+		},
+		compare: func(p expect.PodRoute, got *observed.Route, f fields) {
+			if got.Dev != p.Dev {
+				f.differ("dev", p.Dev, orNone(got.Dev))
+			}
+			if got.Gateway.IsValid() {
+				f.differ("gateway", "none", got.Gateway.String())
+			}
+			if got.Scope != "" && got.Scope != "link" {
+				f.differ("scope", "link", got.Scope)
+			}
+			f.compare("type", expect.TypeUnicast, orDefaultType(got.Type))
+		},
+	}.run(r, e.PodRoutes, candidates)
+	for _, got := range stale {
 		reason := fmt.Sprintf("no pod in the facts has %s on %s: a route via a pod veth for a pod that is gone is stale", got.Dst.Addr(), e.Name())
-		if want[got.Dst] != nil {
+		if want[got.Dst] {
 			reason = fmt.Sprintf("%s already has its pod route: a second route to it is stale", got.Dst.Addr())
 		}
-		r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: got.Dst.String(), Found: formatRoute(got), Reason: reason})
+		unexpectedEntry(r, got.Dst.String(), formatRoute(got), reason)
 	}
 }

@@ -8,44 +8,38 @@ import (
 
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // switchPorts: the switch port of every lab node is up, an access port in the node's VLAN,
 // and its description names the node. One result per lab node behind the switch.
 func switchPorts(_ context.Context, in *Inputs) []*report.Node {
-	ports := map[string]*observed.SwitchPort{}
-	for i := range in.Switch.Ports {
-		ports[in.Switch.Ports[i].Name] = &in.Switch.Ports[i]
-	}
+	sw := in.Lab.Switch
 	var out []*report.Node
-	for _, n := range in.Lab.Nodes {
-		if n.SwitchPort == "" {
-			continue
-		}
-		r := &report.Node{Node: n.Name}
+	for _, want := range sw.Ports {
+		r := &report.Node{Node: want.Node}
 		out = append(out, r)
-		entry := in.Lab.Switch.Name + " " + n.SwitchPort
-		why := fmt.Sprintf("the lab connects %s:%s to %s in VLAN %d", in.Lab.Switch.Name, n.SwitchPort, n.Name, n.VLAN)
-		p, ok := ports[n.SwitchPort]
-		if !ok {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: entry, Expected: "port " + n.SwitchPort, Reason: why})
-			continue
-		}
-		add := func(field, want, got string) {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: entry, Field: field, Expected: want, Found: got, Reason: why})
-		}
-		if !p.Up {
-			add("status", "connected (up)", orDefault(p.Status, "down"))
-		}
-		if p.Mode != "" && p.Mode != "access" {
-			add("mode", "access", p.Mode)
-		}
-		if p.VLAN != n.VLAN {
-			add("vlan", strconv.Itoa(n.VLAN), strconv.Itoa(p.VLAN))
-		}
-		if !strings.Contains(p.Description, n.Name) {
-			add("description", "Connection to "+n.Name, orNone(p.Description))
-		}
+		keyedDiff[string, spec.Port, observed.SwitchPort]{
+			key:      func(want spec.Port) string { return want.Name },
+			foundKey: func(got observed.SwitchPort) string { return got.Name },
+			entry:    func(want spec.Port) string { return sw.Name + " " + want.Name },
+			missing:  func(want spec.Port) string { return "port " + want.Name },
+			why: func(want spec.Port) string {
+				return fmt.Sprintf("the lab connects %s:%s to %s in VLAN %d", sw.Name, want.Name, want.Node, want.VLAN)
+			},
+			compare: func(want spec.Port, got observed.SwitchPort, f fields) {
+				if !got.Up {
+					f.differ("status", "connected (up)", orDefault(got.Status, "down"))
+				}
+				if got.Mode != "" && got.Mode != "access" {
+					f.differ("mode", "access", got.Mode)
+				}
+				f.compare("vlan", strconv.Itoa(want.VLAN), strconv.Itoa(got.VLAN))
+				if !strings.Contains(got.Description, want.Node) {
+					f.differ("description", "Connection to "+want.Node, orNone(got.Description))
+				}
+			},
+		}.run(r, []spec.Port{want}, in.Switch.Ports) // one result per node: the switch's other ports are not judged
 	}
 	return out
 }

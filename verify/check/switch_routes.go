@@ -5,36 +5,33 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // switchRoutes: a connected route for every lab VLAN subnet, so the switch forwards between
 // the node subnets.
 func switchRoutes(_ context.Context, in *Inputs) []*report.Node {
 	r := &report.Node{Node: in.Lab.Switch.Name}
-	for _, v := range in.Lab.Switch.VLANs {
-		why := fmt.Sprintf("nodes in %s reach the other VLANs through the switch's %s", v.Subnet, v.SVI())
-		found := false
-		for _, rt := range in.Switch.Routes {
-			if rt.Dst != v.Subnet {
-				continue
+	keyedDiff[netip.Prefix, spec.VLAN, observed.SwitchRoute]{
+		key:      func(v spec.VLAN) netip.Prefix { return v.Subnet },
+		foundKey: func(got observed.SwitchRoute) netip.Prefix { return got.Dst },
+		entry:    func(v spec.VLAN) string { return v.Subnet.String() },
+		missing:  func(v spec.VLAN) string { return fmt.Sprintf("connected %s via %s", v.Subnet, v.SVI) },
+		why: func(v spec.VLAN) string {
+			return fmt.Sprintf("nodes in %s reach the other VLANs through the switch's %s", v.Subnet, v.SVI)
+		},
+		pick: first[spec.VLAN, observed.SwitchRoute],
+		compare: func(v spec.VLAN, got observed.SwitchRoute, f fields) {
+			if got.Type != "" && got.Type != "connected" {
+				f.differ("type", "connected", got.Type)
 			}
-			found = true
-			if rt.Type != "" && rt.Type != "connected" {
-				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: v.Subnet.String(), Field: "type",
-					Expected: "connected", Found: rt.Type, Reason: why})
+			if got.Iface != "" && got.Iface != v.SVI {
+				f.differ("interface", v.SVI, got.Iface)
 			}
-			if rt.Iface != "" && rt.Iface != v.SVI() {
-				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: v.Subnet.String(), Field: "interface",
-					Expected: v.SVI(), Found: rt.Iface, Reason: why})
-			}
-			break
-		}
-		if !found {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: v.Subnet.String(),
-				Expected: fmt.Sprintf("connected %s via %s", v.Subnet, v.SVI()), Reason: why})
-		}
-	}
+		},
+	}.run(r, in.Lab.Switch.VLANs, in.Switch.Routes) // routes to other subnets are not judged
 	return []*report.Node{r}
 }
 

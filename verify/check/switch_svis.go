@@ -4,34 +4,32 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // switchSVIs: each lab VLAN's SVI is up with the gateway address and the subnet's prefix.
 func switchSVIs(_ context.Context, in *Inputs) []*report.Node {
 	r := &report.Node{Node: in.Lab.Switch.Name}
-	for _, v := range in.Lab.Switch.VLANs {
-		why := fmt.Sprintf("VLAN %d (%s) routes %s through gateway %s", v.ID, v.Name, v.Subnet, v.Gateway)
-		found := false
-		for _, s := range in.Switch.SVIs {
-			if s.VLAN != v.ID && s.Name != v.SVI() {
-				continue
+	keyedDiff[int, spec.VLAN, observed.SVI]{
+		// Both collectors take an SVI's VLAN from its name (Vlan10 is VLAN 10).
+		key:      func(v spec.VLAN) int { return v.ID },
+		foundKey: func(got observed.SVI) int { return got.VLAN },
+		entry:    func(v spec.VLAN) string { return v.SVI },
+		missing:  func(v spec.VLAN) string { return fmt.Sprintf("%s up with %s", v.SVI, v.Gateway) },
+		why: func(v spec.VLAN) string {
+			return fmt.Sprintf("VLAN %d (%s) routes %s through gateway %s", v.ID, v.Name, v.Subnet, v.Gateway.Addr())
+		},
+		pick: first[spec.VLAN, observed.SVI],
+		compare: func(v spec.VLAN, got observed.SVI, f fields) {
+			if !got.Up {
+				f.differ("status", "up/up", "down")
 			}
-			found = true
-			if !s.Up {
-				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: v.SVI(), Field: "status",
-					Expected: "up/up", Found: "down", Reason: why})
+			if got.Address != v.Gateway {
+				f.differ("address", v.Gateway.String(), prefixText(got.Address))
 			}
-			if s.Address != v.GatewayPrefix() {
-				r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: v.SVI(), Field: "address",
-					Expected: v.GatewayPrefix().String(), Found: prefixText(s.Address), Reason: why})
-			}
-			break
-		}
-		if !found {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: v.SVI(),
-				Expected: fmt.Sprintf("%s up with %s", v.SVI(), v.GatewayPrefix()), Reason: why})
-		}
-	}
+		},
+	}.run(r, in.Lab.Switch.VLANs, in.Switch.SVIs) // SVIs of other VLANs are not judged
 	return []*report.Node{r}
 }

@@ -14,9 +14,7 @@ func topologyNodes(_ context.Context, in *Inputs) []*report.Node {
 	var want []string
 	switch {
 	case in.Lab != nil:
-		for _, n := range in.Lab.Nodes {
-			want = append(want, n.Name)
-		}
+		want = append(want, in.Lab.Nodes...)
 		if in.Lab.Switch != nil {
 			want = append(want, in.Lab.Switch.Name)
 		}

@@ -27,49 +27,43 @@ func judgeVXLANDevice(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 		return
 	}
 	u := findUnderlay(e, s, r)
-	why := vxlanWhy(in, e)
+	f := entryFields(r, expect.VXLANDevice, vxlanWhy(in, e))
 	if !present {
-		r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: expect.VXLANDevice,
-			Expected: fmt.Sprintf("vxlan id %d local %s dev %s dstport %d nolearning mtu %d address %s",
-				d.VNI, d.Local, orUnderlay(u.Dev), d.Port, d.MTU(u.MTU), d.MAC),
-			Reason: why})
+		f.missing(fmt.Sprintf("vxlan id %d local %s dev %s dstport %d nolearning mtu %d address %s",
+			d.VNI, d.Local, orUnderlay(u.Dev), d.Port, d.MTU(u.MTU), d.MAC))
 		return
 	}
-	add := func(field, want, got, reason string) {
-		r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: expect.VXLANDevice, Field: field,
-			Expected: want, Found: got, Reason: reason})
-	}
 	if link.Kind != "" && link.Kind != "vxlan" {
-		add("kind", "vxlan", link.Kind, why)
+		f.differ("kind", "vxlan", link.Kind)
 	}
 	if !link.Up {
-		add("state", "up", "down", why)
+		f.differ("state", "up", "down")
 	}
 	if link.MTU != 0 && link.MTU != d.MTU(u.MTU) {
-		add("mtu", strconv.Itoa(d.MTU(u.MTU)), strconv.Itoa(link.MTU),
+		f.differBecause("mtu", strconv.Itoa(d.MTU(u.MTU)), strconv.Itoa(link.MTU),
 			fmt.Sprintf("VXLAN costs %d bytes: %d on a %d underlay", expect.VXLANOverhead, d.MTU(u.MTU), u.MTU))
 	}
 	if link.MAC != "" && !strings.EqualFold(link.MAC, d.MAC) {
-		add("mac", d.MAC, link.MAC, macWhy(e))
+		f.differBecause("mac", d.MAC, link.MAC, macWhy(e))
 	}
 	if v := link.VXLAN; v == nil {
 		r.Notes = append(r.Notes, "vxlan attributes not in the link table (ip link without -d): VNI, port, local, parent and learning not compared")
 	} else {
 		if v.VNI != d.VNI {
-			add("vni", strconv.Itoa(d.VNI), strconv.Itoa(v.VNI), "Calico's VXLAN VNI is 4096 on every node: VTEPs with different VNIs drop each other's frames")
+			f.differBecause("vni", strconv.Itoa(d.VNI), strconv.Itoa(v.VNI), "Calico's VXLAN VNI is 4096 on every node: VTEPs with different VNIs drop each other's frames")
 		}
 		if v.Port != 0 && v.Port != d.Port {
-			add("dstport", strconv.Itoa(d.Port), strconv.Itoa(v.Port), "Calico uses the IANA VXLAN port 4789")
+			f.differBecause("dstport", strconv.Itoa(d.Port), strconv.Itoa(v.Port), "Calico uses the IANA VXLAN port 4789")
 		}
 		if v.Local != d.Local {
-			add("local", d.Local.String(), addrText(v.Local),
+			f.differBecause("local", d.Local.String(), addrText(v.Local),
 				fmt.Sprintf("the VTEP source is %s's underlay address %s, where the other nodes' FDB entries point", e.Name(), d.Local))
 		}
 		if u.Dev != "" && v.Dev != "" && v.Dev != u.Dev {
-			add("dev", u.Dev, v.Dev, fmt.Sprintf("%s holds the underlay address %s", u.Dev, d.Local))
+			f.differBecause("dev", u.Dev, v.Dev, fmt.Sprintf("%s holds the underlay address %s", u.Dev, d.Local))
 		}
 		if v.Learning {
-			add("learning", "nolearning", "learning", "Calico programs the FDB itself: learning would let stale sources override it")
+			f.differBecause("learning", "nolearning", "learning", "Calico programs the FDB itself: learning would let stale sources override it")
 		}
 	}
 	if s.Has(observed.TableAddrs) && d.Addr.IsValid() {
@@ -83,7 +77,7 @@ func judgeVXLANDevice(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 			has = has || a == d.Addr
 		}
 		if !has || len(v4) != 1 {
-			add("address", d.Addr.String(), orNone(strings.Join(v4, ", ")),
+			f.differBecause("address", d.Addr.String(), orNone(strings.Join(v4, ", ")),
 				fmt.Sprintf("%s's VXLAN tunnel address in the facts is %s", e.Name(), d.Addr.Addr()))
 		}
 	}

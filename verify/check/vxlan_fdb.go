@@ -18,7 +18,6 @@ func vxlanFDB(_ context.Context, in *Inputs) []*report.Node {
 }
 
 func judgeVXLANFDB(_ *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
-	found := map[string]*observed.FDBEntry{}
 	var onDevice []*observed.FDBEntry
 	for i := range s.FDB {
 		f := &s.FDB[i]
@@ -27,41 +26,31 @@ func judgeVXLANFDB(_ *Inputs, e *expect.Node, s *observed.Node, r *report.Node) 
 		if f.Dev != expect.VXLANDevice || (!f.Dst.IsValid() && multicastMAC(f.MAC)) {
 			continue
 		}
-		found[strings.ToLower(f.MAC)] = f
 		onDevice = append(onDevice, f)
 	}
-	expected := map[string]bool{}
-	for _, want := range e.FDB() {
-		mac := strings.ToLower(want.MAC)
-		expected[mac] = true
-		// Only a finding needs the reason: on a healthy 1,000-node cluster formatting it for
-		// every entry would cost more than the comparison.
-		why := func() string {
+	stale := keyedDiff[string, expect.FDBEntry, *observed.FDBEntry]{
+		key:      func(want expect.FDBEntry) string { return strings.ToLower(want.MAC) },
+		foundKey: func(got *observed.FDBEntry) string { return strings.ToLower(got.MAC) },
+		entry:    func(want expect.FDBEntry) string { return want.MAC },
+		missing: func(want expect.FDBEntry) string {
+			return fmt.Sprintf("%s dev vxlan.calico dst %s self permanent", want.MAC, want.Dst)
+		},
+		why: func(want expect.FDBEntry) string {
 			return fmt.Sprintf("%s's VTEP MAC is %s and its underlay address %s: frames for it are sent to that address",
 				want.Peer.Name, want.MAC, want.Dst)
-		}
-		got, ok := found[mac]
-		if !ok {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: want.MAC,
-				Expected: fmt.Sprintf("%s dev vxlan.calico dst %s self permanent", want.MAC, want.Dst), Reason: why()})
-			continue
-		}
-		if got.Dst != want.Dst {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: want.MAC, Field: "dst",
-				Expected: want.Dst.String(), Found: addrText(got.Dst), Reason: why()})
-		}
-		if !got.Permanent {
-			r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: want.MAC, Field: "state",
-				Expected: "permanent", Found: "not permanent", Reason: why()})
-		}
-	}
-	for _, got := range onDevice {
-		if expected[strings.ToLower(got.MAC)] {
-			continue
-		}
-		r.Findings = append(r.Findings, report.Finding{Kind: report.Unexpected, Entry: got.MAC,
-			Found:  fmt.Sprintf("%s dev vxlan.calico dst %s", got.MAC, addrText(got.Dst)),
-			Reason: fmt.Sprintf("no remote node has VTEP MAC %s: an FDB entry for it is stale", got.MAC)})
+		},
+		compare: func(want expect.FDBEntry, got *observed.FDBEntry, f fields) {
+			if got.Dst != want.Dst {
+				f.differ("dst", want.Dst.String(), addrText(got.Dst))
+			}
+			if !got.Permanent {
+				f.differ("state", "permanent", "not permanent")
+			}
+		},
+	}.run(r, e.FDB(), onDevice)
+	for _, got := range stale {
+		unexpectedEntry(r, got.MAC, fmt.Sprintf("%s dev vxlan.calico dst %s", got.MAC, addrText(got.Dst)),
+			fmt.Sprintf("no remote node has VTEP MAC %s: an FDB entry for it is stale", got.MAC))
 	}
 }
 

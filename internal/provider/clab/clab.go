@@ -25,7 +25,7 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/verify"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // Name is the provider's --provider value.
@@ -339,7 +339,7 @@ func (p *Provider) Exec(ctx context.Context, labName, target string, argv []stri
 }
 
 // Source implements provider.Provider.
-func (p *Provider) Source(ctx context.Context, l *lab.Lab) (verify.Source, error) {
+func (p *Provider) Source(ctx context.Context, l *lab.Lab) (source.Source, error) {
 	d, err := p.h.destroyPreflight(ctx, l.Name, false)
 	if err != nil {
 		return nil, err

@@ -12,9 +12,9 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/render"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // The switch login the rendered cEOS startup config creates (internal/render/eos.go).
@@ -23,9 +23,9 @@ const (
 	switchPassword = "admin"
 )
 
-// source is the live verify source of a clab lab: kind nodes read by docker exec, facts from the
+// liveSource is the live verify source of a clab lab: kind nodes read by docker exec, facts from the
 // API server, the switch over SSH.
-type source struct {
+type liveSource struct {
 	lab     *lab.Lab
 	h       *host
 	workDir string
@@ -47,8 +47,8 @@ type nodeRound struct {
 	sandboxes map[string][]nodeexec.Sandbox // per node: the pods' network namespaces
 }
 
-func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *source {
-	return &source{
+func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *liveSource {
+	return &liveSource{
 		workDir: workDir,
 		lab:     l,
 		h:       h,
@@ -59,17 +59,17 @@ func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string)
 	}
 }
 
-var _ verify.Prober = (*source)(nil)
+var _ source.Prober = (*liveSource)(nil)
 
-func (s *source) Describe() string { return "clab lab " + s.lab.Name }
+func (s *liveSource) Describe() string { return "clab lab " + s.lab.Name }
 
-func (s *source) Facts(ctx context.Context) (*facts.Facts, error) { return s.kube.Facts(ctx) }
+func (s *liveSource) Facts(ctx context.Context) (*facts.Facts, error) { return s.kube.Facts(ctx) }
 
 // NodeState reads every node of the lab on the first call of a round, all nodes and all
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
 // node. The pods table comes from the pods' network namespaces on each node, named with the
 // cluster's pod facts; without facts it stays unmarked and pods.wiring is skipped.
-func (s *source) NodeState(ctx context.Context, node string) (*observed.Node, error) {
+func (s *liveSource) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	if _, ok := s.lab.Node(node); !ok {
 		return nil, fmt.Errorf("lab %s has no node %s", s.lab.Name, node)
 	}
@@ -85,7 +85,7 @@ func (s *source) NodeState(ctx context.Context, node string) (*observed.Node, er
 	return nil, fmt.Errorf("node %s: %w", node, s.cur.err)
 }
 
-func (s *source) readRound(ctx context.Context) *nodeRound {
+func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 	var names []string
 	for _, n := range s.lab.Nodes {
 		names = append(names, n.Name)
@@ -117,8 +117,8 @@ func (s *source) readRound(ctx context.Context) *nodeRound {
 	return r
 }
 
-// Ping implements verify.Prober: ping runs on the pod's node inside the pod's network namespace.
-func (s *source) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
+// Ping implements source.Prober: ping runs on the pod's node inside the pod's network namespace.
+func (s *liveSource) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
 	s.mu.Lock()
 	if s.cur == nil {
 		s.cur = s.readRound(ctx)
@@ -132,13 +132,13 @@ func (s *source) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count
 	return s.nodes.Ping(ctx, from.Node, b.Netns, dst, count)
 }
 
-// LinkStats implements verify.Prober.
-func (s *source) LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error) {
+// LinkStats implements source.Prober.
+func (s *liveSource) LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error) {
 	return s.nodes.LinkStats(ctx, node, link)
 }
 
 // Topology reports each lab node's container and Ready condition, and the switch's container.
-func (s *source) Topology(ctx context.Context) ([]observed.NodeStatus, error) {
+func (s *liveSource) Topology(ctx context.Context) ([]observed.NodeStatus, error) {
 	containers, err := labNodeContainers(ctx, s.docker, s.lab.Name, s.lab.Cluster.Name)
 	if err != nil {
 		return nil, err
@@ -189,10 +189,10 @@ func containerDetail(c nodeContainer, found bool, name string) string {
 }
 
 // Switch reads the cEOS switch over SSH at its management address from `containerlab inspect`.
-func (s *source) Switch(ctx context.Context) (*observed.Switch, error) {
+func (s *liveSource) Switch(ctx context.Context) (*observed.Switch, error) {
 	sw := s.lab.Switch
 	if sw == nil {
-		return nil, verify.ErrAbsent
+		return nil, source.ErrAbsent
 	}
 	topology := filepath.Join(s.workDir, filepath.FromSlash(render.TopologyPath(s.lab.Name)))
 	out, err := s.h.output(ctx, s.workDir, []string{"containerlab", "inspect", "-t", topology, "--format", "json"})

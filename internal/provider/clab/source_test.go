@@ -25,6 +25,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // recordedNodes answers every node's commands with the recordings of nodeexec's k01-worker,
@@ -69,7 +70,7 @@ func (c *countingExecer) Exec(ctx context.Context, node string, argv []string) (
 	return c.next.Exec(ctx, node, argv)
 }
 
-func newTestSource(t *testing.T) *source {
+func newTestSource(t *testing.T) *liveSource {
 	l := mustLab(t, "pod-network")
 	readyNode := func(name string, ready corev1.ConditionStatus) *corev1.Node {
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
@@ -94,7 +95,7 @@ func newTestSource(t *testing.T) *source {
 		{Names: []string{"/pod-network-worker2"}, Labels: kindLabel, State: "exited", Status: "Exited (137) 1 minute ago"},
 		{Names: []string{"/other-control-plane"}, Labels: map[string]string{"io.x-k8s.kind.cluster": "other"}, State: "running"},
 	}}
-	return &source{
+	return &liveSource{
 		lab:    l,
 		docker: d,
 		kube:   &kube.Collector{Dynamic: dyn, Core: core},
@@ -148,7 +149,7 @@ func TestSourceTopology(t *testing.T) {
 func TestSourceProbesAndSwitch(t *testing.T) {
 	s := newTestSource(t)
 	ctx := context.Background()
-	var p verify.Prober = s
+	var p source.Prober = s
 	from := facts.Pod{Namespace: "default", Name: "multitool", Node: "pod-network-worker", IP: netip.MustParseAddr("192.168.162.130")}
 	got, err := p.Ping(ctx, from, netip.MustParseAddr("192.168.162.130"), 3)
 	if err != nil || got != 3 {
@@ -158,7 +159,7 @@ func TestSourceProbesAndSwitch(t *testing.T) {
 	if _, err := p.Ping(ctx, stranger, netip.MustParseAddr("192.168.162.130"), 3); err == nil {
 		t.Errorf("ping from a pod without a namespace succeeded")
 	}
-	if _, err := s.Switch(ctx); !errors.Is(err, verify.ErrAbsent) {
+	if _, err := s.Switch(ctx); !errors.Is(err, source.ErrAbsent) {
 		t.Errorf("pod-network switch: err = %v, want ErrAbsent", err)
 	}
 }
@@ -191,7 +192,7 @@ func TestSourceReadsAllNodesOncePerRound(t *testing.T) {
 // topology.nodes, and the node tables reach the checks that need them instead of being skipped.
 func TestSourceThroughTheVerifyEngine(t *testing.T) {
 	s := newTestSource(t)
-	r, err := verify.Run(context.Background(), s, verify.Options{Lab: s.lab, Checks: []string{"topology.nodes", "vxlan.device", "pods.wiring"}})
+	r, err := verify.Run(context.Background(), s, verify.Options{Lab: s.lab.VerifySpec(), Checks: []string{"topology.nodes", "vxlan.device", "pods.wiring"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 // so this bounds the wait for a broken path, not the time of a healthy one.
 const pingReplyWait = time.Second
 
-// Ping implements verify.Prober. The echo requests leave from an ICMP socket opened inside the
+// Ping implements source.Prober. The echo requests leave from an ICMP socket opened inside the
 // pod's network namespace (not the ping binary: no process per pair, and replies are matched by
 // identifier and sequence, so a burst takes milliseconds). The socket lives in the pod's
 // namespace, so nothing can leave the lab: the lab's namespaces have no path to the host.
@@ -129,7 +129,7 @@ func echo(ctx context.Context, conn *icmp.PacketConn, dst netip.Addr, count int)
 	}
 }
 
-// LinkStats implements verify.Prober: the counters of link in the node's namespace, read with
+// LinkStats implements source.Prober: the counters of link in the node's namespace, read with
 // netlink.
 func (s *Source) LinkStats(_ context.Context, node, link string) (observed.LinkStats, error) {
 	h, err := openNamespace(NamespaceName(s.lab.Name, node))

@@ -19,13 +19,13 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // Source implements provider.Provider: the live verify source of a deployed netns lab.
-func (p *Provider) Source(_ context.Context, l *lab.Lab) (verify.Source, error) {
+func (p *Provider) Source(_ context.Context, l *lab.Lab) (source.Source, error) {
 	if err := requireRoot("verify of a netns lab"); err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (p *Provider) Source(_ context.Context, l *lab.Lab) (verify.Source, error) 
 
 // Source reads a live netns lab for the verify engine: the facts from the lab's datastore, the
 // switch, node and pod tables with netlink from inside their namespaces, the natOutgoing table
-// with nftables. It is also the lab's verify.Prober (see prober.go).
+// with nftables. It is also the lab's source.Prober (see prober.go).
 //
 // The lab record is read again on every call, so that a verify --wait sees pods and agents
 // that came or went while it waited.
@@ -54,7 +54,7 @@ type Source struct {
 	url   string
 }
 
-// Describe implements verify.Source.
+// Describe implements source.Source.
 func (s *Source) Describe() string { return "netns lab " + s.lab.Name }
 
 // Close releases the datastore connection.
@@ -80,7 +80,7 @@ func (s *Source) record() (*journal.Lab, error) {
 	return rec, nil
 }
 
-// Facts implements verify.Source: pools, nodes, affinities and pods from the lab's etcd. A lab
+// Facts implements source.Source: pools, nodes, affinities and pods from the lab's etcd. A lab
 // deployed without the CNI (underlay only) has no datastore: the checks that need facts skip.
 func (s *Source) Facts(ctx context.Context) (*facts.Facts, error) {
 	rec, err := s.record()
@@ -88,13 +88,13 @@ func (s *Source) Facts(ctx context.Context) (*facts.Facts, error) {
 		return nil, err
 	}
 	if rec.Datastore == "" {
-		return nil, fmt.Errorf("netns lab %s has no datastore (deployed without the CNI): %w", s.lab.Name, verify.ErrAbsent)
+		return nil, fmt.Errorf("netns lab %s has no datastore (deployed without the CNI): %w", s.lab.Name, source.ErrAbsent)
 	}
 	store, err := s.datastore(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
-	f, err := datastore.LoadFacts(ctx, store)
+	f, err := loadFacts(ctx, store)
 	if err != nil {
 		return nil, fmt.Errorf("%w; is the datastore running? knetlab status %s shows it, knetlab deploy %s restarts it", err, s.lab.Name, s.lab.Name)
 	}
@@ -137,7 +137,7 @@ func AgentOf(rec *journal.Lab, node string) (journal.Process, bool) {
 	return journal.Process{}, false
 }
 
-// Topology implements verify.Source: a node runs when its namespace exists, and is ready when
+// Topology implements source.Source: a node runs when its namespace exists, and is ready when
 // its underlay interface is up and, in a lab with the CNI, its agent runs (not stopped, not
 // paused): a node whose agent is gone keeps its last tables, and verify must say why they no
 // longer follow the datastore.
@@ -228,7 +228,7 @@ func memberStatus(labName, member, kind, iface string) observed.NodeStatus {
 	return st
 }
 
-// NodeState implements verify.Source: the node's kernel tables, and in a lab with the CNI the
+// NodeState implements source.Source: the node's kernel tables, and in a lab with the CNI the
 // wiring of each pod the lab placed on it and the natOutgoing table.
 func (s *Source) NodeState(_ context.Context, node string) (*observed.Node, error) {
 	if _, ok := s.lab.Node(node); !ok {
@@ -284,10 +284,10 @@ func readPod(p journal.Pod) (observed.PodWiring, error) {
 	return kernel.ReadPod(h, p.Namespace, p.Name, p.HostIface)
 }
 
-// Switch implements verify.Source.
+// Switch implements source.Source.
 func (s *Source) Switch(context.Context) (*observed.Switch, error) {
 	if s.lab.Switch == nil {
-		return nil, fmt.Errorf("lab %s has no switch: %w", s.lab.Name, verify.ErrAbsent)
+		return nil, fmt.Errorf("lab %s has no switch: %w", s.lab.Name, source.ErrAbsent)
 	}
 	h, err := openNamespace(NamespaceName(s.lab.Name, s.lab.Switch.Name))
 	if err != nil {

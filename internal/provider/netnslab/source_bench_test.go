@@ -34,7 +34,7 @@ func benchVerify(b *testing.B, checks []string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := verify.Run(ctx, src, verify.Options{Checks: checks, Lab: l})
+		r, err := verify.Run(ctx, src, verify.Options{Checks: checks, Lab: l.VerifySpec()})
 		if err != nil {
 			b.Fatal(err)
 		}

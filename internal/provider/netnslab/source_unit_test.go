@@ -12,8 +12,8 @@ import (
 
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // A lab deployed without the CNI has no datastore: its facts are absent (the checks that need
@@ -29,7 +29,7 @@ func TestFactsAbsentWithoutDatastore(t *testing.T) {
 	}
 	store.Close()
 	src := &Source{lab: &lab.Lab{Name: "underlay"}, root: root}
-	if _, err := src.Facts(context.Background()); !errors.Is(err, verify.ErrAbsent) {
+	if _, err := src.Facts(context.Background()); !errors.Is(err, source.ErrAbsent) {
 		t.Fatalf("Facts without a datastore: %v, want ErrAbsent", err)
 	}
 }

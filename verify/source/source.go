@@ -1,4 +1,7 @@
-package verify
+// Package source declares what the verify engine reads its inputs from: a Source (a capture
+// directory, a live lab) and, for live sources, a Prober that sends traffic. It is a leaf, so
+// that the providers and the capture reader implement it without importing the engine.
+package source
 
 import (
 	"context"

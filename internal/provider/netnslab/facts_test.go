@@ -1,4 +1,4 @@
-package datastore_test
+package netnslab
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/datastore"
+	"github.com/knetlab/knetlab/internal/datastore/kubestore/kubestoretest"
 	"github.com/knetlab/knetlab/internal/datastore/storetest"
+	"github.com/knetlab/knetlab/internal/ipam"
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
@@ -20,7 +22,7 @@ func TestLoadFacts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(datastore.IPPools(store).Create(ctx, pool("default-ipv4-ippool", "192.168.0.0/16", 26)))
+	must(datastore.IPPools(store).Create(ctx, storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)))
 	worker := &datastore.Node{Metadata: datastore.ObjectMeta{Name: "k01-worker"}}
 	worker.Spec.BGP.IPv4Address = netip.MustParsePrefix("10.10.10.11/24")
 	worker.Spec.IPv4VXLANTunnelAddr = netip.MustParseAddr("192.168.16.64")
@@ -38,7 +40,7 @@ func TestLoadFacts(t *testing.T) {
 		Metadata: datastore.ObjectMeta{Name: datastore.BlockName(block)},
 		Spec: datastore.IPAMBlockSpec{
 			CIDR: block, Affinity: datastore.HostAffinity("k01-worker"),
-			Allocations: []*int{intp(0), intp(1), nil, intp(2)},
+			Allocations: []*int{ordinal(0), ordinal(1), nil, ordinal(2)},
 			Unallocated: []int{2},
 			Attributes: []datastore.AllocationAttribute{
 				{HandleID: "vxlan-tunnel-addr-k01-worker", Secondary: map[string]string{"node": "k01-worker", "type": "vxlanTunnelAddress"}},
@@ -48,7 +50,7 @@ func TestLoadFacts(t *testing.T) {
 		},
 	}))
 
-	got, err := datastore.LoadFacts(ctx, store)
+	got, err := loadFacts(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +69,37 @@ func TestLoadFacts(t *testing.T) {
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("LoadFacts\n got %+v\nwant %+v", got, want)
+		t.Fatalf("loadFacts\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// loadFacts reads the kubernetes datastore as it reads etcd (both are a datastore.Store): the
+// pod the plugin allocated for, and the block affinity behind it.
+func TestFactsFromKubernetes(t *testing.T) {
+	ctx := context.Background()
+	api := kubestoretest.Start(t)
+	store := api.Store(t)
+	if err := datastore.IPPools(store).Create(ctx, storetest.Pool("default-ipv4-ippool", "192.168.0.0/16", 26)); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := ipam.New(store).Allocate(ctx, "k01-worker", "k8s-pod-network.c1",
+		map[string]string{"namespace": "default", "pod": "net-w1", "node": "k01-worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := loadFacts(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Pools) != 1 || f.Pools[0].Name != "default-ipv4-ippool" {
+		t.Errorf("pools = %+v", f.Pools)
+	}
+	if len(f.Pods) != 1 || f.Pods[0].Namespace != "default" || f.Pods[0].Name != "net-w1" || f.Pods[0].Node != "k01-worker" || f.Pods[0].IP != addr {
+		t.Errorf("pods = %+v, want default/net-w1 on k01-worker at %s", f.Pods, addr)
+	}
+	if len(f.Affinities) != 1 || f.Affinities[0].Node != "k01-worker" || !f.Affinities[0].CIDR.Contains(addr) {
+		t.Errorf("affinities = %+v, want k01-worker's block holding %s", f.Affinities, addr)
+	}
+}
+
+func ordinal(i int) *int { return &i }
