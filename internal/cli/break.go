@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -55,9 +54,6 @@ docs/break-fix.md has the exercises.`,
 			l, err := lab.Resolve(args[0], f.lab.file)
 			if err != nil {
 				return err
-			}
-			if !slices.ContainsFunc(p.Faults(), func(ft provider.FaultInfo) bool { return ft.Name == args[1] }) {
-				return exitcode.Usagef("unknown fault %q; knetlab break %s --list shows them", args[1], l.Name)
 			}
 			applied, err := p.Break(cmd.Context(), l, args[1])
 			if err != nil {

@@ -21,9 +21,14 @@ func goldenPlan(t *testing.T, name string, pl *provider.Plan) {
 	if err := pl.Print(&out); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "plans", name)
+	golden(t, filepath.Join("testdata", "plans", name), out.Bytes())
+}
+
+// golden compares got with the file at path, which go test -update rewrites.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -31,8 +36,8 @@ func goldenPlan(t *testing.T, name string, pl *provider.Plan) {
 	if err != nil {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("%s differs from the plan (go test -update rewrites it after review):\n%s", path, out.Bytes())
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it after review):\n%s", path, got)
 	}
 }
 

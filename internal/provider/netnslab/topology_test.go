@@ -3,7 +3,6 @@ package netnslab
 import (
 	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,20 +34,7 @@ func TestTopologyGolden(t *testing.T) {
 			for _, st := range topo.underlaySteps("") {
 				actions = append(actions, st.Actions...)
 			}
-			got := strings.Join(actions, "\n") + "\n"
-			golden := filepath.Join("testdata", tc.lab+"."+tc.mode+".txt")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan of %s (%s) differs from %s (go test -update refreshes it):\n%s", tc.lab, tc.mode, golden, got)
-			}
+			golden(t, filepath.Join("testdata", tc.lab+"."+tc.mode+".txt"), []byte(strings.Join(actions, "\n")+"\n"))
 		})
 	}
 }
