@@ -3,6 +3,7 @@ package netnslab
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
@@ -122,9 +123,9 @@ func (p *Provider) destroyPlan(rec *journal.Lab, r remains) *provider.Plan {
 		}
 		pl.Steps = append(pl.Steps, st)
 	}
-	files := rec.Files
+	files := slices.Clone(rec.Files)
 	if rec.Phase != "" {
-		files = append(files[:len(files):len(files)], journal.Dir(p.root, rec.Lab))
+		files = append(files, journal.Dir(p.root, rec.Lab))
 	}
 	if len(files) > 0 {
 		st := provider.Step{Title: "remove the lab's files and its record"}
