@@ -1,20 +1,15 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/fault"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netnslab"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
@@ -23,7 +18,7 @@ type breakFlags struct {
 	list bool
 }
 
-func newBreakCmd(s *ui.Streams) *cobra.Command {
+func newBreakCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &breakFlags{}
 	c := &cobra.Command{
 		Use:   "break <lab> <fault> | <lab> --list",
@@ -42,11 +37,15 @@ docs/break-fix.md has the exercises.`,
 		Args:              cobra.RangeArgs(1, 2),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := faultsProvider(reg)
+			if err != nil {
+				return err
+			}
 			if f.list {
 				if len(args) > 1 {
 					return exitcode.Usagef("break --list takes only the lab")
 				}
-				listFaults(s.Out)
+				listFaults(s.Out, p.Faults())
 				return nil
 			}
 			if len(args) < 2 {
@@ -56,16 +55,12 @@ docs/break-fix.md has the exercises.`,
 			if err != nil {
 				return err
 			}
-			ft, ok := fault.Find(args[1])
-			if !ok {
-				return exitcode.Usagef("unknown fault %q; knetlab break %s --list shows them", args[1], l.Name)
-			}
-			applied, err := breakLab(cmd.Context(), l, ft)
+			applied, err := p.Break(cmd.Context(), l, args[1])
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(s.Out, "%s on %s: %s\n", ft.Name, applied.Node, applied.Entry)
-			fmt.Fprintf(s.Out, "knetlab verify %s shows it (%s); knetlab fix %s undoes it\n", l.Name, ft.Check, l.Name)
+			fmt.Fprintf(s.Out, "%s on %s: %s\n", applied.Name, applied.Node, applied.Entry)
+			fmt.Fprintf(s.Out, "knetlab verify %s shows it (%s); knetlab fix %s undoes it\n", l.Name, applied.Check, l.Name)
 			return nil
 		},
 	}
@@ -74,73 +69,30 @@ docs/break-fix.md has the exercises.`,
 	return c
 }
 
-func listFaults(w io.Writer) {
+func listFaults(w io.Writer, faults []provider.FaultInfo) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, ft := range fault.All() {
+	for _, ft := range faults {
 		fmt.Fprintf(tw, "%s\t%s\n", ft.Name, ft.Description)
 	}
 	tw.Flush()
 }
 
-// netnsLab opens a lab's record for break and fix: only netns labs can be broken, because
-// only there knetlab owns the agents and the kernel tables.
-func netnsLab(ctx context.Context, l *lab.Lab) (*journal.Store, *faultTarget, error) {
-	p, err := provider.Get(netnslab.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	rec, err := journal.Read(journal.Root(), l.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	if rec == nil {
-		return nil, nil, exitcode.NewEnvironment(fmt.Errorf("lab %s is not deployed by the netns provider (break and fix work on netns labs)", l.Name),
-			"sudo knetlab deploy "+l.Name)
-	}
-	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	store, err := journal.Open(lockCtx, journal.Root(), l.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return store, &faultTarget{provider: p}, nil
+// breakable is a provider that can break and heal its labs.
+type breakable interface {
+	provider.Provider
+	provider.Faults
 }
 
-// faultTarget reads the facts a fault needs through the lab's verify source.
-type faultTarget struct{ provider provider.Provider }
-
-func (ft *faultTarget) target(ctx context.Context, l *lab.Lab, rec *journal.Lab) (*fault.Target, error) {
-	src, err := ft.provider.Source(ctx, l)
+// faultsProvider is the provider break and fix work with: the default one, which must be able
+// to break labs (only there does knetlab own the agents and the kernel tables).
+func faultsProvider(reg *provider.Registry) (breakable, error) {
+	p, err := reg.Get(provider.Default)
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := src.(io.Closer); ok {
-		defer c.Close()
+	fp, ok := p.(breakable)
+	if !ok {
+		return nil, exitcode.Usagef("the %s provider has no teaching faults", p.Name())
 	}
-	facts, err := src.Facts(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the facts of %s: %w", l.Name, err)
-	}
-	return &fault.Target{Lab: l, Rec: rec, Facts: facts}, nil
-}
-
-func breakLab(ctx context.Context, l *lab.Lab, ft fault.Fault) (journal.Fault, error) {
-	store, ftg, err := netnsLab(ctx, l)
-	if err != nil {
-		return journal.Fault{}, err
-	}
-	defer store.Close()
-	t, err := ftg.target(ctx, l, store.Lab)
-	if err != nil {
-		return journal.Fault{}, err
-	}
-	applied, err := ft.Apply(ctx, t)
-	if err != nil {
-		return journal.Fault{}, err
-	}
-	store.Lab.Faults = append(store.Lab.Faults, applied)
-	if err := store.Save(); err != nil {
-		return applied, fmt.Errorf("%s applied, but not recorded: %w; knetlab fix %s still undoes it", ft.Name, err, l.Name)
-	}
-	return applied, nil
+	return fp, nil
 }

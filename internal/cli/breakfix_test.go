@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/fault"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
 	"github.com/knetlab/knetlab/internal/testenv"
 )
@@ -132,8 +131,8 @@ func TestBreakFix(t *testing.T) {
 			return finding{Check: "pods.wiring", Node: node, Kind: "different", Entry: entry, Field: "value", Expected: "1", Found: "0"}
 		}},
 	}
-	if len(tests) != len(fault.All()) {
-		t.Errorf("%d faults tested, %d declared", len(tests), len(fault.All()))
+	if declared := netnslab.New().Faults(); len(tests) != len(declared) {
+		t.Errorf("%d faults tested, %d declared", len(tests), len(declared))
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
@@ -198,8 +197,12 @@ func TestBreakUsage(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		names = append(names, strings.Fields(line)[0])
 	}
-	if !slices.Equal(names, fault.Names()) {
-		t.Errorf("break --list names %v, want %v", names, fault.Names())
+	var want []string
+	for _, ft := range netnslab.New().Faults() {
+		want = append(want, ft.Name)
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("break --list names %v, want %v", names, want)
 	}
 }
 

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -12,9 +10,6 @@ import (
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify/capture"
-	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/observed"
-	"github.com/knetlab/knetlab/verify/source"
 )
 
 type captureFlags struct {
@@ -23,7 +18,7 @@ type captureFlags struct {
 	provider string
 }
 
-func newCaptureCmd(s *ui.Streams) *cobra.Command {
+func newCaptureCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &captureFlags{}
 	c := &cobra.Command{
 		Use:   "capture <lab> --out DIR",
@@ -56,7 +51,7 @@ What the lab cannot provide (no datastore yet) is left out and verify --from ski
 			if f.out == "" {
 				return exitcode.Usagef("capture needs --out DIR")
 			}
-			p, err := provider.Get(f.provider)
+			p, err := reg.Get(f.provider)
 			if err != nil {
 				return err
 			}
@@ -64,7 +59,11 @@ What the lab cannot provide (no datastore yet) is left out and verify --from ski
 			if err != nil {
 				return err
 			}
-			n, err := captureLab(cmd.Context(), src, l, f.out)
+			var nodes []string
+			for _, n := range l.Nodes {
+				nodes = append(nodes, n.Name)
+			}
+			n, err := capture.FromSource(cmd.Context(), src, nodes, f.out)
 			if err != nil {
 				return fmt.Errorf("capture %s: %w", l.Name, err)
 			}
@@ -74,74 +73,6 @@ What the lab cannot provide (no datastore yet) is left out and verify --from ski
 	}
 	f.lab.register(c)
 	c.Flags().StringVarP(&f.out, "out", "o", "", "directory to write the capture into")
-	registerProviderFlag(c, &f.provider)
+	registerProviderFlag(c, &f.provider, reg)
 	return c
-}
-
-// captureLab reads facts and every node's tables from src and writes them to dir. Facts the
-// source does not have are left out (verify --from then skips what needs them); any other
-// read error fails the capture, so that a capture is never silently partial.
-func captureLab(ctx context.Context, src source.Source, l *lab.Lab, dir string) (int, error) {
-	f, err := src.Facts(ctx)
-	switch {
-	case errors.Is(err, source.ErrAbsent):
-		f = nil
-	case err != nil:
-		return 0, err
-	}
-	var nodes []*observed.Node
-	for _, n := range l.Nodes {
-		ns, err := src.NodeState(ctx, n.Name)
-		if errors.Is(err, source.ErrAbsent) {
-			continue // no directory for it: verify --from skips the node, saying why
-		}
-		if err != nil {
-			return 0, fmt.Errorf("node %s: %w", n.Name, err)
-		}
-		nodes = append(nodes, ns)
-	}
-	if f != nil {
-		// The Ready condition travels in cluster.yaml, as in a kubectl capture, so that
-		// topology.nodes is judged offline on what the live lab said.
-		topo, err := src.Topology(ctx)
-		if err != nil && !errors.Is(err, source.ErrAbsent) {
-			return 0, err
-		}
-		recordReadiness(f, topo)
-	}
-	// A lab without a switch (pod-network) has no switch directory; verify --from then skips
-	// the switch checks with the reason, as it does for a capture a person made without one.
-	sw, err := src.Switch(ctx)
-	switch {
-	case errors.Is(err, source.ErrAbsent):
-		sw = nil
-	case err != nil:
-		return 0, fmt.Errorf("switch: %w", err)
-	}
-	if err := capture.Write(dir, f, nodes); err != nil {
-		return 0, err
-	}
-	if sw != nil {
-		if err := capture.WriteSwitch(dir, sw); err != nil {
-			return 0, err
-		}
-	}
-	return len(nodes), nil
-}
-
-// recordReadiness sets each node's Ready condition from the live topology.
-func recordReadiness(f *facts.Facts, topo []observed.NodeStatus) {
-	ready := map[string]string{}
-	for _, st := range topo {
-		if st.Ready {
-			ready[st.Name] = "True"
-		} else {
-			ready[st.Name] = "False"
-		}
-	}
-	for i := range f.Nodes {
-		if r, ok := ready[f.Nodes[i].Name]; ok {
-			f.Nodes[i].Ready = r
-		}
-	}
 }

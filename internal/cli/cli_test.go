@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/provider/clab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
@@ -13,6 +16,14 @@ import (
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(args, &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	code = Main(args, &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, testProviders())
 	return code, out.String(), errb.String()
+}
+
+// testProviders are the providers the knetlab binary registers.
+func testProviders() *provider.Registry {
+	reg := provider.NewRegistry()
+	netnslab.Register(reg)
+	clab.Register(reg)
+	return reg
 }

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
@@ -18,7 +20,7 @@ type deployFlags struct {
 	reconfigure bool
 }
 
-func newDeployCmd(s *ui.Streams) *cobra.Command {
+func newDeployCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &deployFlags{}
 	c := &cobra.Command{
 		Use:   "deploy <lab>",
@@ -42,28 +44,27 @@ it changed ("nothing to change" when all is there). --reconfigure destroys and r
 			if err != nil {
 				return err
 			}
-			p, err := provider.Get(f.provider)
+			p, err := reg.Get(f.provider)
 			if err != nil {
 				return err
 			}
-			err = p.Deploy(cmd.Context(), l, provider.DeployOptions{
-				CNI:         f.cni,
-				DryRun:      f.dryRun,
-				Reconfigure: f.reconfigure,
-				Progress:    ui.NewProgress(s),
-				Out:         s.Out,
-			})
-			if err != nil {
+			opts := provider.DeployOptions{CNI: f.cni, Reconfigure: f.reconfigure, Progress: ui.NewProgress(s)}
+			if f.dryRun {
+				pl, err := planner(p).PlanDeploy(cmd.Context(), l, opts)
+				if err != nil {
+					return err
+				}
+				return pl.Print(s.Out)
+			}
+			if err := p.Deploy(cmd.Context(), l, opts); err != nil {
 				return err
 			}
-			if !f.dryRun {
-				fmt.Fprintf(s.Out, "lab %s is up (provider %s): knetlab status %s\n", l.Name, p.Name(), l.Name)
-			}
+			fmt.Fprintf(s.Out, "lab %s is up (provider %s): knetlab status %s\n", l.Name, p.Name(), l.Name)
 			return nil
 		},
 	}
 	f.lab.register(c)
-	registerProviderFlag(c, &f.provider)
+	registerProviderFlag(c, &f.provider, reg)
 	c.Flags().StringVar(&f.cni, "cni", "", "CNI to install: calico (upstream, clab only) or knetlab (default: the provider's)")
 	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would be created, change nothing")
 	c.Flags().BoolVar(&f.reconfigure, "reconfigure", false, "destroy the lab first and rebuild it from scratch")
@@ -73,10 +74,28 @@ it changed ("nothing to change" when all is there). --reconfigure destroys and r
 	return c
 }
 
+// planner is p's dry run; a provider without one gets a dry run that says so.
+func planner(p provider.Provider) provider.Planner {
+	if pl, ok := p.(provider.Planner); ok {
+		return pl
+	}
+	return noPlanner{p.Name()}
+}
+
+type noPlanner struct{ provider string }
+
+func (n noPlanner) PlanDeploy(context.Context, *lab.Lab, provider.DeployOptions) (*provider.Plan, error) {
+	return nil, exitcode.Usagef("the %s provider has no --dry-run", n.provider)
+}
+
+func (n noPlanner) PlanDestroy(context.Context, string, provider.DestroyOptions) ([]*provider.Plan, error) {
+	return nil, exitcode.Usagef("the %s provider has no --dry-run", n.provider)
+}
+
 // registerProviderFlag adds --provider with completion of the registered providers.
-func registerProviderFlag(c *cobra.Command, v *string) {
+func registerProviderFlag(c *cobra.Command, v *string, reg *provider.Registry) {
 	c.Flags().StringVar(v, "provider", provider.Default, "lab provider: netns or clab")
 	_ = c.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return provider.Names(), cobra.ShellCompDirectiveNoFileComp
+		return reg.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
 }

@@ -22,7 +22,7 @@ type destroyFlags struct {
 	yes      bool
 }
 
-func newDestroyCmd(s *ui.Streams) *cobra.Command {
+func newDestroyCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &destroyFlags{}
 	c := &cobra.Command{
 		Use:   "destroy <lab> | --all",
@@ -60,7 +60,7 @@ else.`,
 			if l != nil {
 				name = l.Name
 			}
-			p, err := provider.Get(f.provider)
+			p, err := reg.Get(f.provider)
 			if err != nil {
 				return err
 			}
@@ -73,13 +73,24 @@ else.`,
 					return exitcode.Usagef("not confirmed; nothing was changed (--yes skips the question)")
 				}
 			}
-			return p.Destroy(cmd.Context(), name, provider.DestroyOptions{
-				Lab: l, All: f.all, DryRun: f.dryRun, Progress: ui.NewProgress(s), Out: s.Out,
-			})
+			opts := provider.DestroyOptions{Lab: l, All: f.all, Progress: ui.NewProgress(s)}
+			if !f.dryRun {
+				return p.Destroy(cmd.Context(), name, opts)
+			}
+			plans, err := planner(p).PlanDestroy(cmd.Context(), name, opts)
+			if err != nil {
+				return err
+			}
+			for _, pl := range plans {
+				if err := pl.Print(s.Out); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	f.lab.register(c)
-	registerProviderFlag(c, &f.provider)
+	registerProviderFlag(c, &f.provider, reg)
 	c.Flags().BoolVar(&f.all, "all", false, "remove every lab of the provider")
 	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would be removed, change nothing")
 	c.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")

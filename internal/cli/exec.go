@@ -12,7 +12,7 @@ import (
 
 type execFlags struct{ provider string }
 
-func newExecCmd(s *ui.Streams) *cobra.Command {
+func newExecCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &execFlags{}
 	c := &cobra.Command{
 		Use:   "exec <lab> <node|pod> -- CMD...",
@@ -29,14 +29,14 @@ targets too, as <pod> or <namespace>/<pod>. knetlab exits with the command's exi
 			if cmd.ArgsLenAtDash() != 2 {
 				return exitcode.Usagef("usage: knetlab exec <lab> <node> -- CMD... (a node, the switch or a pod)")
 			}
-			p, err := provider.Get(f.provider)
+			p, err := reg.Get(f.provider)
 			if err != nil {
 				return err
 			}
 			return p.Exec(cmd.Context(), args[0], args[1], args[2:], provider.Stdio{In: s.In, Out: s.Out, Err: s.Err})
 		},
 	}
-	registerProviderFlag(c, &f.provider)
+	registerProviderFlag(c, &f.provider, reg)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/ui"
 )
 
 // execProvider is a provider whose exec runs nothing: it prints a line and fails with the exit
@@ -28,11 +30,15 @@ func (execProvider) Exec(_ context.Context, labName, target string, argv []strin
 // knetlab exec exits with the code of the command it ran, and adds nothing to the command's
 // own output: no "error:" line.
 func TestExecPassesTheCommandsExitCodeThrough(t *testing.T) {
-	provider.Register("test-exec", func() (provider.Provider, error) { return execProvider{}, nil })
+	reg := provider.NewRegistry()
+	reg.Register("test-exec", func() (provider.Provider, error) { return execProvider{}, nil })
 	for _, want := range []int{0, 1, 2, 5, 42, 127} {
 		t.Run(fmt.Sprint(want), func(t *testing.T) {
 			script := fmt.Sprintf("exit %d", want)
-			code, out, stderr := run(t, "exec", "--provider", "test-exec", "lab1", "k01-worker", "--", "sh", "-c", script)
+			var outb, errb bytes.Buffer
+			code := Main([]string{"exec", "--provider", "test-exec", "lab1", "k01-worker", "--", "sh", "-c", script},
+				&ui.Streams{In: strings.NewReader(""), Out: &outb, Err: &errb}, reg)
+			out, stderr := outb.String(), errb.String()
 			if code != want {
 				t.Errorf("knetlab exec -- sh -c %q: exit %d, want %d", script, code, want)
 			}

@@ -2,20 +2,15 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/fault"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/internal/repair"
 	"github.com/knetlab/knetlab/internal/ui"
-	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/report"
 )
 
@@ -24,7 +19,7 @@ type fixFlags struct {
 	timeout time.Duration
 }
 
-func newFixCmd(s *ui.Streams) *cobra.Command {
+func newFixCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &fixFlags{}
 	c := &cobra.Command{
 		Use:   "fix <lab>",
@@ -50,7 +45,7 @@ deployed by the netns provider, or not as root.`,
 			if err != nil {
 				return err
 			}
-			return fixLab(cmd.Context(), s, l, f.timeout)
+			return fixLab(cmd.Context(), s, reg, l, f.timeout)
 		},
 	}
 	f.lab.register(c)
@@ -58,39 +53,14 @@ deployed by the netns provider, or not as root.`,
 	return c
 }
 
-func fixLab(ctx context.Context, s *ui.Streams, l *lab.Lab, timeout time.Duration) error {
+func fixLab(ctx context.Context, s *ui.Streams, reg *provider.Registry, l *lab.Lab, timeout time.Duration) error {
 	start := time.Now()
+	p, err := faultsProvider(reg)
+	if err != nil {
+		return err
+	}
 	progress := ui.NewProgress(s)
-	store, ft, err := netnsLab(ctx, l)
-	if err != nil {
-		return err
-	}
-	for _, applied := range store.Lab.Faults {
-		progress.Step("undoing %s on %s (%s)", applied.Name, applied.Node, applied.Entry)
-	}
-	did, err := fault.Heal(&fault.Target{Lab: l, Rec: store.Lab})
-	store.Close() // deploy takes the lab's lock itself
-	for _, d := range did {
-		progress.Step("%s", d)
-	}
-	if err != nil {
-		return err
-	}
-	if err := ft.provider.Deploy(ctx, l, provider.DeployOptions{Progress: progress}); err != nil {
-		return fmt.Errorf("fix %s: %w", l.Name, err)
-	}
-
-	src, err := ft.provider.Source(ctx, l)
-	if err != nil {
-		return err
-	}
-	if c, ok := src.(io.Closer); ok {
-		defer c.Close()
-	}
-	rep, err := verify.Run(ctx, src, verify.Options{Checks: l.Checks, Lab: l.VerifySpec(), Wait: timeout, Interval: 250 * time.Millisecond,
-		Retrying: func(failing []string, waited time.Duration) {
-			progress.Step("waiting for %s (%s of %s)", strings.Join(failing, ", "), waited.Round(time.Second), timeout)
-		}})
+	rep, err := repair.Run(ctx, p, l, repair.Options{Wait: timeout, Progress: progress})
 	if err != nil {
 		return err
 	}
@@ -98,25 +68,6 @@ func fixLab(ctx context.Context, s *ui.Streams, l *lab.Lab, timeout time.Duratio
 		report.WriteText(s, rep)
 		return &exitcode.CheckError{Failed: n}
 	}
-	if err := forgetFaults(ctx, l.Name); err != nil {
-		return err
-	}
 	progress.Done("lab %s is healthy: %d checks pass (fixed in %s)", l.Name, rep.Summary().Passed, time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// forgetFaults clears the record of applied faults once verify passes.
-func forgetFaults(ctx context.Context, name string) error {
-	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	store, err := journal.Open(lockCtx, journal.Root(), name)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if len(store.Lab.Faults) == 0 {
-		return nil
-	}
-	store.Lab.Faults = nil
-	return store.Save()
 }

@@ -40,9 +40,11 @@ func TestLifecycleCommands(t *testing.T) {
 		args     []string
 		code     int
 		out, err string // substrings of stdout and stderr
+		alsoOut  string // a second substring of stdout
 		notInOut string
 	}{
-		{args: []string{"deploy", "--lab-file", file, "--dry-run"}, out: "would create namespace knl-" + name + "-ceos01", err: "dry run: nothing was changed"},
+		// A dry run prints its plan on stdout, and the plan says nothing was changed.
+		{args: []string{"deploy", "--lab-file", file, "--dry-run"}, out: "namespace knl-" + name + "-ceos01 (switch ceos01)", alsoOut: "nothing was changed (--dry-run)"},
 		{args: []string{"status", name}, out: "lab " + name + " is not deployed"},
 		{args: []string{"deploy", "--lab-file", file}, out: "lab " + name + " is up", err: "switch VLANs:"},
 		{args: []string{"deploy", "--lab-file", file}, err: "nothing to change"},
@@ -56,7 +58,7 @@ func TestLifecycleCommands(t *testing.T) {
 		{args: []string{"deploy", "--lab-file", file, "--provider", "nope"}, code: exitcode.Usage, err: "unknown provider"},
 		{args: []string{"destroy"}, code: exitcode.Usage, err: "which lab?"},
 		{args: []string{"destroy", name, "--all"}, code: exitcode.Usage, err: "not both"},
-		{args: []string{"destroy", "--all", "--dry-run"}, err: "would remove namespace knl-" + name + "-k01-worker"},
+		{args: []string{"destroy", "--all", "--dry-run"}, out: "remove namespace knl-" + name + "-k01-worker", alsoOut: "nothing was changed (--dry-run)"},
 		{args: []string{"destroy", "--lab-file", file}, err: "destroyed"},
 		{args: []string{"destroy", "--lab-file", file}, err: "nothing to remove"},
 		{args: []string{"status"}, out: "no labs deployed"},
@@ -66,8 +68,8 @@ func TestLifecycleCommands(t *testing.T) {
 		if code != st.code {
 			t.Fatalf("knetlab %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(st.args, " "), code, st.code, out, errOut)
 		}
-		if !strings.Contains(out, st.out) || !strings.Contains(errOut, st.err) {
-			t.Errorf("knetlab %s:\nstdout %q (want %q)\nstderr %q (want %q)", strings.Join(st.args, " "), out, st.out, errOut, st.err)
+		if !strings.Contains(out, st.out) || !strings.Contains(out, st.alsoOut) || !strings.Contains(errOut, st.err) {
+			t.Errorf("knetlab %s:\nstdout %q (want %q and %q)\nstderr %q (want %q)", strings.Join(st.args, " "), out, st.out, st.alsoOut, errOut, st.err)
 		}
 		if st.notInOut != "" && strings.Contains(errOut, st.notInOut) {
 			t.Errorf("knetlab %s: stderr has %q: %s", strings.Join(st.args, " "), st.notInOut, errOut)

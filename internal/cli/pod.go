@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -9,17 +8,8 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
-	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/ui"
 )
-
-// podRuntime is a provider that is its lab's container runtime (netns): it creates pods by
-// running the CNI plugin itself. On a kind cluster kubelet does that, and pods come from kubectl.
-type podRuntime interface {
-	AddPod(ctx context.Context, labName string, pod lab.Pod) (journal.Pod, error)
-	DeletePod(ctx context.Context, labName, namespace, name string) (bool, error)
-	Pods(labName string) ([]journal.Pod, error)
-}
 
 type podFlags struct {
 	provider  string
@@ -27,7 +17,7 @@ type podFlags struct {
 	node      string
 }
 
-func newPodCmd(s *ui.Streams) *cobra.Command {
+func newPodCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &podFlags{}
 	c := &cobra.Command{
 		Use:   "pod",
@@ -41,24 +31,25 @@ knetlab exec <lab> <pod> -- CMD runs a command inside a pod.`,
   sudo knetlab exec calico-overlay web -- ip addr
   sudo knetlab pod del calico-overlay web`,
 	}
-	c.AddCommand(newPodAddCmd(s, f), newPodDelCmd(s, f), newPodListCmd(s, f))
+	c.AddCommand(newPodAddCmd(s, reg, f), newPodDelCmd(s, reg, f), newPodListCmd(s, reg, f))
 	c.PersistentFlags().StringVar(&f.provider, "provider", provider.Default, "lab provider (only netns runs pods itself)")
 	return c
 }
 
-func (f *podFlags) runtime() (podRuntime, error) {
-	p, err := provider.Get(f.provider)
+// runtime is the --provider, which must run pods itself.
+func (f *podFlags) runtime(reg *provider.Registry) (provider.PodRuntime, error) {
+	p, err := reg.Get(f.provider)
 	if err != nil {
 		return nil, err
 	}
-	rt, ok := p.(podRuntime)
+	rt, ok := p.(provider.PodRuntime)
 	if !ok {
 		return nil, exitcode.Usagef("the %s provider's pods are Kubernetes pods: create them with kubectl", p.Name())
 	}
 	return rt, nil
 }
 
-func newPodAddCmd(s *ui.Streams, f *podFlags) *cobra.Command {
+func newPodAddCmd(s *ui.Streams, reg *provider.Registry, f *podFlags) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "add <lab> <name> --node <node>",
 		Short: "Create a pod on a node through the CNI plugin (idempotent)",
@@ -67,7 +58,7 @@ func newPodAddCmd(s *ui.Streams, f *podFlags) *cobra.Command {
 			if f.node == "" {
 				return exitcode.Usagef("which node? knetlab pod add %s %s --node <node>", args[0], args[1])
 			}
-			rt, err := f.runtime()
+			rt, err := f.runtime(reg)
 			if err != nil {
 				return err
 			}
@@ -84,13 +75,13 @@ func newPodAddCmd(s *ui.Streams, f *podFlags) *cobra.Command {
 	return c
 }
 
-func newPodDelCmd(s *ui.Streams, f *podFlags) *cobra.Command {
+func newPodDelCmd(s *ui.Streams, reg *provider.Registry, f *podFlags) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "del <lab> <name>",
 		Short: "Delete a pod (CNI DEL, then its namespace); deleting what is not there succeeds",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := f.runtime()
+			rt, err := f.runtime(reg)
 			if err != nil {
 				return err
 			}
@@ -110,17 +101,17 @@ func newPodDelCmd(s *ui.Streams, f *podFlags) *cobra.Command {
 	return c
 }
 
-func newPodListCmd(s *ui.Streams, f *podFlags) *cobra.Command {
+func newPodListCmd(s *ui.Streams, reg *provider.Registry, f *podFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list <lab>",
 		Short: "List a lab's pods: node, address, host interface, network namespace",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := f.runtime()
+			rt, err := f.runtime(reg)
 			if err != nil {
 				return err
 			}
-			pods, err := rt.Pods(args[0])
+			pods, err := rt.Pods(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

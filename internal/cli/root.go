@@ -13,14 +13,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
-// Main runs knetlab with args and returns the exit code of SPEC §5.
-func Main(args []string, s *ui.Streams) int {
+// Main runs knetlab with args and the providers of reg, and returns the exit code of SPEC §5.
+func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := NewRoot(s)
+	root := NewRoot(s, reg)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -34,8 +35,8 @@ func Main(args []string, s *ui.Streams) int {
 	return exitcode.Code(err)
 }
 
-// NewRoot builds the command tree.
-func NewRoot(s *ui.Streams) *cobra.Command {
+// NewRoot builds the command tree; the commands that reach a lab take their provider from reg.
+func NewRoot(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "knetlab",
 		Short: "Kubernetes networking labs, deployed and verified table by table",
@@ -58,15 +59,15 @@ Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (not
 		newVersionCmd(s),
 		newLabCmd(s),
 		newRenderCmd(s),
-		newDeployCmd(s),
-		newStatusCmd(s),
-		newVerifyCmd(s),
-		newCaptureCmd(s),
-		newExecCmd(s),
-		newDestroyCmd(s),
+		newDeployCmd(s, reg),
+		newStatusCmd(s, reg),
+		newVerifyCmd(s, reg),
+		newCaptureCmd(s, reg),
+		newExecCmd(s, reg),
+		newDestroyCmd(s, reg),
 		newAgentCmd(s),
-		newPodCmd(s),
-		newBreakCmd(s), newFixCmd(s),
+		newPodCmd(s, reg),
+		newBreakCmd(s, reg), newFixCmd(s, reg),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)

@@ -11,7 +11,7 @@ import (
 
 type statusFlags struct{ provider string }
 
-func newStatusCmd(s *ui.Streams) *cobra.Command {
+func newStatusCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &statusFlags{}
 	c := &cobra.Command{
 		Use:   "status [<lab>]",
@@ -21,7 +21,7 @@ func newStatusCmd(s *ui.Streams) *cobra.Command {
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := provider.Get(f.provider)
+			p, err := reg.Get(f.provider)
 			if err != nil {
 				return err
 			}
@@ -62,7 +62,7 @@ func newStatusCmd(s *ui.Streams) *cobra.Command {
 			return nil
 		},
 	}
-	registerProviderFlag(c, &f.provider)
+	registerProviderFlag(c, &f.provider, reg)
 	return c
 }
 

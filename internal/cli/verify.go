@@ -33,7 +33,7 @@ type verifyFlags struct {
 // The --output formats.
 var verifyOutputs = []string{"text", "json", "junit"}
 
-func newVerifyCmd(s *ui.Streams) *cobra.Command {
+func newVerifyCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 	f := &verifyFlags{}
 	c := &cobra.Command{
 		Use:   "verify <lab> | --from DIR",
@@ -59,7 +59,7 @@ Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usa
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerify(cmd.Context(), s, f, argOr(args, 0))
+			return runVerify(cmd.Context(), s, reg, f, argOr(args, 0))
 		},
 	}
 	f.lab.register(c)
@@ -68,7 +68,7 @@ Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usa
 	c.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text, json or junit")
 	c.Flags().StringVar(&f.junitFile, "junit-file", "", "also write a JUnit report to this file (atomically)")
 	c.Flags().DurationVar(&f.wait, "wait", 0, "re-run failing checks until they pass or this much time has passed (e.g. 2m)")
-	registerProviderFlag(c, &f.provider)
+	registerProviderFlag(c, &f.provider, reg)
 	_ = c.RegisterFlagCompletionFunc("check", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return checkid.All, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -78,7 +78,7 @@ Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usa
 	return c
 }
 
-func runVerify(ctx context.Context, s *ui.Streams, f *verifyFlags, labName string) error {
+func runVerify(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *verifyFlags, labName string) error {
 	// Everything a user can get wrong is checked before anything is read.
 	if !slices.Contains(verifyOutputs, f.output) {
 		return exitcode.Usagef("unknown --output %q: use %s", f.output, strings.Join(verifyOutputs, ", "))
@@ -104,7 +104,7 @@ func runVerify(ctx context.Context, s *ui.Streams, f *verifyFlags, labName strin
 		return err
 	}
 
-	src, err := verifySource(ctx, f, l)
+	src, err := verifySource(ctx, reg, f, l)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func wrapList(items []string, indent string, width int) string {
 }
 
 // verifySource is the capture with --from, else the lab's live source from its provider.
-func verifySource(ctx context.Context, f *verifyFlags, l *lab.Lab) (source.Source, error) {
+func verifySource(ctx context.Context, reg *provider.Registry, f *verifyFlags, l *lab.Lab) (source.Source, error) {
 	if f.from != "" {
 		src, err := capture.Open(f.from)
 		if err != nil {
@@ -176,14 +176,14 @@ func verifySource(ctx context.Context, f *verifyFlags, l *lab.Lab) (source.Sourc
 	if name == "" {
 		name = provider.Default
 	}
-	if !slices.Contains(provider.Names(), name) {
+	if !reg.Has(name) {
 		if name == provider.Default {
 			return nil, exitcode.NewEnvironment(fmt.Errorf("provider %s not registered", name),
 				"verify a capture with --from DIR, or use a knetlab build that includes the netns provider")
 		}
-		return nil, exitcode.Usagef("unknown provider %q (providers: %s)", name, strings.Join(provider.Names(), ", "))
+		return nil, exitcode.Usagef("unknown provider %q (providers: %s)", name, strings.Join(reg.Names(), ", "))
 	}
-	p, err := provider.Get(name)
+	p, err := reg.Get(name)
 	if err != nil {
 		return nil, err
 	}

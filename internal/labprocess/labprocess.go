@@ -11,6 +11,7 @@ import (
 	"github.com/knetlab/knetlab/internal/cli"
 	"github.com/knetlab/knetlab/internal/cni"
 	"github.com/knetlab/knetlab/internal/datastore"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/reexec"
 	"github.com/knetlab/knetlab/internal/ui"
 )
@@ -24,7 +25,8 @@ func Registry() *reexec.Registry {
 	r.Register(datastore.DaemonCommand, datastore.DaemonMain)
 	// The agent's command line is the CLI's: a test binary runs the same flags and exit codes.
 	r.Register(agent.Command, func(args []string) int {
-		return cli.Main(append([]string{agent.Command}, args...), ui.StdStreams())
+		// The agent needs no lab provider: it runs inside a node that a provider built.
+		return cli.Main(append([]string{agent.Command}, args...), ui.StdStreams(), provider.NewRegistry())
 	})
 	return r
 }

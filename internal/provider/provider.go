@@ -1,6 +1,9 @@
 // Package provider is how a lab comes to exist: the netns provider builds it from network
 // namespaces on this host, the clab provider drives containerlab, kind and Docker. Commands talk
-// to the Provider interface only; no command and no verify code knows which one runs.
+// to the Provider interface, and to the optional capabilities beside it (Planner for --dry-run,
+// Faults for break and fix, PodRuntime for pods) that a provider may implement; no command and
+// no verify code knows which provider runs. The binary's main registers its providers in a
+// Registry, which the command line gets handed.
 package provider
 
 import (
@@ -34,12 +37,8 @@ type Provider interface {
 // DeployOptions steer a deploy.
 type DeployOptions struct {
 	CNI         string // "calico" or "knetlab"
-	DryRun      bool   // print every action without doing it
 	Reconfigure bool   // destroy and rebuild from scratch
 	Progress    Progress
-	// Out is where --dry-run prints a plan that is more than progress lines (the clab provider's
-	// steps with their commands); nil means the provider reports the plan through Progress.
-	Out io.Writer
 }
 
 // DestroyOptions steer a destroy.
@@ -48,10 +47,7 @@ type DestroyOptions struct {
 	// nil for labs known only from state (destroy --all, a lab file that is gone).
 	Lab      *lab.Lab
 	All      bool // every lab of this provider, and nothing else
-	DryRun   bool
 	Progress Progress
-	// Out is where --dry-run prints a multi-line plan; nil means through Progress.
-	Out io.Writer
 }
 
 // Confirmer is implemented by providers whose destroy is costly to undo (containers, clusters):
@@ -93,32 +89,49 @@ type NodeStatus struct {
 // Factory makes a provider.
 type Factory func() (Provider, error)
 
-var registry = map[string]Factory{}
+// Registry is the providers a knetlab binary carries, by their --provider value. The binary's
+// main registers each provider package explicitly (netnslab.Register, clab.Register), so that
+// what a build contains is written in one place.
+type Registry struct {
+	factories map[string]Factory
+}
 
-// Register adds a provider; providers call it from init.
-func Register(name string, f Factory) { registry[name] = f }
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{factories: map[string]Factory{}} }
+
+// Register adds a provider under name.
+func (r *Registry) Register(name string, f Factory) { r.factories[name] = f }
 
 // Names lists the registered providers.
-func Names() []string {
+func (r *Registry) Names() []string {
 	var out []string
-	for n := range registry {
+	for n := range r.factories {
 		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// Default is the provider used without --provider.
-const Default = "netns"
-
-// Get returns the named provider.
-func Get(name string) (Provider, error) {
+// Has says whether name ("" is Default) is registered.
+func (r *Registry) Has(name string) bool {
 	if name == "" {
 		name = Default
 	}
-	f, ok := registry[name]
+	_, ok := r.factories[name]
+	return ok
+}
+
+// Default is the provider used without --provider.
+const Default = "netns"
+
+// Get returns the named provider ("" is Default).
+func (r *Registry) Get(name string) (Provider, error) {
+	if name == "" {
+		name = Default
+	}
+	f, ok := r.factories[name]
 	if !ok {
-		return nil, exitcode.Usagef("unknown provider %q (providers: %s)", name, strings.Join(Names(), ", "))
+		return nil, exitcode.Usagef("unknown provider %q (providers: %s)", name, strings.Join(r.Names(), ", "))
 	}
 	p, err := f()
 	if err != nil {

@@ -31,8 +31,9 @@ import (
 // Name is the provider's --provider value.
 const Name = "clab"
 
-func init() {
-	provider.Register(Name, func() (provider.Provider, error) { return New(), nil })
+// Register adds the clab provider to r.
+func Register(r *provider.Registry) {
+	r.Register(Name, func() (provider.Provider, error) { return New(), nil })
 }
 
 // Provider drives containerlab, kind and Docker.
@@ -94,35 +95,54 @@ func progressOr(pr provider.Progress) provider.Progress {
 	return pr
 }
 
-// Deploy implements provider.Provider.
+// Deploy implements provider.Provider: it runs the deploy plan.
 func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployOptions) error {
-	prog := progressOr(opts.Progress)
-	pl, err := deployPlan(p.h, l, opts, p.workDir(l.Name), p.source)
+	pl, err := p.PlanDeploy(ctx, l, opts)
 	if err != nil {
-		return exitcode.NewUsage(err)
+		return err
 	}
-	if opts.DryRun {
-		return pl.printTo(opts.Out, prog)
-	}
-	return pl.Run(ctx, prog)
+	return pl.Run(ctx, progressOr(opts.Progress))
 }
 
-// Destroy implements provider.Provider.
+// PlanDeploy implements provider.Planner.
+func (p *Provider) PlanDeploy(_ context.Context, l *lab.Lab, opts provider.DeployOptions) (*provider.Plan, error) {
+	pl, err := deployPlan(p.h, l, opts, p.workDir(l.Name), p.source)
+	if err != nil {
+		return nil, exitcode.NewUsage(err)
+	}
+	return pl, nil
+}
+
+// Destroy implements provider.Provider: it runs the destroy plan of each lab.
 func (p *Provider) Destroy(ctx context.Context, labName string, opts provider.DestroyOptions) error {
-	prog := progressOr(opts.Progress)
+	plans, err := p.PlanDestroy(ctx, labName, opts)
+	if err != nil {
+		return err
+	}
+	for _, pl := range plans {
+		if err := pl.Run(ctx, progressOr(opts.Progress)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PlanDestroy implements provider.Planner.
+func (p *Provider) PlanDestroy(_ context.Context, labName string, opts provider.DestroyOptions) ([]*provider.Plan, error) {
 	var labs []string
 	if opts.All {
 		var err error
 		if labs, err = p.deployedLabs(); err != nil {
-			return err
+			return nil, err
 		}
 		if len(labs) == 0 {
-			prog.Done("no clab labs under %s: nothing to destroy", p.home)
-			return nil
+			progressOr(opts.Progress).Done("no clab labs under %s: nothing to destroy", p.home)
+			return nil, nil
 		}
 	} else {
 		labs = []string{labName}
 	}
+	var plans []*provider.Plan
 	for _, name := range labs {
 		def := opts.Lab
 		if opts.All || (def != nil && def.Name != name) {
@@ -130,20 +150,11 @@ func (p *Provider) Destroy(ctx context.Context, labName string, opts provider.De
 		}
 		t, err := resolveTarget(name, def, p.workDir(name))
 		if err != nil {
-			return exitcode.NewUsage(err)
+			return nil, exitcode.NewUsage(err)
 		}
-		pl := destroyPlan(p.h, t)
-		if opts.DryRun {
-			if err := pl.printTo(opts.Out, prog); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := pl.Run(ctx, prog); err != nil {
-			return err
-		}
+		plans = append(plans, destroyPlan(p.h, t))
 	}
-	return nil
+	return plans, nil
 }
 
 // deployedLabs are the labs with a work directory.

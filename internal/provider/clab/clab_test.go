@@ -54,6 +54,18 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// printed is the plans as --dry-run prints them.
+func printed(t *testing.T, plans ...*provider.Plan) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	for _, pl := range plans {
+		if err := pl.Print(&out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.Bytes()
+}
+
 // TestDryRunPlans pins the complete --dry-run output of every lab and CNI, and that printing it
 // touches nothing: the host fails the test on any contact.
 func TestDryRunPlans(t *testing.T) {
@@ -69,25 +81,23 @@ func TestDryRunPlans(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
-			var out bytes.Buffer
-			err := p.Deploy(context.Background(), mustLab(t, tt.lab), provider.DeployOptions{
-				CNI: tt.cni, DryRun: true, Reconfigure: tt.reconfigure, Out: &out,
+			pl, err := p.PlanDeploy(context.Background(), mustLab(t, tt.lab), provider.DeployOptions{
+				CNI: tt.cni, Reconfigure: tt.reconfigure,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tt.golden, out.Bytes())
+			golden(t, tt.golden, printed(t, pl))
 		})
 	}
 	for _, name := range []string{"calico-overlay", "pod-network"} {
 		t.Run("destroy-"+name, func(t *testing.T) {
 			p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
-			var out bytes.Buffer
-			err := p.Destroy(context.Background(), name, provider.DestroyOptions{Lab: mustLab(t, name), DryRun: true, Out: &out})
+			plans, err := p.PlanDestroy(context.Background(), name, provider.DestroyOptions{Lab: mustLab(t, name)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "destroy-"+name+".golden", out.Bytes())
+			golden(t, "destroy-"+name+".golden", printed(t, plans...))
 		})
 	}
 }
@@ -123,16 +133,17 @@ func TestDryRunPlanNamesWhatTheIssueAsksFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
-		var out bytes.Buffer
-		if err := p.Deploy(context.Background(), mustLab(t, tt.lab), provider.DeployOptions{CNI: tt.cni, DryRun: true, Out: &out}); err != nil {
+		pl, err := p.PlanDeploy(context.Background(), mustLab(t, tt.lab), provider.DeployOptions{CNI: tt.cni})
+		if err != nil {
 			t.Fatal(err)
 		}
+		out := string(printed(t, pl))
 		for _, w := range tt.want {
-			if !strings.Contains(out.String(), w) {
+			if !strings.Contains(out, w) {
 				t.Errorf("%s --cni %s plan lacks %q", tt.lab, tt.cni, w)
 			}
 		}
-		if tt.cni == "knetlab" && strings.Contains(out.String(), "tigera-operator") {
+		if tt.cni == "knetlab" && strings.Contains(out, "tigera-operator") {
 			t.Errorf("--cni knetlab plan installs Calico's operator")
 		}
 	}
@@ -140,9 +151,13 @@ func TestDryRunPlanNamesWhatTheIssueAsksFor(t *testing.T) {
 
 func TestDeployRejectsUnknownCNI(t *testing.T) {
 	p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
-	err := p.Deploy(context.Background(), mustLab(t, "pod-network"), provider.DeployOptions{CNI: "flannel", DryRun: true})
-	if exitcode.Code(err) != exitcode.Usage {
-		t.Fatalf("err = %v (exit %d), want exit %d", err, exitcode.Code(err), exitcode.Usage)
+	opts := provider.DeployOptions{CNI: "flannel"}
+	_, planErr := p.PlanDeploy(context.Background(), mustLab(t, "pod-network"), opts)
+	deployErr := p.Deploy(context.Background(), mustLab(t, "pod-network"), opts)
+	for _, err := range []error{planErr, deployErr} {
+		if exitcode.Code(err) != exitcode.Usage {
+			t.Fatalf("err = %v (exit %d), want exit %d", err, exitcode.Code(err), exitcode.Usage)
+		}
 	}
 }
 

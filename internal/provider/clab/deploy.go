@@ -79,7 +79,7 @@ func (d *deployment) path(rel string) string {
 func (d *deployment) kubeconfig() string { return filepath.Join(d.workDir, "kubeconfig") }
 
 // deployPlan is the complete deploy of l: the same steps for --dry-run and for a real run.
-func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, source string) (*Plan, error) {
+func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, source string) (*provider.Plan, error) {
 	cni := opts.CNI
 	if cni == "" {
 		cni = CNICalico
@@ -92,13 +92,13 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		return nil, fmt.Errorf("render %s: %w", l.Name, err)
 	}
 	d := &deployment{h: h, lab: l, workDir: workDir, source: source, files: files}
-	pl := &Plan{Action: "deploy", Lab: l.Name, CNI: cni, WorkDir: workDir}
+	pl := &provider.Plan{Action: "deploy", Provider: Name, Lab: l.Name, CNI: cni, WorkDir: workDir}
 	topology := d.path(render.TopologyPath(l.Name))
 
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title:   "check the host (preflight: every problem at once, exit 3 with the fixes)",
 		Actions: preflightActions(l, cni, source, opts.Reconfigure),
-		run: func(ctx context.Context, p provider.Progress) error {
+		Run: func(ctx context.Context, p provider.Progress) error {
 			_, statErr := os.Stat(filepath.Join(workDir, recordFile))
 			v, err := h.preflight(ctx, l, cni, source, opts.Reconfigure || statErr == nil)
 			if err != nil {
@@ -123,10 +123,10 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		writes = append(writes, "write "+d.path(f.Path))
 	}
 	writes = append(writes, "write "+filepath.Join(workDir, recordFile)+" (what destroy and status need without the lab file)")
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title:   "render the lab's files into the work directory",
 		Actions: writes,
-		run: func(context.Context, provider.Progress) error {
+		Run: func(context.Context, provider.Progress) error {
 			return d.writeFiles(cni)
 		},
 	})
@@ -137,14 +137,14 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 	if l.Switch != nil {
 		what += fmt.Sprintf(", switch %s from %s, %d links, the nodes' underlay addresses", l.Switch.Name, l.Switch.Image, len(switchNodes(l)))
 	}
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "deploy the topology with containerlab (output streamed)",
 		Actions: []string{
 			fmt.Sprintf("skipped when the lab is up already (kind cluster %s%s exist): the later steps repair what is missing", l.Cluster.Name, switchContainerNote(l)),
 			"exec (in " + workDir + "): " + strings.Join(deployCmd, " "),
 		},
 		Waits: what,
-		run: func(ctx context.Context, p provider.Progress) error {
+		Run: func(ctx context.Context, p provider.Progress) error {
 			up, err := d.deployedAlready(ctx)
 			if err != nil {
 				return err
@@ -157,17 +157,17 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		},
 	})
 
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "export the kubeconfig",
 		Actions: []string{fmt.Sprintf("kind library: cluster.NewProvider(cluster.ProviderWithDocker()).KubeConfig(%q, false) → %s (mode 0600)",
 			l.Cluster.Name, d.kubeconfig())},
-		run: func(context.Context, provider.Progress) error { return d.exportKubeconfig() },
+		Run: func(context.Context, provider.Progress) error { return d.exportKubeconfig() },
 	})
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title:   "wait for the API server",
 		Actions: []string{"client-go (kubeconfig " + d.kubeconfig() + "): GET /readyz"},
 		Waits:   fmt.Sprintf("/readyz answers ok (polled every %s, deadline %s)", pollInterval, apiServerTimeout),
-		run: func(ctx context.Context, _ provider.Progress) error {
+		Run: func(ctx context.Context, _ provider.Progress) error {
 			k, err := newKubeClients(d.kubeconfig())
 			if err != nil {
 				return err
@@ -200,12 +200,12 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 	for _, p := range l.Pods {
 		podIDs = append(podIDs, p.Namespace+"/"+p.Name)
 	}
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "create the test pods",
 		Actions: []string{fmt.Sprintf("server-side apply %s: %s", d.path(render.PodsPath(l.Name)), describe(pods)) +
 			" (dynamic client + discovery RESTMapper, field manager knetlab)"},
 		Waits: fmt.Sprintf("pods %s Ready (deadline %s)", strings.Join(podIDs, ", "), podsTimeout),
-		run: func(ctx context.Context, _ provider.Progress) error {
+		Run: func(ctx context.Context, _ provider.Progress) error {
 			if err := d.kube.apply(ctx, pods); err != nil {
 				return err
 			}
@@ -258,7 +258,7 @@ func (d *deployment) deployedAlready(ctx context.Context) (bool, error) {
 }
 
 // calicoSteps install upstream Calico with the Tigera operator and wait for it.
-func (d *deployment) calicoSteps() ([]Step, error) {
+func (d *deployment) calicoSteps() ([]provider.Step, error) {
 	l := d.lab
 	urls, err := render.CalicoOperatorManifests(l.CNI.Calico.Version)
 	if err != nil {
@@ -274,12 +274,12 @@ func (d *deployment) calicoSteps() ([]Step, error) {
 			"fetch "+u+" (HTTPS, at run time)",
 			"  server-side apply of every document (dynamic client + discovery RESTMapper, field manager knetlab, force)")
 	}
-	return []Step{
+	return []provider.Step{
 		{
 			Title:   fmt.Sprintf("install the Calico %s operator (CRDs, then tigera-operator)", l.CNI.Calico.Version),
 			Actions: fetchApply,
 			Waits:   fmt.Sprintf("the API server serves %s (deadline %s)", kindNames(operatorKinds), crdTimeout),
-			run: func(ctx context.Context, p provider.Progress) error {
+			Run: func(ctx context.Context, p provider.Progress) error {
 				for _, u := range urls {
 					data, err := d.h.fetch(ctx, u)
 					if err != nil {
@@ -303,7 +303,7 @@ func (d *deployment) calicoSteps() ([]Step, error) {
 				" (dynamic client + discovery RESTMapper, field manager knetlab)"},
 			Waits: fmt.Sprintf("TigeraStatus calico and apiserver Available=True (deadline %s; a timeout names the conditions that are not), then all %d nodes Ready (deadline %s)",
 				tigeraTimeout, len(l.Nodes), nodesTimeout),
-			run: func(ctx context.Context, _ provider.Progress) error {
+			Run: func(ctx context.Context, _ provider.Progress) error {
 				if err := d.kube.apply(ctx, resources); err != nil {
 					return err
 				}
@@ -317,7 +317,7 @@ func (d *deployment) calicoSteps() ([]Step, error) {
 }
 
 // knetlabSteps build knetlab's agent image, load it into the nodes and run it.
-func (d *deployment) knetlabSteps() ([]Step, error) {
+func (d *deployment) knetlabSteps() ([]provider.Step, error) {
 	l := d.lab
 	seed, err := knetlabLabObjects(l)
 	if err != nil {
@@ -331,12 +331,12 @@ func (d *deployment) knetlabSteps() ([]Step, error) {
 	for _, f := range manifests.Order {
 		files = append(files, "deploy/manifests/"+f)
 	}
-	return []Step{
+	return []provider.Step{
 		{
 			Title: "build the knetlab agent/CNI image",
 			Actions: []string{fmt.Sprintf("docker client: ImageBuild (context: tar of %s, dockerfile %s, tag %s, output streamed)",
 				d.source, DockerfilePath, manifests.Image)},
-			run: func(ctx context.Context, p provider.Progress) error { return d.buildImage(ctx, p) },
+			Run: func(ctx context.Context, p provider.Progress) error { return d.buildImage(ctx, p) },
 		},
 		{
 			Title: "load the image into every node of kind cluster " + l.Cluster.Name,
@@ -344,7 +344,7 @@ func (d *deployment) knetlabSteps() ([]Step, error) {
 				"docker client: ImageSave " + manifests.Image + " (one archive, streamed to each node)",
 				fmt.Sprintf("kind library: cluster.NewProvider(cluster.ProviderWithDocker()).ListNodes(%q)", l.Cluster.Name),
 			}, loads...),
-			run: func(ctx context.Context, p provider.Progress) error { return d.loadImage(ctx, p) },
+			Run: func(ctx context.Context, p provider.Progress) error { return d.loadImage(ctx, p) },
 		},
 		{
 			Title: "run the knetlab agent",
@@ -355,7 +355,7 @@ func (d *deployment) knetlabSteps() ([]Step, error) {
 			},
 			Waits: fmt.Sprintf("the API server serves %s (deadline %s), DaemonSet %s/%s ready on every node (deadline %s), all %d nodes Ready (deadline %s)",
 				kindNames(datastoreKinds), crdTimeout, manifests.Namespace, manifests.DaemonSet, agentTimeout, len(l.Nodes), nodesTimeout),
-			run: func(ctx context.Context, _ provider.Progress) error {
+			Run: func(ctx context.Context, _ provider.Progress) error {
 				for _, f := range manifests.Order {
 					if f == "daemonset.yaml" {
 						// The agent reads its --autodetect from the ConfigMap and allocates from

@@ -56,19 +56,19 @@ func resolveTarget(labName string, def *lab.Lab, workDir string) (target, error)
 // destroyPlan removes one lab: containerlab destroy, the kind cluster, the leftovers of that lab
 // only. Every step finds out first whether there is anything to remove, so a second destroy
 // succeeds and says there was nothing.
-func destroyPlan(h *host, t target) *Plan {
+func destroyPlan(h *host, t target) *provider.Plan {
 	topology := filepath.Join(t.workDir, filepath.FromSlash(render.TopologyPath(t.lab)))
 	kubeconfig := filepath.Join(t.workDir, "kubeconfig")
-	pl := &Plan{Action: "destroy", Lab: t.lab, WorkDir: t.workDir}
+	pl := &provider.Plan{Action: "destroy", Provider: Name, Lab: t.lab, WorkDir: t.workDir}
 	var docker dockerAPI
 
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "check the host",
 		Actions: []string{
 			"docker client (FromEnv, API version negotiation): Ping — the Docker daemon is reachable",
 			"look up containerlab on PATH",
 		},
-		run: func(ctx context.Context, _ provider.Progress) error {
+		Run: func(ctx context.Context, _ provider.Progress) error {
 			d, err := h.destroyPreflight(ctx, t.lab, true)
 			docker = d
 			return err
@@ -79,11 +79,11 @@ func destroyPlan(h *host, t target) *Plan {
 		actions = append(actions, "render the topology to "+topology+" if it is not there")
 	}
 	actions = append(actions, "exec (in "+t.workDir+"): containerlab destroy -t "+topology+" --cleanup")
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title:   "destroy the topology with containerlab (output streamed)",
 		Actions: actions,
 		Waits:   "containerlab to exit 0; skipped when no container is named clab-" + t.lab + "-*",
-		run: func(ctx context.Context, p provider.Progress) error {
+		Run: func(ctx context.Context, p provider.Progress) error {
 			names, err := labContainers(ctx, docker, t.lab)
 			if err != nil {
 				return err
@@ -105,13 +105,13 @@ func destroyPlan(h *host, t target) *Plan {
 				func(line string) { p.Step("containerlab: %s", line) })
 		},
 	})
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "delete kind cluster " + t.cluster,
 		Actions: []string{
 			"kind library: cluster.NewProvider(cluster.ProviderWithDocker()).List() — skipped when there is no such cluster",
 			fmt.Sprintf("kind library: Delete(%q, %q)", t.cluster, kubeconfig),
 		},
-		run: func(_ context.Context, p provider.Progress) error {
+		Run: func(_ context.Context, p provider.Progress) error {
 			if t.cluster == "" {
 				return nil
 			}
@@ -132,14 +132,14 @@ func destroyPlan(h *host, t target) *Plan {
 			return nil
 		},
 	})
-	pl.Steps = append(pl.Steps, Step{
+	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "remove what is left of lab " + t.lab + " (and nothing else)",
 		Actions: []string{
 			"docker client: ContainerList name=clab-" + t.lab + "- → ContainerRemove (force) of each",
 			"docker client: NetworkInspect " + mgmtNetwork + " → NetworkRemove only if no container is attached (other labs share it)",
 			"remove " + t.workDir + " (kubeconfig, rendered files)",
 		},
-		run: func(ctx context.Context, p provider.Progress) error {
+		Run: func(ctx context.Context, p provider.Progress) error {
 			return removeLeftovers(ctx, docker, t, p)
 		},
 	})

@@ -78,22 +78,6 @@ func autodetectCIDRs(l *lab.Lab, n lab.Node) []netip.Prefix {
 	return []netip.Prefix{n.Address.Masked()}
 }
 
-// describeCNI is the CNI part of a deploy, for --dry-run.
-func describeCNI(l *lab.Lab) []string {
-	cp := controlPlane(l)
-	out := []string{fmt.Sprintf("start the datastore (etcd) in %s at %s", cp.Name, DatastoreURL(l))}
-	for _, p := range l.CNI.Pools {
-		out = append(out, fmt.Sprintf("seed IPPool %s %s blockSize %d vxlanMode %s natOutgoing %t", p.Name, p.CIDR, p.BlockSize, p.VXLANMode, p.NATOutgoing))
-	}
-	for _, n := range l.Nodes {
-		out = append(out, fmt.Sprintf("start the agent of %s (underlay autodetected in %v)", n.Name, autodetectCIDRs(l, n)))
-	}
-	for _, p := range l.Pods {
-		out = append(out, fmt.Sprintf("add pod %s/%s on %s through the CNI plugin (netns %s)", p.Namespace, p.Name, p.Node, PodNamespaceName(l.Name, p.Namespace, p.Name)))
-	}
-	return out
-}
-
 // deployCNI runs the CNI part of a deploy.
 func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error {
 	l := d.topo.lab

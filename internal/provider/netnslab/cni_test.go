@@ -315,9 +315,14 @@ func TestCNIDeployCalicoOverlay(t *testing.T) {
 			t.Fatalf("ping from the new pod: %v\n%s", err, out.String())
 		}
 		// The runtime's own view: DEL twice on the same sandbox succeeds.
-		rt := &podRuntime{lab: c.lab.Name, dir: journal.Dir(c.p.root, c.lab.Name), datastore: c.record().Datastore}
+		rec := c.record()
+		rt := &podRuntime{lab: c.lab.Name, dir: journal.Dir(c.p.root, c.lab.Name), datastore: rec.Datastore}
+		sandbox, ok := rec.Pod("test", "extra")
+		if !ok {
+			t.Fatal("pod test/extra is not recorded")
+		}
 		for i := 0; i < 2; i++ {
-			if _, err := rt.invoke(ctx, "DEL", pod); err != nil {
+			if _, err := rt.invoke(ctx, "DEL", sandbox); err != nil {
 				t.Fatalf("CNI DEL #%d: %v", i+1, err)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -24,15 +23,8 @@ import (
 // Deploy implements provider.Provider: it builds the lab's namespaces, or repairs a deployed lab.
 func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployOptions) error {
 	prog := progressOr(opts.Progress)
-	switch opts.CNI {
-	case "", "knetlab":
-	case "calico":
-		return exitcode.Usagef("upstream Calico runs only on kind nodes: use --provider clab for --cni calico (the netns provider runs knetlab's own CNI)")
-	default:
-		return exitcode.Usagef("unknown CNI %q (calico or knetlab)", opts.CNI)
-	}
-	if opts.DryRun {
-		return p.dryRun(l, opts.Out, prog)
+	if err := checkCNI(opts.CNI); err != nil {
+		return err
 	}
 	if err := requireRoot("deploy"); err != nil {
 		return err
@@ -40,7 +32,7 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 	start := time.Now()
 	if opts.Reconfigure {
 		prog.Step("reconfigure: destroying lab %s first", l.Name)
-		if err := p.destroyLab(ctx, l.Name, l, false, prog); err != nil {
+		if err := p.destroyLab(ctx, l.Name, l, prog); err != nil {
 			return err
 		}
 	}
@@ -98,39 +90,16 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 	return nil
 }
 
-// dryRun prints the plan on out (stdout) when given, like the clab provider's plan, else as
-// progress lines.
-func (p *Provider) dryRun(l *lab.Lab, out io.Writer, prog provider.Progress) error {
-	say := prog.Step
-	if out != nil {
-		say = func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+// checkCNI refuses a CNI the netns provider cannot run.
+func checkCNI(cni string) error {
+	switch cni {
+	case "", "knetlab":
+		return nil
+	case "calico":
+		return exitcode.Usagef("upstream Calico runs only on kind nodes: use --provider clab for --cni calico (the netns provider runs knetlab's own CNI)")
+	default:
+		return exitcode.Usagef("unknown CNI %q (calico or knetlab)", cni)
 	}
-	mode, why := "", ""
-	if requireRoot("probe") == nil {
-		mode, why = probeVLANMode()
-	} else {
-		mode, why = BridgePerVLAN, "assumed: probing the kernel needs root"
-	}
-	if rec, _ := journal.Read(p.root, l.Name); rec != nil && rec.VLANMode != "" {
-		mode, why = rec.VLANMode, "as deployed"
-	}
-	t, err := newTopology(l, mode)
-	if err != nil {
-		return exitcode.NewUsage(fmt.Errorf("deploy %s: %w", l.Name, err))
-	}
-	if l.Switch != nil {
-		say("switch VLANs: %s (%s)", mode, why)
-	}
-	for _, line := range t.describe() {
-		say("would create %s", line)
-	}
-	if !p.underlayed {
-		for _, line := range describeCNI(l) {
-			say("would %s", line)
-		}
-	}
-	prog.Done("dry run: nothing was changed")
-	return nil
 }
 
 // probeVLANMode tries, in a scratch namespace, a bridge with vlan_filtering and an 802.1Q

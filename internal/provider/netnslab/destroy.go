@@ -19,63 +19,59 @@ const stopGrace = 3 * time.Second
 // Destroy implements provider.Provider.
 func (p *Provider) Destroy(ctx context.Context, labName string, opts provider.DestroyOptions) error {
 	prog := progressOr(opts.Progress)
-	if !opts.DryRun {
-		if err := requireRoot("destroy"); err != nil {
-			return err
-		}
+	if err := requireRoot("destroy"); err != nil {
+		return err
 	}
-	if !opts.All {
-		if err := checkLabName(labName); err != nil {
-			return err
-		}
-		return p.destroyLab(ctx, labName, opts.Lab, opts.DryRun, prog)
-	}
-	labs, err := journal.Labs(p.root)
+	names, err := p.destroyNames(labName, opts)
 	if err != nil {
 		return err
 	}
-	if len(labs) == 0 {
-		prog.Done("no netns labs to remove")
-		return nil
-	}
-	for _, name := range labs {
-		if err := p.destroyLab(ctx, name, nil, opts.DryRun, prog); err != nil {
+	for _, name := range names {
+		def := opts.Lab
+		if opts.All {
+			def = nil
+		}
+		if err := p.destroyLab(ctx, name, def, prog); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// destroyLab removes one lab: its recorded processes and any other process inside its
-// namespaces, the namespaces its journal records and those its definition names (l may be
-// nil), its recorded files and its state.
-func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, dryRun bool, prog provider.Progress) error {
-	var rec *journal.Lab
-	var store *journal.Store
-	var err error
-	if dryRun {
-		rec, err = journal.Read(p.root, name)
-	} else {
-		store, err = journal.Open(ctx, p.root, name)
-		if store != nil {
-			defer store.Close()
-			if store.Lab.Phase != "" {
-				rec = store.Lab
-			}
+// destroyNames are the labs a destroy removes: labName, or with opts.All every lab that has a
+// record (none is said through opts.Progress).
+func (p *Provider) destroyNames(labName string, opts provider.DestroyOptions) ([]string, error) {
+	if !opts.All {
+		if err := checkLabName(labName); err != nil {
+			return nil, err
 		}
+		return []string{labName}, nil
 	}
+	labs, err := journal.Labs(p.root)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if rec == nil {
-		rec = &journal.Lab{Lab: name}
+	if len(labs) == 0 {
+		progressOr(opts.Progress).Done("no netns labs to remove")
 	}
+	return labs, nil
+}
 
+// remains is what is left of a lab on this host: its processes and its namespaces.
+type remains struct {
+	processes  []journal.Process
+	namespaces []string
+}
+
+// findRemains finds the lab's recorded processes that still run and any other process inside
+// its namespaces, and the namespaces its record lists and those its definition names (l may
+// be nil) that exist.
+func findRemains(rec *journal.Lab, l *lab.Lab) remains {
 	candidates := map[string]bool{}
 	for _, ns := range rec.Namespaces {
 		candidates[ns.Name] = true
 	}
-	if l != nil && l.Name == name {
+	if l != nil && l.Name == rec.Lab {
 		// The definition names the namespaces even when the record is gone. Names do not depend
 		// on the VLAN mode.
 		if t, err := newTopology(l, BridgePerVLAN); err == nil {
@@ -84,45 +80,41 @@ func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, dryR
 			}
 		}
 	}
-	var namespaces []string
+	var r remains
 	for n := range candidates {
 		if inspectNamespace(n) != nsAbsent {
-			namespaces = append(namespaces, n)
+			r.namespaces = append(r.namespaces, n)
 		}
 	}
-	sort.Strings(namespaces)
-	var procs []journal.Process
+	sort.Strings(r.namespaces)
 	seen := map[int]bool{}
 	for _, pr := range rec.Processes {
 		if pr.Alive() {
-			procs = append(procs, pr)
+			r.processes = append(r.processes, pr)
 			seen[pr.PID] = true
 		}
 	}
-	for _, pr := range processesIn(namespaces) {
+	for _, pr := range processesIn(r.namespaces) {
 		if !seen[pr.PID] {
-			procs = append(procs, pr)
+			r.processes = append(r.processes, pr)
 		}
 	}
+	return r
+}
 
-	if dryRun {
-		for _, pr := range procs {
-			prog.Step("would stop %s (pid %d)", pr.Name, pr.PID)
-		}
-		for _, n := range namespaces {
-			prog.Step("would remove namespace %s", n)
-		}
-		for _, f := range rec.Files {
-			prog.Step("would remove %s", f)
-		}
-		if rec.Phase != "" {
-			prog.Step("would remove %s", journal.Dir(p.root, name))
-		}
-		prog.Done("dry run: nothing was changed")
-		return nil
+// destroyLab removes one lab: its remains (see findRemains), its recorded files and its state.
+func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, prog provider.Progress) error {
+	store, err := journal.Open(ctx, p.root, name)
+	if err != nil {
+		return err
 	}
-
-	if len(namespaces) == 0 && len(procs) == 0 && rec.Phase == "" {
+	defer store.Close()
+	rec := &journal.Lab{Lab: name}
+	if store.Lab.Phase != "" {
+		rec = store.Lab
+	}
+	r := findRemains(rec, l)
+	if len(r.namespaces) == 0 && len(r.processes) == 0 && rec.Phase == "" {
 		if err := store.Remove(); err != nil {
 			return err
 		}
@@ -131,9 +123,9 @@ func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, dryR
 	}
 	start := time.Now()
 	p.deletePods(ctx, rec, prog)
-	stopped := stopProcesses(procs)
+	stopped := stopProcesses(r.processes)
 	var errs []error
-	for _, n := range namespaces {
+	for _, n := range r.namespaces {
 		if err := deleteNamespace(n); err != nil {
 			errs = append(errs, err)
 		}
@@ -150,7 +142,7 @@ func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, dryR
 	if err := store.Remove(); err != nil {
 		return err
 	}
-	prog.Done("lab %s destroyed in %s: %d namespaces removed, %d processes stopped", name, time.Since(start).Round(time.Millisecond), len(namespaces), stopped)
+	prog.Done("lab %s destroyed in %s: %d namespaces removed, %d processes stopped", name, time.Since(start).Round(time.Millisecond), len(r.namespaces), stopped)
 	return nil
 }
 

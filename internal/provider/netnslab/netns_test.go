@@ -432,8 +432,11 @@ func TestNotRootIsRefusedBeforeAnything(t *testing.T) {
 		t.Error("non-root run created a namespace")
 	}
 	// dry-run needs no root.
-	if err := p.Deploy(context.Background(), l, provider.DeployOptions{DryRun: true}); err != nil {
+	if _, err := p.PlanDeploy(context.Background(), l, provider.DeployOptions{}); err != nil {
 		t.Errorf("dry-run as non-root: %v", err)
+	}
+	if _, err := p.PlanDestroy(context.Background(), l.Name, provider.DestroyOptions{Lab: l}); err != nil {
+		t.Errorf("destroy dry-run as non-root: %v", err)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/kernel"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
@@ -286,25 +287,29 @@ func upLoopback(h netns.NsHandle) error {
 	return nl.LinkSetUp(lo)
 }
 
-// AddPod creates a pod on a deployed lab through the CNI plugin (knetlab pod add). A pod that
-// exists and is wired is left as it is.
-func (p *Provider) AddPod(ctx context.Context, labName string, pod lab.Pod) (journal.Pod, error) {
+// AddPod implements provider.PodRuntime: it creates a pod on a deployed lab through the CNI
+// plugin (knetlab pod add). A pod that exists and is wired is left as it is.
+func (p *Provider) AddPod(ctx context.Context, labName string, pod lab.Pod) (provider.Pod, error) {
 	store, rt, l, err := p.openPods(ctx, labName)
 	if err != nil {
-		return journal.Pod{}, err
+		return provider.Pod{}, err
 	}
 	defer store.Close()
 	if ns, ok := l.Namespace(pod.Node); !ok || ns.Role != journal.RoleNode {
-		return journal.Pod{}, exitcode.Usagef("lab %s has no node %q (nodes: %s)", labName, pod.Node, strings.Join(nodeNames(l), ", "))
+		return provider.Pod{}, exitcode.Usagef("lab %s has no node %q (nodes: %s)", labName, pod.Node, strings.Join(nodeNames(l), ", "))
 	}
 	if _, err := rt.ensurePod(ctx, store, pod); err != nil {
-		return journal.Pod{}, err
+		return provider.Pod{}, err
 	}
 	got, _ := store.Lab.Pod(pod.Namespace, pod.Name)
-	return got, nil
+	return podOf(got), nil
 }
 
-// DeletePod runs CNI DEL for a pod and removes its sandbox. A pod that is not there is success.
+func podOf(p journal.Pod) provider.Pod {
+	return provider.Pod{Namespace: p.Namespace, Name: p.Name, Node: p.Node, IP: p.IP, HostIface: p.HostIface, NetNS: p.NetNS}
+}
+
+// DeletePod implements provider.PodRuntime: it runs CNI DEL for a pod and removes its sandbox. A pod that is not there is success.
 func (p *Provider) DeletePod(ctx context.Context, labName, namespace, name string) (bool, error) {
 	store, rt, _, err := p.openPods(ctx, labName)
 	if err != nil {
@@ -318,8 +323,8 @@ func (p *Provider) DeletePod(ctx context.Context, labName, namespace, name strin
 	return true, rt.del(ctx, store, pod, cniTimeout)
 }
 
-// Pods lists the pods of a deployed lab.
-func (p *Provider) Pods(labName string) ([]journal.Pod, error) {
+// Pods implements provider.PodRuntime: the pods of a deployed lab.
+func (p *Provider) Pods(_ context.Context, labName string) ([]provider.Pod, error) {
 	if err := checkLabName(labName); err != nil {
 		return nil, err
 	}
@@ -330,7 +335,10 @@ func (p *Provider) Pods(labName string) ([]journal.Pod, error) {
 	if rec == nil {
 		return nil, exitcode.Usagef("lab %s is not deployed by the netns provider: knetlab deploy %s", labName, labName)
 	}
-	pods := rec.Pods
+	var pods []provider.Pod
+	for _, pod := range rec.Pods {
+		pods = append(pods, podOf(pod))
+	}
 	sort.Slice(pods, func(i, j int) bool {
 		return pods[i].Namespace+"/"+pods[i].Name < pods[j].Namespace+"/"+pods[j].Name
 	})
@@ -371,11 +379,8 @@ func nodeNames(l *journal.Lab) []string {
 // nodes are left clean even if only part of the lab goes. It is best effort: destroy removes
 // the namespaces either way.
 func (p *Provider) deletePods(ctx context.Context, rec *journal.Lab, prog interface{ Step(string, ...any) }) {
-	if len(rec.Pods) == 0 || rec.Datastore == "" {
+	if !podsToDelete(rec) {
 		return
-	}
-	if !slicesContainsAlive(rec.Processes, datastoreProcess) {
-		return // the plugin would wait for a datastore that is gone
 	}
 	rt := &podRuntime{lab: rec.Lab, dir: journal.Dir(p.root, rec.Lab), datastore: rec.Datastore}
 	for _, pod := range rec.Pods {
@@ -385,6 +390,12 @@ func (p *Provider) deletePods(ctx context.Context, rec *journal.Lab, prog interf
 		}
 		cancel()
 	}
+}
+
+// podsToDelete says whether a destroy runs CNI DEL for the lab's pods: when it has pods and its
+// datastore runs (else the plugin would wait for a datastore that is gone).
+func podsToDelete(rec *journal.Lab) bool {
+	return len(rec.Pods) > 0 && rec.Datastore != "" && slicesContainsAlive(rec.Processes, datastoreProcess)
 }
 
 func slicesContainsAlive(procs []journal.Process, name string) bool {

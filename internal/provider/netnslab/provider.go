@@ -76,8 +76,9 @@ import (
 // Name is the provider's --provider value.
 const Name = "netns"
 
-func init() {
-	provider.Register(Name, func() (provider.Provider, error) { return New(), nil })
+// Register adds the netns provider to r.
+func Register(r *provider.Registry) {
+	r.Register(Name, func() (provider.Provider, error) { return New(), nil })
 }
 
 // Provider builds labs from network namespaces.

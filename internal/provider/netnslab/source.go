@@ -122,8 +122,8 @@ func (s *Source) datastore(ctx context.Context, rec *journal.Lab) (*datastore.Et
 	return store, nil
 }
 
-// AgentOf is the recorded agent process of a node (the latest, after restarts).
-func AgentOf(rec *journal.Lab, node string) (journal.Process, bool) {
+// agentOf is the recorded agent process of a node (the latest, after restarts).
+func agentOf(rec *journal.Lab, node string) (journal.Process, bool) {
 	ns, ok := rec.Namespace(node)
 	if !ok {
 		return journal.Process{}, false
@@ -163,7 +163,7 @@ func (s *Source) Topology(context.Context) ([]observed.NodeStatus, error) {
 }
 
 func agentStatus(rec *journal.Lab, node string, st *observed.NodeStatus) {
-	p, ok := AgentOf(rec, node)
+	p, ok := agentOf(rec, node)
 	switch {
 	case !ok:
 		st.Ready = false
@@ -171,14 +171,14 @@ func agentStatus(rec *journal.Lab, node string, st *observed.NodeStatus) {
 	case !p.Alive():
 		st.Ready = false
 		st.Detail = fmt.Sprintf("agent not running (pid %d); knetlab fix %s restarts it", p.PID, rec.Lab)
-	case Paused(p.PID):
+	case paused(p.PID):
 		st.Ready = false
 		st.Detail = fmt.Sprintf("agent paused (pid %d, stopped by a signal); kill -CONT %d resumes it", p.PID, p.PID)
 	}
 }
 
-// Paused reports whether process pid is stopped by a signal (SIGSTOP): state T in /proc.
-func Paused(pid int) bool {
+// paused reports whether process pid is stopped by a signal (SIGSTOP): state T in /proc.
+func paused(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false

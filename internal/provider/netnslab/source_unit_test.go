@@ -66,7 +66,7 @@ func TestAgentStatus(t *testing.T) {
 			if err := unix.Kill(p.PID, unix.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
-			for deadline := time.Now().Add(2 * time.Second); !Paused(p.PID) && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(2 * time.Second); !paused(p.PID) && time.Now().Before(deadline); {
 				time.Sleep(5 * time.Millisecond)
 			}
 			return &p

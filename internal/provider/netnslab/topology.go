@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
@@ -235,11 +236,13 @@ func (t *topology) namespaceNames() []string {
 	return out
 }
 
-// describe lists every object as dry-run prints it.
-func (t *topology) describe() []string {
-	var out []string
+// underlaySteps are the objects a deploy creates, in its order, as --dry-run lists them: the
+// namespaces, the bridges (vlans: how the switch makes its VLANs and why; "" without a switch),
+// the cables, then each namespace's routes and sysctls.
+func (t *topology) underlaySteps(vlans string) []provider.Step {
+	var namespaces, bridges, cables, settings []string
 	for _, ns := range t.namespaces {
-		out = append(out, fmt.Sprintf("namespace %s (%s %s)", ns.name, ns.role, ns.member))
+		namespaces = append(namespaces, fmt.Sprintf("namespace %s (%s %s)", ns.name, ns.role, ns.member))
 	}
 	for _, b := range t.bridges {
 		what := "bridge"
@@ -256,24 +259,33 @@ func (t *topology) describe() []string {
 		if b.alias != "" {
 			line += fmt.Sprintf(" (%q)", b.alias)
 		}
-		out = append(out, line)
+		bridges = append(bridges, line)
 	}
 	for _, v := range t.veths {
 		line := fmt.Sprintf("%s: veth %s %s <-> %s: %s master %s", v.ns, v.name, v.addr, v.peerNS, v.peerName, v.peerMaster)
 		if v.peerPVID != 0 {
 			line += fmt.Sprintf(" pvid %d untagged", v.peerPVID)
 		}
-		out = append(out, line+fmt.Sprintf(" (%q)", v.peerAlias))
+		cables = append(cables, line+fmt.Sprintf(" (%q)", v.peerAlias))
 	}
 	for _, r := range t.routes {
-		out = append(out, fmt.Sprintf("%s: route %s via %s dev %s", r.ns, r.dst, r.via, r.dev))
+		settings = append(settings, fmt.Sprintf("%s: route %s via %s dev %s", r.ns, r.dst, r.via, r.dev))
 	}
 	for _, ns := range t.namespaces {
 		for _, k := range sortedKeys(ns.sysctls) {
-			out = append(out, fmt.Sprintf("%s: sysctl %s=%s", ns.name, k, ns.sysctls[k]))
+			settings = append(settings, fmt.Sprintf("%s: sysctl %s=%s", ns.name, k, ns.sysctls[k]))
 		}
 	}
-	return out
+	bridgeTitle := "create the bridges"
+	if vlans != "" {
+		bridgeTitle += ", the switch's VLANs as " + vlans
+	}
+	return []provider.Step{
+		{Title: "create the network namespaces (named, as ip netns shows them)", Actions: namespaces},
+		{Title: bridgeTitle, Actions: bridges},
+		{Title: "cable the namespaces with veth pairs (each end created in its own namespace, none in the host's)", Actions: cables},
+		{Title: "set the routes and sysctls", Actions: settings},
+	}
 }
 
 func sortedKeys(m map[string]string) []string {

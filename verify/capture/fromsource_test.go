@@ -1,4 +1,4 @@
-package cli
+package capture_test
 
 import (
 	"context"
@@ -12,7 +12,10 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/capture"
+	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // verdicts flattens a report to "check node status" lines, the part two runs must agree on.
@@ -28,7 +31,7 @@ func verdicts(r *report.Report) []string {
 	return out
 }
 
-// A capture written by captureLab from a source is read back by verify --from with the same
+// A capture written by FromSource from a source is read back by verify --from with the same
 // verdicts as the source itself gave, including the failing entries: capture loses nothing
 // verify looks at. (The live-lab version of this runs in the netns end-to-end tests.)
 func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
@@ -37,7 +40,7 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	healthy := "../../verify/capture/testdata/lesson06"
+	healthy := "testdata/lesson06"
 	broken := t.TempDir()
 	if err := os.CopyFS(broken, os.DirFS(healthy)); err != nil {
 		t.Fatal(err)
@@ -60,10 +63,10 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 	if err := os.CopyFS(withSwitch, os.DirFS(healthy)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.CopyFS(filepath.Join(withSwitch, "switch", "ceos01"), os.DirFS("../../verify/parse/eosjson/testdata/ceos01")); err != nil {
+	if err := os.CopyFS(filepath.Join(withSwitch, "switch", "ceos01"), os.DirFS("../parse/eosjson/testdata/ceos01")); err != nil {
 		t.Fatal(err)
 	}
-	nat, err := os.ReadFile("../../verify/parse/testdata/nat/calico-iptables-ipset-save.txt")
+	nat, err := os.ReadFile("../parse/testdata/nat/calico-iptables-ipset-save.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +86,11 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			if _, err := captureLab(ctx, src, l, dir); err != nil {
+			var nodes []string
+			for _, n := range l.Nodes {
+				nodes = append(nodes, n.Name)
+			}
+			if _, err := capture.FromSource(ctx, src, nodes, dir); err != nil {
 				t.Fatal(err)
 			}
 			again, err := capture.Open(dir)
@@ -110,5 +117,64 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 				t.Errorf("fixture %s: %d failed checks, want failures: %v", name, before.Failed(), wantFail)
 			}
 		})
+	}
+}
+
+// partialSource is a live lab part-way up: its datastore answers, k01-worker2 is gone, there is
+// no switch, and only k01-worker is Ready.
+type partialSource struct{ fromCapture source.Source }
+
+func (s partialSource) Describe() string { return "partial" }
+func (s partialSource) Facts(ctx context.Context) (*facts.Facts, error) {
+	return s.fromCapture.Facts(ctx)
+}
+func (s partialSource) Topology(context.Context) ([]observed.NodeStatus, error) {
+	return []observed.NodeStatus{{Name: "k01-worker", Ready: true}, {Name: "k01-worker3"}}, nil
+}
+func (s partialSource) NodeState(ctx context.Context, node string) (*observed.Node, error) {
+	if node == "k01-worker2" {
+		return nil, source.ErrAbsent
+	}
+	return s.fromCapture.NodeState(ctx, node)
+}
+func (s partialSource) Switch(context.Context) (*observed.Switch, error) {
+	return nil, source.ErrAbsent
+}
+
+// FromSource leaves out what the source does not have (a node, the switch) and writes the
+// Ready condition the live topology reported.
+func TestFromSourceLeavesOutWhatIsAbsent(t *testing.T) {
+	ctx := context.Background()
+	src, err := capture.Open("testdata/lesson06")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	n, err := capture.FromSource(ctx, partialSource{src}, []string{"k01-worker", "k01-worker2", "k01-worker3"}, dir)
+	if err != nil || n != 2 {
+		t.Fatalf("FromSource = %d, %v; want 2 nodes", n, err)
+	}
+	for node, want := range map[string]bool{"k01-worker": true, "k01-worker2": false, "k01-worker3": true} {
+		if _, err := os.Stat(filepath.Join(dir, "nodes", node)); (err == nil) != want {
+			t.Errorf("nodes/%s present: %v, want %v", node, err == nil, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, capture.SwitchDir)); err == nil {
+		t.Errorf("a source without a switch gave a %s/ directory", capture.SwitchDir)
+	}
+	again, err := capture.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := again.Facts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := map[string]string{}
+	for _, node := range f.Nodes {
+		ready[node.Name] = node.Ready
+	}
+	if ready["k01-worker"] != "True" || ready["k01-worker3"] != "False" {
+		t.Errorf("Ready conditions written: %v; want k01-worker True, k01-worker3 False", ready)
 	}
 }

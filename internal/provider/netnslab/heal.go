@@ -1,4 +1,4 @@
-package fault
+package netnslab
 
 import (
 	"fmt"
@@ -7,18 +7,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/knetlab/knetlab/internal/collect/kernel"
-	"github.com/knetlab/knetlab/internal/provider/netnslab"
 )
 
-// Heal undoes what no agent repairs by itself: it resumes every paused agent of the lab (each
+// heal undoes what no agent repairs by itself: it resumes every paused agent of the lab (each
 // then resyncs its tables with the datastore) and puts back the host-side sysctls of every
 // pod, which the CNI plugin set once at ADD and nobody watches. Agents that are gone are
 // restarted by a deploy (repair), which knetlab fix runs next. It returns what it did.
-func Heal(t *Target) ([]string, error) {
+func heal(t *faultTarget) ([]string, error) {
 	var did []string
-	for _, n := range t.Lab.Nodes {
-		p, ok := netnslab.AgentOf(t.Rec, n.Name)
-		if !ok || !p.Alive() || !netnslab.Paused(p.PID) {
+	for _, n := range t.lab.Nodes {
+		p, ok := agentOf(t.rec, n.Name)
+		if !ok || !p.Alive() || !paused(p.PID) {
 			continue
 		}
 		if err := unix.Kill(p.PID, unix.SIGCONT); err != nil {
@@ -26,7 +25,7 @@ func Heal(t *Target) ([]string, error) {
 		}
 		did = append(did, fmt.Sprintf("resumed the agent of %s (pid %d)", n.Name, p.PID))
 	}
-	for _, p := range t.Rec.Pods {
+	for _, p := range t.rec.Pods {
 		if p.HostIface == "" {
 			continue
 		}

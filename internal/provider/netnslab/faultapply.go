@@ -1,4 +1,4 @@
-package fault
+package netnslab
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/knetlab/knetlab/internal/collect/kernel"
-	"github.com/knetlab/knetlab/internal/provider/netnslab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
@@ -24,8 +23,8 @@ const vxlanDevice = "vxlan.calico"
 const calicoProtocol = 80
 
 // fdbMissing deletes the first worker's FDB entry toward the node across subnets.
-func fdbMissing(_ context.Context, t *Target) (journal.Fault, error) {
-	node, err := firstWorker(t.Lab)
+func fdbMissing(_ context.Context, t *faultTarget) (journal.Fault, error) {
+	node, err := firstWorker(t.lab)
 	if err != nil {
 		return journal.Fault{}, err
 	}
@@ -33,7 +32,7 @@ func fdbMissing(_ context.Context, t *Target) (journal.Fault, error) {
 	if err != nil {
 		return journal.Fault{}, err
 	}
-	pid, err := pauseAgent(t.Rec, node.Name)
+	pid, err := pauseAgent(t.rec, node.Name)
 	if err != nil {
 		return journal.Fault{}, err
 	}
@@ -56,7 +55,7 @@ func fdbMissing(_ context.Context, t *Target) (journal.Fault, error) {
 				return nil
 			}
 		}
-		return fmt.Errorf("%s has no FDB entry toward %s (%s) to delete; is the lab healthy? knetlab verify %s", node.Name, peer.Name, peer.Address.Addr(), t.Lab.Name)
+		return fmt.Errorf("%s has no FDB entry toward %s (%s) to delete; is the lab healthy? knetlab verify %s", node.Name, peer.Name, peer.Address.Addr(), t.lab.Name)
 	})
 	return journal.Fault{Node: node.Name, Entry: entry, PID: pid}, err
 }
@@ -66,12 +65,12 @@ func fdbMissing(_ context.Context, t *Target) (journal.Fault, error) {
 // a vxlan device at its parent's MTU minus the 50 bytes of outer headers.)
 const wrongMTU = 1400
 
-func vxlanMTU(_ context.Context, t *Target) (journal.Fault, error) {
-	node, err := firstWorker(t.Lab)
+func vxlanMTU(_ context.Context, t *faultTarget) (journal.Fault, error) {
+	node, err := firstWorker(t.lab)
 	if err != nil {
 		return journal.Fault{}, err
 	}
-	pid, err := pauseAgent(t.Rec, node.Name)
+	pid, err := pauseAgent(t.rec, node.Name)
 	if err != nil {
 		return journal.Fault{}, err
 	}
@@ -88,8 +87,8 @@ func vxlanMTU(_ context.Context, t *Target) (journal.Fault, error) {
 // viaUnderlay routes the across-subnet peer's block on the first worker straight to the
 // peer's underlay address through eth1, as if both were in one subnet: the ARP for the peer
 // is never answered, so the block becomes unreachable.
-func viaUnderlay(_ context.Context, t *Target) (journal.Fault, error) {
-	node, err := firstWorker(t.Lab)
+func viaUnderlay(_ context.Context, t *faultTarget) (journal.Fault, error) {
+	node, err := firstWorker(t.lab)
 	if err != nil {
 		return journal.Fault{}, err
 	}
@@ -97,11 +96,11 @@ func viaUnderlay(_ context.Context, t *Target) (journal.Fault, error) {
 	if err != nil {
 		return journal.Fault{}, err
 	}
-	block, ok := blockOf(t.Facts, peer.Name)
+	block, ok := blockOf(t.facts, peer.Name)
 	if !ok {
 		return journal.Fault{}, fmt.Errorf("%s owns no confirmed block; is its agent running?", peer.Name)
 	}
-	pid, err := pauseAgent(t.Rec, node.Name)
+	pid, err := pauseAgent(t.rec, node.Name)
 	if err != nil {
 		return journal.Fault{}, err
 	}
@@ -123,12 +122,12 @@ func viaUnderlay(_ context.Context, t *Target) (journal.Fault, error) {
 	return journal.Fault{Node: node.Name, Entry: entry, PID: pid}, err
 }
 
-func agentStopped(_ context.Context, t *Target) (journal.Fault, error) {
-	node, err := worker(t.Lab, 1)
+func agentStopped(_ context.Context, t *faultTarget) (journal.Fault, error) {
+	node, err := worker(t.lab, 1)
 	if err != nil {
 		return journal.Fault{}, err
 	}
-	p, err := liveAgent(t.Rec, node.Name)
+	p, err := liveAgent(t.rec, node.Name)
 	if err != nil {
 		return journal.Fault{}, err
 	}
@@ -142,12 +141,12 @@ func agentStopped(_ context.Context, t *Target) (journal.Fault, error) {
 	return journal.Fault{Node: node.Name, Entry: "agent pid " + strconv.Itoa(p.PID), PID: p.PID}, nil
 }
 
-func proxyARPOff(_ context.Context, t *Target) (journal.Fault, error) {
-	node, err := firstWorker(t.Lab)
+func proxyARPOff(_ context.Context, t *faultTarget) (journal.Fault, error) {
+	node, err := firstWorker(t.lab)
 	if err != nil {
 		return journal.Fault{}, err
 	}
-	for _, p := range t.Rec.Pods {
+	for _, p := range t.rec.Pods {
 		if p.Node != node.Name || p.HostIface == "" {
 			continue
 		}
@@ -157,12 +156,12 @@ func proxyARPOff(_ context.Context, t *Target) (journal.Fault, error) {
 		})
 		return journal.Fault{Node: node.Name, Entry: key}, err
 	}
-	return journal.Fault{}, fmt.Errorf("lab %s has no pod on %s; knetlab pod add %s <name> --node %s adds one", t.Lab.Name, node.Name, t.Lab.Name, node.Name)
+	return journal.Fault{}, fmt.Errorf("lab %s has no pod on %s; knetlab pod add %s <name> --node %s adds one", t.lab.Name, node.Name, t.lab.Name, node.Name)
 }
 
 // liveAgent is the node's recorded agent, when it runs.
 func liveAgent(rec *journal.Lab, node string) (journal.Process, error) {
-	p, ok := netnslab.AgentOf(rec, node)
+	p, ok := agentOf(rec, node)
 	if !ok || !p.Alive() {
 		return journal.Process{}, fmt.Errorf("%s has no running agent (fix the lab first: knetlab fix %s)", node, rec.Lab)
 	}
@@ -179,7 +178,7 @@ func pauseAgent(rec *journal.Lab, node string) (int, error) {
 	if err := unix.Kill(p.PID, unix.SIGSTOP); err != nil {
 		return 0, fmt.Errorf("pause the agent of %s (pid %d): %w", node, p.PID, err)
 	}
-	if err := waitFor(func() bool { return netnslab.Paused(p.PID) }); err != nil {
+	if err := waitFor(func() bool { return paused(p.PID) }); err != nil {
 		return 0, fmt.Errorf("the agent of %s (pid %d) did not stop: %w", node, p.PID, err)
 	}
 	return p.PID, nil
@@ -196,10 +195,10 @@ func waitFor(done func() bool) error {
 	return nil
 }
 
-func withNode(t *Target, node string, fn func(netns.NsHandle) error) error {
-	ns, ok := t.Rec.Namespace(node)
+func withNode(t *faultTarget, node string, fn func(netns.NsHandle) error) error {
+	ns, ok := t.rec.Namespace(node)
 	if !ok {
-		return fmt.Errorf("lab %s has no namespace for %s; knetlab deploy %s repairs it", t.Lab.Name, node, t.Lab.Name)
+		return fmt.Errorf("lab %s has no namespace for %s; knetlab deploy %s repairs it", t.lab.Name, node, t.lab.Name)
 	}
 	h, err := netns.GetFromName(ns.Name)
 	if err != nil {
@@ -210,7 +209,7 @@ func withNode(t *Target, node string, fn func(netns.NsHandle) error) error {
 }
 
 // inNode runs fn with a netlink handle inside the node's namespace.
-func inNode(t *Target, node string, fn func(*netlink.Handle) error) error {
+func inNode(t *faultTarget, node string, fn func(*netlink.Handle) error) error {
 	return withNode(t, node, func(ns netns.NsHandle) error {
 		h, err := netlink.NewHandleAt(ns)
 		if err != nil {

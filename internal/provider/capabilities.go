@@ -1,0 +1,62 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/knetlab/knetlab/internal/lab"
+)
+
+// What only some providers can do is an optional interface beside Provider; a command asks its
+// provider for the interface and says so when the provider has none.
+
+// Faults is implemented by providers that own a lab's dataplane closely enough to break it on
+// purpose (knetlab break: teaching faults, each found again by one verify check) and to undo
+// what they broke (knetlab fix).
+type Faults interface {
+	// Faults lists the faults, in the order break --list prints them.
+	Faults() []FaultInfo
+	// Break applies the named fault to the deployed lab and records it, so that Heal undoes it.
+	Break(ctx context.Context, l *lab.Lab, fault string) (AppliedFault, error)
+	// Heal undoes what a redeploy does not repair (faults recorded by Break, and what they
+	// leave behind) and returns what it did, one line each.
+	Heal(ctx context.Context, l *lab.Lab) ([]string, error)
+	// ForgetFaults clears the lab's record of applied faults; fix calls it once verify passes.
+	ForgetFaults(ctx context.Context, l *lab.Lab) error
+}
+
+// FaultInfo is one teaching fault.
+type FaultInfo struct {
+	Name        string
+	Description string
+	Check       string // the verify check that fails once the fault is applied
+}
+
+// AppliedFault is what Break changed.
+type AppliedFault struct {
+	Name  string
+	Node  string // the node it broke
+	Entry string // the entry it changed, as the failing check names it
+	Check string // the verify check that now fails
+}
+
+// PodRuntime is implemented by providers that are their lab's container runtime (netns): they
+// create pods by running the CNI plugin themselves. On a kind cluster kubelet does that, and pods
+// come from kubectl.
+type PodRuntime interface {
+	// AddPod creates the pod (idempotent) and returns it as wired.
+	AddPod(ctx context.Context, labName string, pod lab.Pod) (Pod, error)
+	// DeletePod deletes a pod; found is false when it was not there (which is success).
+	DeletePod(ctx context.Context, labName, namespace, name string) (found bool, err error)
+	// Pods lists the lab's pods, sorted by namespace/name.
+	Pods(ctx context.Context, labName string) ([]Pod, error)
+}
+
+// Pod is a pod as its runtime wired it.
+type Pod struct {
+	Namespace string // Kubernetes namespace
+	Name      string
+	Node      string
+	IP        string
+	HostIface string // the host end of its veth, in the node
+	NetNS     string // its network namespace
+}

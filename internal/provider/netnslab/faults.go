@@ -1,0 +1,254 @@
+package netnslab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/verify/facts"
+)
+
+// Teaching faults (knetlab break and fix): each breaks one thing Calico's dataplane needs, the
+// way it breaks in real clusters (an entry lost while the agent was not looking, a wrong MTU, a
+// route through the wrong device, a dead agent, a pod's proxy ARP off), so that a student runs
+// verify, reads the finding, and repairs it by hand or with knetlab fix. Only a netns lab can
+// be broken: only there knetlab owns the agents and the kernel tables.
+//
+// Faults that change what an agent owns pause that agent first (SIGSTOP): a running agent
+// restores its tables within seconds, which is the lesson of the agent, not of the fault.
+
+// fault is one teaching fault.
+type fault struct {
+	name        string
+	description string
+	// check is the verify check that must then fail, naming the node and the entry apply
+	// reports.
+	check string
+	apply func(ctx context.Context, t *faultTarget) (journal.Fault, error)
+}
+
+// faultTarget is the deployed lab a fault applies to.
+type faultTarget struct {
+	lab   *lab.Lab
+	rec   *journal.Lab // the lab's record: namespaces, agents, pods
+	facts *facts.Facts // from the lab's datastore: nodes, blocks
+}
+
+// faults are the faults, in the order break --list prints them.
+func faults() []fault {
+	return []fault{
+		{name: "fdb-missing", check: "vxlan.fdb", apply: fdbMissing,
+			description: "pause the first worker's agent, then delete its FDB entry toward the node in the other subnet (or another node)"},
+		{name: "vxlan-mtu", check: "vxlan.device", apply: vxlanMTU,
+			description: "pause the first worker's agent, then set vxlan.calico's MTU to 1400, below the 1450 its pods send"},
+		{name: "worker3-via-eth1", check: "routes.blocks", apply: viaUnderlay,
+			description: "pause the first worker's agent, then route the other subnet's block through eth1 instead of vxlan.calico"},
+		{name: "agent-stopped", check: "topology.nodes", apply: agentStopped,
+			description: "kill the second worker's agent: its tables stay, but nothing keeps them any more"},
+		{name: "proxy-arp-off", check: "pods.wiring", apply: proxyARPOff,
+			description: "turn proxy_arp off on the host end of a pod on the first worker (no answer for 169.254.1.1)"},
+	}
+}
+
+// findFault returns the named fault.
+func findFault(name string) (fault, bool) {
+	all := faults()
+	i := slices.IndexFunc(all, func(f fault) bool { return f.name == name })
+	if i < 0 {
+		return fault{}, false
+	}
+	return all[i], true
+}
+
+// Faults implements provider.Faults.
+func (p *Provider) Faults() []provider.FaultInfo {
+	var out []provider.FaultInfo
+	for _, f := range faults() {
+		out = append(out, provider.FaultInfo{Name: f.name, Description: f.description, Check: f.check})
+	}
+	return out
+}
+
+// Break implements provider.Faults: under the lab's lock, it applies the fault and records it
+// in the lab's journal, so that Heal undoes it.
+func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider.AppliedFault, error) {
+	f, ok := findFault(name)
+	if !ok {
+		return provider.AppliedFault{}, exitcode.Usagef("unknown fault %q; knetlab break %s --list shows them", name, l.Name)
+	}
+	store, err := p.openFaults(ctx, l)
+	if err != nil {
+		return provider.AppliedFault{}, err
+	}
+	defer store.Close()
+	facts, err := p.labFacts(ctx, l)
+	if err != nil {
+		return provider.AppliedFault{}, err
+	}
+	applied, err := f.run(ctx, &faultTarget{lab: l, rec: store.Lab, facts: facts})
+	if err != nil {
+		return provider.AppliedFault{}, err
+	}
+	store.Lab.Faults = append(store.Lab.Faults, applied)
+	out := provider.AppliedFault{Name: f.name, Node: applied.Node, Entry: applied.Entry, Check: f.check}
+	if err := store.Save(); err != nil {
+		return out, fmt.Errorf("%s applied, but not recorded: %w; knetlab fix %s still undoes it", f.name, err, l.Name)
+	}
+	return out, nil
+}
+
+// Heal implements provider.Faults: it names each recorded fault, then undoes what no agent
+// repairs by itself (see heal). A deploy (repair) restarts agents that are gone.
+func (p *Provider) Heal(ctx context.Context, l *lab.Lab) ([]string, error) {
+	store, err := p.openFaults(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close() // before the deploy that follows, which takes the lab's lock itself
+	var did []string
+	for _, applied := range store.Lab.Faults {
+		did = append(did, fmt.Sprintf("undoing %s on %s (%s)", applied.Name, applied.Node, applied.Entry))
+	}
+	healed, err := heal(&faultTarget{lab: l, rec: store.Lab})
+	return append(did, healed...), err
+}
+
+// ForgetFaults implements provider.Faults.
+func (p *Provider) ForgetFaults(ctx context.Context, l *lab.Lab) error {
+	lockCtx, cancel := context.WithTimeout(ctx, faultLockTimeout)
+	defer cancel()
+	store, err := journal.Open(lockCtx, p.root, l.Name)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if len(store.Lab.Faults) == 0 {
+		return nil
+	}
+	store.Lab.Faults = nil
+	return store.Save()
+}
+
+// faultLockTimeout bounds the wait for the lab's lock (a deploy may hold it).
+const faultLockTimeout = 30 * time.Second
+
+// openFaults opens a lab's record, under its lock, for break and fix.
+func (p *Provider) openFaults(ctx context.Context, l *lab.Lab) (*journal.Store, error) {
+	rec, err := journal.Read(p.root, l.Name)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, exitcode.NewEnvironment(fmt.Errorf("lab %s is not deployed by the netns provider (break and fix work on netns labs)", l.Name),
+			"sudo knetlab deploy "+l.Name)
+	}
+	lockCtx, cancel := context.WithTimeout(ctx, faultLockTimeout)
+	defer cancel()
+	return journal.Open(lockCtx, p.root, l.Name)
+}
+
+// labFacts reads the facts a fault needs (nodes, blocks) through the lab's verify source.
+func (p *Provider) labFacts(ctx context.Context, l *lab.Lab) (*facts.Facts, error) {
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := src.(io.Closer); ok {
+		defer c.Close()
+	}
+	f, err := src.Facts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the facts of %s: %w", l.Name, err)
+	}
+	return f, nil
+}
+
+// run breaks the lab and returns what it changed, for the lab's record.
+func (f fault) run(ctx context.Context, t *faultTarget) (journal.Fault, error) {
+	applied, err := f.apply(ctx, t)
+	if err != nil {
+		// A fault that paused an agent and then failed leaves nothing broken behind.
+		if applied.PID != 0 && paused(applied.PID) {
+			_ = unix.Kill(applied.PID, unix.SIGCONT)
+		}
+		return journal.Fault{}, fmt.Errorf("break %s with %s: %w", t.lab.Name, f.name, err)
+	}
+	applied.Name = f.name
+	return applied, nil
+}
+
+// firstWorker is the node most faults break: the first node that is not the control plane
+// (k01-worker in calico-overlay).
+func firstWorker(l *lab.Lab) (lab.Node, error) {
+	return worker(l, 0)
+}
+
+func worker(l *lab.Lab, i int) (lab.Node, error) {
+	var workers []lab.Node
+	for _, n := range l.Nodes {
+		if n.Role != lab.ControlPlane {
+			workers = append(workers, n)
+		}
+	}
+	if i >= len(workers) {
+		return lab.Node{}, fmt.Errorf("lab %s has fewer than %d workers", l.Name, i+1)
+	}
+	return workers[i], nil
+}
+
+// peerAcross is the node whose underlay is in another subnet than node's (k01-worker3 from
+// k01-worker): the peer whose traffic goes through vxlan.calico.
+func peerAcross(t *faultTarget, node string) (facts.Node, error) {
+	self, ok := factNode(t.facts, node)
+	if !ok {
+		return facts.Node{}, fmt.Errorf("the datastore has no node %s; is its agent running?", node)
+	}
+	for _, n := range t.facts.Nodes {
+		if n.Name != node && n.Address.IsValid() && !self.Address.Masked().Contains(n.Address.Addr()) {
+			return n, nil
+		}
+	}
+	return facts.Node{}, exitcode.Usagef("no node of lab %s is outside %s's subnet %s; this fault needs two subnets (calico-overlay)", t.lab.Name, node, self.Address.Masked())
+}
+
+// peerOf is the node across subnets when there is one (its traffic is encapsulated whatever
+// the pool's mode), else any other node.
+func peerOf(t *faultTarget, node string) (facts.Node, error) {
+	if p, err := peerAcross(t, node); err == nil {
+		return p, nil
+	}
+	for _, n := range t.facts.Nodes {
+		if n.Name != node && n.Address.IsValid() {
+			return n, nil
+		}
+	}
+	return facts.Node{}, exitcode.Usagef("lab %s has no node besides %s", t.lab.Name, node)
+}
+
+func factNode(f *facts.Facts, name string) (facts.Node, bool) {
+	for _, n := range f.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return facts.Node{}, false
+}
+
+// blockOf is a node's first confirmed block.
+func blockOf(f *facts.Facts, node string) (netip.Prefix, bool) {
+	for _, a := range f.Affinities {
+		if a.Node == node && a.State == "confirmed" && !a.Deleted {
+			return a.CIDR, true
+		}
+	}
+	return netip.Prefix{}, false
+}

@@ -1,0 +1,138 @@
+package netnslab
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+)
+
+// PlanDeploy implements provider.Planner: every object the deploy creates, and the lab's CNI.
+// It needs no root; without root the VLAN mode is assumed, since probing the kernel needs it.
+func (p *Provider) PlanDeploy(_ context.Context, l *lab.Lab, opts provider.DeployOptions) (*provider.Plan, error) {
+	if err := checkCNI(opts.CNI); err != nil {
+		return nil, err
+	}
+	mode, why := "", ""
+	if requireRoot("probe") == nil {
+		mode, why = probeVLANMode()
+	} else {
+		mode, why = BridgePerVLAN, "assumed: probing the kernel needs root"
+	}
+	if rec, _ := journal.Read(p.root, l.Name); rec != nil && rec.VLANMode != "" {
+		mode, why = rec.VLANMode, "as deployed"
+	}
+	t, err := newTopology(l, mode)
+	if err != nil {
+		return nil, exitcode.NewUsage(fmt.Errorf("deploy %s: %w", l.Name, err))
+	}
+	vlans := ""
+	if l.Switch != nil {
+		vlans = fmt.Sprintf("%s (%s)", mode, why)
+	}
+	pl := &provider.Plan{Action: "deploy", Lab: l.Name, Provider: Name, WorkDir: journal.Dir(p.root, l.Name)}
+	if opts.Reconfigure {
+		pl.Steps = append(pl.Steps, provider.Step{Title: "destroy the lab first (--reconfigure): knetlab destroy " + l.Name + " --dry-run lists what goes"})
+	}
+	pl.Steps = append(pl.Steps, t.underlaySteps(vlans)...)
+	if !p.underlayed {
+		pl.Steps = append(pl.Steps, cniSteps(l)...)
+	}
+	return pl, nil
+}
+
+// cniSteps are the CNI part of a deploy: the datastore, the agents, the lab's pods.
+func cniSteps(l *lab.Lab) []provider.Step {
+	cp := controlPlane(l)
+	datastore := provider.Step{
+		Title:   "start the datastore and seed the IP pools",
+		Actions: []string{fmt.Sprintf("start the datastore (etcd) in %s at %s", cp.Name, DatastoreURL(l))},
+		Waits:   fmt.Sprintf("etcd to answer (%s)", datastoreReadyTimeout),
+	}
+	for _, p := range l.CNI.Pools {
+		datastore.Actions = append(datastore.Actions, fmt.Sprintf("seed IPPool %s %s blockSize %d vxlanMode %s natOutgoing %t", p.Name, p.CIDR, p.BlockSize, p.VXLANMode, p.NATOutgoing))
+	}
+	agents := provider.Step{
+		Title: "start one agent per node (the CNI plugin is this binary, linked as knetlab-cni)",
+		Waits: fmt.Sprintf("every node registered, and its vxlan.calico, block routes, neighbours and FDB entries programmed (%s)", convergeTimeout),
+	}
+	for _, n := range l.Nodes {
+		agents.Actions = append(agents.Actions, fmt.Sprintf("start the agent of %s (underlay autodetected in %v)", n.Name, autodetectCIDRs(l, n)))
+	}
+	steps := []provider.Step{datastore, agents}
+	if len(l.Pods) > 0 {
+		pods := provider.Step{Title: "add the lab's pods through the CNI plugin"}
+		for _, p := range l.Pods {
+			pods.Actions = append(pods.Actions, fmt.Sprintf("add pod %s/%s on %s (netns %s)", p.Namespace, p.Name, p.Node, PodNamespaceName(l.Name, p.Namespace, p.Name)))
+		}
+		steps = append(steps, pods)
+	}
+	return steps
+}
+
+// PlanDestroy implements provider.Planner: what destroy would stop and remove, read from the
+// lab's record without taking its lock.
+func (p *Provider) PlanDestroy(_ context.Context, labName string, opts provider.DestroyOptions) ([]*provider.Plan, error) {
+	names, err := p.destroyNames(labName, opts)
+	if err != nil {
+		return nil, err
+	}
+	var plans []*provider.Plan
+	for _, name := range names {
+		rec, err := journal.Read(p.root, name)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			rec = &journal.Lab{Lab: name}
+		}
+		def := opts.Lab
+		if opts.All {
+			def = nil
+		}
+		plans = append(plans, p.destroyPlan(rec, findRemains(rec, def)))
+	}
+	return plans, nil
+}
+
+// destroyPlan lists what a destroy of the lab does, in its order.
+func (p *Provider) destroyPlan(rec *journal.Lab, r remains) *provider.Plan {
+	pl := &provider.Plan{Action: "destroy", Lab: rec.Lab, Provider: Name, WorkDir: journal.Dir(p.root, rec.Lab)}
+	if podsToDelete(rec) {
+		st := provider.Step{Title: "delete the pods through the CNI plugin (CNI DEL, best effort: their namespaces go anyway)"}
+		for _, pod := range rec.Pods {
+			st.Actions = append(st.Actions, fmt.Sprintf("pod %s/%s on %s", pod.Namespace, pod.Name, pod.Node))
+		}
+		pl.Steps = append(pl.Steps, st)
+	}
+	if len(r.processes) > 0 {
+		st := provider.Step{Title: fmt.Sprintf("stop the lab's processes (SIGTERM, then SIGKILL after %s)", stopGrace)}
+		for _, pr := range r.processes {
+			st.Actions = append(st.Actions, fmt.Sprintf("stop %s (pid %d)", pr.Name, pr.PID))
+		}
+		pl.Steps = append(pl.Steps, st)
+	}
+	if len(r.namespaces) > 0 {
+		st := provider.Step{Title: "remove the lab's namespaces"}
+		for _, n := range r.namespaces {
+			st.Actions = append(st.Actions, "remove namespace "+n)
+		}
+		pl.Steps = append(pl.Steps, st)
+	}
+	files := slices.Clone(rec.Files)
+	if rec.Phase != "" {
+		files = append(files, journal.Dir(p.root, rec.Lab))
+	}
+	if len(files) > 0 {
+		st := provider.Step{Title: "remove the lab's files and its record"}
+		for _, f := range files {
+			st.Actions = append(st.Actions, "remove "+f)
+		}
+		pl.Steps = append(pl.Steps, st)
+	}
+	return pl
+}
