@@ -89,7 +89,7 @@ func (s *testSource) NodeState(_ context.Context, node string) (*observed.Node, 
 func (s *testSource) Switch(context.Context) (*observed.Switch, error) { return nil, source.ErrAbsent }
 
 // TestVerifyPassesOnAgentProgrammedNodes is the point of the whole exercise: nodes programmed
-// by knetlab's agent pass knetlab's verify, which was written from SPEC §2 independently.
+// by knetlab's agent pass knetlab's verify, which was written from docs/dataplane.md independently.
 func TestVerifyPassesOnAgentProgrammedNodes(t *testing.T) {
 	store, u := overlayLab(t)
 	ctx := context.Background()

@@ -24,7 +24,7 @@ func newCaptureCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 		Use:   "capture <lab> --out DIR",
 		Short: "Write a live lab's facts and node tables to a directory that verify --from reads",
 		Long: `capture reads a deployed lab through its provider and writes the capture layout that
-knetlab verify --from DIR checks offline (SPEC §4):
+knetlab verify --from DIR checks offline (docs/capture.md):
 
   DIR/cluster.yaml                  pools, nodes, block affinities, pods as kubectl get -o yaml prints them
   DIR/nodes/<node>/ip-route.txt     ip route

@@ -17,7 +17,7 @@ import (
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
-// Main runs knetlab with args and the providers of reg, and returns the exit code of SPEC §5.
+// Main runs knetlab with args and the providers of reg, and returns the exit code of docs/exit-codes.md.
 func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -39,7 +39,7 @@ func newVerifyCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 		Use:   "verify <lab> | --from DIR",
 		Short: "Check every node's routes, vxlan.calico, neighbours and FDB against the block affinities",
 		Long: `verify computes, from the cluster's IP pools, nodes, block affinities and pods, what every
-node's dataplane must hold (SPEC §2) and compares it with what is there, table by table:
+node's dataplane must hold (docs/dataplane.md) and compares it with what is there, table by table:
 missing, unexpected and different entries are reported separately, each with why it must be so.
 
   knetlab verify <lab>        the deployed lab, read live through its provider
@@ -63,7 +63,7 @@ Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usa
 		},
 	}
 	f.lab.register(c)
-	c.Flags().StringVar(&f.from, "from", "", "verify a capture directory (SPEC §4 layout) instead of a live lab")
+	c.Flags().StringVar(&f.from, "from", "", "verify a capture directory (the layout of docs/capture.md) instead of a live lab")
 	c.Flags().StringSliceVar(&f.checks, "check", nil, "run only these check IDs (comma-separated; default: the lab's checks, or all)")
 	c.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text, json or junit")
 	c.Flags().StringVar(&f.junitFile, "junit-file", "", "also write a JUnit report to this file (atomically)")

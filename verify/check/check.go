@@ -1,4 +1,4 @@
-// Package check holds the checks of SPEC §3, declared in one place (registry.go) with what each
+// Package check holds the checks of docs/verify.md ("The checks"), declared in one place (registry.go) with what each
 // needs, each implemented in its own file. A check judges normalised inputs only — facts, the
 // expectation computed from them, node and switch state, the lab definition, a prober — and
 // never knows where they came from. The engine that gathers the inputs and runs the checks is
@@ -31,7 +31,7 @@ const (
 	NeedProber                    // a source that can send traffic
 )
 
-// Check is one check of SPEC §3.
+// Check is one check of docs/verify.md.
 type Check struct {
 	ID    string
 	Title string
@@ -128,7 +128,7 @@ func firstAbsent(s *observed.Node, tables []observed.Table) (observed.Table, boo
 	return "", true
 }
 
-// underlay is the node's interface P of SPEC §2, as the node state shows it.
+// underlay is the node's interface P of docs/dataplane.md, as the node state shows it.
 type underlay struct {
 	Dev string // "" when the state does not say which interface holds the underlay address
 	MTU int    // the interface's MTU, or expect.DefaultUnderlayMTU when unknown

@@ -11,7 +11,7 @@ import (
 	"github.com/knetlab/knetlab/verify/report"
 )
 
-// routesBlocks: every block route as SPEC §2 says, local blocks blackholed, and no route
+// routesBlocks: every block route as docs/dataplane.md says, local blocks blackholed, and no route
 // inside a pool that no affinity explains. Pod routes belong to routes.pods.
 func routesBlocks(_ context.Context, in *Inputs) []*report.Node {
 	return perNode(in, []observed.Table{observed.TableRoutes}, judgeBlockRoutes)

@@ -12,7 +12,7 @@ import (
 	"github.com/knetlab/knetlab/verify/report"
 )
 
-// vxlanDevice: vxlan.calico as SPEC §2 describes it, attribute by attribute.
+// vxlanDevice: vxlan.calico as docs/dataplane.md describes it, attribute by attribute.
 func vxlanDevice(_ context.Context, in *Inputs) []*report.Node {
 	return perNode(in, []observed.Table{observed.TableLinks}, judgeVXLANDevice)
 }

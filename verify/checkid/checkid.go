@@ -1,4 +1,4 @@
-// Package checkid holds the stable check IDs of SPEC §3. They are part of knetlab's public
+// Package checkid holds the stable check IDs of docs/verify.md ("The checks"). They are part of knetlab's public
 // contract (--check, JSON, JUnit), so they live in one place that lab files and the verify
 // engine both read.
 package checkid

@@ -1,6 +1,6 @@
-// Package netns is the embedded lab provider: it builds a lab from Linux network namespaces on
-// this host, with the lab's node names, interface names and addresses (SPEC §1, "In the netns
-// provider"). Everything is done with netlink; no `ip` process is spawned.
+// Package netnslab is the embedded lab provider: it builds a lab from Linux network namespaces on
+// this host, with the lab's node names, interface names and addresses (docs/labs/calico-overlay.md,
+// "Running it on the netns provider"). Everything is done with netlink; no `ip` process is spawned.
 //
 // # What a lab is made of
 //
