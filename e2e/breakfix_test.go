@@ -1,4 +1,4 @@
-package cli
+package e2e
 
 import (
 	"encoding/json"
@@ -171,39 +171,6 @@ func findingsText(fs []finding) string {
 		lines = append(lines, fmt.Sprintf("%+v", f))
 	}
 	return strings.Join(lines, "\n  ")
-}
-
-func TestBreakUsage(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		code int
-		out  string
-		err  string
-	}{
-		{[]string{"break", "calico-overlay", "--list"}, exitcode.OK, "fdb-missing", ""},
-		{[]string{"break", "calico-overlay"}, exitcode.Usage, "", "knetlab break calico-overlay --list"},
-		{[]string{"break", "calico-overlay", "no-such-fault"}, exitcode.Usage, "", `unknown fault "no-such-fault"`},
-		{[]string{"fix"}, exitcode.Usage, "", "accepts 1 arg"},
-	} {
-		code, out, stderr := run(t, tc.args...)
-		if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(stderr, tc.err) {
-			t.Errorf("knetlab %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d, stdout with %q, stderr with %q",
-				strings.Join(tc.args, " "), code, out, stderr, tc.code, tc.out, tc.err)
-		}
-	}
-	// --list prints one fault per line, its name first.
-	_, out, _ := run(t, "break", "calico-overlay", "--list")
-	var names []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		names = append(names, strings.Fields(line)[0])
-	}
-	var want []string
-	for _, ft := range netnslab.New().Faults() {
-		want = append(want, ft.Name)
-	}
-	if !slices.Equal(names, want) {
-		t.Errorf("break --list names %v, want %v", names, want)
-	}
 }
 
 // capture + verify --from gives the live verdicts of every check that sends no traffic
