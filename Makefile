@@ -29,6 +29,11 @@ test:
 test-unit:
 	$(GO) test -count=1 -short ./...
 
+## e2e: the command line end to end on real netns labs (package e2e; root, installs host tools)
+e2e:
+	@scripts/test-deps.sh
+	$(GO) test -count=1 -timeout 30m ./e2e/
+
 ## generate: refresh the checked-in topologies/ and configs/ from labs/*/lab.yaml
 generate:
 	$(GO) test ./internal/render -run TestGolden -update
