@@ -62,6 +62,10 @@ func (n *Node) Link(name string) (*Link, bool) {
 
 // Route is one IPv4 route, with the fields that verify compares. Protocol is kept as the
 // kernel names it in `ip route` ("80" for Calico's felix, "bird", "kernel", "boot", "static").
+//
+// A multipath route (`nexthop via … nexthop via …`) has its next hops in Nexthops and no
+// Gateway, Dev or Onlink of its own, as the kernel keeps it: traffic to Dst is spread over all
+// of them, so a check must judge each one, never only the first or the last.
 type Route struct {
 	Type     string // "unicast" (the default), "blackhole", "local", ...
 	Dst      netip.Prefix
@@ -73,7 +77,26 @@ type Route struct {
 	Metric   int
 	MTU      int
 	Src      netip.Addr
-	Table    string // "" for main
+	Table    string    // "" for main
+	Nexthops []Nexthop // the next hops of a multipath route, in the kernel's order; nil otherwise
+}
+
+// Nexthop is one next hop of a multipath route.
+type Nexthop struct {
+	Gateway netip.Addr // invalid when none (or not IPv4)
+	Dev     string
+	Weight  int // the share of the flows it takes, relative to the others' (iproute2's "weight", 1 by default)
+	Onlink  bool
+}
+
+// Hops returns the route's next hops: its Nexthops when it is multipath, otherwise the one next
+// hop its own Gateway, Dev and Onlink make (Weight 1). A blackhole or other typed route without
+// a device still has that one, empty, next hop.
+func (r *Route) Hops() []Nexthop {
+	if len(r.Nexthops) > 0 {
+		return r.Nexthops
+	}
+	return []Nexthop{{Gateway: r.Gateway, Dev: r.Dev, Weight: 1, Onlink: r.Onlink}}
 }
 
 // Link is one network interface.
