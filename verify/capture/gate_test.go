@@ -67,8 +67,8 @@ func TestCaptureRefusesForeignFormats(t *testing.T) {
 // naming the wrong next hop (it once collapsed to its last next hop and passed).
 func TestCaptureMultipathFails(t *testing.T) {
 	forms := map[string]string{
-		"one-line": "192.168.150.192/26 proto 80 \\\tnexthop via 10.10.10.12 dev eth1 weight 1 onlink \\\tnexthop via 10.10.10.10 dev eth1 weight 1 onlink \n",
-		"multi-line": "192.168.150.192/26 proto 80 \n\tnexthop via 10.10.10.12 dev eth1 weight 1 onlink \n\tnexthop via 10.10.10.10 dev eth1 weight 1 onlink \n",
+		"one-line":       "192.168.150.192/26 proto 80 \\\tnexthop via 10.10.10.12 dev eth1 weight 1 onlink \\\tnexthop via 10.10.10.10 dev eth1 weight 1 onlink \n",
+		"multi-line":     "192.168.150.192/26 proto 80 \n\tnexthop via 10.10.10.12 dev eth1 weight 1 onlink \n\tnexthop via 10.10.10.10 dev eth1 weight 1 onlink \n",
 		"wrong one last": "192.168.150.192/26 proto 80 \\\tnexthop via 10.10.10.10 dev eth1 weight 1 onlink \\\tnexthop via 10.10.10.12 dev eth1 weight 1 onlink \n",
 	}
 	for name, line := range forms {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/parse"
 	"github.com/knetlab/knetlab/verify/report"
 )
 
@@ -51,7 +52,7 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 			closest, fewest := 0, -1
 			for j, got := range found {
 				n := 0
-				diffRoute(want, got, u.Dev, func(string, string, string) { n++ })
+				diffRoute(want, got, u.Dev, func(string, string, string, string) { n++ })
 				if n == 0 {
 					return j
 				}
@@ -63,7 +64,13 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 		},
 		once: true, // a route answers one expectation
 		compare: func(want *expect.Route, got *observed.Route, f fields) {
-			diffRoute(want, got, u.Dev, f.differ)
+			diffRoute(want, got, u.Dev, func(field, w, g, because string) {
+				if because == "" {
+					f.differ(field, w, g)
+					return
+				}
+				f.differBecause(field, w, g, because+"; "+f.why())
+			})
 		},
 	}.run(r, pointers(routes), calicos)
 
@@ -82,27 +89,100 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 }
 
 // diffRoute compares a route field by field and calls differ for each field that differs;
-// mtu and metric are never compared.
-func diffRoute(want *expect.Route, got *observed.Route, parent string, differ func(field, want, got string)) {
+// mtu and metric are never compared. because, when set, is why that difference is wrong beyond
+// the route's own reason. A multipath route is judged next hop by next hop (diffNexthops).
+func diffRoute(want *expect.Route, got *observed.Route, parent string, differ func(field, want, got, because string)) {
 	if typ := orDefaultType(got.Type); typ != want.Type {
-		differ("type", want.Type, typ)
+		differ("type", want.Type, typ, "")
 	}
-	if got.Gateway != want.Gateway {
-		differ("gateway", addrText(want.Gateway), addrText(got.Gateway))
-	}
-	if want.Underlay {
-		if parent != "" && got.Dev != parent {
-			differ("dev", parent+" (the interface holding "+want.Why().Self.Address.Addr().String()+")", orNone(got.Dev))
+	if hops := got.Hops(); len(hops) > 1 {
+		diffNexthops(want, got.Dst, hops, parent, differ)
+	} else {
+		h := hops[0]
+		if h.Gateway != want.Gateway {
+			differ("gateway", addrText(want.Gateway), addrText(h.Gateway), "")
 		}
-	} else if want.Dev != "" && got.Dev != want.Dev {
-		differ("dev", want.Dev, orNone(got.Dev))
-	}
-	if !want.AnyOnlink && got.Onlink != want.Onlink {
-		differ("onlink", onlinkText(want.Onlink), onlinkText(got.Onlink))
+		if want.Underlay {
+			if parent != "" && h.Dev != parent {
+				differ("dev", parent+" (the interface holding "+want.Why().Self.Address.Addr().String()+")", orNone(h.Dev), "")
+			}
+		} else if want.Dev != "" && h.Dev != want.Dev {
+			differ("dev", want.Dev, orNone(h.Dev), "")
+		}
+		if !want.AnyOnlink && h.Onlink != want.Onlink {
+			differ("onlink", onlinkText(want.Onlink), onlinkText(h.Onlink), "")
+		}
 	}
 	if !want.AcceptsProtocol(got.Protocol) {
-		differ("protocol", expectedProtocols(want), protocolText(got.Protocol))
+		differ("protocol", expectedProtocols(want), protocolText(got.Protocol), "")
 	}
+}
+
+// diffNexthops judges the next hops of a multipath route to a block. Calico never installs
+// ECMP for a block: one next hop is right (the first that matches want, if any), and every
+// other one is a finding "nexthop N" saying which share of the flows it takes elsewhere.
+func diffNexthops(want *expect.Route, dst netip.Prefix, hops []observed.Nexthop, parent string, differ func(field, want, got, because string)) {
+	right, total := -1, 0
+	for i, h := range hops {
+		total += max(h.Weight, 1)
+		if right < 0 && nexthopMatches(want, h, parent) {
+			right = i
+		}
+	}
+	expected := "only " + strings.TrimPrefix(expectedNexthop(want, parent), " ")
+	for i, h := range hops {
+		if i == right {
+			continue
+		}
+		share := fmt.Sprintf("%d/%d of the flows to %s", max(h.Weight, 1), total, dst)
+		var because string
+		switch {
+		case right >= 0 && nexthopMatches(want, h, parent):
+			because = fmt.Sprintf("Calico never installs ECMP for a block: a second next hop the same as nexthop %d, the right one, is not what felix or BIRD program (it takes %s)", right+1, share)
+		case right >= 0:
+			because = fmt.Sprintf("Calico never installs ECMP for a block: this next hop takes %s away from nexthop %d %s, the right one",
+				share, right+1, nexthopText(hops[right]))
+		default:
+			because = fmt.Sprintf("Calico never installs ECMP for a block, and none of its %d next hops is the right one: this one takes %s", len(hops), share)
+		}
+		found := strings.TrimPrefix(parse.FormatNexthop(h), "nexthop ")
+		differ(fmt.Sprintf("nexthop %d", i+1), expected, found, because)
+	}
+}
+
+// nexthopMatches reports whether next hop h is the one want routes through.
+func nexthopMatches(want *expect.Route, h observed.Nexthop, parent string) bool {
+	if h.Gateway != want.Gateway {
+		return false
+	}
+	if want.Underlay && parent != "" && h.Dev != parent || !want.Underlay && want.Dev != "" && h.Dev != want.Dev {
+		return false
+	}
+	return want.AnyOnlink || h.Onlink == want.Onlink
+}
+
+// expectedNexthop is want's next hop as `ip route` would show it: " via G dev D [onlink]".
+func expectedNexthop(want *expect.Route, parent string) string {
+	var b strings.Builder
+	if want.Gateway.IsValid() {
+		b.WriteString(" via " + want.Gateway.String())
+	}
+	if dev := expectedDev(want, parent); dev != "" {
+		b.WriteString(" dev " + dev)
+	}
+	if want.Onlink {
+		b.WriteString(" onlink")
+	}
+	return b.String()
+}
+
+// nexthopText names a found next hop by its gateway and device.
+func nexthopText(h observed.Nexthop) string {
+	s := "via " + addrText(h.Gateway)
+	if h.Dev != "" {
+		s += " dev " + h.Dev
+	}
+	return s
 }
 
 func orDefaultType(t string) string {
@@ -128,7 +208,7 @@ func isTolerated(forms []expect.Route, got *observed.Route, parent string) (ok b
 	accepted := make([]string, 0, len(forms))
 	for i := range forms {
 		matches := true
-		diffRoute(&forms[i], got, parent, func(string, string, string) { matches = false })
+		diffRoute(&forms[i], got, parent, func(string, string, string, string) { matches = false })
 		if matches {
 			return true, ""
 		}

@@ -1,30 +1,50 @@
 package parse
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/knetlab/knetlab/verify/observed"
 )
 
 // FDB parses `bridge fdb show` or `bridge -j fdb show`. Entries whose dst is an IPv6 VTEP are
-// skipped like every other IPv6 line.
+// skipped like every other IPv6 line. A file that is not `bridge fdb show` output is refused
+// (see gate.go), and so is `bridge fdb show dev X`, which leaves out the device.
 func FDB(data []byte) ([]observed.FDBEntry, error) {
 	if isJSON(data) {
 		return fdbJSON(data)
 	}
 	var entries []observed.FDBEntry
-	lines(data, func(f []string) {
-		if e, ok := fdbLine(f); ok {
+	err := textLines(data, cmdFDB, func(no int, off int64, line string, f []string) error {
+		if f == nil || pasteNoise(f) {
+			return nil
+		}
+		e, keep, why := fdbLine(f)
+		if why != "" {
+			return foreign(cmdFDB, no, off, line, why)
+		}
+		if keep {
 			entries = append(entries, e)
 		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	return entries, nil
 }
 
-func fdbLine(f []string) (observed.FDBEntry, bool) {
+// fdbLine parses one `bridge fdb show` line; keep is false for an entry with an IPv6 VTEP, why
+// is set for a line that is not `bridge fdb show` output.
+func fdbLine(f []string) (e observed.FDBEntry, keep bool, why string) {
 	mac, ok := parseMAC(f[0])
 	if !ok {
-		return observed.FDBEntry{}, false
+		return e, false, fmt.Sprintf("%q is not a MAC address", f[0])
 	}
-	e := observed.FDBEntry{MAC: mac}
+	if len(f) < 2 || f[1] != "dev" {
+		return e, false, "the line names no device (`bridge fdb show dev X` or `br X` leaves it out, and the table needs it)"
+	}
+	e = observed.FDBEntry{MAC: mac}
 	for i := 1; i < len(f); i++ {
 		val := ""
 		if i+1 < len(f) {
@@ -37,7 +57,7 @@ func fdbLine(f []string) (observed.FDBEntry, bool) {
 		case "dst":
 			a, ok := parseIPv4(val)
 			if !ok {
-				return observed.FDBEntry{}, false
+				return e, false, ""
 			}
 			e.Dst = a
 			i++
@@ -53,9 +73,9 @@ func fdbLine(f []string) (observed.FDBEntry, bool) {
 		}
 	}
 	if e.Dev == "" {
-		return observed.FDBEntry{}, false
+		return e, false, "the line names no device"
 	}
-	return e, true
+	return e, true, ""
 }
 
 type jsonFDB struct {
@@ -65,6 +85,10 @@ type jsonFDB struct {
 	Master string   `json:"master"`
 	Flags  []string `json:"flags"`
 	State  string   `json:"state"`
+
+	// Keys of other commands' entries, for the gate.
+	IfIndex json.RawMessage `json:"ifindex"`
+	LLAddr  json.RawMessage `json:"lladdr"`
 }
 
 func fdbJSON(data []byte) ([]observed.FDBEntry, error) {
@@ -73,7 +97,21 @@ func fdbJSON(data []byte) ([]observed.FDBEntry, error) {
 		return nil, err
 	}
 	entries := make([]observed.FDBEntry, 0, len(raw))
-	for _, j := range raw {
+	for i, j := range raw {
+		if j.MAC == "" {
+			has := func(key string) bool {
+				switch key {
+				case "dst":
+					return j.Dst != ""
+				case "ifname":
+					return j.IfName != "" && j.IfIndex != nil
+				case "state", "lladdr":
+					return j.LLAddr != nil
+				}
+				return false
+			}
+			return nil, foreignJSON(cmdFDB, i, has, "has no MAC address")
+		}
 		mac, ok := parseMAC(j.MAC)
 		if !ok {
 			continue

@@ -54,11 +54,45 @@ func FormatRoute(r observed.Route) string {
 	if r.MTU != 0 {
 		fmt.Fprintf(&b, " mtu %d", r.MTU)
 	}
+	for _, h := range r.Nexthops {
+		b.WriteByte(' ')
+		b.WriteString(FormatNexthop(h))
+	}
 	return b.String()
 }
 
-// FormatRoutes prints routes as `ip route` does.
-func FormatRoutes(routes []observed.Route) []byte { return printLines(routes, FormatRoute) }
+// FormatNexthop prints one next hop of a multipath route as `ip route` does.
+func FormatNexthop(h observed.Nexthop) string {
+	var b strings.Builder
+	b.WriteString("nexthop")
+	if h.Gateway.IsValid() {
+		fmt.Fprintf(&b, " via %s", h.Gateway)
+	}
+	if h.Dev != "" {
+		fmt.Fprintf(&b, " dev %s", h.Dev)
+	}
+	if h.Weight > 0 {
+		fmt.Fprintf(&b, " weight %d", h.Weight)
+	}
+	if h.Onlink {
+		b.WriteString(" onlink")
+	}
+	return b.String()
+}
+
+// FormatRoutes prints routes as `ip route` does: a multipath route's next hops each on a line
+// of their own below it, indented by a tab.
+func FormatRoutes(routes []observed.Route) []byte {
+	return printLines(routes, func(r observed.Route) string {
+		hops := r.Nexthops
+		r.Nexthops = nil
+		line := FormatRoute(r)
+		for _, h := range hops {
+			line += "\n\t" + FormatNexthop(h)
+		}
+		return line
+	})
+}
 
 // FormatNeigh prints n as one `ip neigh` line.
 func FormatNeigh(n observed.Neigh) string {

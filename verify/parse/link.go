@@ -1,7 +1,6 @@
 package parse
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -20,23 +19,31 @@ var linkKinds = map[string]bool{
 	"ifb": true, "macvtap": true, "netkit": true,
 }
 
-// Links parses `ip -d link show`, `ip link show type vxlan`, `ip -o link`, `ip -br link` or
-// `ip -j -d link show`.
-// Links parsed from `ip addr` output also carry their IPv4 addresses.
+// Links parses `ip -d link show`, `ip link show type vxlan`, `ip -o link`, `ip -br link`,
+// `ip -s -d link` or `ip -j -d link show`, and `ip addr` in any of its forms (a superset).
+// Links parsed from `ip addr` output also carry their IPv4 addresses. A file that is not `ip
+// link` or `ip addr` output is refused (see gate.go).
 func Links(data []byte) ([]observed.Link, error) {
-	if isJSON(data) {
-		return linksJSON(data)
-	}
-	var p linkParser
-	p.parse(data)
-	return p.links, nil
+	return parseLinks(data, cmdLink)
 }
 
-// Addrs parses `ip addr`, `ip -o addr`, `ip -br addr` or `ip -j addr`: links with their IPv4 addresses
-// (IPv6 addresses are skipped).
+// Addrs parses `ip addr`, `ip -o addr`, `ip -br addr` or `ip -j addr`: links with their IPv4
+// addresses (IPv6 addresses are skipped). `ip link` in any form is refused: it shows no
+// addresses, so it would read as links that have none.
 func Addrs(data []byte) ([]observed.Link, error) {
 	// `ip addr` is `ip link` with address lines added, so one parser reads both.
-	return Links(data)
+	return parseLinks(data, cmdAddr)
+}
+
+func parseLinks(data []byte, c command) ([]observed.Link, error) {
+	if isJSON(data) {
+		return linksJSON(data, c)
+	}
+	p := linkParser{cmd: c}
+	if err := p.parse(data); err != nil {
+		return nil, err
+	}
+	return p.links, nil
 }
 
 // LinkStats reads the counters of the one link `ip -j -s link show dev X` prints.
@@ -102,40 +109,107 @@ func fillLink(l *observed.Link, from observed.Link) {
 // word, not by their indentation, because pasted captures often lose leading spaces; `ip -o`
 // puts the detail lines on the header's line, separated by backslashes.
 type linkParser struct {
+	cmd    command // the command the file must hold: cmdLink or cmdAddr
 	links  []observed.Link
 	cur    int            // index into links of the block being read, -1 before the first
 	byName map[string]int // `ip -o addr` repeats a link once per address
 	stats  []string       // column names of the last RX:/TX: header, prefixed "rx"/"tx"
 }
 
-func (p *linkParser) parse(data []byte) {
+func (p *linkParser) parse(data []byte) error {
 	p.cur = -1
 	p.byName = map[string]int{}
-	all := data
-	for len(data) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
-		for k, seg := range strings.Split(string(line), `\`) {
+	var brief [][]string // `ip -br` lines, read when the file has no block header at all
+	err := textLines(data, p.cmd, func(no int, off int64, line string, _ []string) error {
+		for k, seg := range strings.Split(line, `\`) {
 			f := strings.Fields(seg)
 			if len(f) == 0 {
 				continue
 			}
-			if k == 0 && p.header(f) {
-				continue
+			if k == 0 {
+				if pasteNoise(f) {
+					return nil
+				}
+				if p.header(f) {
+					if p.cmd == cmdAddr && contains(f, "mode") {
+						return foreign(p.cmd, no, off, line, "`ip link` shows no addresses")
+					}
+					continue
+				}
+				if why, ok := p.outside(f, seg); !ok {
+					return foreign(p.cmd, no, off, line, why)
+				}
+				if p.cur < 0 {
+					if isBrief(f) {
+						if p.cmd == cmdAddr && len(f) > 2 && isMAC(f[2]) {
+							return foreign(p.cmd, no, off, line, "`ip -br link` shows no addresses")
+						}
+						brief = append(brief, f)
+					}
+					continue // a detail line grep kept without its link: nothing to attach it to
+				}
 			}
 			if p.cur >= 0 {
 				p.detail(f, seg)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if p.cur < 0 {
 		// No header at all: perhaps `ip -br link` or `ip -br addr`, one link per line.
-		lines(all, p.brief)
+		for _, f := range brief {
+			p.brief(f)
+		}
 	}
+	return nil
+}
+
+// outside judges a line that is not a block header: before the first header only `ip -br`
+// lines and detail lines (of a grep-filtered paste) belong to the command; after one, indented
+// lines are details, and so are unindented ones (pastes lose the indentation) unless they start
+// with what no detail line starts with.
+func (p *linkParser) outside(f []string, seg string) (why string, ok bool) {
+	indented := strings.HasPrefix(seg, " ") || strings.HasPrefix(seg, "\t")
+	switch {
+	case isBrief(f), detailWord(f[0]):
+		return "", true
+	case p.cur < 0:
+		return "neither a link's header line (\"N: name: <FLAGS> mtu ...\") nor one of its detail lines", false
+	case indented:
+		return "", true
+	case isAddr(f[0]) || isMAC(f[0]):
+		return fmt.Sprintf("%q starts no line of a link", f[0]), false
+	case isWord(f[0]) || allNumbers(f):
+		return "", true
+	}
+	return fmt.Sprintf("%q starts no line of a link", f[0]), false
+}
+
+// isBrief reports whether f is a line of `ip -br link` or `ip -br addr`: a name and its state.
+func isBrief(f []string) bool {
+	return len(f) >= 2 && operStates[f[1]] && !strings.HasSuffix(f[0], ":")
+}
+
+// detailWord reports whether a detail line of `ip link`/`ip addr` (-d, -s) may start with w.
+func detailWord(w string) bool {
+	switch w {
+	case "inet", "inet6", "valid_lft", "alias", "altname", "vxlan", "RX:", "TX:", "vf", "prog/xdp",
+		"bridge_slave", "bond_slave", "team_slave", "openvswitch_slave", "vrf_slave", "addrgenmode":
+		return true
+	}
+	return strings.HasPrefix(w, "link/") || linkKinds[w]
+}
+
+func allNumbers(f []string) bool {
+	for _, v := range f {
+		if !isNumber(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // operStates are the states `ip -br` prints in its second column.
@@ -368,6 +442,10 @@ type jsonLink struct {
 		Local     string `json:"local"`
 		PrefixLen int    `json:"prefixlen"`
 	} `json:"addr_info"`
+	// Keys of other commands' entries, for the gate.
+	Dst json.RawMessage `json:"dst"`
+	MAC json.RawMessage `json:"mac"`
+
 	Stats64 *struct {
 		RX struct {
 			Packets uint64 `json:"packets"`
@@ -386,15 +464,31 @@ type jsonVXLAN struct {
 	Learning *bool  `json:"learning"`
 }
 
-func linksJSON(data []byte) ([]observed.Link, error) {
+func linksJSON(data []byte, c command) ([]observed.Link, error) {
 	raw, err := decodeJSON[jsonLink](data)
 	if err != nil {
 		return nil, err
 	}
 	links := make([]observed.Link, 0, len(raw))
-	for _, j := range raw {
+	for i, j := range raw {
+		has := func(key string) bool {
+			switch key {
+			case "ifname":
+				return j.IfName != ""
+			case "addr_info":
+				return j.AddrInfo != nil
+			case "dst":
+				return j.Dst != nil
+			case "mac":
+				return j.MAC != nil
+			}
+			return false
+		}
 		if j.IfName == "" {
-			continue
+			return nil, foreignJSON(c, i, has, "names no link")
+		}
+		if c == cmdAddr && j.AddrInfo == nil {
+			return nil, foreignJSON(c, i, has, "has no addr_info: `ip -j link` shows no addresses")
 		}
 		l := observed.Link{
 			Name:      j.IfName,

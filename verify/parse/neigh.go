@@ -1,6 +1,10 @@
 package parse
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
 	"github.com/knetlab/knetlab/verify/observed"
 )
 
@@ -10,26 +14,53 @@ var neighStates = map[string]bool{
 	"INCOMPLETE": true, "DELAY": true, "PROBE": true, "FAILED": true,
 }
 
-// Neighs parses `ip neigh` or `ip -j neigh` (IPv4 only).
+// Neighs parses `ip neigh` or `ip -j neigh` (IPv4 only). A file that is not `ip neigh` output
+// is refused (see gate.go), and so is `ip neigh show dev X`, which leaves out the device.
 func Neighs(data []byte) ([]observed.Neigh, error) {
 	if isJSON(data) {
 		return neighsJSON(data)
 	}
 	var neighs []observed.Neigh
-	lines(data, func(f []string) {
-		if n, ok := neighLine(f); ok {
+	err := textLines(data, cmdNeigh, func(no int, off int64, line string, f []string) error {
+		if f == nil || pasteNoise(f) {
+			return nil
+		}
+		n, keep, why := neighLine(f)
+		if why != "" {
+			return foreign(cmdNeigh, no, off, line, why)
+		}
+		if keep {
 			neighs = append(neighs, n)
 		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	return neighs, nil
 }
 
-func neighLine(f []string) (observed.Neigh, bool) {
-	dst, ok := parseIPv4(f[0])
-	if !ok {
-		return observed.Neigh{}, false
+// neighLine parses one `ip neigh` line; keep is false for an IPv6 entry, why is set for a line
+// that is not `ip neigh` output.
+func neighLine(f []string) (n observed.Neigh, keep bool, why string) {
+	dst, err := netip.ParseAddr(f[0])
+	if err != nil {
+		return n, false, fmt.Sprintf("%q is not a neighbour address", f[0])
 	}
-	n := observed.Neigh{Dst: dst}
+	if len(f) < 2 {
+		return n, false, "an address alone"
+	}
+	switch {
+	case f[1] == "dev":
+	case f[1] == "lladdr" || neighStates[f[1]] || f[1] == "router" || f[1] == "proxy":
+		return n, false, "the line names no device (`ip neigh show dev X` leaves it out, and the table needs it)"
+	default:
+		return n, false, fmt.Sprintf("%q after the address is no `ip neigh` attribute", f[1])
+	}
+	if !dst.Is4() {
+		return n, false, ""
+	}
+	n = observed.Neigh{Dst: dst}
 	for i := 1; i < len(f); i++ {
 		val := ""
 		if i+1 < len(f) {
@@ -50,11 +81,10 @@ func neighLine(f []string) (observed.Neigh, bool) {
 			n.State = append(n.State, f[i])
 		}
 	}
-	// A line without a device is not a neighbour entry: a pasted prompt or a wrapped line.
 	if n.Dev == "" {
-		return observed.Neigh{}, false
+		return n, false, "the line names no device"
 	}
-	return n, true
+	return n, true, ""
 }
 
 type jsonNeigh struct {
@@ -62,6 +92,12 @@ type jsonNeigh struct {
 	Dev    string   `json:"dev"`
 	LLAddr string   `json:"lladdr"`
 	State  []string `json:"state"`
+
+	// Keys of other commands' entries, for the gate.
+	Gateway json.RawMessage `json:"gateway"`
+	Flags   json.RawMessage `json:"flags"`
+	IfName  json.RawMessage `json:"ifname"`
+	MAC     json.RawMessage `json:"mac"`
 }
 
 func neighsJSON(data []byte) ([]observed.Neigh, error) {
@@ -70,7 +106,26 @@ func neighsJSON(data []byte) ([]observed.Neigh, error) {
 		return nil, err
 	}
 	neighs := make([]observed.Neigh, 0, len(raw))
-	for _, j := range raw {
+	for i, j := range raw {
+		has := func(key string) bool {
+			switch key {
+			case "dst":
+				return j.Dst != ""
+			case "lladdr":
+				return j.LLAddr != ""
+			case "state":
+				return j.State != nil
+			case "ifname":
+				return j.IfName != nil
+			case "mac":
+				return j.MAC != nil
+			}
+			return false
+		}
+		route := j.State == nil && j.LLAddr == "" && (j.Gateway != nil || j.Flags != nil)
+		if j.Dst == "" || j.IfName != nil || j.MAC != nil || route {
+			return nil, foreignJSON(cmdNeigh, i, has, "is not a neighbour")
+		}
 		dst, ok := parseIPv4(j.Dst)
 		if !ok {
 			continue

@@ -177,3 +177,13 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// parsePrefixOrAddr parses a prefix or a bare address and returns its address.
+func parsePrefixOrAddr(s string) (netip.Addr, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Addr(), nil
+	}
+	return netip.ParseAddr(s)
+}

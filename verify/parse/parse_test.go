@@ -89,11 +89,12 @@ func TestRoutesText(t *testing.T) {
 				{Type: "local", Dst: pfx("10.10.10.11/32"), Dev: "eth1", Table: "local", Protocol: "kernel", Scope: "host", Src: ip("10.10.10.11")},
 				{Type: "unreachable", Dst: pfx("192.168.60.0/26")},
 			}},
-		{"prompt, unknown keywords and garbage are skipped",
+		// Lines that are no `ip route` output ("via dev proto", "192.168.93.999/32 dev eth1")
+		// were skipped here before the format gate; they are refused now (TestGateRefuses).
+		{"prompt, unknown keywords and blank lines are skipped",
 			"root@k01-worker:/# ip route | grep 192.168\n" +
 				"192.168.93.65 dev cali33a6ed01365 scope link linkdown rt_future 7 \n" +
-				"via dev proto\n\n   \n" +
-				"192.168.93.999/32 dev eth1\n" +
+				"\n   \n" +
 				"192.168.1.0/26 via fe80::1 dev eth1 metric -5 mtu x\n",
 			[]observed.Route{
 				{Type: "unicast", Dst: pfx("192.168.93.65/32"), Dev: "cali33a6ed01365", Scope: "link"},
@@ -200,8 +201,10 @@ func TestNeighsText(t *testing.T) {
 				{Dst: ip("192.168.209.64"), Dev: "vxlan.calico", LLAddr: "66:d2:0c:f0:ef:e5", State: []string{"PERMANENT"}},
 				{Dst: ip("10.10.10.1"), Dev: "eth1", LLAddr: "00:1c:73:aa:bb:01", State: []string{"STALE"}},
 			}},
+		// A line without its device ("10.10.10.5 lladdr 00:1c:73:aa:bb:05") was skipped here
+		// before the format gate; it is refused now (TestGateRefuses).
 		{"incomplete, IPv6 and prompt lines",
-			"$ ip neigh\n10.10.10.99 dev eth1 INCOMPLETE\nfe80::1 dev eth1 lladdr 00:1c:73:aa:bb:01 router REACHABLE\n10.10.10.5 lladdr 00:1c:73:aa:bb:05\n",
+			"$ ip neigh\n10.10.10.99 dev eth1 INCOMPLETE\nfe80::1 dev eth1 lladdr 00:1c:73:aa:bb:01 router REACHABLE\n",
 			[]observed.Neigh{{Dst: ip("10.10.10.99"), Dev: "eth1", State: []string{"INCOMPLETE"}}}},
 		{"bad MAC leaves lladdr empty", "192.168.19.128 dev vxlan.calico lladdr 66:15:9d PERMANENT\n",
 			[]observed.Neigh{{Dst: ip("192.168.19.128"), Dev: "vxlan.calico", State: []string{"PERMANENT"}}}},
@@ -253,7 +256,8 @@ func TestFDBText(t *testing.T) {
 		{"dynamic entry, IPv6 VTEP skipped",
 			"66:d2:0c:f0:ef:e5 dev vxlan.calico dst 10.10.20.20 self \n00:00:00:00:00:00 dev vxlan6 dst 2001:db8::1 self permanent\n",
 			[]observed.FDBEntry{{MAC: "66:d2:0c:f0:ef:e5", Dev: "vxlan.calico", Dst: ip("10.10.20.20"), Self: true}}},
-		{"no device or not a MAC", "66:d2:0c:f0:ef:e5 dst 10.10.20.20 self permanent\nport eth1\n", nil},
+		// "no device or not a MAC" ("66:d2:0c:f0:ef:e5 dst 10.10.20.20 self permanent", "port
+		// eth1") were skipped here before the format gate; they are refused now (TestGateRefuses).
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,7 +332,8 @@ func TestLinksText(t *testing.T) {
 				{Name: "vxlan.calico", OperState: "UNKNOWN", MAC: "66:fb:ad:98:aa:13", Up: true},
 				{Name: "vxlan0", OperState: "DOWN", MAC: "66:fb:ad:98:aa:14"},
 			}},
-		{"not headers", "0: lo: <UP>\nx: eth0: <UP>\n12:\n", nil},
+		// "not headers" ("0: lo: <UP>", "x: eth0: <UP>", "12:") were skipped here before the
+		// format gate; they are refused now (TestGateRefuses).
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
