@@ -226,9 +226,28 @@ func readRoutes(h *netlink.Handle, names linkNames) ([]observed.Route, error) {
 			Metric:   r.Priority,
 			MTU:      r.MTU,
 			Src:      addrOf(r.Src),
+			Nexthops: nexthops(r.MultiPath, names),
 		})
 	}
 	return out, nil
+}
+
+// nexthops are the next hops of a multipath route (RTA_MULTIPATH), as `ip route` shows them:
+// weight is the kernel's rtnh_hops plus one.
+func nexthops(mp []*netlink.NexthopInfo, names linkNames) []observed.Nexthop {
+	if len(mp) == 0 {
+		return nil
+	}
+	out := make([]observed.Nexthop, 0, len(mp))
+	for _, nh := range mp {
+		out = append(out, observed.Nexthop{
+			Gateway: addrOf(nh.Gw),
+			Dev:     names.parent(nh.LinkIndex),
+			Weight:  nh.Hops + 1,
+			Onlink:  nh.Flags&unix.RTNH_F_ONLINK != 0,
+		})
+	}
+	return out
 }
 
 // RouteType names an rtm_type as `ip route` does.

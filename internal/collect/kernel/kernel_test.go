@@ -3,8 +3,12 @@ package kernel
 import (
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/parse"
 )
 
 func TestProtocolNames(t *testing.T) {
@@ -165,7 +170,7 @@ func TestReadNode(t *testing.T) {
 			continue
 		}
 		got.Metric, got.MTU = 0, 0
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("route %s:\n got %+v\nwant %+v", want.Dst, got, want)
 		}
 	}
@@ -222,6 +227,74 @@ func TestReadNode(t *testing.T) {
 	} {
 		if got := node.Sysctls[key]; got != want {
 			t.Errorf("sysctl %s = %q, want %q", key, got, want)
+		}
+	}
+}
+
+// A multipath route (issue 10) is read with every next hop, as `ip route` shows it in the same
+// namespace: the live collector and a capture of the node agree, so neither hides the ECMP.
+func TestReadNodeMultipath(t *testing.T) {
+	ns := scratchNamespace(t)
+	h, err := netlink.NewHandleAt(ns)
+	must(t, err)
+	defer h.Close()
+
+	must(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "peer0"}))
+	eth0, err := h.LinkByName("eth0")
+	must(t, err)
+	for _, name := range []string{"eth0", "peer0"} {
+		l, err := h.LinkByName(name)
+		must(t, err)
+		must(t, h.LinkSetUp(l))
+	}
+	must(t, h.AddrAdd(eth0, &netlink.Addr{IPNet: ipnet("10.18.132.11/24")}))
+	must(t, h.RouteAdd(&netlink.Route{Dst: ipnet("10.148.158.64/26"), Protocol: unix.RTPROT_BIRD, MultiPath: []*netlink.NexthopInfo{
+		{LinkIndex: eth0.Attrs().Index, Gw: net.ParseIP("10.18.132.12")},
+		{LinkIndex: eth0.Attrs().Index, Gw: net.ParseIP("10.18.132.13"), Hops: 2, Flags: unix.RTNH_F_ONLINK},
+	}}))
+
+	node, err := ReadNode(ns, "k01-worker")
+	must(t, err)
+	want := observed.Route{Type: "unicast", Dst: netip.MustParsePrefix("10.148.158.64/26"), Protocol: "bird", Nexthops: []observed.Nexthop{
+		{Gateway: netip.MustParseAddr("10.18.132.12"), Dev: "eth0", Weight: 1},
+		{Gateway: netip.MustParseAddr("10.18.132.13"), Dev: "eth0", Weight: 3, Onlink: true},
+	}}
+	var live *observed.Route
+	for i := range node.Routes {
+		if node.Routes[i].Dst == want.Dst {
+			live = &node.Routes[i]
+		}
+	}
+	if live == nil {
+		t.Fatalf("multipath route missing: %+v", node.Routes)
+	}
+	live.Metric = 0
+	if !reflect.DeepEqual(*live, want) {
+		t.Errorf("live multipath route\n got %+v\nwant %+v", *live, want)
+	}
+
+	// The same route as `ip route` and `ip -j route` print it in that namespace.
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		t.Skip("no nsenter to run ip in the namespace")
+	}
+	nsPath := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(int(ns))
+	for _, args := range [][]string{{"ip", "route"}, {"ip", "-o", "route"}, {"ip", "-j", "route"}} {
+		out, err := exec.Command(nsenter, append([]string{"--net=" + nsPath}, args...)...).Output()
+		must(t, err)
+		captured, err := parse.Routes(out)
+		must(t, err)
+		found := false
+		for _, r := range captured {
+			if r.Dst == want.Dst {
+				found = true
+				if !reflect.DeepEqual(r, *live) {
+					t.Errorf("%v shows\n%+v\nthe collector read\n%+v", args, r, *live)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%v shows no route to %s:\n%s", args, want.Dst, out)
 		}
 	}
 }
