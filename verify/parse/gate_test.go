@@ -40,6 +40,8 @@ func TestGateRefuses(t *testing.T) {
 		{"ip neigh saved as ip-route.txt", routesParser, string(fixture(t, "gate/ip-neigh.txt")), 1, []string{"ip neigh", "`ip route`"}},
 		{"ip -j neigh saved as ip-route.txt", routesParser, `[{"dst":"10.18.132.12","dev":"eth0","lladdr":"02:42:0a:12:84:0c","state":["PERMANENT"]}]`, 1, []string{"ip -j neigh", "`ip -j route`"}},
 		{"a bare address is no route", routesParser, "10.148.158.64\n", 1, []string{"`ip route`"}},
+		{"a bare address before another route", routesParser, "10.148.158.64\n10.148.158.128/26 via 10.18.132.14 dev eth0\n", 1, []string{"nexthop lines"}},
+		{"a multipath route whose next hops grep cut off", routesParser, "blackhole 10.148.158.0/26 proto bird\n10.0.0.0/8 \n", 2, []string{"nexthop lines"}},
 		{"keywords without a destination", routesParser, "192.168.19.128/26 via 10.10.10.10 dev eth1\nvia dev proto\n", 2, []string{"via", "`ip route`"}},
 		{"a destination that is no address", routesParser, "192.168.93.999/32 dev eth1\n", 1, []string{"192.168.93.999/32"}},
 		{"arp -n as neighbours", neighsParser, string(fixture(t, "gate/arp-n.txt")), 1, []string{"arp -n", "`ip neigh`"}},

@@ -63,6 +63,9 @@ func TestMultipathRouteText(t *testing.T) {
 		{"an IPv6 multipath route and its next hops are skipped, not added to the route before",
 			"blackhole 10.148.158.0/26 proto bird \n2001:db8::/64 proto static metric 1024 pref medium\n\tnexthop via fe80::1 dev eth0 weight 1 \n\tnexthop via fe80::2 dev eth0 weight 1 \n",
 			[]observed.Route{{Type: "blackhole", Dst: pfx("10.148.158.0/26"), Protocol: "bird"}}},
+		{"a multipath route without protocol: its first line is the destination alone",
+			"10.0.0.0/8 \n\tnexthop via 10.18.132.12 dev eth0 weight 1 \n\tnexthop via 10.18.132.13 dev eth0 weight 1 \n",
+			[]observed.Route{{Type: "unicast", Dst: pfx("10.0.0.0/8"), Nexthops: mp.Nexthops}}},
 		{"next hop lines whose route grep dropped are skipped",
 			"\tnexthop via 10.18.132.12 dev eth0 weight 1 \n\tnexthop via 10.18.132.13 dev eth0 weight 1 \n", nil},
 	}

@@ -45,18 +45,27 @@ func Routes(data []byte) ([]observed.Route, error) {
 	// cur is the route that following "nexthop" lines belong to: the last route kept, or -1
 	// after a route that is not kept (IPv6), whose next hops are not kept either.
 	cur := -1
+	// bare is a route line with nothing but its destination, which only a multipath route's
+	// first line is: refused unless "nexthop" lines follow.
+	var bare error
 	err := textLines(data, cmdRoute, func(no int, off int64, line string, f []string) error {
 		if f == nil || pasteNoise(f) {
 			return nil
 		}
 		if f[0] == "nexthop" || f[0] == "cache" {
 			// The next hops of the route above (multi-line form), or `ip route get`'s "cache".
-			if f[0] == "nexthop" && cur >= 0 {
-				if why := routeAttrs(&routes[cur], f); why != "" {
-					return foreign(cmdRoute, no, off, line, why)
+			if f[0] == "nexthop" {
+				bare = nil
+				if cur >= 0 {
+					if why := routeAttrs(&routes[cur], f); why != "" {
+						return foreign(cmdRoute, no, off, line, why)
+					}
 				}
 			}
 			return nil
+		}
+		if bare != nil {
+			return bare
 		}
 		r, keep, why := routeLine(f)
 		if why != "" {
@@ -64,15 +73,28 @@ func Routes(data []byte) ([]observed.Route, error) {
 		}
 		cur = -1
 		if keep {
+			if routeEmpty(&r) {
+				bare = foreign(cmdRoute, no, off, line, "a destination without a device, next hop or protocol (if it is a multipath route, keep its nexthop lines below it)")
+			}
 			routes = append(routes, r)
 			cur = len(routes) - 1
 		}
 		return nil
 	})
+	if err == nil {
+		err = bare
+	}
 	if err != nil {
 		return nil, err
 	}
 	return routes, nil
+}
+
+// routeEmpty reports whether r is a unicast route with nothing `ip route` would print but its
+// destination.
+func routeEmpty(r *observed.Route) bool {
+	return r.Type == "unicast" && !r.Gateway.IsValid() && r.Dev == "" && len(r.Nexthops) == 0 && r.Protocol == "" &&
+		r.Scope == "" && !r.Src.IsValid() && r.Table == "" && !r.Onlink && r.Metric == 0 && r.MTU == 0
 }
 
 // routeLine parses the fields of one `ip route` line (the one-line form of a multipath route
@@ -98,10 +120,6 @@ func routeLine(f []string) (r observed.Route, keep bool, why string) {
 	}
 	r.Dst = dst
 	i++
-	if i == len(f) && r.Type == "unicast" {
-		// `ip route` prints a device, a next hop or a type for every route it shows.
-		return r, false, "a destination alone"
-	}
 	if i < len(f) && !routeKeywords[f[i]] && !routeFlags[f[i]] {
 		return r, false, fmt.Sprintf("%q after the destination is no `ip route` attribute", f[i])
 	}
