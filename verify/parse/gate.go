@@ -98,9 +98,13 @@ func foreign(c command, no int, off int64, line, why string) error {
 }
 
 // pasteNoise reports whether a line is what a person pastes around a command's output: grep's
-// group separator or the shell prompt with the command typed.
+// group separator, the shell prompt with the command typed, or kubectl exec's notes.
 func pasteNoise(f []string) bool {
 	if len(f) == 1 && f[0] == "--" {
+		return true
+	}
+	// What `kubectl exec` says on stderr before the command's output.
+	if len(f) > 2 && (f[0] == "Defaulted" && f[1] == "container" || f[0] == "Unable" && f[1] == "to" && f[2] == "use") {
 		return true
 	}
 	for k := 0; k < len(f)-1 && k < 3; k++ {

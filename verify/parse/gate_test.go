@@ -99,6 +99,7 @@ func TestGateAccepts(t *testing.T) {
 		{"rt_offload and rt_trap flags", routesParser, "192.0.2.0/24 via 198.51.100.2 dev swp1 proto static metric 20 rt_offload \n198.51.100.0/24 dev swp1 proto kernel scope link src 198.51.100.1 rt_trap\n"},
 		{"metric before and after proto", routesParser, "10.148.158.128/26 via 10.18.132.14 dev eth0 metric 20 proto bird \n10.148.158.128/26 via 10.18.132.14 dev eth0 proto bird metric 20 \n"},
 		{"prompt and grep separator", routesParser, "root@k01-worker3:/# ip route | grep 192.168\n192.168.19.128/26 via 192.168.19.128 dev vxlan.calico onlink \n--\n"},
+		{"kubectl exec's notes", routesParser, "Defaulted container \"calico-node\" out of: calico-node, install-cni (init)\nUnable to use a TTY - input is not a terminal or the right kind of file\nblackhole 10.148.158.0/26 proto bird\n"},
 		{"ip route get", routesParser, "192.168.19.130 via 10.10.10.10 dev eth1 src 10.10.10.11 uid 0 \n    cache \n"},
 		{"ip neigh", neighsParser, string(fixture(t, "k01-worker/ip-neigh.txt"))},
 		{"ip neigh with IPv6, router, proxy lines and a prompt", neighsParser, "$ ip neigh\n10.10.10.99 dev eth1 INCOMPLETE\nfe80::1 dev eth1 lladdr 00:1c:73:aa:bb:01 router REACHABLE\n10.10.10.1 dev eth1 lladdr 00:1c:73:aa:bb:01 extern_learn NOARP proto zebra \n"},

@@ -5,10 +5,12 @@
 // and `ip -j -s link` counters. Collectors only move bytes and call these functions; the Arista
 // EOS `| json` shapes are in the sub-package eosjson.
 //
-// Text parsers are tolerant by design: captures are grep-filtered, carry trailing spaces or CRLF,
-// extra `ip -d` attributes, IPv6 lines and lines for other devices. A line that cannot be
-// understood is skipped, never fatal. Only malformed JSON is an error, because JSON is machine
-// output and a broken document means the capture itself is broken.
+// Text parsers are tolerant of what people paste: captures are grep-filtered, carry trailing
+// spaces or CRLF, a shell prompt, extra `ip -d` attributes and attributes of newer iproute2
+// versions, IPv6 lines and lines for other devices or tables. They are not tolerant of another
+// format: every line must be one the command prints, or the file is refused with the line and
+// the command to run (gate.go), because a file is taken as the whole table and a misread one
+// (`route -n` as /32 routes) gives wrong verdicts. Malformed JSON is refused likewise.
 package parse
 
 import (
