@@ -1,7 +1,6 @@
 package parse
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/knetlab/knetlab/verify/observed"
@@ -14,24 +13,7 @@ func FDB(data []byte) ([]observed.FDBEntry, error) {
 	if isJSON(data) {
 		return fdbJSON(data)
 	}
-	var entries []observed.FDBEntry
-	err := textLines(data, cmdFDB, func(no int, off int64, line string, f []string) error {
-		if f == nil || pasteNoise(f) {
-			return nil
-		}
-		e, keep, why := fdbLine(f)
-		if why != "" {
-			return foreign(cmdFDB, no, off, line, why)
-		}
-		if keep {
-			entries = append(entries, e)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
+	return entries(data, cmdFDB, fdbLine)
 }
 
 // fdbLine parses one `bridge fdb show` line; keep is false for an entry with an IPv6 VTEP, why
@@ -85,10 +67,6 @@ type jsonFDB struct {
 	Master string   `json:"master"`
 	Flags  []string `json:"flags"`
 	State  string   `json:"state"`
-
-	// Keys of other commands' entries, for the gate.
-	IfIndex json.RawMessage `json:"ifindex"`
-	LLAddr  json.RawMessage `json:"lladdr"`
 }
 
 func fdbJSON(data []byte) ([]observed.FDBEntry, error) {
@@ -99,18 +77,7 @@ func fdbJSON(data []byte) ([]observed.FDBEntry, error) {
 	entries := make([]observed.FDBEntry, 0, len(raw))
 	for i, j := range raw {
 		if j.MAC == "" {
-			has := func(key string) bool {
-				switch key {
-				case "dst":
-					return j.Dst != ""
-				case "ifname":
-					return j.IfName != "" && j.IfIndex != nil
-				case "state", "lladdr":
-					return j.LLAddr != nil
-				}
-				return false
-			}
-			return nil, foreignJSON(cmdFDB, i, has, "has no MAC address")
+			return nil, foreignJSON(cmdFDB, data, i, "has no MAC address")
 		}
 		mac, ok := parseMAC(j.MAC)
 		if !ok {

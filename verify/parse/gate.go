@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -61,6 +62,29 @@ func textLines(data []byte, c command, fn func(no int, off int64, line string, f
 		}
 	}
 	return nil
+}
+
+// entries reads a one-entry-per-line table of c: line parses the fields of a line into an
+// entry, keep says whether the table holds it, why is set when the line is not c's output.
+func entries[T any](data []byte, c command, line func(f []string) (e T, keep bool, why string)) ([]T, error) {
+	var out []T
+	err := textLines(data, c, func(no int, off int64, text string, f []string) error {
+		if f == nil || pasteNoise(f) {
+			return nil
+		}
+		e, keep, why := line(f)
+		if why != "" {
+			return foreign(c, no, off, text, why)
+		}
+		if keep {
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // isText reports whether line is printable text: tabs, a CR before the newline and a leading
@@ -230,7 +254,8 @@ func lookalike(line string) string {
 }
 
 // jsonLookalike names the `-j` command whose entries carry these keys.
-func jsonLookalike(has func(key string) bool) string {
+func jsonLookalike(keys map[string]json.RawMessage) string {
+	has := func(k string) bool { _, ok := keys[k]; return ok }
 	switch {
 	case has("mac"):
 		return "`bridge -j fdb show`"
@@ -246,9 +271,13 @@ func jsonLookalike(has func(key string) bool) string {
 	return ""
 }
 
-// foreignJSON refuses a JSON document whose entry i is not what c prints.
-func foreignJSON(c command, i int, has func(string) bool, why string) error {
-	what := jsonLookalike(has)
+// foreignJSON refuses a JSON document whose entry i is not what c prints. It decodes the
+// document again to see the entry's keys, which costs nothing on the way that accepts.
+func foreignJSON(c command, data []byte, i int, why string) error {
+	what := ""
+	if entries, err := decodeJSON[map[string]json.RawMessage](data); err == nil && i < len(entries) {
+		what = jsonLookalike(entries[i])
+	}
 	if what != "" {
 		what = "; it looks like " + what + " output"
 	}

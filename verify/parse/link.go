@@ -442,10 +442,6 @@ type jsonLink struct {
 		Local     string `json:"local"`
 		PrefixLen int    `json:"prefixlen"`
 	} `json:"addr_info"`
-	// Keys of other commands' entries, for the gate.
-	Dst json.RawMessage `json:"dst"`
-	MAC json.RawMessage `json:"mac"`
-
 	Stats64 *struct {
 		RX struct {
 			Packets uint64 `json:"packets"`
@@ -471,24 +467,11 @@ func linksJSON(data []byte, c command) ([]observed.Link, error) {
 	}
 	links := make([]observed.Link, 0, len(raw))
 	for i, j := range raw {
-		has := func(key string) bool {
-			switch key {
-			case "ifname":
-				return j.IfName != ""
-			case "addr_info":
-				return j.AddrInfo != nil
-			case "dst":
-				return j.Dst != nil
-			case "mac":
-				return j.MAC != nil
-			}
-			return false
-		}
 		if j.IfName == "" {
-			return nil, foreignJSON(c, i, has, "names no link")
+			return nil, foreignJSON(c, data, i, "names no link")
 		}
 		if c == cmdAddr && j.AddrInfo == nil {
-			return nil, foreignJSON(c, i, has, "has no addr_info: `ip -j link` shows no addresses")
+			return nil, foreignJSON(c, data, i, "has no addr_info: `ip -j link` shows no addresses")
 		}
 		l := observed.Link{
 			Name:      j.IfName,

@@ -24,15 +24,7 @@ var gateRoutes = []observed.Route{
 // Every form iproute2 prints a multipath route in gives the same next hops: the multi-line
 // text of `ip route`, the one-line `ip -o route` (backslash-tab separators) and `ip -j route`.
 func TestMultipathRouteForms(t *testing.T) {
-	for _, file := range []string{"gate/ip-route-multipath.txt", "gate/ip-o-route-multipath.txt", "gate/ip-j-route-multipath.json"} {
-		t.Run(file, func(t *testing.T) {
-			got, err := Routes(fixture(t, file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			diffSlices(t, got, gateRoutes)
-		})
-	}
+	testRouteFixtures(t, gateRoutes, "gate/ip-route-multipath.txt", "gate/ip-o-route-multipath.txt", "gate/ip-j-route-multipath.json")
 }
 
 func TestMultipathRouteText(t *testing.T) {
@@ -40,11 +32,7 @@ func TestMultipathRouteText(t *testing.T) {
 		{Gateway: ip("10.18.132.12"), Dev: "eth0", Weight: 1},
 		{Gateway: ip("10.18.132.13"), Dev: "eth0", Weight: 1},
 	}}
-	tests := []struct {
-		name string
-		in   string
-		want []observed.Route
-	}{
+	testRouteCases(t, []routeCase{
 		{"the one-line form of issue 10",
 			"10.148.158.64/26 proto bird \\\tnexthop via 10.18.132.12 dev eth0 weight 1 \\\tnexthop via 10.18.132.13 dev eth0 weight 1\n",
 			[]observed.Route{mp}},
@@ -68,16 +56,7 @@ func TestMultipathRouteText(t *testing.T) {
 			[]observed.Route{{Type: "unicast", Dst: pfx("10.0.0.0/8"), Nexthops: mp.Nexthops}}},
 		{"next hop lines whose route grep dropped are skipped",
 			"\tnexthop via 10.18.132.12 dev eth0 weight 1 \n\tnexthop via 10.18.132.13 dev eth0 weight 1 \n", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Routes([]byte(tt.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			diffSlices(t, got, tt.want)
-		})
-	}
+	})
 }
 
 func TestMultipathRouteJSON(t *testing.T) {

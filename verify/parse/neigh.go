@@ -20,24 +20,7 @@ func Neighs(data []byte) ([]observed.Neigh, error) {
 	if isJSON(data) {
 		return neighsJSON(data)
 	}
-	var neighs []observed.Neigh
-	err := textLines(data, cmdNeigh, func(no int, off int64, line string, f []string) error {
-		if f == nil || pasteNoise(f) {
-			return nil
-		}
-		n, keep, why := neighLine(f)
-		if why != "" {
-			return foreign(cmdNeigh, no, off, line, why)
-		}
-		if keep {
-			neighs = append(neighs, n)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return neighs, nil
+	return entries(data, cmdNeigh, neighLine)
 }
 
 // neighLine parses one `ip neigh` line; keep is false for an IPv6 entry, why is set for a line
@@ -107,24 +90,9 @@ func neighsJSON(data []byte) ([]observed.Neigh, error) {
 	}
 	neighs := make([]observed.Neigh, 0, len(raw))
 	for i, j := range raw {
-		has := func(key string) bool {
-			switch key {
-			case "dst":
-				return j.Dst != ""
-			case "lladdr":
-				return j.LLAddr != ""
-			case "state":
-				return j.State != nil
-			case "ifname":
-				return j.IfName != nil
-			case "mac":
-				return j.MAC != nil
-			}
-			return false
-		}
 		route := j.State == nil && j.LLAddr == "" && (j.Gateway != nil || j.Flags != nil)
 		if j.Dst == "" || j.IfName != nil || j.MAC != nil || route {
-			return nil, foreignJSON(cmdNeigh, i, has, "is not a neighbour")
+			return nil, foreignJSON(cmdNeigh, data, i, "is not a neighbour")
 		}
 		dst, ok := parseIPv4(j.Dst)
 		if !ok {

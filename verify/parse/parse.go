@@ -88,22 +88,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// lines calls fn with the fields of every non-empty line, tolerating CRLF and trailing spaces.
-func lines(data []byte, fn func(fields []string)) {
-	for len(data) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
-		fields := strings.Fields(string(line))
-		if len(fields) > 0 {
-			fn(fields)
-		}
-	}
-}
-
 // parseIPv4 parses an IPv4 address; IPv6 and garbage give false.
 func parseIPv4(s string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)

@@ -44,23 +44,45 @@ var k01WorkerRoutes = []observed.Route{
 }
 
 func TestRoutesFixtures(t *testing.T) {
-	for _, file := range []string{"k01-worker/ip-route.txt", "k01-worker/ip-route.json"} {
+	testRouteFixtures(t, k01WorkerRoutes, "k01-worker/ip-route.txt", "k01-worker/ip-route.json")
+}
+
+// testRouteFixtures checks that every file parses to want.
+func testRouteFixtures(t *testing.T, want []observed.Route, files ...string) {
+	t.Helper()
+	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
 			got, err := Routes(fixture(t, file))
 			if err != nil {
 				t.Fatal(err)
 			}
-			diffSlices(t, got, k01WorkerRoutes)
+			diffSlices(t, got, want)
+		})
+	}
+}
+
+// routeCase is an input of Routes and the routes it must give.
+type routeCase struct {
+	name string
+	in   string
+	want []observed.Route
+}
+
+func testRouteCases(t *testing.T, tests []routeCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Routes([]byte(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			diffSlices(t, got, tt.want)
 		})
 	}
 }
 
 func TestRoutesText(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want []observed.Route
-	}{
+	testRouteCases(t, []routeCase{
 		{"grep-filtered with CRLF and trailing spaces",
 			"192.168.19.128/26 via 10.10.10.10 dev eth1 proto 80 onlink   \r\nblackhole 192.168.93.64/26 proto 80 \r\n",
 			[]observed.Route{
@@ -103,24 +125,11 @@ func TestRoutesText(t *testing.T) {
 		{"unmasked destination is normalised", "192.168.93.70/26 dev eth1\n",
 			[]observed.Route{{Type: "unicast", Dst: pfx("192.168.93.64/26"), Dev: "eth1"}}},
 		{"empty", "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Routes([]byte(tt.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			diffSlices(t, got, tt.want)
-		})
-	}
+	})
 }
 
 func TestRoutesJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want []observed.Route
-	}{
+	testRouteCases(t, []routeCase{
 		{"numeric protocol and table", `[{"dst":"192.168.19.128/26","gateway":"10.10.10.10","dev":"eth1","protocol":80,"table":254,"flags":["onlink"]}]`,
 			[]observed.Route{{Type: "unicast", Dst: pfx("192.168.19.128/26"), Gateway: ip("10.10.10.10"), Dev: "eth1", Protocol: "80", Table: "254", Onlink: true}}},
 		{"mtu metrics and IPv6 skipped", `[{"dst":"192.168.10.0/26","gateway":"10.10.10.12","dev":"eth1","protocol":"80","metric":20,"flags":["onlink"],"metrics":[{"mtu":1450}]},{"dst":"fe80::/64","dev":"eth1"}]`,
@@ -128,16 +137,7 @@ func TestRoutesJSON(t *testing.T) {
 		{"single object", `{"type":"blackhole","dst":"192.168.93.64/26","protocol":"80","flags":[]}`,
 			[]observed.Route{{Type: "blackhole", Dst: pfx("192.168.93.64/26"), Protocol: "80"}}},
 		{"empty array", "[]\n", []observed.Route{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Routes([]byte(tt.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			diffSlices(t, got, tt.want)
-		})
-	}
+	})
 }
 
 func TestMalformedJSONNamesLine(t *testing.T) {

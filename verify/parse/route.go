@@ -289,23 +289,8 @@ func routesJSON(data []byte) ([]observed.Route, error) {
 	}
 	routes := make([]observed.Route, 0, len(raw))
 	for i, j := range raw {
-		has := func(key string) bool {
-			switch key {
-			case "dst":
-				return j.Dst != ""
-			case "lladdr":
-				return j.LLAddr != nil
-			case "state":
-				return j.State != nil
-			case "ifname":
-				return j.IfName != nil
-			case "mac":
-				return j.MAC != nil
-			}
-			return false
-		}
 		if j.Dst == "" || j.LLAddr != nil || j.State != nil || j.IfName != nil || j.MAC != nil || j.IfIndex != nil {
-			return nil, foreignJSON(cmdRoute, i, has, "is not a route")
+			return nil, foreignJSON(cmdRoute, data, i, "is not a route")
 		}
 		dst, ok := parseDst(j.Dst)
 		if !ok {
