@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,12 +20,25 @@ import (
 )
 
 // Main runs knetlab with args and the providers of reg, and returns the exit code of docs/exit-codes.md.
+//
+// SIGINT and SIGTERM cancel the command's context at once; a command that has not returned
+// InterruptGrace later (a read the kernel does not finish, a parse that does not look at its
+// context) is ended anyway, as is any command at a second signal, so that no command outlives
+// the signal by more than a second. Either way knetlab exits 128 + the signal's number, as a
+// shell reports a command a signal ended.
 func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupt := watchSignals(s, cancel)
+	defer interrupt.stop()
+
 	root := NewRoot(s, reg)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if sig := interrupt.received(); sig != nil {
+		interrupt.report(sig)
+		return signalCode(sig)
+	}
 	if err == nil {
 		return exitcode.OK
 	}
@@ -33,6 +48,85 @@ func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 		fmt.Fprintf(s.Err, "%s %v\n", s.Paint(ui.Red, "error:"), err)
 	}
 	return exitcode.Code(err)
+}
+
+// InterruptGrace is how long a command has after SIGINT or SIGTERM to stop on its own (its
+// context is cancelled at once) before knetlab exits regardless.
+const InterruptGrace = 500 * time.Millisecond
+
+// interruption watches for SIGINT and SIGTERM during one Main.
+type interruption struct {
+	s        *ui.Streams
+	signals  chan os.Signal
+	done     chan struct{}
+	mu       sync.Mutex
+	sig      os.Signal // the first signal received
+	reported bool
+}
+
+func watchSignals(s *ui.Streams, cancel context.CancelFunc) *interruption {
+	in := &interruption{s: s, signals: make(chan os.Signal, 2), done: make(chan struct{})}
+	signal.Notify(in.signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-in.signals:
+		case <-in.done:
+			return
+		}
+		in.mu.Lock()
+		in.sig = sig
+		in.mu.Unlock()
+		cancel()
+		timer := time.NewTimer(InterruptGrace)
+		defer timer.Stop()
+		select {
+		case <-in.done: // the command stopped in time; Main reports it
+			return
+		case <-timer.C:
+		case <-in.signals: // a second signal: the user means it
+		}
+		in.report(sig)
+		os.Exit(signalCode(sig))
+	}()
+	return in
+}
+
+// received is the signal that interrupted the command, or nil.
+func (in *interruption) received() os.Signal {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.sig
+}
+
+// report says, once, that the command was interrupted.
+func (in *interruption) report(sig os.Signal) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.reported {
+		return
+	}
+	in.reported = true
+	fmt.Fprintf(in.s.Err, "%s interrupted by %s; the command did not finish\n", in.s.Paint(ui.Red, "error:"), signalName(sig))
+}
+
+func (in *interruption) stop() {
+	signal.Stop(in.signals)
+	close(in.done)
+}
+
+func signalCode(sig os.Signal) int {
+	if n, ok := sig.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return exitcode.Environment
+}
+
+func signalName(sig os.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
 }
 
 // NewRoot builds the command tree; the commands that reach a lab take their provider from reg.
