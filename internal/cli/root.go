@@ -140,7 +140,8 @@ installs the CNI, and verifies that every node's routes, vxlan.calico device, ne
 FDB entries are what the IPAM block affinities say they must be.
 
 Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (nothing changed) ·
-3 the environment is missing something (not root, no Docker, no containerlab, image absent).`,
+3 the environment is missing something (not root, no Docker, no containerlab, image absent) ·
+130/143 interrupted by SIGINT/SIGTERM (any command stops within a second).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -218,3 +218,17 @@ func TestOpenFollowsLinksInsideTheCapture(t *testing.T) {
 		t.Errorf("an absolute link inside the capture: error %v, want exit 2 with the fix (ln -sr)", err)
 	}
 }
+
+// BenchmarkOpenLesson06 reads a normal capture (4 nodes' tables, pods, cluster.yaml) end to end:
+// every file through internal/safeio, then parsed. Run alone to read its peak-RSS metric:
+// go test -run '^$' -bench '^BenchmarkOpenLesson06$' -benchmem -count=3 ./verify/capture
+func BenchmarkOpenLesson06(b *testing.B) {
+	dir := filepath.Join("testdata", "lesson06")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Open(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(safeiotest.PeakRSS())/(1<<20), "peak-RSS-MiB")
+}

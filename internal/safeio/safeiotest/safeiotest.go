@@ -61,10 +61,13 @@ func Child() (arg string, ok bool) {
 // (getrusage) is no use here: a child started with vfork+exec inherits its parent's peak.
 func Exit(code int) {
 	if path := os.Getenv(envRSS); path != "" {
-		_ = os.WriteFile(path, []byte(strconv.FormatInt(status("VmHWM:"), 10)), 0o644)
+		_ = os.WriteFile(path, []byte(strconv.FormatInt(PeakRSS(), 10)), 0o644)
 	}
 	os.Exit(code)
 }
+
+// PeakRSS is this process's peak resident set size in bytes (VmHWM), for benchmarks to report.
+func PeakRSS() int64 { return status("VmHWM:") }
 
 // vmSize is this process's virtual size in bytes.
 func vmSize() int64 { return status("VmSize:") }
