@@ -33,6 +33,7 @@ func TestMainInChild(t *testing.T) {
 	s := &ui.Streams{In: strings.NewReader(""), Out: os.Stdout, Err: os.Stderr}
 	reg := testProviders()
 	reg.Register("test-stuck", func() (provider.Provider, error) { return stuckProvider{}, nil })
+	reg.Register("test-slow-exec", func() (provider.Provider, error) { return slowExecProvider{}, nil })
 	safeiotest.Exit(Main(strings.Split(arg, "\n"), s, reg))
 }
 
@@ -226,5 +227,30 @@ func TestSignalStopsACommand(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// slowExecProvider's exec stands for a command that handles Ctrl-C itself and exits with 7 a
+// second later (ping printing its summary).
+type slowExecProvider struct{ provider.Provider }
+
+func (slowExecProvider) Name() string { return "test-slow-exec" }
+
+func (slowExecProvider) Exec(context.Context, string, string, []string, provider.Stdio) error {
+	time.Sleep(1500 * time.Millisecond)
+	return &exitcode.CommandError{Command: "ping", Code: 7}
+}
+
+// TestSignalDuringExecIsTheCommands: Ctrl-C during `knetlab exec` is the command's to handle;
+// knetlab waits for it and exits with its code, adding nothing.
+func TestSignalDuringExecIsTheCommands(t *testing.T) {
+	p := safeiotest.Start(t, "TestMainInChild", strings.Join([]string{"exec", "--provider", "test-slow-exec", "lab1", "k01-worker", "--", "ping", "x"}, "\n"))
+	time.Sleep(300 * time.Millisecond)
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r := p.Wait(hangGuard)
+	if r.Code != 7 || r.Stderr != "" {
+		t.Errorf("exit %d, stderr %q; want the command's 7 and nothing added", r.Code, r.Stderr)
 	}
 }

@@ -25,17 +25,22 @@ import (
 // InterruptGrace later (a read the kernel does not finish, a parse that does not look at its
 // context) is ended anyway, as is any command at a second signal, so that no command outlives
 // the signal by more than a second. Either way knetlab exits 128 + the signal's number, as a
-// shell reports a command a signal ended.
+// shell reports a command a signal ended. The exception is a command marked signalsToChild
+// (exec): the signal is its foreground command's to handle, and knetlab waits for it.
 func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	interrupt := watchSignals(s, cancel)
-	defer interrupt.stop()
-
 	root := NewRoot(s, reg)
 	root.SetArgs(args)
+	toChild := false
+	if c, _, err := root.Find(args); err == nil {
+		toChild = c.Annotations[signalsToChild] != ""
+	}
+	interrupt := watchSignals(s, cancel, !toChild)
+	defer interrupt.stop()
+
 	err := root.ExecuteContext(ctx)
-	if sig := interrupt.received(); sig != nil {
+	if sig := interrupt.received(); sig != nil && !toChild {
 		interrupt.report(sig)
 		return signalCode(sig)
 	}
@@ -54,6 +59,12 @@ func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 // context is cancelled at once) before knetlab exits regardless.
 const InterruptGrace = 500 * time.Millisecond
 
+// signalsToChild annotates a command that runs a foreground command for the user (exec): Ctrl-C
+// reaches that command from the terminal, which decides what it means (ping prints its summary,
+// an interactive shell ignores it), and knetlab passes its exit code on, as a shell would. So
+// knetlab does not end on the signal: it only cancels its context.
+const signalsToChild = "knetlab/signals-to-child"
+
 // interruption watches for SIGINT and SIGTERM during one Main.
 type interruption struct {
 	s        *ui.Streams
@@ -64,7 +75,9 @@ type interruption struct {
 	reported bool
 }
 
-func watchSignals(s *ui.Streams, cancel context.CancelFunc) *interruption {
+// watchSignals cancels on the first signal and, when force is set, exits InterruptGrace later
+// or at a second signal.
+func watchSignals(s *ui.Streams, cancel context.CancelFunc, force bool) *interruption {
 	in := &interruption{s: s, signals: make(chan os.Signal, 2), done: make(chan struct{})}
 	signal.Notify(in.signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -78,6 +91,9 @@ func watchSignals(s *ui.Streams, cancel context.CancelFunc) *interruption {
 		in.sig = sig
 		in.mu.Unlock()
 		cancel()
+		if !force {
+			return // later signals are still caught (and dropped) until Main returns
+		}
 		timer := time.NewTimer(InterruptGrace)
 		defer timer.Stop()
 		select {
@@ -141,7 +157,8 @@ FDB entries are what the IPAM block affinities say they must be.
 
 Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (nothing changed) ·
 3 the environment is missing something (not root, no Docker, no containerlab, image absent) ·
-130/143 interrupted by SIGINT/SIGTERM (any command stops within a second).`,
+130/143 interrupted by SIGINT/SIGTERM (a command stops within a second; exec leaves the
+signal to the command it runs and passes its code on).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
