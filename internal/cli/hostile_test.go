@@ -254,3 +254,24 @@ func TestSignalDuringExecIsTheCommands(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want the command's 7 and nothing added", r.Code, r.Stderr)
 	}
 }
+
+// TestSIGTERMStopsTheAgentCleanly: SIGTERM is how an agent is stopped (destroy, the kubelet);
+// an agent that stops within the grace exits 0 and does not call it an interruption.
+func TestSIGTERMStopsTheAgentCleanly(t *testing.T) {
+	// An etcd nobody serves: the agent waits for it, watching its context.
+	args := []string{"agent", "--datastore", "etcd", "--node", "k01-worker", "--etcd-endpoints", "http://127.0.0.1:1",
+		"--autodetect", "10.10.0.0/16", "--log", filepath.Join(t.TempDir(), "agent.log")}
+	p := safeiotest.Start(t, "TestMainInChild", strings.Join(args, "\n"))
+	time.Sleep(500 * time.Millisecond)
+	if !p.Running() {
+		r := p.Wait(0)
+		t.Fatalf("the agent ended before the signal (exit %d): %s", r.Code, firstLines(r.Stderr, 5))
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := p.Wait(hangGuard)
+	if r.Code != 0 || strings.Contains(r.Stderr, "interrupted") {
+		t.Errorf("exit %d, stderr %q; want 0 and no interruption", r.Code, firstLines(r.Stderr, 5))
+	}
+}

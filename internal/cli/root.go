@@ -25,22 +25,23 @@ import (
 // InterruptGrace later (a read the kernel does not finish, a parse that does not look at its
 // context) is ended anyway, as is any command at a second signal, so that no command outlives
 // the signal by more than a second. Either way knetlab exits 128 + the signal's number, as a
-// shell reports a command a signal ended. The exception is a command marked signalsToChild
-// (exec): the signal is its foreground command's to handle, and knetlab waits for it.
+// shell reports a command a signal ended. Two kinds of command are marked otherwise: exec
+// (signalsToChild), whose signal is its foreground command's to handle, and the agent
+// (signalStops), for which SIGTERM is the ordinary way to stop.
 func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	root := NewRoot(s, reg)
 	root.SetArgs(args)
-	toChild := false
+	toChild, stops := false, false
 	if c, _, err := root.Find(args); err == nil {
-		toChild = c.Annotations[signalsToChild] != ""
+		toChild, stops = c.Annotations[signalsToChild] != "", c.Annotations[signalStops] != ""
 	}
 	interrupt := watchSignals(s, cancel, !toChild)
 	defer interrupt.stop()
 
 	err := root.ExecuteContext(ctx)
-	if sig := interrupt.received(); sig != nil && !toChild {
+	if sig := interrupt.received(); sig != nil && !toChild && !stops {
 		interrupt.report(sig)
 		return signalCode(sig)
 	}
@@ -64,6 +65,10 @@ const InterruptGrace = 500 * time.Millisecond
 // an interactive shell ignores it), and knetlab passes its exit code on, as a shell would. So
 // knetlab does not end on the signal: it only cancels its context.
 const signalsToChild = "knetlab/signals-to-child"
+
+// signalStops annotates a daemon (the agent): SIGTERM is how it is stopped, so a stop within
+// InterruptGrace is its own clean exit, not an interruption. One that takes longer is ended.
+const signalStops = "knetlab/signal-stops"
 
 // interruption watches for SIGINT and SIGTERM during one Main.
 type interruption struct {
