@@ -7,8 +7,9 @@
 //     FIFO swapped in meanwhile cannot block the open) and checked again on the open descriptor.
 //   - Inside a root (a capture directory) a path may pass through symbolic links only when they
 //     are relative and stay inside the root; anything else is refused without being opened.
-//     The check is made by the kernel as the path is walked (os.Root), so a link swapped in
-//     between check and open cannot escape either. A file named directly by the user (root "")
+//     The path is walked one component at a time from the root's open directory, never
+//     following a link blindly (os.Root), so a link swapped in between check and open cannot
+//     escape either. A file named directly by the user (root "")
 //     may be a link to any regular file: the user chose it, as with cat.
 //   - At most limit bytes are read: a larger file is refused from its size at once, and the read
 //     itself is bounded, so a file that grows, or claims a size it does not have, cannot push
@@ -81,15 +82,11 @@ func ReadDir(ctx context.Context, root, path string) ([]fs.DirEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, rel, err := openRoot(root, path)
+	r, rel, info, err := statInRoot(root, path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	info, err := r.Stat(rel)
-	if err != nil {
-		return nil, statError(root, path, err)
-	}
 	if !info.IsDir() {
 		return nil, refuse(path, "is "+kind(info.Mode())+", not a directory", "the capture layout has a directory here (docs/capture.md)")
 	}
@@ -135,15 +132,11 @@ func open(root, path string, limit int64) (*os.File, error) {
 		}
 		return f, nil
 	}
-	r, rel, err := openRoot(root, path)
+	r, rel, info, err := statInRoot(root, path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	info, err := r.Stat(rel)
-	if err != nil {
-		return nil, statError(root, path, err)
-	}
 	if err := check(path, info, limit); err != nil {
 		return nil, err
 	}
@@ -154,17 +147,23 @@ func open(root, path string, limit int64) (*os.File, error) {
 	return f, nil
 }
 
-// openRoot opens root and returns path relative to it.
-func openRoot(root, path string) (*os.Root, string, error) {
+// statInRoot opens root and stats path inside it, following links only inside root. It returns
+// the open root (the caller closes it) and path relative to it.
+func statInRoot(root, path string) (*os.Root, string, fs.FileInfo, error) {
 	rel, err := filepath.Rel(root, path)
 	if err != nil || !filepath.IsLocal(rel) {
-		return nil, "", refuse(path, "is outside the capture directory "+root, "give a path inside it")
+		return nil, "", nil, refuse(path, "is outside the capture directory "+root, "give a path inside it")
 	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, "", exitcode.Usagef("open %s: %v", root, err)
+		return nil, "", nil, exitcode.Usagef("open %s: %v", root, err)
 	}
-	return r, rel, nil
+	info, err := r.Stat(rel)
+	if err != nil {
+		r.Close()
+		return nil, "", nil, statError(root, path, err)
+	}
+	return r, rel, info, nil
 }
 
 // checkNamed is check for a file the user named, saying where a link led.

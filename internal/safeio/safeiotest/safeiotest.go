@@ -35,6 +35,11 @@ const (
 	envRSS = "KNETLAB_SAFEIOTEST_RSS" // the file Exit writes the child's peak RSS to
 )
 
+// HangGuard is how long a test should let a child run before calling it hung: far above the
+// second a refusal or an interrupted command may take, so that it catches a hang, never a slow
+// machine.
+const HangGuard = 10 * time.Second
+
 // Headroom is how much address space a child may take beyond what it had when Child was
 // called: enough for a command's honest work, far less than reading /dev/zero wants.
 const Headroom = 1 << 30
@@ -168,8 +173,23 @@ func (p *Process) Wait(deadline time.Duration) Result {
 	return r
 }
 
-// Run runs test in a child with arg and waits at most deadline for it.
-func Run(t testing.TB, test, arg string, deadline time.Duration) Result {
+// FirstLines is the first n lines of s, trimmed: enough of a child's stderr for a test message.
+func FirstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Run runs test in a child with arg, logs its time and peak memory, and fails the test when the
+// child is still running after HangGuard: it hangs.
+func Run(t testing.TB, test, arg string) Result {
 	t.Helper()
-	return Start(t, test, arg).Wait(deadline)
+	r := Start(t, test, arg).Wait(HangGuard)
+	t.Logf("child %q: exit %d in %s, peak RSS %.1f MiB", arg, r.Code, r.Elapsed.Round(time.Millisecond), float64(r.PeakRSS)/(1<<20))
+	if r.Killed {
+		t.Fatalf("child %q still running after %s: it hangs", arg, HangGuard)
+	}
+	return r
 }
