@@ -182,6 +182,20 @@ func FirstLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// ReadSlack is how far above a child's peak RSS on a harmless input a refusal may go: a
+// refusal reads nothing of the file, and the hostile inputs of the tests are far larger.
+const ReadSlack = 32 << 20
+
+// CheckRefusalMemory fails the test when a child's peak RSS is more than ReadSlack above the
+// baseline, a child of the same test binary on a harmless input: the refused file was read.
+func CheckRefusalMemory(t testing.TB, r Result, baseline int64) {
+	t.Helper()
+	if r.PeakRSS > baseline+ReadSlack {
+		t.Errorf("peak RSS %.0f MiB against %.0f MiB on a harmless input: the refused file was read",
+			float64(r.PeakRSS)/(1<<20), float64(baseline)/(1<<20))
+	}
+}
+
 // Run runs test in a child with arg, logs its time and peak memory, and fails the test when the
 // child is still running after HangGuard: it hangs.
 func Run(t testing.TB, test, arg string) Result {
