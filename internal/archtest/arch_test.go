@@ -96,9 +96,11 @@ func TestCLIImportsNoEnginePackage(t *testing.T) {
 }
 
 // The judge (verify/...) must not depend on what it judges: no provider, agent, dataplane,
-// datastore or lab model.
+// datastore or lab model. internal/safeio is allowed because it knows nothing of the product:
+// it is how every file a user hands knetlab (a capture's, a lab file) is read, and the capture
+// reader must read its files the same safe way the lab loader does (TestSafeIOIsALeaf keeps it so).
 func TestVerifyIsSelfContained(t *testing.T) {
-	allowed := []string{"verify", "internal/exitcode", "internal/ui", "internal/calico"}
+	allowed := []string{"verify", "internal/exitcode", "internal/ui", "internal/calico", "internal/safeio"}
 	for path, p := range packages(t) {
 		if !within(path, "verify") {
 			continue
@@ -124,6 +126,46 @@ func TestSourceIsALeaf(t *testing.T) {
 	for _, imp := range local(p.Imports) {
 		if imp != "verify/facts" && imp != "verify/observed" {
 			t.Errorf("verify/source imports %s; it may import only verify/facts and verify/observed", imp)
+		}
+	}
+}
+
+// internal/safeio reads files and knows nothing else: it may import only internal/exitcode, so
+// that allowing it to the judge lets nothing of the product in.
+func TestSafeIOIsALeaf(t *testing.T) {
+	p, ok := packages(t)["internal/safeio"]
+	if !ok {
+		t.Fatal("internal/safeio not found")
+	}
+	for _, imp := range local(p.Imports) {
+		if imp != "internal/exitcode" {
+			t.Errorf("internal/safeio imports %s; it may import only internal/exitcode", imp)
+		}
+	}
+}
+
+// The packages that read files a user hands knetlab read them only through internal/safeio:
+// a second way in would be a second place where a FIFO hangs or /dev/zero is read to the end.
+func TestUserFilesAreReadThroughSafeIO(t *testing.T) {
+	read := regexp.MustCompile(`\bos\.(ReadFile|Open|OpenFile|ReadDir|OpenRoot|OpenInRoot)\(`)
+	for _, dir := range []string{"verify/capture", "internal/lab"} {
+		files, err := filepath.Glob(filepath.Join(moduleRoot(t), dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, line := range strings.Split(string(data), "\n") {
+				if m := read.FindString(line); m != "" {
+					t.Errorf("%s/%s:%d calls %s: read a user's file with internal/safeio", dir, filepath.Base(f), i+1, strings.TrimSuffix(m, "("))
+				}
+			}
 		}
 	}
 }

@@ -41,8 +41,9 @@ resources, reached with the pod's service account, or --kubeconfig outside a pod
 --datastore etcd it is the etcd at --etcd-endpoints.
 
 You do not normally run this yourself: knetlab deploy starts it.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), o) },
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{signalStops: "true"},
+		RunE:        func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), o) },
 	}
 	fl := c.Flags()
 	fl.StringVar(&o.Datastore, "datastore", agent.DatastoreKubernetes, "datastore backend: kubernetes or etcd")

@@ -25,6 +25,7 @@ targets too, as <pod> or <namespace>/<pod>. knetlab exits with the command's exi
   sudo knetlab exec calico-overlay net-w1 -- ip route`,
 		Args:              cobra.MinimumNArgs(3),
 		ValidArgsFunction: completeLabNodes,
+		Annotations:       map[string]string{signalsToChild: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 2 {
 				return exitcode.Usagef("usage: knetlab exec <lab> <node> -- CMD... (a node, the switch or a pod)")

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,12 +20,31 @@ import (
 )
 
 // Main runs knetlab with args and the providers of reg, and returns the exit code of docs/exit-codes.md.
+//
+// SIGINT and SIGTERM cancel the command's context at once; a command that has not returned
+// InterruptGrace later (a read the kernel does not finish, a parse that does not look at its
+// context) is ended anyway, as is any command at a second signal, so that no command outlives
+// the signal by more than a second. Either way knetlab exits 128 + the signal's number, as a
+// shell reports a command a signal ended. Two kinds of command are marked otherwise: exec
+// (signalsToChild), whose signal is its foreground command's to handle, and the agent
+// (signalStops), for which SIGTERM is the ordinary way to stop.
 func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	root := NewRoot(s, reg)
 	root.SetArgs(args)
+	toChild, stops := false, false
+	if c, _, err := root.Find(args); err == nil {
+		toChild, stops = c.Annotations[signalsToChild] != "", c.Annotations[signalStops] != ""
+	}
+	interrupt := watchSignals(s, cancel, !toChild)
+	defer interrupt.stop()
+
 	err := root.ExecuteContext(ctx)
+	if sig := interrupt.received(); sig != nil && !toChild && !stops {
+		interrupt.report(sig)
+		return signalCode(sig)
+	}
 	if err == nil {
 		return exitcode.OK
 	}
@@ -33,6 +54,100 @@ func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 		fmt.Fprintf(s.Err, "%s %v\n", s.Paint(ui.Red, "error:"), err)
 	}
 	return exitcode.Code(err)
+}
+
+// InterruptGrace is how long a command has after SIGINT or SIGTERM to stop on its own (its
+// context is cancelled at once) before knetlab exits regardless.
+const InterruptGrace = 500 * time.Millisecond
+
+// signalsToChild annotates a command that runs a foreground command for the user (exec): Ctrl-C
+// reaches that command from the terminal, which decides what it means (ping prints its summary,
+// an interactive shell ignores it), and knetlab passes its exit code on, as a shell would. So
+// knetlab does not end on the signal: it only cancels its context.
+const signalsToChild = "knetlab/signals-to-child"
+
+// signalStops annotates a daemon (the agent): SIGTERM is how it is stopped, so a stop within
+// InterruptGrace is its own clean exit, not an interruption. One that takes longer is ended.
+const signalStops = "knetlab/signal-stops"
+
+// interruption watches for SIGINT and SIGTERM during one Main.
+type interruption struct {
+	s        *ui.Streams
+	signals  chan os.Signal
+	done     chan struct{}
+	mu       sync.Mutex
+	sig      os.Signal // the first signal received
+	reported bool
+}
+
+// watchSignals cancels on the first signal and, when force is set, exits InterruptGrace later
+// or at a second signal.
+func watchSignals(s *ui.Streams, cancel context.CancelFunc, force bool) *interruption {
+	in := &interruption{s: s, signals: make(chan os.Signal, 2), done: make(chan struct{})}
+	signal.Notify(in.signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-in.signals:
+		case <-in.done:
+			return
+		}
+		in.mu.Lock()
+		in.sig = sig
+		in.mu.Unlock()
+		cancel()
+		if !force {
+			return // later signals are still caught (and dropped) until Main returns
+		}
+		timer := time.NewTimer(InterruptGrace)
+		defer timer.Stop()
+		select {
+		case <-in.done: // the command stopped in time; Main reports it
+			return
+		case <-timer.C:
+		case <-in.signals: // a second signal: the user means it
+		}
+		in.report(sig)
+		os.Exit(signalCode(sig))
+	}()
+	return in
+}
+
+// received is the signal that interrupted the command, or nil.
+func (in *interruption) received() os.Signal {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.sig
+}
+
+// report says, once, that the command was interrupted.
+func (in *interruption) report(sig os.Signal) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.reported {
+		return
+	}
+	in.reported = true
+	fmt.Fprintf(in.s.Err, "%s interrupted by %s; the command did not finish\n", in.s.Paint(ui.Red, "error:"), signalName(sig))
+}
+
+func (in *interruption) stop() {
+	signal.Stop(in.signals)
+	close(in.done)
+}
+
+func signalCode(sig os.Signal) int {
+	if n, ok := sig.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return exitcode.Environment
+}
+
+func signalName(sig os.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
 }
 
 // NewRoot builds the command tree; the commands that reach a lab take their provider from reg.
@@ -46,7 +161,9 @@ installs the CNI, and verifies that every node's routes, vxlan.calico device, ne
 FDB entries are what the IPAM block affinities say they must be.
 
 Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (nothing changed) ·
-3 the environment is missing something (not root, no Docker, no containerlab, image absent).`,
+3 the environment is missing something (not root, no Docker, no containerlab, image absent) ·
+130/143 interrupted by SIGINT/SIGTERM (a command stops within a second; exec leaves the
+signal to the command it runs and passes its code on).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -2,11 +2,11 @@ package lab
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/safeio"
 	"github.com/knetlab/knetlab/labs"
 )
 
@@ -74,11 +75,23 @@ func Load(name string) (*Lab, error) {
 	return Parse(path.Join("labs", name, "lab.yaml"), data)
 }
 
-// LoadFile reads a lab file from disk.
+// MaxFileSize is the largest lab file knetlab reads. A lab of 2,000 nodes is ~300 KiB of YAML,
+// so a larger file is not a lab, and refusing it from its size costs nothing, where parsing
+// 50 MB of YAML took seconds and hundreds of MiB.
+const MaxFileSize int64 = 4 << 20
+
+// LoadFile reads a lab file from disk through internal/safeio: a regular file (a link to one is
+// followed wherever it leads, since the user named it), at most MaxFileSize bytes. A FIFO, a
+// device or a larger file is a usage error naming the file, read no further than its metadata.
 func LoadFile(file string) (*Lab, error) {
-	data, err := os.ReadFile(file)
+	// No context: MaxFileSize bytes are read in milliseconds, and a read the kernel never
+	// finishes is ended by the command line's signal handling (internal/cli).
+	data, err := safeio.ReadFile(context.Background(), "", file, MaxFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, exitcode.Usagef("lab file %s does not exist", file)
+	}
 	if err != nil {
-		return nil, exitcode.Usagef("read lab file: %v", err)
+		return nil, fmt.Errorf("lab file: %w", err)
 	}
 	return Parse(file, data)
 }

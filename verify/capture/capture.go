@@ -44,6 +44,7 @@ import (
 	"strings"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/safeio"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
@@ -89,7 +90,12 @@ var _ source.Source = (*Capture)(nil)
 
 // Open reads the capture directory dir. Every file is parsed now, so that a broken file is a
 // usage error (exit 2) naming the file and line before any check runs.
-func Open(dir string) (source.Source, error) {
+func Open(dir string) (source.Source, error) { return OpenContext(context.Background(), dir) }
+
+// OpenContext is Open that stops when ctx is done. Every file is read through internal/safeio:
+// regular files only, links only when relative and inside dir, at most safeio.MaxFileSize each;
+// anything else is a usage error naming the file and why (docs/capture.md, "Input limits").
+func OpenContext(ctx context.Context, dir string) (source.Source, error) {
 	info, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -100,25 +106,26 @@ func Open(dir string) (source.Source, error) {
 		return nil, exitcode.Usagef("capture %s is a file, not a directory; --from takes the directory that holds cluster.yaml and nodes/", dir)
 	}
 	c := &Capture{dir: dir, nodes: map[string]*observed.Node{}}
+	in := files{ctx: ctx, root: dir}
 
 	clusterPath := filepath.Join(dir, ClusterFile)
-	if data, err := os.ReadFile(clusterPath); err == nil {
+	if data, ok, err := in.optional(clusterPath); err != nil {
+		return nil, err
+	} else if ok {
 		if c.facts, err = facts.Decode(clusterPath, data); err != nil {
 			return nil, err
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, exitcode.Usagef("read %s: %v", clusterPath, err)
 	}
 
-	entries, err := os.ReadDir(filepath.Join(dir, NodesDir))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, exitcode.Usagef("read %s: %v", filepath.Join(dir, NodesDir), err)
+	entries, _, err := in.list(filepath.Join(dir, NodesDir))
+	if err != nil {
+		return nil, err
 	}
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		n, err := readNode(filepath.Join(dir, NodesDir, e.Name()), e.Name())
+		n, err := readNode(in, filepath.Join(dir, NodesDir, e.Name()), e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +133,7 @@ func Open(dir string) (source.Source, error) {
 		c.names = append(c.names, n.Name)
 	}
 	sort.Strings(c.names)
-	if c.sw, err = readSwitch(filepath.Join(dir, SwitchDir)); err != nil {
+	if c.sw, err = readSwitch(in, filepath.Join(dir, SwitchDir)); err != nil {
 		return nil, err
 	}
 	if c.facts == nil && len(c.names) == 0 {
@@ -220,13 +227,10 @@ func (c *Capture) Switch(context.Context) (*observed.Switch, error) {
 // readSwitch reads the one switch directory under dir. The four files are all required: the
 // switch checks read ports, SVIs, routes and VLANs together, and an absent file would read as a
 // switch with no routes rather than as a capture that lacks them.
-func readSwitch(dir string) (*observed.Switch, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, exitcode.Usagef("read %s: %v", dir, err)
+func readSwitch(in files, dir string) (*observed.Switch, error) {
+	entries, ok, err := in.list(dir)
+	if err != nil || !ok {
+		return nil, err
 	}
 	var names []string
 	for _, e := range entries {
@@ -244,9 +248,12 @@ func readSwitch(dir string) (*observed.Switch, error) {
 	sw := &observed.Switch{Name: names[0]}
 	for _, f := range SwitchFiles {
 		path := filepath.Join(dir, sw.Name, f.File)
-		data, err := os.ReadFile(path)
+		data, ok, err := in.optional(path)
 		if err != nil {
-			return nil, exitcode.Usagef("switch capture %s: %v (save `%s` there)", filepath.Join(dir, sw.Name), err, f.Command)
+			return nil, err
+		}
+		if !ok {
+			return nil, exitcode.Usagef("switch capture %s: %s does not exist (save `%s` there)", filepath.Join(dir, sw.Name), f.File, f.Command)
 		}
 		if err := eosjson.Parse(sw, f.Command, data); err != nil {
 			return nil, exitcode.Usagef("%s: %v (want the output of `%s`)", path, err, f.Command)
@@ -293,10 +300,10 @@ var nodeTables = []struct {
 	}},
 }
 
-func readNode(dir, name string) (*observed.Node, error) {
+func readNode(in files, dir, name string) (*observed.Node, error) {
 	n := &observed.Node{Name: name}
 	for _, t := range nodeTables {
-		data, ok, err := readOptional(filepath.Join(dir, t.file))
+		data, ok, err := in.optional(filepath.Join(dir, t.file))
 		if err != nil {
 			return nil, err
 		}
@@ -308,7 +315,7 @@ func readNode(dir, name string) (*observed.Node, error) {
 		}
 		n.Mark(t.table)
 	}
-	if err := readPods(filepath.Join(dir, PodsDir), n); err != nil {
+	if err := readPods(in, filepath.Join(dir, PodsDir), n); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -317,28 +324,25 @@ func readNode(dir, name string) (*observed.Node, error) {
 // readPods reads DIR/nodes/<node>/pods/<namespace>/<pod>/{ip-addr,ip-route}.txt, what
 // `kubectl exec` of `ip addr` and `ip route` prints inside each pod. The pods/ directory marks
 // the pods table, so a node whose pods/ is empty is judged as having no pod wired.
-func readPods(dir string, n *observed.Node) error {
-	namespaces, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return exitcode.Usagef("read %s: %v", dir, err)
+func readPods(in files, dir string, n *observed.Node) error {
+	namespaces, ok, err := in.list(dir)
+	if err != nil || !ok {
+		return err
 	}
 	n.Mark(observed.TablePods)
 	for _, ns := range namespaces {
 		if !ns.IsDir() {
 			continue
 		}
-		pods, err := os.ReadDir(filepath.Join(dir, ns.Name()))
+		pods, _, err := in.list(filepath.Join(dir, ns.Name()))
 		if err != nil {
-			return exitcode.Usagef("read %s: %v", filepath.Join(dir, ns.Name()), err)
+			return err
 		}
 		for _, pod := range pods {
 			if !pod.IsDir() {
 				continue
 			}
-			w, err := readPod(filepath.Join(dir, ns.Name(), pod.Name()), n)
+			w, err := readPod(in, filepath.Join(dir, ns.Name(), pod.Name()), n)
 			if err != nil {
 				return err
 			}
@@ -349,10 +353,10 @@ func readPods(dir string, n *observed.Node) error {
 	return nil
 }
 
-func readPod(dir string, n *observed.Node) (observed.PodWiring, error) {
+func readPod(in files, dir string, n *observed.Node) (observed.PodWiring, error) {
 	var w observed.PodWiring
 	addrPath, routePath := filepath.Join(dir, AddrFile), filepath.Join(dir, RouteFile)
-	data, ok, err := readOptional(addrPath)
+	data, ok, err := in.optional(addrPath)
 	if err != nil {
 		return w, err
 	}
@@ -367,7 +371,7 @@ func readPod(dir string, n *observed.Node) (observed.PodWiring, error) {
 			}
 		}
 	}
-	if data, ok, err = readOptional(routePath); err != nil {
+	if data, ok, err = in.optional(routePath); err != nil {
 		return w, err
 	}
 	if ok {
@@ -386,16 +390,35 @@ func readPod(dir string, n *observed.Node) (observed.PodWiring, error) {
 	return w, nil
 }
 
-// readOptional reads a file of the layout; a missing file is not an error.
-func readOptional(path string) ([]byte, bool, error) {
-	data, err := os.ReadFile(path)
+// files obtains the bytes of one capture's files, all through internal/safeio, so that no file
+// of a capture can hang verify, exhaust its memory or lead it out of the capture directory.
+type files struct {
+	ctx  context.Context
+	root string // the capture directory: links must stay inside it
+}
+
+// optional reads a file of the layout; a missing file is not an error.
+func (in files) optional(path string) ([]byte, bool, error) {
+	data, err := safeio.ReadFile(in.ctx, in.root, path, safeio.MaxFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, exitcode.Usagef("read %s: %v", path, err)
+		return nil, false, err
 	}
 	return data, true, nil
+}
+
+// list lists a directory of the layout; a missing directory lists nothing.
+func (in files) list(path string) ([]fs.DirEntry, bool, error) {
+	entries, err := safeio.ReadDir(in.ctx, in.root, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return entries, true, nil
 }
 
 func parseError(path string, err error) error {
