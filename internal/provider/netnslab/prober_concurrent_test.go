@@ -48,17 +48,7 @@ func TestConcurrentEncapVerifiesAgree(t *testing.T) {
 	}
 
 	const runs = 10
-	verdicts := make([]string, runs)
-	errs := make([]error, runs)
-	var wg sync.WaitGroup
-	for i := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			verdicts[i], errs[i] = run()
-		}()
-	}
-	wg.Wait()
+	verdicts, errs := atOnce(runs, run)
 	disagree := 0
 	for i := range runs {
 		switch {
@@ -72,6 +62,22 @@ func TestConcurrentEncapVerifiesAgree(t *testing.T) {
 	if disagree > 0 {
 		t.Errorf("%d of %d concurrent verifies disagree with a lone one (%s)", disagree, runs, lone)
 	}
+}
+
+// atOnce runs f n times at once and returns what each returned.
+func atOnce[T any](n int, f func() (T, error)) ([]T, []error) {
+	got := make([]T, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = f()
+		}()
+	}
+	wg.Wait()
+	return got, errs
 }
 
 // encapVerdict is connectivity.encap's status, with its findings and skip reasons when it did
@@ -116,17 +122,9 @@ func TestKindProbeScriptOnANetnsLab(t *testing.T) {
 	}{{"net-w2", false}, {"net-w3", true}} {
 		t.Run(tc.dst, func(t *testing.T) {
 			dst := netip.MustParseAddr(c.pod(tc.dst).IP)
-			got := make([]source.Egress, runs)
-			errs := make([]error, runs)
-			var wg sync.WaitGroup
-			for i := range runs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					got[i], errs[i] = probe.PingThrough(ctx, w1.Node, w1.NetNS, netip.MustParseAddr(w1.IP), dst, count, dataplane.VXLANDeviceName)
-				}()
-			}
-			wg.Wait()
+			got, errs := atOnce(runs, func() (source.Egress, error) {
+				return probe.PingThrough(ctx, w1.Node, w1.NetNS, netip.MustParseAddr(w1.IP), dst, count, dataplane.VXLANDeviceName)
+			})
 			for i, eg := range got {
 				switch {
 				case errs[i] != nil:
@@ -139,7 +137,7 @@ func TestKindProbeScriptOnANetnsLab(t *testing.T) {
 			}
 		})
 	}
-	if tables := c.nft(w1.Node, "list tables"); strings.Contains(tables, probeTablePrefix) {
+	if tables := c.nft(w1.Node, "list", "tables"); strings.Contains(tables, "knetlab-probe-") {
 		t.Errorf("probe tables left on %s:\n%s", w1.Node, tables)
 	}
 }

@@ -101,8 +101,7 @@ func TestSourceReadsCNILab(t *testing.T) {
 
 // The prober pings from inside a pod and counts the burst in the node's forward path: traffic
 // to the other subnet goes through vxlan.calico, traffic within the subnet does not, and
-// nothing leaves for an address outside the lab. The probe's nftables table is gone after it,
-// and so is one that a killed process left behind.
+// nothing leaves for an address outside the lab.
 func TestProber(t *testing.T) {
 	testenv.RequireLab(t, "nft")
 	c, _ := deployCNILab(t, "calico-overlay")
@@ -155,28 +154,28 @@ func TestProber(t *testing.T) {
 		})
 	}
 
-	// A table that a killed verify left behind is swept by the next probe on the node; the
-	// probe's own is gone after it.
+	// A rule that a killed verify left behind is swept by the next burst on the node; the
+	// bursts' own rules are gone after them. The shared table and its empty chain stay.
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	stale := fmt.Sprintf("%s%d-1", probeTablePrefix, gone.Process.Pid)
-	c.nft("k01-worker", "add table ip "+stale)
+	c.nft("k01-worker", "add", "rule", "ip", probeTable, probeChainName, "counter", "comment",
+		fmt.Sprintf(`"%s %d-1 %s"`, probeTable, gone.Process.Pid, countForwarded))
 	if _, err := src.PingThrough(ctx, from, netip.MustParseAddr(c.pod("net-w3").IP), 1, dataplane.VXLANDeviceName); err != nil {
 		t.Fatal(err)
 	}
-	if tables := c.nft("k01-worker", "list tables"); strings.Contains(tables, probeTablePrefix) {
-		t.Errorf("probe tables left in k01-worker:\n%s", tables)
+	if table := c.nft("k01-worker", "list", "table", "ip", probeTable); strings.Contains(table, "counter") {
+		t.Errorf("probe rules left in k01-worker:\n%s", table)
 	}
 }
 
 // nft runs nft in a lab node's namespace.
-func (c *cniLab) nft(node, args string) string {
+func (c *cniLab) nft(node string, args ...string) string {
 	c.t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", NamespaceName(c.lab.Name, node), "nft"}, strings.Fields(args)...)...).CombinedOutput()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", NamespaceName(c.lab.Name, node), "nft"}, args...)...).CombinedOutput()
 	if err != nil {
-		c.t.Fatalf("nft %s in %s: %v\n%s", args, node, err, out)
+		c.t.Fatalf("nft %s in %s: %v\n%s", strings.Join(args, " "), node, err, out)
 	}
 	return string(out)
 }
