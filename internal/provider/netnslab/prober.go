@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/google/nftables/userdata"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -45,15 +44,15 @@ func (s *Source) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count
 	return echo(ctx, conn, dst, count, newEchoID())
 }
 
-// PingThrough implements source.Prober: Ping, counted at the forward hook of the pod's node by
-// two rules of the burst's own. They match the pod's address, dst and the burst's ICMP
-// identifier, so they count this burst alone, whatever else crosses the node — another verify
-// probing the same pods at the same time included.
+// PingThrough implements source.Prober: Ping, with a table of its own in the pod's node
+// counting the burst at the forward hook. Its rules match the pod's address, dst and the
+// burst's ICMP identifier, so they count this burst alone, whatever else crosses the node —
+// another verify probing the same pods at the same time included.
 //
-// The rules live in one table per node, knetlab-probe, that every burst shares and nobody
-// removes: a burst adds its rules and removes them after. Adding and removing rules costs
-// microseconds; removing a base chain waits for the kernel's RCU grace period (7–15 ms here),
-// which a table per burst would pay for every pair.
+// A table per burst leaves nothing behind and touches nobody else's rules. Its price is the
+// removal: unhooking a base chain waits for an RCU grace period, 7–15 ms per pair on a loaded
+// 2-core host. Rules added to and removed from one shared table cost as much per change, twice
+// per burst, so they are no cheaper.
 func (s *Source) PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (source.Egress, error) {
 	conn, pod, err := s.podSocket(from, dst)
 	if err != nil {
@@ -73,30 +72,33 @@ func (s *Source) PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr
 	if err != nil {
 		return source.Egress{}, fmt.Errorf("nftables in %s: %w", pod.Node, err)
 	}
-	table, chain := probeChain()
-	// Adding what exists is no error: the first burst on the node creates them.
-	nft.AddTable(table)
-	nft.AddChain(chain)
-	burst := fmt.Sprintf("%d-%d", os.Getpid(), probeSeq.Add(1))
+	sweepProbeTables(nft)
 	id := newEchoID()
-	for _, r := range probeRules(src, dst, id, dev, burst) {
+	table := &nftables.Table{Name: fmt.Sprintf("%s%d-%d", probeTablePrefix, os.Getpid(), probeSeq.Add(1)), Family: nftables.TableFamilyIPv4}
+	nft.AddTable(table)
+	chain := nft.AddChain(&nftables.Chain{Name: "forward", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityMangle})
+	for _, r := range probeRules(src, dst, id, dev) {
 		r.Table, r.Chain = table, chain
 		nft.AddRule(r)
 	}
 	if err := nft.Flush(); err != nil {
-		return source.Egress{}, fmt.Errorf("add the probe's rules to nftables table ip %s in %s: %w", probeTable, pod.Node, err)
+		return source.Egress{}, fmt.Errorf("add nftables table ip %s in %s: %w", table.Name, pod.Node, err)
 	}
-	answered, echoErr := echo(ctx, conn, dst, count, id)
+	defer func() {
+		nft.DelTable(table)
+		_ = nft.Flush() // a table left behind only counts; the next probe's sweep removes it
+	}()
+	answered, err := echo(ctx, conn, dst, count, id)
+	if err != nil {
+		return source.Egress{Answered: answered}, err
+	}
 	rules, err := nft.GetRules(table, chain)
 	if err != nil {
-		return source.Egress{Answered: answered}, fmt.Errorf("read nftables table ip %s in %s: %w", probeTable, pod.Node, err)
+		return source.Egress{Answered: answered}, fmt.Errorf("read nftables table ip %s in %s: %w", table.Name, pod.Node, err)
 	}
-	eg, err := egressOf(rules, burst)
+	eg, err := egressOf(rules)
 	eg.Answered = answered
-	removeProbeRules(nft, rules, burst)
-	if echoErr != nil {
-		return eg, echoErr
-	}
 	return eg, err
 }
 
@@ -129,32 +131,15 @@ func (s *Source) podSocket(from facts.Pod, dst netip.Addr) (*icmp.PacketConn, jo
 	return conn, p, nil
 }
 
-// The probe table and its chain, at the forward hook: a pod's echo request to another node is
-// forwarded by its node, and the output device is known there.
-const (
-	probeTable     = "knetlab-probe"
-	probeChainName = "forward"
-)
+// Probe tables are named knetlab-probe-<pid>-<n>: one per burst, so that concurrent probes
+// (of this process or another) never touch each other's rules.
+const probeTablePrefix = "knetlab-probe-"
 
-func probeChain() (*nftables.Table, *nftables.Chain) {
-	table := &nftables.Table{Name: probeTable, Family: nftables.TableFamilyIPv4}
-	accept := nftables.ChainPolicyAccept
-	return table, &nftables.Chain{Name: probeChainName, Table: table, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityMangle, Policy: &accept}
-}
-
-// probeSeq numbers the bursts of this process; with the PID it names a burst's rules.
 var probeSeq atomic.Uint64
 
-// What a burst's two rules count, in their comments: "knetlab-probe <pid>-<n> forwarded".
-const (
-	countForwarded = "forwarded"
-	countThrough   = "through"
-)
-
 // probeRules count, at the forward hook, the echo requests from src to dst with identifier id,
-// and those of them routed out through dev. Each carries the comment naming burst and count.
-func probeRules(src, dst netip.Addr, id int, dev, burst string) []*nftables.Rule {
+// and those of them routed out through dev — in this order.
+func probeRules(src, dst netip.Addr, id int, dev string) []*nftables.Rule {
 	match := func() []expr.Any {
 		return []expr.Any{
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
@@ -171,79 +156,58 @@ func probeRules(src, dst netip.Addr, id int, dev, burst string) []*nftables.Rule
 	}
 	name := make([]byte, unix.IFNAMSIZ) // the kernel compares interface names NUL-padded
 	copy(name, dev)
-	comment := func(count string) []byte {
-		return userdata.AppendString(nil, userdata.TypeComment, probeTable+" "+burst+" "+count)
-	}
-	return []*nftables.Rule{
-		{Exprs: append(match(), &expr.Counter{}), UserData: comment(countForwarded)},
-		{Exprs: append(match(), &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name}, &expr.Counter{}), UserData: comment(countThrough)},
-	}
+	forwarded := append(match(), &expr.Counter{})
+	through := append(match(), &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name}, &expr.Counter{})
+	return []*nftables.Rule{{Exprs: forwarded}, {Exprs: through}}
 }
 
-// probeRuleOf reads a probe rule's comment: the burst ("<pid>-<n>"), its process, and what the
-// rule counts.
-func probeRuleOf(r *nftables.Rule) (burst string, pid int, count string, ok bool) {
-	c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-	f := strings.Fields(c)
-	if len(f) != 3 || f[0] != probeTable {
-		return "", 0, "", false
-	}
-	p, _, _ := strings.Cut(f[1], "-")
-	pid, err := strconv.Atoi(p)
-	if err != nil || pid <= 0 {
-		return "", 0, "", false
-	}
-	return f[1], pid, f[2], true
-}
-
-// egressOf reads the counters of a burst's rules.
-func egressOf(rules []*nftables.Rule, burst string) (source.Egress, error) {
-	var eg source.Egress
-	found := map[string]bool{}
+// egressOf reads the counters of probeRules back.
+func egressOf(rules []*nftables.Rule) (source.Egress, error) {
+	var counts []uint64
 	for _, r := range rules {
-		b, _, count, ok := probeRuleOf(r)
-		if !ok || b != burst {
-			continue
-		}
 		for _, e := range r.Exprs {
-			c, isCounter := e.(*expr.Counter)
-			switch {
-			case !isCounter:
-			case count == countForwarded:
-				eg.Forwarded, found[count] = c.Packets, true
-			case count == countThrough:
-				eg.Through, found[count] = c.Packets, true
+			if c, ok := e.(*expr.Counter); ok {
+				counts = append(counts, c.Packets)
 			}
 		}
 	}
-	if !found[countForwarded] || !found[countThrough] {
-		return eg, fmt.Errorf("the counters of probe %s are not in nftables table ip %s", burst, probeTable)
+	if len(counts) != 2 {
+		return source.Egress{}, fmt.Errorf("probe table: %d counters, want 2", len(counts))
 	}
-	return eg, nil
+	return source.Egress{Forwarded: counts[0], Through: counts[1]}, nil
 }
 
-// removeProbeRules removes the burst's rules, then those of processes that are gone (killed
-// between adding and removing theirs). Failures are ignored: a rule left behind only counts,
-// and the first burst after this process ends removes it. The sweep is a transaction of its
-// own, since another burst may be removing the same dead rules.
-func removeProbeRules(nft *nftables.Conn, rules []*nftables.Rule, burst string) {
-	var dead []*nftables.Rule
-	for _, r := range rules {
-		b, pid, _, ok := probeRuleOf(r)
-		switch {
-		case !ok:
-		case b == burst:
-			_ = nft.DelRule(r)
-		case unix.Kill(pid, 0) == unix.ESRCH:
-			dead = append(dead, r)
+// sweepProbeTables removes the probe tables of processes that are gone (killed between adding
+// and removing theirs). Failures are left for the next sweep: another probe may be removing
+// the same table.
+func sweepProbeTables(nft *nftables.Conn) {
+	tables, err := nft.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return
+	}
+	for _, t := range tables {
+		pid, ok := probeTablePID(t.Name)
+		if !ok || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
 		}
+		nft.DelTable(t)
+		_ = nft.Flush()
 	}
-	_ = nft.Flush()
-	for _, r := range dead {
-		_ = nft.DelRule(r)
+}
+
+// probeTablePID is the process that named a probe table.
+func probeTablePID(table string) (int, bool) {
+	rest, ok := strings.CutPrefix(table, probeTablePrefix)
+	if !ok {
+		return 0, false
 	}
-	_ = nft.Flush()
+	pid, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(pid)
+	return n, err == nil && n > 0
 }
 
 // newEchoID draws an ICMP identifier for a burst. A raw socket sees every ICMP packet of its

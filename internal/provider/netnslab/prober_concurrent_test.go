@@ -137,7 +137,7 @@ func TestKindProbeScriptOnANetnsLab(t *testing.T) {
 			}
 		})
 	}
-	if tables := c.nft(w1.Node, "list", "tables"); strings.Contains(tables, "knetlab-probe-") {
+	if tables := c.nft(w1.Node, "list", "tables"); strings.Contains(tables, probeTablePrefix) {
 		t.Errorf("probe tables left on %s:\n%s", w1.Node, tables)
 	}
 }

@@ -7,15 +7,13 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/google/nftables/userdata"
 )
 
-// A burst's rules match it by source, destination, echo request and identifier; the second
-// also by the output device. Its counters are read back by the burst's name, whatever other
-// bursts' rules share the chain.
+// The probe's rules match the burst by source, destination, echo request and identifier; the
+// second also by the output device. The counters come back in that order.
 func TestProbeRules(t *testing.T) {
 	src, dst := netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("192.168.3.1")
-	rules := probeRules(src, dst, 0xbeef, "vxlan.calico", "4242-7")
+	rules := probeRules(src, dst, 0xbeef, "vxlan.calico")
 	if len(rules) != 2 {
 		t.Fatalf("%d rules, want 2", len(rules))
 	}
@@ -44,42 +42,31 @@ func TestProbeRules(t *testing.T) {
 			t.Errorf("rule %d does not end in a counter", i)
 		}
 	}
-	if c, _ := userdata.GetString(rules[1].UserData, userdata.TypeComment); c != "knetlab-probe 4242-7 through" {
-		t.Errorf("comment %q", c)
-	}
 
-	read := func(comment string, packets uint64) *nftables.Rule {
-		return &nftables.Rule{Exprs: []expr.Any{&expr.Meta{Key: expr.MetaKeyOIFNAME}, &expr.Counter{Packets: packets, Bytes: 84 * packets}},
-			UserData: userdata.AppendString(nil, userdata.TypeComment, comment)}
+	read := []*nftables.Rule{
+		{Exprs: []expr.Any{&expr.Counter{Packets: 10, Bytes: 840}}},
+		{Exprs: []expr.Any{&expr.Meta{Key: expr.MetaKeyOIFNAME}, &expr.Counter{Packets: 4}}},
 	}
-	chain := []*nftables.Rule{
-		read("knetlab-probe 4242-6 forwarded", 99), // another burst
-		read("knetlab-probe 4242-7 forwarded", 10),
-		read("knetlab-probe 4242-7 through", 4),
-		read("knetlab-probe 17-1 through", 99),
-		{Exprs: []expr.Any{&expr.Counter{Packets: 99}}}, // somebody's rule without a comment
-	}
-	eg, err := egressOf(chain, "4242-7")
+	eg, err := egressOf(read)
 	if err != nil || eg.Forwarded != 10 || eg.Through != 4 {
 		t.Errorf("egressOf = %+v, %v; want 10 forwarded, 4 through", eg, err)
 	}
-	if _, err := egressOf(chain[:2], "4242-7"); err == nil {
-		t.Errorf("a burst with one counter was read")
+	if _, err := egressOf(read[:1]); err == nil {
+		t.Errorf("a table with one counter was read as a probe")
 	}
 }
 
-func TestProbeRuleOf(t *testing.T) {
-	for comment, want := range map[string]int{
-		"knetlab-probe 4242-7 forwarded": 4242,
-		"knetlab-probe x-7 forwarded":    0,
-		"knetlab-probe 4242-7":           0,
-		"knetlab 4242-7 forwarded":       0,
-		"":                               0,
+func TestProbeTablePID(t *testing.T) {
+	for name, want := range map[string]int{
+		"knetlab-probe-4242-7": 4242,
+		"knetlab-probe-x-7":    0,
+		"knetlab-probe-4242":   0,
+		"knetlab":              0,
+		"filter":               0,
 	} {
-		r := &nftables.Rule{UserData: userdata.AppendString(nil, userdata.TypeComment, comment)}
-		burst, pid, count, ok := probeRuleOf(r)
-		if ok != (want > 0) || pid != want || (ok && (burst != "4242-7" || count != "forwarded")) {
-			t.Errorf("probeRuleOf(%q) = %q, %d, %q, %v; want pid %d", comment, burst, pid, count, ok, want)
+		pid, ok := probeTablePID(name)
+		if ok != (want > 0) || pid != want {
+			t.Errorf("probeTablePID(%q) = %d, %v; want %d", name, pid, ok, want)
 		}
 	}
 }

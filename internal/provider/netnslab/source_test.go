@@ -101,7 +101,8 @@ func TestSourceReadsCNILab(t *testing.T) {
 
 // The prober pings from inside a pod and counts the burst in the node's forward path: traffic
 // to the other subnet goes through vxlan.calico, traffic within the subnet does not, and
-// nothing leaves for an address outside the lab.
+// nothing leaves for an address outside the lab. The probe's nftables table is gone after it,
+// and so is one that a killed process left behind.
 func TestProber(t *testing.T) {
 	testenv.RequireLab(t, "nft")
 	c, _ := deployCNILab(t, "calico-overlay")
@@ -154,19 +155,19 @@ func TestProber(t *testing.T) {
 		})
 	}
 
-	// A rule that a killed verify left behind is swept by the next burst on the node; the
-	// bursts' own rules are gone after them. The shared table and its empty chain stay.
+	// A table that a killed verify left behind is swept by the next probe on the node; the
+	// probe's own is gone after it.
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	c.nft("k01-worker", "add", "rule", "ip", probeTable, probeChainName, "counter", "comment",
-		fmt.Sprintf(`"%s %d-1 %s"`, probeTable, gone.Process.Pid, countForwarded))
+	stale := fmt.Sprintf("%s%d-1", probeTablePrefix, gone.Process.Pid)
+	c.nft("k01-worker", "add", "table", "ip", stale)
 	if _, err := src.PingThrough(ctx, from, netip.MustParseAddr(c.pod("net-w3").IP), 1, dataplane.VXLANDeviceName); err != nil {
 		t.Fatal(err)
 	}
-	if table := c.nft("k01-worker", "list", "table", "ip", probeTable); strings.Contains(table, "counter") {
-		t.Errorf("probe rules left in k01-worker:\n%s", table)
+	if tables := c.nft("k01-worker", "list", "tables"); strings.Contains(tables, probeTablePrefix) {
+		t.Errorf("probe tables left in k01-worker:\n%s", tables)
 	}
 }
 
