@@ -165,10 +165,10 @@ func TestLabChecks(t *testing.T) {
 	}
 }
 
-// prober answers pings by a rule and counts vxlan.calico packets as a real node would.
+// prober answers pings by a rule and counts the echo requests a node routes through
+// vxlan.calico as a real node would.
 type prober struct {
 	*fakeSource
-	tx      map[string]uint64
 	drop    func(from facts.Pod, dst netip.Addr) bool
 	encapTo func(node string, dst netip.Addr) bool
 }
@@ -177,17 +177,19 @@ func (p *prober) Ping(_ context.Context, from facts.Pod, dst netip.Addr, count i
 	if p.drop != nil && p.drop(from, dst) {
 		return 0, nil
 	}
-	if p.encapTo(from.Node, dst) {
-		p.tx[from.Node] += uint64(count)
-	}
 	return count, nil
 }
 
-func (p *prober) LinkStats(_ context.Context, node, link string) (observed.LinkStats, error) {
-	if link != "vxlan.calico" {
-		return observed.LinkStats{}, errors.New("no such link")
+func (p *prober) PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (source.Egress, error) {
+	if dev != "vxlan.calico" {
+		return source.Egress{}, errors.New("no such device")
 	}
-	return observed.LinkStats{TxPackets: p.tx[node]}, nil
+	answered, err := p.Ping(ctx, from, dst, count)
+	eg := source.Egress{Answered: answered, Forwarded: uint64(count)}
+	if p.encapTo(from.Node, dst) {
+		eg.Through = eg.Forwarded
+	}
+	return eg, err
 }
 
 func TestConnectivity(t *testing.T) {
@@ -224,7 +226,7 @@ func TestConnectivity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &prober{fakeSource: healthyLesson06(), tx: map[string]uint64{}, drop: tt.drop, encapTo: tt.encapTo}
+			p := &prober{fakeSource: healthyLesson06(), drop: tt.drop, encapTo: tt.encapTo}
 			r := run(t, p, checkid.ConnectivityPods, checkid.ConnectivityEncap)
 			for id, want := range map[string][]string{checkid.ConnectivityPods: tt.wantPods, checkid.ConnectivityEncap: tt.wantEncap} {
 				c, _ := r.Check(id)

@@ -3,38 +3,37 @@ package check
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
-	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/report"
 	"github.com/knetlab/knetlab/verify/source"
 )
 
 // simulatedDataplane answers pings the way a lab's dataplane does: a pair answers unless it
-// is cut, and each echo request raises the source node's vxlan.calico TX when the pair
-// actually goes through the tunnel. background packets appear on every read of the counters,
-// as other traffic on a busy node would.
+// is cut, and the source node forwards each echo request through vxlan.calico when the pair
+// actually goes through the tunnel. others are echo requests between the same two pods that
+// are not the burst's (another verify probing at the same time, counted where the prober
+// cannot tell them apart); they take the same route.
 type simulatedDataplane struct {
-	nodeOf     map[netip.Addr]string
-	subnetOf   map[string]string // node → underlay subnet
-	swapped    bool              // encapsulate within a subnet and not across (a wrong dataplane)
-	cut        map[string]bool   // "src→dst" pod names that do not answer
-	background uint64
-	tx         map[string]uint64
+	nodeOf   map[netip.Addr]string
+	subnetOf map[string]string // node → underlay subnet
+	swapped  bool              // encapsulate within a subnet and not across (a wrong dataplane)
+	cut      map[string]bool   // "src→dst" pod names that do not answer
+	others   uint64
+	half     map[string]bool // "src→dst": every other echo request takes the other way (a wrong ECMP)
+	unseen   map[string]bool // nodes that forward outside netfilter (eBPF)
+	absent   map[string]bool // nodes that cannot count (no nft)
+	failing  map[string]bool // "src→dst" whose probe fails
 }
 
 func (d *simulatedDataplane) Ping(_ context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
-	to, ok := d.nodeOf[dst]
-	if !ok {
+	if _, ok := d.nodeOf[dst]; !ok {
 		return 0, errors.New("no such pod")
-	}
-	across := d.subnetOf[from.Node] != d.subnetOf[to]
-	if to != from.Node && across != d.swapped {
-		d.tx[from.Node] += uint64(count)
 	}
 	if d.cut[from.Name+"→"+dst.String()] {
 		return 0, nil
@@ -42,12 +41,33 @@ func (d *simulatedDataplane) Ping(_ context.Context, from facts.Pod, dst netip.A
 	return count, nil
 }
 
-func (d *simulatedDataplane) LinkStats(_ context.Context, node, link string) (observed.LinkStats, error) {
-	if link != expect.VXLANDevice {
-		return observed.LinkStats{}, errors.New("no such link")
+func (d *simulatedDataplane) PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (source.Egress, error) {
+	pair := from.Name + "→" + dst.String()
+	switch {
+	case dev != expect.VXLANDevice:
+		return source.Egress{}, errors.New("no such device")
+	case d.absent[from.Node]:
+		return source.Egress{}, fmt.Errorf("%s has no nft: %w", from.Node, source.ErrAbsent)
+	case d.failing[pair]:
+		return source.Egress{}, errors.New("nftables: operation not permitted")
 	}
-	d.tx[node] += d.background
-	return observed.LinkStats{TxPackets: d.tx[node]}, nil
+	answered, err := d.Ping(ctx, from, dst, count)
+	if err != nil {
+		return source.Egress{}, err
+	}
+	to := d.nodeOf[dst]
+	across := d.subnetOf[from.Node] != d.subnetOf[to]
+	eg := source.Egress{Answered: answered, Forwarded: uint64(count) + d.others}
+	if to != from.Node && across != d.swapped {
+		eg.Through = eg.Forwarded
+	}
+	if d.half[pair] {
+		eg.Through = eg.Forwarded / 2
+	}
+	if d.unseen[from.Node] {
+		eg.Forwarded, eg.Through = 0, 0
+	}
+	return eg, nil
 }
 
 func connectivityInputs(p source.Prober) *Inputs {
@@ -81,16 +101,26 @@ func newSimulatedDataplane() *simulatedDataplane {
 		},
 		subnetOf: map[string]string{"k01-worker": "10.10.10.0/24", "k01-worker2": "10.10.10.0/24", "k01-worker3": "10.10.20.0/24"},
 		cut:      map[string]bool{},
-		tx:       map[string]uint64{},
+		half:     map[string]bool{},
+		unseen:   map[string]bool{},
+		absent:   map[string]bool{},
+		failing:  map[string]bool{},
 	}
 }
 
-// findingsOf flattens a check's findings as "node: entry | expected | found".
+// findingsOf flattens a check's findings as "node: entry | expected | found", and what it
+// could not judge as "node: skipped: reason" and "node: note: note".
 func findingsOf(nodes []*report.Node) []string {
 	var out []string
 	for _, n := range nodes {
 		for _, f := range n.Findings {
 			out = append(out, n.Node+": "+f.Entry+" | "+f.Expected+" | "+f.Found)
+		}
+		if n.Status == report.Skipped {
+			out = append(out, n.Node+": skipped: "+n.Reason)
+		}
+		for _, note := range n.Notes {
+			out = append(out, n.Node+": note: "+note)
 		}
 	}
 	return out
@@ -104,19 +134,52 @@ func TestConnectivityChecks(t *testing.T) {
 		encap []string // findings of connectivity.encap
 	}{
 		{name: "healthy", setup: func(*simulatedDataplane) {}},
-		{name: "a little background traffic is not encapsulation", setup: func(d *simulatedDataplane) { d.background = 2 }},
+		// Echo requests of another verify between the same pods take the same route: they
+		// add to both counts and change no verdict.
+		{name: "another run probing the same pairs", setup: func(d *simulatedDataplane) { d.others = 30 }},
 		{name: "cross-subnet pair cut", setup: func(d *simulatedDataplane) { d.cut["w1→192.168.3.1"] = true },
-			pods: []string{"k01-worker: default/w1 → default/w3 (192.168.3.1) | echo replies | 0 of 3 answered"},
-			// Found has no trailing space when the prober reported no error.
+			pods:  []string{"k01-worker: default/w1 → default/w3 (192.168.3.1) | echo replies | 0 of 3 answered"},
 			encap: []string{"k01-worker: default/w1 → default/w3 (192.168.3.1) | echo replies | 0 of 10 answered"}},
 		{name: "encapsulated where it must not be, direct where it must not be", setup: func(d *simulatedDataplane) { d.swapped = true },
 			encap: []string{
-				"k01-worker: default/w1 → default/w2 (192.168.2.1) | no packets (direct) | 10",
-				"k01-worker: default/w1 → default/w3 (192.168.3.1) | ≥ 10 packets (encapsulated) | 0",
-				"k01-worker2: default/w2 → default/w1 (192.168.1.1) | no packets (direct) | 10",
-				"k01-worker2: default/w2 → default/w3 (192.168.3.1) | ≥ 10 packets (encapsulated) | 0",
-				"k01-worker3: default/w3 → default/w1 (192.168.1.1) | ≥ 10 packets (encapsulated) | 0",
-				"k01-worker3: default/w3 → default/w2 (192.168.2.1) | ≥ 10 packets (encapsulated) | 0",
+				"k01-worker: default/w1 → default/w2 (192.168.2.1) | no echo request through vxlan.calico (direct) | 10 of 10 forwarded echo requests through vxlan.calico",
+				"k01-worker: default/w1 → default/w3 (192.168.3.1) | every echo request through vxlan.calico (encapsulated) | 0 of 10 forwarded echo requests through vxlan.calico",
+				"k01-worker2: default/w2 → default/w1 (192.168.1.1) | no echo request through vxlan.calico (direct) | 10 of 10 forwarded echo requests through vxlan.calico",
+				"k01-worker2: default/w2 → default/w3 (192.168.3.1) | every echo request through vxlan.calico (encapsulated) | 0 of 10 forwarded echo requests through vxlan.calico",
+				"k01-worker3: default/w3 → default/w1 (192.168.1.1) | every echo request through vxlan.calico (encapsulated) | 0 of 10 forwarded echo requests through vxlan.calico",
+				"k01-worker3: default/w3 → default/w2 (192.168.2.1) | every echo request through vxlan.calico (encapsulated) | 0 of 10 forwarded echo requests through vxlan.calico",
+			}},
+		// Half the burst the wrong way fails both directions of the rule: a direct pair with
+		// some of its echoes in the tunnel, an encapsulated one with some outside it.
+		{name: "part of a burst takes the other way", setup: func(d *simulatedDataplane) {
+			d.half["w1→192.168.2.1"], d.half["w1→192.168.3.1"] = true, true
+		},
+			encap: []string{
+				"k01-worker: default/w1 → default/w2 (192.168.2.1) | no echo request through vxlan.calico (direct) | 5 of 10 forwarded echo requests through vxlan.calico",
+				"k01-worker: default/w1 → default/w3 (192.168.3.1) | every echo request through vxlan.calico (encapsulated) | 5 of 10 forwarded echo requests through vxlan.calico",
+			}},
+		{name: "a node that forwards outside netfilter cannot be judged", setup: func(d *simulatedDataplane) { d.unseen["k01-worker3"] = true },
+			encap: []string{"k01-worker3: skipped: cannot judge " +
+				"default/w3 → default/w1 (192.168.1.1): 10 of 10 answered, but none of the echo requests passed the node's netfilter forward hook; " +
+				"default/w3 → default/w2 (192.168.2.1): 10 of 10 answered, but none of the echo requests passed the node's netfilter forward hook"}},
+		{name: "a node that cannot count cannot be judged; a failure elsewhere on it still fails", setup: func(d *simulatedDataplane) {
+			d.absent["k01-worker2"] = true
+			d.failing["w1→192.168.3.1"] = true
+		},
+			encap: []string{
+				"k01-worker: default/w1 → default/w3 (192.168.3.1) | 10 sent and counted | nftables: operation not permitted",
+				"k01-worker2: skipped: cannot judge default/w2 → default/w1 (192.168.1.1): k01-worker2 has no nft: not available from this source; " +
+					"default/w2 → default/w3 (192.168.3.1): k01-worker2 has no nft: not available from this source",
+			}},
+		{name: "what could not be judged is noted beside a failure", setup: func(d *simulatedDataplane) {
+			d.cut["w3→192.168.1.1"] = true
+			d.half["w3→192.168.2.1"] = true
+			d.unseen["k01-worker3"] = true
+		},
+			pods: []string{"k01-worker3: default/w3 → default/w1 (192.168.1.1) | echo replies | 0 of 3 answered"},
+			encap: []string{
+				"k01-worker3: default/w3 → default/w1 (192.168.1.1) | echo replies | 0 of 10 answered",
+				"k01-worker3: note: cannot judge default/w3 → default/w2 (192.168.2.1): 10 of 10 answered, but none of the echo requests passed the node's netfilter forward hook",
 			}},
 	}
 	for _, tc := range tests {

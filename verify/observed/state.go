@@ -125,7 +125,7 @@ type VXLAN struct {
 	Learning bool
 }
 
-// LinkStats are the counters connectivity.encap reads around a ping burst.
+// LinkStats are a link's packet counters, as `ip -s link` shows them.
 type LinkStats struct {
 	RxPackets, TxPackets uint64
 }

@@ -35,6 +35,18 @@ type Source interface {
 type Prober interface {
 	// Ping sends count echo requests from inside a pod to dst and returns how many were answered.
 	Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (received int, err error)
-	// LinkStats reads a node's interface counters.
-	LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error)
+	// PingThrough sends count echo requests from inside a pod to dst, as Ping does, and counts
+	// in the forward path of the pod's node the echo requests from the pod to dst and those of
+	// them the node routed out through its device dev. The counts are of this burst alone where
+	// the source can tell its echo requests apart, and otherwise of echo requests between the
+	// same two addresses, which take the same route; never of a device's other traffic.
+	// ErrAbsent (wrapped) means the node cannot count them.
+	PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (Egress, error)
+}
+
+// Egress is what PingThrough saw of one burst.
+type Egress struct {
+	Answered  int    // echo replies received
+	Forwarded uint64 // echo requests from the pod to dst that the node forwarded
+	Through   uint64 // of those, the ones routed out through the device
 }

@@ -1,16 +1,20 @@
 package nodeexec
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/parse"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // NetnsListCmd lists a node's named network namespaces: the CNI plugin's sandboxes on a kind
@@ -152,12 +156,66 @@ func (c *Collector) Ping(ctx context.Context, node, ns string, dst netip.Addr, c
 	return parse.PingReceived(out)
 }
 
-// LinkStats reads a node interface's packet counters from `ip -j -s link show dev <link>`.
-func (c *Collector) LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error) {
-	argv := []string{"ip", "-j", "-s", "link", "show", "dev", link}
-	out, err := c.Exec.Exec(ctx, node, argv)
-	if err != nil {
-		return observed.LinkStats{}, fmt.Errorf("node %s: %s: %w", node, strings.Join(argv, " "), err)
+// PingThrough pings as Ping does, and counts the burst in the node's forward path with an
+// nftables table of its own, all in one exec: the echo requests from src to dst, and those of
+// them routed out through dev. The ping binary picks its own ICMP identifier, so the rules
+// match the two addresses only: another burst between the same pods at the same time (a
+// concurrent verify) is counted too, and takes the same route. The table is removed when the
+// script ends, also when the caller gave up waiting (docker exec does not stop the script).
+// A node without nft cannot count: that is source.ErrAbsent.
+func (c *Collector) PingThrough(ctx context.Context, node, ns string, src, dst netip.Addr, count int, dev string) (source.Egress, error) {
+	if !netnsName.MatchString(ns) {
+		return source.Egress{}, fmt.Errorf("network namespace name %q", ns)
 	}
-	return parse.LinkStats(out)
+	if !netnsName.MatchString(dev) || !src.Is4() || !dst.Is4() {
+		return source.Egress{}, fmt.Errorf("probe %s → %s through %q: want IPv4 addresses and a device name", src, dst, dev)
+	}
+	table := fmt.Sprintf("knetlab-probe-%d-%d", os.Getpid(), probeSeq.Add(1))
+	match := fmt.Sprintf("ip saddr %s ip daddr %s icmp type echo-request", src, dst)
+	script := fmt.Sprintf(`set -e
+command -v nft >/dev/null || { echo %[1]s; exit 0; }
+nft -f - <<EOF
+table ip %[2]s {
+	chain forward {
+		type filter hook forward priority mangle; policy accept;
+		%[3]s counter comment "forwarded"
+		%[3]s oifname "%[4]s" counter comment "through"
+	}
 }
+EOF
+trap 'nft delete table ip %[2]s' EXIT
+ip netns exec %[5]s ping -n -q -c %[6]d -i 0.2 -W 1 %[7]s 2>&1 || true
+echo %[8]s
+nft list table ip %[2]s
+`, noNFT, table, match, dev, ns, count, dst, countersFollow)
+	out, err := c.Exec.Exec(ctx, node, []string{"sh", "-c", script})
+	if err != nil {
+		return source.Egress{}, fmt.Errorf("ping %s from %s on %s, counted by nftables: %w", dst, ns, node, err)
+	}
+	if bytes.HasPrefix(out, []byte(noNFT)) {
+		return source.Egress{}, fmt.Errorf("node %s has no nft to count echo requests with: %w", node, source.ErrAbsent)
+	}
+	pinged, listed, ok := bytes.Cut(out, []byte(countersFollow+"\n"))
+	if !ok {
+		return source.Egress{}, fmt.Errorf("ping %s from %s on %s: the script stopped early: %q", dst, ns, node, strings.TrimSpace(string(out)))
+	}
+	answered, err := parse.PingReceived(pinged)
+	if err != nil {
+		return source.Egress{}, fmt.Errorf("ping %s from %s on %s: %w", dst, ns, node, err)
+	}
+	counts, err := parse.NFTCounters(listed)
+	if err != nil {
+		return source.Egress{Answered: answered}, fmt.Errorf("node %s: %w", node, err)
+	}
+	return source.Egress{Answered: answered, Forwarded: counts["forwarded"], Through: counts["through"]}, nil
+}
+
+// What PingThrough's script prints: instead of everything when the node has no nft, and
+// between ping's output and the counters.
+const (
+	noNFT          = "knetlab-probe: no nft"
+	countersFollow = "knetlab-probe: counters"
+)
+
+// probeSeq numbers the probe tables of this process, so that concurrent probes never share one.
+var probeSeq atomic.Uint64

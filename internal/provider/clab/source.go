@@ -119,6 +119,25 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 
 // Ping implements source.Prober: ping runs on the pod's node inside the pod's network namespace.
 func (s *liveSource) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
+	ns, err := s.sandboxOf(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	return s.nodes.Ping(ctx, from.Node, ns, dst, count)
+}
+
+// PingThrough implements source.Prober: the ping of Ping, counted by an nftables table on the
+// pod's node (nodeexec.Collector.PingThrough).
+func (s *liveSource) PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (source.Egress, error) {
+	ns, err := s.sandboxOf(ctx, from)
+	if err != nil {
+		return source.Egress{}, err
+	}
+	return s.nodes.PingThrough(ctx, from.Node, ns, from.IP, dst, count, dev)
+}
+
+// sandboxOf names the pod's network namespace on its node.
+func (s *liveSource) sandboxOf(ctx context.Context, from facts.Pod) (string, error) {
 	s.mu.Lock()
 	if s.cur == nil {
 		s.cur = s.readRound(ctx)
@@ -127,14 +146,9 @@ func (s *liveSource) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, c
 	s.mu.Unlock()
 	b, ok := nodeexec.SandboxOf(boxes, from.IP)
 	if !ok {
-		return 0, fmt.Errorf("pod %s/%s: no network namespace with %s on node %s", from.Namespace, from.Name, from.IP, from.Node)
+		return "", fmt.Errorf("pod %s/%s: no network namespace with %s on node %s", from.Namespace, from.Name, from.IP, from.Node)
 	}
-	return s.nodes.Ping(ctx, from.Node, b.Netns, dst, count)
-}
-
-// LinkStats implements source.Prober.
-func (s *liveSource) LinkStats(ctx context.Context, node, link string) (observed.LinkStats, error) {
-	return s.nodes.LinkStats(ctx, node, link)
+	return b.Netns, nil
 }
 
 // Topology reports each lab node's container and Ready condition, and the switch's container.

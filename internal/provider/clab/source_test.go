@@ -55,6 +55,15 @@ func recordedNodes(t *testing.T) nodeexec.Execer {
 		if strings.HasPrefix(cmd, "sh -c ip netns exec cni-e6rec-5b1f0d2c ping") {
 			return os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "pod", "ping-ok.txt"))
 		}
+		// PingThrough's script: ping's output, then the probe table's counters.
+		if strings.HasPrefix(cmd, "sh -c set -e") && strings.Contains(cmd, "ip netns exec cni-e6rec-5b1f0d2c ping") {
+			ping, err := os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "pod", "ping-ok.txt"))
+			return append(ping, "knetlab-probe: counters\n"+
+				"table ip knetlab-probe-1-1 {\n\tchain forward {\n"+
+				"\t\tip saddr 192.168.162.130 ip daddr 192.168.162.130 icmp type echo-request counter packets 0 bytes 0 comment \"forwarded\"\n"+
+				"\t\tip saddr 192.168.162.130 ip daddr 192.168.162.130 icmp type echo-request oifname \"vxlan.calico\" counter packets 0 bytes 0 comment \"through\"\n"+
+				"\t}\n}\n"...), err
+		}
 		return nil, fmt.Errorf("unexpected command %q", cmd)
 	})
 }
@@ -155,9 +164,16 @@ func TestSourceProbesAndSwitch(t *testing.T) {
 	if err != nil || got != 3 {
 		t.Errorf("ping = %d, %v; want 3 answered", got, err)
 	}
+	eg, err := p.PingThrough(ctx, from, netip.MustParseAddr("192.168.162.130"), 3, "vxlan.calico")
+	if err != nil || eg != (source.Egress{Answered: 3}) {
+		t.Errorf("PingThrough = %+v, %v; want 3 answered, none forwarded (the pod's own address)", eg, err)
+	}
 	stranger := facts.Pod{Namespace: "default", Name: "x", Node: "pod-network-worker", IP: netip.MustParseAddr("192.168.162.140")}
 	if _, err := p.Ping(ctx, stranger, netip.MustParseAddr("192.168.162.130"), 3); err == nil {
 		t.Errorf("ping from a pod without a namespace succeeded")
+	}
+	if _, err := p.PingThrough(ctx, stranger, netip.MustParseAddr("192.168.162.130"), 3, "vxlan.calico"); err == nil {
+		t.Errorf("PingThrough from a pod without a namespace succeeded")
 	}
 	if _, err := s.Switch(ctx); !errors.Is(err, source.ErrAbsent) {
 		t.Errorf("pod-network switch: err = %v, want ErrAbsent", err)

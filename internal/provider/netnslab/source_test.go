@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/knetlab/knetlab/internal/dataplane"
+	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 )
@@ -97,10 +99,12 @@ func TestSourceReadsCNILab(t *testing.T) {
 	})
 }
 
-// The prober pings from inside a pod and reads vxlan.calico's counters: traffic to the other
-// subnet is encapsulated, traffic within the subnet is not, and nothing leaves for an address
-// outside the lab.
+// The prober pings from inside a pod and counts the burst in the node's forward path: traffic
+// to the other subnet goes through vxlan.calico, traffic within the subnet does not, and
+// nothing leaves for an address outside the lab. The probe's nftables table is gone after it,
+// and so is one that a killed process left behind.
 func TestProber(t *testing.T) {
+	testenv.RequireLab(t, "nft")
 	c, _ := deployCNILab(t, "calico-overlay")
 	ctx := context.Background()
 	vs, err := c.p.Source(ctx, c.lab)
@@ -111,43 +115,68 @@ func TestProber(t *testing.T) {
 	from := facts.Pod{Namespace: "default", Name: "net-w1", Node: "k01-worker"}
 	const count = 5
 	tests := []struct {
-		name     string
-		from     facts.Pod
-		dst      string
-		received int
-		encap    bool
-		err      string
+		name      string
+		from      facts.Pod
+		dst       string
+		received  int
+		forwarded uint64 // ^0: not asserted
+		through   uint64
+		err       string
 	}{
-		{name: "same subnet goes direct", from: from, dst: c.pod("net-w2").IP, received: count},
-		{name: "across subnets through vxlan.calico", from: from, dst: c.pod("net-w3").IP, received: count, encap: true},
-		{name: "same node", from: from, dst: c.pod("net-w1").IP, received: count},
-		{name: "no pod holds it", from: from, dst: "192.168.255.250"},
+		{name: "same subnet goes direct", from: from, dst: c.pod("net-w2").IP, received: count, forwarded: count},
+		{name: "across subnets through vxlan.calico", from: from, dst: c.pod("net-w3").IP, received: count, forwarded: count, through: count},
+		{name: "its own address is not forwarded", from: from, dst: c.pod("net-w1").IP, received: count},
+		{name: "no pod holds it", from: from, dst: "192.168.255.250", forwarded: ^uint64(0)},
 		{name: "outside the lab is refused", from: from, dst: "8.8.8.8", err: "not a lab address"},
 		{name: "unknown pod", from: facts.Pod{Namespace: "default", Name: "nobody"}, dst: c.pod("net-w2").IP, err: "is not a pod of lab"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before, err := src.LinkStats(ctx, "k01-worker", dataplane.VXLANDeviceName)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := src.Ping(ctx, tc.from, netip.MustParseAddr(tc.dst), count)
+			dst := netip.MustParseAddr(tc.dst)
+			got, err := src.Ping(ctx, tc.from, dst, count)
+			eg, terr := src.PingThrough(ctx, tc.from, dst, count, dataplane.VXLANDeviceName)
 			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("Ping %s: %v, want an error with %q", tc.dst, err, tc.err)
+				for _, err := range []error{err, terr} {
+					if err == nil || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("Ping %s: %v, want an error with %q", tc.dst, err, tc.err)
+					}
 				}
 				return
 			}
 			if err != nil || got != tc.received {
 				t.Fatalf("Ping %s: %d answered (%v), want %d", tc.dst, got, err, tc.received)
 			}
-			after, err := src.LinkStats(ctx, "k01-worker", dataplane.VXLANDeviceName)
-			if err != nil {
-				t.Fatal(err)
+			if terr != nil || eg.Answered != tc.received {
+				t.Fatalf("PingThrough %s: %+v (%v), want %d answered", tc.dst, eg, terr, tc.received)
 			}
-			if tx := after.TxPackets - before.TxPackets; tc.encap != (tx >= count) {
-				t.Errorf("vxlan.calico TX grew by %d for %d echoes; encapsulated: %v", tx, count, tc.encap)
+			if tc.forwarded != ^uint64(0) && (eg.Forwarded != tc.forwarded || eg.Through != tc.through) {
+				t.Errorf("PingThrough %s: %d forwarded, %d through vxlan.calico; want %d, %d", tc.dst, eg.Forwarded, eg.Through, tc.forwarded, tc.through)
 			}
 		})
 	}
+
+	// A table that a killed verify left behind is swept by the next probe on the node; the
+	// probe's own is gone after it.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := fmt.Sprintf("%s%d-1", probeTablePrefix, gone.Process.Pid)
+	c.nft("k01-worker", "add", "table", "ip", stale)
+	if _, err := src.PingThrough(ctx, from, netip.MustParseAddr(c.pod("net-w3").IP), 1, dataplane.VXLANDeviceName); err != nil {
+		t.Fatal(err)
+	}
+	if tables := c.nft("k01-worker", "list", "tables"); strings.Contains(tables, probeTablePrefix) {
+		t.Errorf("probe tables left in k01-worker:\n%s", tables)
+	}
+}
+
+// nft runs nft in a lab node's namespace.
+func (c *cniLab) nft(node string, args ...string) string {
+	c.t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", NamespaceName(c.lab.Name, node), "nft"}, args...)...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("nft %s in %s: %v\n%s", strings.Join(args, " "), node, err, out)
+	}
+	return string(out)
 }
