@@ -14,11 +14,35 @@ import (
 // routesBlocks: every block route as docs/dataplane.md says, local blocks blackholed, and no route
 // inside a pool that no affinity explains. Pod routes belong to routes.pods.
 func routesBlocks(_ context.Context, in *Inputs) []*report.Node {
+	if why := ownershipNotCaptured(in); why != "" {
+		return skipAll(in, why)
+	}
 	return perNode(in, []observed.Table{observed.TableRoutes}, judgeBlockRoutes)
 }
 
+// ownershipNotCaptured says why block ownership is unknown: a capture whose cluster.yaml holds
+// no BlockAffinity or IPAMBlock object. A live lab has them or is broken.
+func ownershipNotCaptured(in *Inputs) string {
+	if in.Live || in.Facts.StatesOwnership() {
+		return ""
+	}
+	return "no BlockAffinity or IPAMBlock objects captured: block ownership is unknown (add `kubectl get blockaffinities.crd.projectcalico.org,ipamblocks.crd.projectcalico.org -o yaml` to cluster.yaml)"
+}
+
+// skipAll skips every node of the expectation with the reason.
+func skipAll(in *Inputs, why string) []*report.Node {
+	out := make([]*report.Node, 0, len(in.Expect.Nodes))
+	for _, e := range in.Expect.Nodes {
+		out = append(out, &report.Node{Node: e.Name(), Status: report.Skipped, Reason: why})
+	}
+	return out
+}
+
 func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
-	u := findUnderlay(e, s, r)
+	u := findUnderlay(e, s)
+	if u.Dev == "" {
+		r.Notes = appendOnce(r.Notes, fmt.Sprintf("%s: routes via the underlay accept any device", underlayNotCaptured(e)))
+	}
 	podDsts := make(map[netip.Prefix]bool, len(e.PodRoutes))
 	for _, p := range e.PodRoutes {
 		podDsts[p.Dst] = true
@@ -71,6 +95,11 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 		r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: p.Entry, Reason: p.Reason})
 	}
 	for _, got := range stale {
+		if b, ok := in.Expect.ContestedBlock(got.Dst); ok {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s not judged: the owner of %s is contested (%s; see ipam.affinities)",
+				formatRoute(got), b.CIDR, strings.Join(b.Claims, ", ")))
+			continue
+		}
 		if ok, why := isTolerated(e.ToleratedTo(got.Dst), got, u.Dev); ok {
 			continue
 		} else if why != "" {
