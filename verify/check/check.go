@@ -161,14 +161,5 @@ func underlayNotCaptured(e *expect.Node) string {
 	return fmt.Sprintf("the underlay device (the interface holding %s) not captured", e.Facts.Address.Addr())
 }
 
-func appendOnce(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
-}
-
 // mainTable reports whether a route is in the main table, the only one Calico programs.
 func mainTable(r *observed.Route) bool { return r.Table == "" || r.Table == "main" }

@@ -37,7 +37,7 @@ func judgePodsWiring(in *Inputs, e *expect.Node, s *observed.Node, r *report.Nod
 		want = make([]expect.PodRoute, 0, len(e.PodRoutes))
 		for _, p := range e.PodRoutes {
 			if id := podID(p.Pod.Namespace, p.Pod.Name); !captured[id] {
-				r.Notes = append(r.Notes, fmt.Sprintf("pod %s not judged: its network namespace was not captured (no pods/%s/%s/)", id, p.Pod.Namespace, p.Pod.Name))
+				r.Notes = append(r.Notes, fmt.Sprintf("pod %s not judged: its network namespace was not captured", id))
 				continue
 			}
 			want = append(want, p)

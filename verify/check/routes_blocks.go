@@ -40,9 +40,6 @@ func skipAll(in *Inputs, why string) []*report.Node {
 
 func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
 	u := findUnderlay(e, s)
-	if u.Dev == "" {
-		r.Notes = appendOnce(r.Notes, fmt.Sprintf("%s: routes via the underlay accept any device", underlayNotCaptured(e)))
-	}
 	podDsts := make(map[netip.Prefix]bool, len(e.PodRoutes))
 	for _, p := range e.PodRoutes {
 		podDsts[p.Dst] = true
@@ -61,6 +58,14 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 	}
 
 	routes, problems := e.Routes()
+	if u.Dev == "" {
+		for i := range routes {
+			if routes[i].Underlay {
+				r.Notes = append(r.Notes, fmt.Sprintf("%s: routes via the underlay accept any device", underlayNotCaptured(e)))
+				break
+			}
+		}
+	}
 	stale := keyedDiff[netip.Prefix, *expect.Route, *observed.Route]{
 		key:      func(want *expect.Route) netip.Prefix { return want.Dst },
 		foundKey: func(got *observed.Route) netip.Prefix { return got.Dst },
