@@ -50,6 +50,21 @@ func chain(edits ...func(string) string) func(string) string {
 
 func notesOf(n *report.Node) string { return strings.Join(n.Notes, "\n") }
 
+// wantPassedNoting asserts that the check passed the node with notes that hold each part:
+// what was not judged is said, never failed.
+func wantPassedNoting(t *testing.T, rep *report.Report, check, node string, parts ...string) {
+	t.Helper()
+	n := nodeResult(t, rep, check, node)
+	if n.Status != report.Passed {
+		t.Errorf("%s on %s: %s %+v, want passed", check, node, n.Status, n.Findings)
+	}
+	for _, p := range parts {
+		if !strings.Contains(notesOf(n), p) {
+			t.Errorf("%s on %s: notes %q, want one with %q", check, node, n.Notes, p)
+		}
+	}
+}
+
 const (
 	workerAddr  = "nodes/k01-worker/ip-addr.txt"
 	workerLink  = "nodes/k01-worker/ip-link.txt"
@@ -144,14 +159,8 @@ func TestPodMTUWithoutTheTunnelDeviceIsNotJudged(t *testing.T) {
 		multitool + "ip-addr.txt": setMTU("eth0", 8951),
 		web0 + "ip-addr.txt":      setMTU("eth0", 8951),
 	})
-	rep := run(t, dir, checkid.PodsWiring)
-	pods := nodeResult(t, rep, checkid.PodsWiring, "k01-worker")
-	if pods.Status != report.Passed {
-		t.Errorf("pods.wiring: %s %+v, want passed: vxlan.calico was not captured, so no MTU is known", pods.Status, pods.Findings)
-	}
-	if !strings.Contains(notesOf(pods), "cannot judge") || !strings.Contains(notesOf(pods), "vxlan.calico not captured") {
-		t.Errorf("pods.wiring notes %q: want \"cannot judge ...: vxlan.calico not captured\"", pods.Notes)
-	}
+	// vxlan.calico was not captured, so no MTU is known.
+	wantPassedNoting(t, run(t, dir, checkid.PodsWiring), checkid.PodsWiring, "k01-worker", "cannot judge", "vxlan.calico not captured")
 }
 
 // Class 2: a pod whose directory (or whose ip-route.txt) was not captured is not judged.
@@ -166,13 +175,7 @@ func TestPodNotCapturedIsSkippedNotMissing(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := run(t, copyCapture(t, tt.edits), checkid.PodsWiring)
-			pods := nodeResult(t, rep, checkid.PodsWiring, "k01-worker")
-			if pods.Status != report.Passed {
-				t.Errorf("pods.wiring: %s %+v, want passed (what was not captured is not judged)", pods.Status, pods.Findings)
-			}
-			if !strings.Contains(notesOf(pods), "default/web-0") || !strings.Contains(notesOf(pods), "not captured") {
-				t.Errorf("pods.wiring notes %q: want web-0 named as not captured", pods.Notes)
-			}
+			wantPassedNoting(t, rep, checkid.PodsWiring, "k01-worker", "default/web-0", "not captured")
 		})
 	}
 }
@@ -182,14 +185,8 @@ func TestUnattributedPodRouteDoesNotFail(t *testing.T) {
 	dir := copyCapture(t, map[string]func(string) string{
 		workerRoute: func(s string) string { return s + "192.168.93.70 dev cali1234567890a scope link\n" },
 	})
-	rep := run(t, dir, checkid.RoutesPods)
-	n := nodeResult(t, rep, checkid.RoutesPods, "k01-worker")
-	if n.Status != report.Passed {
-		t.Errorf("routes.pods: %s %+v, want passed: nothing in the capture says 192.168.93.70's pod is gone", n.Status, n.Findings)
-	}
-	if !strings.Contains(notesOf(n), "UNATTRIBUTED") || !strings.Contains(notesOf(n), "192.168.93.70") {
-		t.Errorf("routes.pods notes %q: want 192.168.93.70 reported UNATTRIBUTED", n.Notes)
-	}
+	// Nothing in the capture says 192.168.93.70's pod is gone.
+	wantPassedNoting(t, run(t, dir, checkid.RoutesPods), checkid.RoutesPods, "k01-worker", "UNATTRIBUTED 192.168.93.70 ")
 }
 
 // ipamBlock prints a block as `kubectl get ipamblocks.crd.projectcalico.org -o yaml` lists it:

@@ -179,6 +179,6 @@ func unexpectedBlockReason(c *expect.Cluster, e *expect.Node, dst netip.Prefix) 
 			return fmt.Sprintf("%s is %s's block and already has its route: a second route to it is stale", dst, b.Owner.Name)
 		}
 	}
-	return fmt.Sprintf("no node owns a confirmed block %s in pool %s: a route inside a pool that no affinity explains is stale (a released block, a deleted node)",
+	return fmt.Sprintf("no node owns a confirmed block %s in pool %s (no BlockAffinity or IPAMBlock gives it to a known node): a route inside a pool that no block owner explains is stale (a released block, a deleted node)",
 		dst, pool.Name)
 }

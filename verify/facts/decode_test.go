@@ -159,19 +159,24 @@ func TestDecodeErrorsNameFileLineAndField(t *testing.T) {
 	}
 }
 
-// TestDecodeObjectFromClientGo feeds the shapes an unstructured object has after JSON decoding:
-// numbers as int64 or float64, booleans as booleans.
+// decodeTestdata decodes a file of testdata/ that must decode.
+func decodeTestdata(t *testing.T, name string) *Facts {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Decode(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // IPAM blocks as kubectl prints them: the host affinity, the allocations with what holds each
 // address, a block affine to no host, and a deleted one.
 func TestDecodeIPAMBlocks(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "ipamblocks-crd-v1.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode("ipamblocks-crd-v1.yaml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := decodeTestdata(t, "ipamblocks-crd-v1.yaml")
 	want := []IPAMBlock{
 		{CIDR: pfx("192.168.93.64/26"), Node: "k01-worker", AllocationsKnown: true, Allocations: []Allocation{
 			{IP: ip("192.168.93.64"), Handle: "vxlan-tunnel-addr-k01-worker", Node: "k01-worker", Type: "vxlanTunnelAddress"},
@@ -194,14 +199,7 @@ func TestDecodeIPAMBlocks(t *testing.T) {
 
 // calicoctl's v3 lists (IPPoolList, NodeList, BlockAffinityList) are read as kubectl's.
 func TestDecodeCalicoctlV3(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "calicoctl-v3.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decode("calicoctl-v3.yaml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := decodeTestdata(t, "calicoctl-v3.yaml")
 	want := &Facts{
 		Pools: []Pool{{Name: "default-ipv4-ippool", CIDR: pfx("10.42.0.0/16"), BlockSize: 26, VXLANMode: "Never", IPIPMode: "Always", NATOutgoing: true}},
 		Nodes: []Node{{Name: "node-1", Address: pfx("172.16.0.11/24")}, {Name: "node-2", Address: pfx("172.16.0.12/24")}},
@@ -249,6 +247,8 @@ func TestOwnership(t *testing.T) {
 	}
 }
 
+// TestDecodeObjectFromClientGo feeds the shapes an unstructured object has after JSON decoding:
+// numbers as int64 or float64, booleans as booleans.
 func TestDecodeObjectFromClientGo(t *testing.T) {
 	var f Facts
 	objects := []map[string]any{
