@@ -57,6 +57,13 @@ func ipamAffinities(_ context.Context, in *Inputs) []*report.Node {
 		}
 		blocks = append(blocks, block{c.CIDR, strings.Join(c.Nodes, " and ")})
 	}
+	for _, b := range in.Facts.Blocks {
+		if b.Contradiction != "" && !b.Deleted {
+			cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: b.CIDR.String(), Field: "allocations",
+				Expected: "every address either free or in use", Found: b.Contradiction,
+				Reason: "Calico hands out the addresses listed free: one in use would be given to a second pod"})
+		}
+	}
 	// Sorted by address, a block can only overlap the ones that follow it until one starts past
 	// its end: n log n, not n².
 	sort.Slice(blocks, func(i, j int) bool {

@@ -2,6 +2,7 @@ package facts
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -332,6 +333,12 @@ func decodeIPAMBlock(o object, into *Facts) error {
 	if b.Allocations, b.AllocationsKnown, err = o.allocations(cidr); err != nil {
 		return err
 	}
+	if b.Contradiction, err = o.unallocated(b); err != nil {
+		return err
+	}
+	if b.Contradiction != "" {
+		b.AllocationsKnown = false
+	}
 	into.Blocks = append(into.Blocks, b)
 	return nil
 }
@@ -381,6 +388,46 @@ func (o object) allocations(cidr netip.Prefix) ([]Allocation, bool, error) {
 		out = append(out, a)
 	}
 	return out, true, nil
+}
+
+// unallocated reads spec.unallocated, the ordinals Calico holds free, and says where they
+// contradict the allocations: an address listed free that an allocation holds.
+func (o object) unallocated(b IPAMBlock) (string, error) {
+	v, present := o.get("spec", "unallocated")
+	if !present {
+		return "", nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return "", o.fail(fmt.Errorf("found %s, want a list of free ordinals", valueKind(v)), "spec", "unallocated")
+	}
+	size := 1 << (32 - b.CIDR.Bits())
+	held := make(map[netip.Addr]bool, len(b.Allocations))
+	for _, a := range b.Allocations {
+		held[a.IP] = true
+	}
+	var both []string
+	for _, entry := range list {
+		n, ok := wholeNumber(entry)
+		if !ok || n < 0 || n >= size {
+			return "", o.fail(fmt.Errorf("%#v is not an ordinal of the %d addresses of %s", entry, size, b.CIDR), "spec", "unallocated")
+		}
+		if ip := nthAddr(b.CIDR, n); held[ip] {
+			both = append(both, ip.String())
+		}
+	}
+	if len(both) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%s listed free in spec.unallocated and in use in spec.allocations", strings.Join(both, ", ")), nil
+}
+
+// nthAddr is the n-th address of an IPv4 block.
+func nthAddr(block netip.Prefix, n int) netip.Addr {
+	b := block.Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) + uint32(n)
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
 }
 
 func decodeKubeNode(o object, name string, into *Facts) error {

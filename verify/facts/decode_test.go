@@ -140,6 +140,7 @@ func TestDecodeErrorsNameFileLineAndField(t *testing.T) {
 		{"IPAM block with host bits", "apiVersion: crd.projectcalico.org/v1\nkind: IPAMBlock\nmetadata: {name: b}\nspec:\n  cidr: 192.168.93.65/26\n", "cluster.yaml:5:", "host bits are set"},
 		{"allocation without its attributes", "apiVersion: crd.projectcalico.org/v1\nkind: IPAMBlock\nmetadata: {name: b}\nspec:\n  cidr: 192.168.93.64/30\n  allocations: [null, 0, 1]\n  attributes:\n  - handle_id: h\n", "cluster.yaml:6:", "entry 2 (192.168.93.66) is 1"},
 		{"more allocations than addresses", "apiVersion: crd.projectcalico.org/v1\nkind: IPAMBlock\nmetadata: {name: b}\nspec:\n  cidr: 192.168.93.64/31\n  allocations: [null, null, null]\n", "cluster.yaml:6:", "3 entries for the 2 addresses"},
+		{"unallocated ordinal outside the block", "apiVersion: crd.projectcalico.org/v1\nkind: IPAMBlock\nmetadata: {name: b}\nspec:\n  cidr: 192.168.93.64/31\n  allocations: [null, null]\n  unallocated: [0, 2]\n", "cluster.yaml:7:", "2 is not an ordinal of the 2 addresses"},
 		{"duplicate key", "apiVersion: v1\nkind: Node\nmetadata: {name: n}\nmetadata: {name: m}\n", "cluster.yaml:4:", `mapping key "metadata" already defined at line 3`},
 	}
 	for _, tt := range tests {
@@ -194,6 +195,21 @@ func TestDecodeIPAMBlocks(t *testing.T) {
 	owners, conflicts := got.Ownership()
 	if len(owners) != 1 || owners[0].CIDR != pfx("192.168.93.64/26") || owners[0].Node != "k01-worker" || len(conflicts) != 0 {
 		t.Errorf("ownership %+v, conflicts %+v; want 192.168.93.64/26 owned by k01-worker only", owners, conflicts)
+	}
+}
+
+// A block whose unallocated list holds an address in use contradicts itself: its allocations
+// do not make the facts complete.
+func TestDecodeIPAMBlockContradiction(t *testing.T) {
+	data := []byte("apiVersion: crd.projectcalico.org/v1\nkind: IPAMBlock\nmetadata: {name: b}\nspec:\n  cidr: 192.168.93.64/30\n" +
+		"  affinity: host:k01-worker\n  allocations: [0, null, null, null]\n  attributes:\n  - handle_id: vxlan-tunnel-addr-k01-worker\n" +
+		"  unallocated: [0, 1, 2, 3]\n")
+	f, err := Decode("cluster.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := f.Blocks[0]; b.AllocationsKnown || !strings.Contains(b.Contradiction, "192.168.93.64 listed free") {
+		t.Errorf("block %+v: want its allocations not taken as complete, and the contradiction named", b)
 	}
 }
 

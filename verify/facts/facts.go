@@ -59,6 +59,10 @@ type IPAMBlock struct {
 	// every address in use in the block, and an address not among them is free.
 	AllocationsKnown bool
 	Allocations      []Allocation
+	// Contradiction says how spec.unallocated contradicts spec.allocations (an address both in
+	// use and free); "" when they agree or unallocated is absent. A block that contradicts
+	// itself does not make the facts complete (AllocationsKnown is then false).
+	Contradiction string
 }
 
 // Allocation is one address in use in a block, with what its attributes say of its holder.

@@ -126,3 +126,15 @@ func TestNoOwnershipCapturedSkipsBlockChecks(t *testing.T) {
 		}
 	}
 }
+
+// A block whose free list holds an address in use is an ipam.affinities finding.
+func TestContradictoryIPAMBlockIsAFinding(t *testing.T) {
+	in := lesson06Inputs(false)
+	in.Facts.Blocks = []facts.IPAMBlock{{CIDR: netip.MustParsePrefix("192.168.26.0/26"), Node: "k01-worker",
+		Contradiction: "192.168.26.1 listed free in spec.unallocated and in use in spec.allocations"}}
+	in.Expect = expect.Compute(in.Facts)
+	r := resultOf(t, ipamAffinities(context.Background(), in), Cluster)
+	if len(r.Findings) != 1 || r.Findings[0].Entry != "192.168.26.0/26" || r.Findings[0].Field != "allocations" {
+		t.Errorf("cluster findings %+v, want one on 192.168.26.0/26's allocations", r.Findings)
+	}
+}
