@@ -101,15 +101,15 @@ func judgePodWiring(in *Inputs, s *observed.Node, p expect.PodRoute, w *observed
 		pod.differBecause("host interface", p.Dev, w.HostIface,
 			fmt.Sprintf("Calico names the host end cali + the first 11 hex digits of SHA-1(%q)", p.Pod.Namespace+"."+p.Pod.Name))
 	}
-	absent := func(t observed.Table, file string) bool {
+	absent := func(t observed.Table, what string) bool {
 		if in.Live || !w.Absent[t] {
 			return false
 		}
-		r.Notes = append(r.Notes, fmt.Sprintf("pod %s: %s not captured, not judged", id, file))
+		r.Notes = append(r.Notes, fmt.Sprintf("pod %s: its %s not captured, not judged", id, what))
 		return true
 	}
 	eth0 := entryFields(r, "pod "+id+" eth0", podWhy)
-	if !absent(observed.TableAddrs, "ip-addr.txt (eth0 address and MTU)") {
+	if !absent(observed.TableAddrs, "addresses (eth0 address and MTU)") {
 		if !hasPrefix(w.Eth0.Addrs, p.Dst) {
 			eth0.differ("address", p.Dst.String(), orNone(prefixesText(w.Eth0.Addrs)))
 		}
@@ -117,7 +117,7 @@ func judgePodWiring(in *Inputs, s *observed.Node, p expect.PodRoute, w *observed
 			eth0.differBecause("mtu", strconv.Itoa(mtu.MTU), strconv.Itoa(w.Eth0.MTU), mtu.Why)
 		}
 	}
-	if !absent(observed.TableRoutes, "ip-route.txt (its routes)") {
+	if !absent(observed.TableRoutes, "routes") {
 		routes := entryFields(r, "pod "+id+" route", podWhy)
 		if !hasPodRoute(w.Routes, netip.PrefixFrom(gw, 32), netip.Addr{}) {
 			routes.missing(expect.PodGateway + " dev eth0 scope link")
