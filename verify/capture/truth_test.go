@@ -367,3 +367,18 @@ func TestIPAMBlockAllocationsJudgeUnattributedRoutes(t *testing.T) {
 		})
 	}
 }
+
+// The lesson's pending affinity for 192.168.209.128/26 with an IPAMBlock already affine to
+// k01-worker3: a claim in progress, noted, neither a fault nor an owner whose routes are expected.
+func TestBlockClaimInProgressIsNotJudged(t *testing.T) {
+	dir := copyCapture(t, map[string]func(string) string{
+		"cluster.yaml": addItems(ipamBlock("crd.projectcalico.org/v1", "192.168.209.128/26", "k01-worker3", 64)),
+	})
+	rep := run(t, dir, checkid.IPAMAffinities, checkid.RoutesBlocks)
+	wantPassedNoting(t, rep, checkid.IPAMAffinities, "cluster", "192.168.209.128/26 not judged")
+	for _, node := range []string{"k01-worker", "k01-worker3"} {
+		if n := nodeResult(t, rep, checkid.RoutesBlocks, node); n.Status != report.Passed {
+			t.Errorf("routes.blocks on %s: %s %+v, want passed: no route to a block being claimed is expected", node, n.Status, n.Findings)
+		}
+	}
+}

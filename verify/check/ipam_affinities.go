@@ -50,6 +50,10 @@ func ipamAffinities(_ context.Context, in *Inputs) []*report.Node {
 		}
 	}
 	for _, c := range conflicts {
+		if c.InProgress {
+			cluster.Notes = append(cluster.Notes, fmt.Sprintf("%s not judged: %s (%s)", c.CIDR, c.Reason, strings.Join(c.Claims, "; ")))
+			continue
+		}
 		cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: c.CIDR.String(), Field: "owner",
 			Expected: "one owner, the same in its BlockAffinity and its IPAMBlock", Found: strings.Join(c.Claims, "; "), Reason: c.Reason})
 		for _, n := range c.Nodes {

@@ -101,7 +101,7 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 	}
 	for _, got := range stale {
 		if b, ok := in.Expect.ContestedBlock(got.Dst); ok {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s not judged: the owner of %s is contested (%s; see ipam.affinities)",
+			r.Notes = append(r.Notes, fmt.Sprintf("%s not judged: the owner of %s is not settled (%s; see ipam.affinities)",
 				formatRoute(got), b.CIDR, strings.Join(b.Claims, ", ")))
 			continue
 		}

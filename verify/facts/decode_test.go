@@ -247,16 +247,20 @@ func TestOwnership(t *testing.T) {
 		got = append(got, o.CIDR.String()+" "+o.Node+" "+strings.Join(o.Sources, "+"))
 	}
 	for _, c := range conflicts {
-		got = append(got, c.CIDR.String()+" conflict "+strings.Join(c.Nodes, ","))
+		kind := " conflict "
+		if c.InProgress {
+			kind = " in progress "
+		}
+		got = append(got, c.CIDR.String()+kind+strings.Join(c.Nodes, ","))
 	}
 	want := []string{
 		"10.0.0.0/26 a BlockAffinity+IPAMBlock",
 		"10.0.0.128/26 c BlockAffinity",
-		"10.0.1.128/26 f IPAMBlock", // a pending affinity confirms nothing; the IPAMBlock states the owner
 		"10.0.2.0/26 g IPAMBlock",
 		"10.0.0.64/26 conflict b,x",
 		"10.0.1.0/26 conflict c,d",
 		"10.0.1.64/26 conflict e",
+		"10.0.1.128/26 in progress f", // the IPAMBlock says f, its affinity is still pending
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("ownership (-want +got)\n%s", d)

@@ -22,7 +22,7 @@ type BlockOwner struct {
 }
 
 // OwnershipConflict is a block whose owner the facts do not settle: affine to two nodes, or
-// BlockAffinity and IPAMBlock disagreeing.
+// BlockAffinity and IPAMBlock disagreeing — or, with InProgress, a claim Calico has not finished.
 type OwnershipConflict struct {
 	CIDR netip.Prefix
 	// Claims are what each source says, e.g. "BlockAffinity: k01-worker2".
@@ -30,6 +30,10 @@ type OwnershipConflict struct {
 	// Nodes are the nodes claiming the block.
 	Nodes  []string
 	Reason string
+	// InProgress is true for a block whose IPAMBlock is affine to the node its BlockAffinity is
+	// still pending (or pendingDeletion) for: Calico is claiming or releasing it. That is no
+	// fault, but no route to the block can be expected either.
+	InProgress bool
 }
 
 // Ownership settles which node owns each block, from BlockAffinity objects (confirmed and
@@ -39,6 +43,7 @@ type OwnershipConflict struct {
 func (f *Facts) Ownership() ([]BlockOwner, []OwnershipConflict) {
 	type claims struct {
 		affinity, block []string // distinct nodes, in the facts' order
+		unconfirmed     []string // nodes of affinities neither confirmed nor deleted
 		blockSeen       bool     // an IPAMBlock object (not deleted) states the block
 	}
 	byCIDR := map[netip.Prefix]*claims{}
@@ -51,11 +56,15 @@ func (f *Facts) Ownership() ([]BlockOwner, []OwnershipConflict) {
 		return c
 	}
 	for _, a := range f.Affinities {
-		if a.Deleted || a.State != "confirmed" || !a.CIDR.IsValid() {
+		if a.Deleted || !a.CIDR.IsValid() {
 			continue
 		}
 		c := get(a.CIDR.Masked())
-		c.affinity = addDistinct(c.affinity, a.Node)
+		if a.State == "confirmed" {
+			c.affinity = addDistinct(c.affinity, a.Node)
+		} else {
+			c.unconfirmed = addDistinct(c.unconfirmed, a.Node)
+		}
 	}
 	for _, b := range f.Blocks {
 		if b.Deleted || !b.CIDR.IsValid() {
@@ -97,6 +106,10 @@ func (f *Facts) Ownership() ([]BlockOwner, []OwnershipConflict) {
 			owners = append(owners, BlockOwner{CIDR: cidr, Node: c.affinity[0], Sources: []string{SourceAffinity, SourceIPAMBlock}})
 		case len(c.affinity) == 1:
 			owners = append(owners, BlockOwner{CIDR: cidr, Node: c.affinity[0], Sources: []string{SourceAffinity}})
+		case len(c.block) == 1 && len(c.unconfirmed) > 0:
+			claimText = append(claimText, SourceAffinity+": "+strings.Join(c.unconfirmed, ", ")+" (not confirmed)")
+			conflicts = append(conflicts, OwnershipConflict{CIDR: cidr, Claims: claimText, Nodes: c.block, InProgress: true,
+				Reason: fmt.Sprintf("the BlockAffinity of %s is not confirmed: Calico is claiming or releasing it", cidr)})
 		case len(c.block) == 1:
 			owners = append(owners, BlockOwner{CIDR: cidr, Node: c.block[0], Sources: []string{SourceIPAMBlock}})
 		}
