@@ -382,3 +382,32 @@ func TestBlockClaimInProgressIsNotJudged(t *testing.T) {
 		}
 	}
 }
+
+// A pod on k01-worker3 holding an address of k01-worker's block (borrowed when its own blocks
+// were full): k01-worker routes the /32 to k01-worker3 as it would one of k01-worker3's blocks.
+func TestBorrowedAddressRoutedToItsNode(t *testing.T) {
+	borrower := "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: web-9\n    namespace: default\n  spec:\n    nodeName: k01-worker3\n  status:\n    podIP: 192.168.93.80\n"
+	for _, tt := range []struct {
+		name    string
+		cluster func(string) string
+		route   string
+		want    report.Status
+		note    string
+	}{
+		{"routed to its node", addItems(borrower), "192.168.93.80 via 192.168.209.64 dev vxlan.calico onlink", report.Passed, ""},
+		{"routed elsewhere", addItems(borrower), "192.168.93.80 via 10.10.10.12 dev eth1 proto 80 onlink", report.Failed, ""},
+		{"holder not captured", nil, "192.168.93.80 via 192.168.209.64 dev vxlan.calico onlink", report.Passed, "UNATTRIBUTED 192.168.93.80 "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			edits := map[string]func(string) string{workerRoute: func(s string) string { return s + tt.route + "\n" }}
+			if tt.cluster != nil {
+				edits["cluster.yaml"] = tt.cluster
+			}
+			rep := run(t, copyCapture(t, edits), checkid.RoutesBlocks)
+			n := nodeResult(t, rep, checkid.RoutesBlocks, "k01-worker")
+			if n.Status != tt.want || !strings.Contains(notesOf(n), tt.note) {
+				t.Errorf("routes.blocks: %s %+v (notes %q), want %s noting %q", n.Status, n.Findings, n.Notes, tt.want, tt.note)
+			}
+		})
+	}
+}

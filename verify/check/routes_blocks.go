@@ -111,8 +111,54 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 			unexpectedEntry(r, got.Dst.String(), formatRoute(got), why)
 			continue
 		}
+		if got.Dst.IsSingleIP() && judgeHostRoute(in, e, got, u.Dev, r) {
+			continue
+		}
 		unexpectedEntry(r, got.Dst.String(), formatRoute(got), unexpectedBlockReason(in.Expect, e, got.Dst))
 	}
+}
+
+// judgeHostRoute judges a /32 no block explains. When the facts say a pod on another node holds
+// the address (a Pod object, or the allocation of the IPAMBlock holding it), it is that pod's
+// borrowed address, routed to its node as a block of that node would be. When nothing says who
+// holds it and the facts are not complete for it (a capture without that block's allocations),
+// it is reported unattributed. It reports false when the route is stale, for the caller to say.
+func judgeHostRoute(in *Inputs, e *expect.Node, got *observed.Route, parent string, r *report.Node) bool {
+	ip := got.Dst.Addr()
+	holder, host := "", ""
+	for _, p := range in.Facts.Pods {
+		if p.IP == ip {
+			holder, host = "pod "+podID(p.Namespace, p.Name), p.Node
+			break
+		}
+	}
+	b, haveBlock := in.Facts.BlockOf(ip)
+	if host == "" && haveBlock {
+		if a, ok := b.Allocation(ip); ok && a.IsPod() && a.Node != "" {
+			holder, host = a.Holder(), a.Node
+		}
+	}
+	switch {
+	case host == "" && (in.Live || haveBlock && b.AllocationsKnown):
+		return false // complete facts: nobody holds it
+	case host == "":
+		r.Notes = append(r.Notes, fmt.Sprintf("UNATTRIBUTED %s: no pod in the facts holds %s and no IPAMBlock allocations for it were captured (not judged stale)",
+			formatRoute(got), ip))
+		return true
+	case host == e.Name():
+		return false // a local pod's address is routed through its veth (routes.pods)
+	}
+	want, problem := e.HostRouteVia(ip, host)
+	if problem != "" {
+		r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: got.Dst.String(), Reason: problem})
+		return true
+	}
+	why := fmt.Sprintf("%s on %s holds %s: Calico routes a pod's address to the node that hosts it; %s",
+		holder, host, ip, want.Why().Text(parent))
+	diffRoute(&want, got, parent, func(field, w, g string) {
+		r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: got.Dst.String(), Field: field, Expected: w, Found: g, Reason: why})
+	})
+	return true
 }
 
 // diffRoute compares a route field by field and calls differ for each field that differs;

@@ -367,6 +367,23 @@ func (n *Node) RouteTo(ip netip.Addr) (Route, bool) {
 	return r, problem == ""
 }
 
+// HostRouteVia is the route to one address held by a pod on another node — an address the
+// pod borrowed from a block that node does not own, which Calico routes as a /32 to the node
+// that hosts it — by the rule of the address's pool, as for a block of that node. The string
+// says why no route can be expected when the facts do not determine one.
+func (n *Node) HostRouteVia(ip netip.Addr, host string) (Route, string) {
+	m, ok := n.c.byName[host]
+	if !ok {
+		return Route{}, fmt.Sprintf("%s is not a node of the facts", host)
+	}
+	dst := netip.PrefixFrom(ip, ip.BitLen())
+	pool, ok := poolOf(n.c.Pools, dst)
+	if !ok {
+		return Route{}, fmt.Sprintf("%s is in no pool", ip)
+	}
+	return remoteBlock(&n.Facts, &Block{CIDR: dst, Owner: &m.Facts, Pool: pool})
+}
+
 func (n *Node) blockRoute(b *Block) (Route, string) {
 	if b.Owner.Name == n.Facts.Name {
 		return localBlock(&n.Facts, b), ""
