@@ -196,17 +196,12 @@ func TestChecksOnLesson06(t *testing.T) {
 			skipped: map[string]string{"k01-worker2": "no routes table", "k01-worker3": "no state for k01-worker3"},
 		},
 		{
-			name: "a block with two owners needs two routes", check: checkid.RoutesBlocks,
-			// ipam.affinities reports the second owner; each node's one route answers one of the
-			// two expected routes, never both.
+			name: "a block with two owners: no route to it is expected", check: checkid.RoutesBlocks,
+			// ipam.affinities reports the second owner. Which node's route is right the facts do
+			// not say (issue 10: no verdict rests on an assumption), so routes to the block are
+			// noted as not judged, never missing or stale.
 			break_: func(s *fakeSource) {
 				s.facts.Affinities = append(s.facts.Affinities, facts.BlockAffinity{Node: "k01-worker3", CIDR: pfx("192.168.26.0/26"), State: "confirmed"})
-			},
-			want: []finding{
-				{node: "k01-control-plane", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.209.64 dev vxlan.calico onlink"},
-				{node: "k01-worker", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.209.64 dev vxlan.calico onlink"},
-				{node: "k01-worker2", kind: "missing", entry: "192.168.26.0/26", expected: "192.168.26.0/26 via 192.168.209.64 dev vxlan.calico onlink"},
-				{node: "k01-worker3", kind: "missing", entry: "192.168.26.0/26", expected: "blackhole 192.168.26.0/26 proto 80", reasonHas: "k01-worker3 owns 192.168.26.0/26"},
 			},
 		},
 		{name: "healthy fdb", check: checkid.VXLANFDB},
@@ -304,9 +299,10 @@ func TestChecksOnLesson06(t *testing.T) {
 				n := s.nodes["k01-worker"]
 				routeTo(n, "192.168.26.1/32").Dst = pfx("192.168.26.9/32") // the pod moved; its old route stayed
 			},
+			// The fake source is not live and has no IPAMBlock allocations: the old route is
+			// unattributed, not stale (issue 10; verify/check judges it stale on a live lab).
 			want: []finding{
 				{node: "k01-worker", kind: "missing", entry: "192.168.26.1/32", expected: "192.168.26.1/32 dev " + expect.PodInterface("default", "net-w1") + " scope link"},
-				{node: "k01-worker", kind: "unexpected", entry: "192.168.26.9/32", reasonHas: "no pod in the facts has 192.168.26.9"},
 			},
 		},
 		{name: "healthy wiring", check: checkid.PodsWiring},
@@ -363,7 +359,7 @@ func TestChecksOnLesson06(t *testing.T) {
 			want: []finding{
 				{node: "k01-worker2", kind: "missing", entry: "block affinity"},
 				{node: "cluster", kind: "failed", entry: "192.168.30.0/24", field: "alignment", expected: "a /26 aligned to its size"},
-				{node: "cluster", kind: "failed", entry: "192.168.26.0/26", field: "owner", found: "k01-worker and k01-worker3"},
+				{node: "cluster", kind: "failed", entry: "192.168.26.0/26", field: "owner", found: "BlockAffinity: k01-worker; BlockAffinity: k01-worker3"},
 			},
 		},
 		{
@@ -444,9 +440,9 @@ func TestChecksOnLesson06(t *testing.T) {
 				n := s.nodes["k01-worker3"]
 				n.Links = n.Links[:3] // lo, eth1, vxlan.calico
 			},
+			// The fake source is not live: a pod whose namespace it lacks was not collected, and is
+			// not judged (issue 10; verify/check reports it missing on a live lab).
 			want: []finding{
-				{node: "k01-worker2", kind: "missing", entry: "pod default/net-w2", expected: "the pod's network namespace",
-					reasonHas: "the facts place pod default/net-w2 with IP 192.168.104.8 on k01-worker2"},
 				{node: "k01-worker3", kind: "missing", entry: expect.PodInterface("default", "net-w3"),
 					expected: "veth " + expect.PodInterface("default", "net-w3") + " (host end of pod default/net-w3)"},
 			},

@@ -360,6 +360,9 @@ func readPod(in files, dir string, n *observed.Node) (observed.PodWiring, error)
 	if err != nil {
 		return w, err
 	}
+	if !ok {
+		w.Absent = map[observed.Table]bool{observed.TableAddrs: true}
+	}
 	if ok {
 		links, err := parse.Addrs(data)
 		if err != nil {
@@ -378,6 +381,11 @@ func readPod(in files, dir string, n *observed.Node) (observed.PodWiring, error)
 		if w.Routes, err = parse.Routes(data); err != nil {
 			return w, parseError(routePath, err)
 		}
+	} else {
+		if w.Absent == nil {
+			w.Absent = map[observed.Table]bool{}
+		}
+		w.Absent[observed.TableRoutes] = true
 	}
 	// The host end is the device of the node's route to the pod's address.
 	for _, a := range w.Eth0.Addrs {

@@ -63,6 +63,12 @@ type Inputs struct {
 
 	Prober       source.Prober
 	ProberAbsent string
+
+	// Live is true when the inputs come from a running lab, which must yield every input its
+	// checks need: there an entry that is absent is a failure, and the facts are complete (a
+	// route no known pod holds is stale). From a capture (the default) an absent file means
+	// "not captured": what it would hold is not judged, and is said to be unknown.
+	Live bool
 }
 
 // Missing returns why a check with these needs cannot run, or "" when it can.
@@ -131,38 +137,28 @@ func firstAbsent(s *observed.Node, tables []observed.Table) (observed.Table, boo
 // underlay is the node's interface P of docs/dataplane.md, as the node state shows it.
 type underlay struct {
 	Dev string // "" when the state does not say which interface holds the underlay address
-	MTU int    // the interface's MTU, or expect.DefaultUnderlayMTU when unknown
+	MTU int    // the interface's MTU; 0 when the state does not show it (never assumed)
 }
 
-// findUnderlay looks for the link that holds the node's underlay address. When the state has
-// no addresses (or none matches), direct routes accept any device and the report says so.
-func findUnderlay(e *expect.Node, s *observed.Node, r *report.Node) underlay {
+// findUnderlay looks for the link that holds the node's underlay address.
+func findUnderlay(e *expect.Node, s *observed.Node) underlay {
 	ip := e.Facts.Address.Addr()
 	for i := range s.Links {
 		for _, a := range s.Links[i].Addrs {
 			if a.Addr() == ip {
-				u := underlay{Dev: s.Links[i].Name, MTU: s.Links[i].MTU}
-				if u.MTU == 0 {
-					u.MTU = expect.DefaultUnderlayMTU
-				}
-				return u
+				return underlay{Dev: s.Links[i].Name, MTU: s.Links[i].MTU}
 			}
 		}
 	}
-	if r != nil {
-		r.Notes = appendOnce(r.Notes, fmt.Sprintf("no interface holding the underlay address %s in the node state: direct routes accept any device, MTU %d assumed",
-			ip, expect.DefaultUnderlayMTU))
-	}
-	return underlay{MTU: expect.DefaultUnderlayMTU}
+	return underlay{}
 }
 
-func appendOnce(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
+// underlayNotCaptured names the underlay device a note says was not captured.
+func underlayNotCaptured(e *expect.Node) string {
+	if !e.Facts.Address.IsValid() {
+		return fmt.Sprintf("the underlay device not captured (%s has no underlay address in the facts)", e.Name())
 	}
-	return append(list, s)
+	return fmt.Sprintf("the underlay device (the interface holding %s) not captured", e.Facts.Address.Addr())
 }
 
 // mainTable reports whether a route is in the main table, the only one Calico programs.

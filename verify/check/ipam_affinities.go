@@ -5,14 +5,20 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	"github.com/knetlab/knetlab/verify/report"
 )
 
-// ipamAffinities: every node owns at least one confirmed block; every confirmed block lies in
-// a pool, is aligned to the pool's blockSize, overlaps no other block and has one owner.
-// Per node for ownership, "cluster" for the blocks themselves.
+// ipamAffinities: every node owns at least one confirmed block; every block lies in a pool, is
+// aligned to the pool's blockSize, overlaps no other block and has one owner, the same in its
+// BlockAffinity and its IPAMBlock where the facts hold both. Per node for ownership, "cluster"
+// for the blocks themselves.
 func ipamAffinities(_ context.Context, in *Inputs) []*report.Node {
+	if why := ownershipNotCaptured(in); why != "" {
+		return append(skipAll(in, why), &report.Node{Node: Cluster, Status: report.Skipped, Reason: why})
+	}
+	owners, conflicts := in.Facts.Ownership()
 	owned := map[string]int{}
 	type block struct {
 		cidr  netip.Prefix
@@ -24,26 +30,42 @@ func ipamAffinities(_ context.Context, in *Inputs) []*report.Node {
 	for _, n := range in.Facts.Nodes {
 		known[n.Name] = true
 	}
-	for _, a := range in.Facts.Affinities {
-		if a.Deleted || a.State != "confirmed" || !a.CIDR.IsValid() {
-			continue
+	for _, o := range owners {
+		entry := o.CIDR.String()
+		if !known[o.Node] {
+			cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Unexpected, Entry: entry, Found: "affinity to " + o.Node,
+				Reason: fmt.Sprintf("no node %s in the facts (%s): the block of a deleted node is never routed", o.Node, strings.Join(o.Sources, ", "))})
 		}
-		entry := a.CIDR.String()
-		if !known[a.Node] {
-			cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Unexpected, Entry: entry, Found: "affinity to " + a.Node,
-				Reason: fmt.Sprintf("no node %s in the facts: the block of a deleted node is never routed", a.Node)})
-		}
-		owned[a.Node]++
-		blocks = append(blocks, block{a.CIDR, a.Node})
-		pool, ok := in.Expect.PoolOf(a.CIDR)
+		owned[o.Node]++
+		blocks = append(blocks, block{o.CIDR, o.Node})
+		pool, ok := in.Expect.PoolOf(o.CIDR)
 		switch {
 		case !ok:
 			cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: entry, Field: "pool",
 				Expected: "inside a pool", Found: "in no pool", Reason: "only blocks inside a pool are Calico's to route"})
-		case a.CIDR.Bits() != pool.BlockSize || a.CIDR != a.CIDR.Masked():
+		case o.CIDR.Bits() != pool.BlockSize:
 			cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: entry, Field: "alignment",
-				Expected: fmt.Sprintf("a /%d aligned to its size", pool.BlockSize), Found: a.CIDR.String(),
+				Expected: fmt.Sprintf("a /%d aligned to its size", pool.BlockSize), Found: o.CIDR.String(),
 				Reason: fmt.Sprintf("pool %s has blockSize %d", pool.Name, pool.BlockSize)})
+		}
+	}
+	for _, c := range conflicts {
+		if c.InProgress {
+			cluster.Notes = append(cluster.Notes, fmt.Sprintf("%s not judged: %s (%s)", c.CIDR, c.Reason, strings.Join(c.Claims, "; ")))
+			continue
+		}
+		cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: c.CIDR.String(), Field: "owner",
+			Expected: "one owner, the same in its BlockAffinity and its IPAMBlock", Found: strings.Join(c.Claims, "; "), Reason: c.Reason})
+		for _, n := range c.Nodes {
+			owned[n]++ // the conflict is the finding; the node is not also without a block
+		}
+		blocks = append(blocks, block{c.CIDR, strings.Join(c.Nodes, " and ")})
+	}
+	for _, b := range in.Facts.Blocks {
+		if b.Contradiction != "" && !b.Deleted {
+			cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: b.CIDR.String(), Field: "allocations",
+				Expected: "every address either free or in use", Found: b.Contradiction,
+				Reason: "Calico hands out the addresses listed free: one in use would be given to a second pod"})
 		}
 	}
 	// Sorted by address, a block can only overlap the ones that follow it until one starts past
@@ -57,14 +79,6 @@ func ipamAffinities(_ context.Context, in *Inputs) []*report.Node {
 	for i := range blocks {
 		for j := i + 1; j < len(blocks) && blocks[i].cidr.Contains(blocks[j].cidr.Addr()); j++ {
 			a, b := blocks[i], blocks[j]
-			if a.cidr == b.cidr {
-				if a.owner == b.owner {
-					continue // the same affinity listed twice (v1 and v3 objects)
-				}
-				cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: a.cidr.String(), Field: "owner",
-					Expected: "one owner", Found: a.owner + " and " + b.owner, Reason: "a block has exactly one confirmed affinity"})
-				continue
-			}
 			cluster.Findings = append(cluster.Findings, report.Finding{Kind: report.Broken, Entry: b.cidr.String(), Field: "overlap",
 				Expected: "no overlap", Found: fmt.Sprintf("inside %s (%s)", a.cidr, a.owner), Reason: "blocks of one pool never overlap"})
 		}

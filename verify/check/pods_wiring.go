@@ -19,16 +19,29 @@ func podsWiring(_ context.Context, in *Inputs) []*report.Node {
 }
 
 func judgePodsWiring(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
-	u := findUnderlay(e, s, r)
-	wantMTU := 0
-	if e.Device != nil {
-		wantMTU = e.Device.MTU(u.MTU)
-	}
+	mtu := podMTU(in, e, s, r)
 	if !s.Has(observed.TableLinks) {
 		r.Notes = append(r.Notes, "no link table: host-side veth MAC not compared")
 	}
 	if !s.Has(observed.TableSysctls) {
 		r.Notes = append(r.Notes, "no sysctls: proxy_arp, proxy_delay and forwarding not compared")
+	}
+	want := e.PodRoutes
+	if !in.Live {
+		// A capture holds the pods someone chose to collect: one without a directory was not
+		// captured, which says nothing about its namespace.
+		captured := make(map[string]bool, len(s.Pods))
+		for _, w := range s.Pods {
+			captured[podID(w.Namespace, w.Name)] = true
+		}
+		want = make([]expect.PodRoute, 0, len(e.PodRoutes))
+		for _, p := range e.PodRoutes {
+			if id := podID(p.Pod.Namespace, p.Pod.Name); !captured[id] {
+				r.Notes = append(r.Notes, fmt.Sprintf("pod %s not judged: its network namespace was not captured", id))
+				continue
+			}
+			want = append(want, p)
+		}
 	}
 	keyedDiff[string, expect.PodRoute, *observed.PodWiring]{
 		key:      func(p expect.PodRoute) string { return podID(p.Pod.Namespace, p.Pod.Name) },
@@ -39,13 +52,48 @@ func judgePodsWiring(in *Inputs, e *expect.Node, s *observed.Node, r *report.Nod
 			return fmt.Sprintf("the facts place pod %s with IP %s on %s", podID(p.Pod.Namespace, p.Pod.Name), p.Pod.IP, e.Name())
 		},
 		compare: func(p expect.PodRoute, w *observed.PodWiring, pod fields) {
-			judgePodWiring(s, p, w, pod, wantMTU, r)
+			judgePodWiring(in, s, p, w, pod, mtu, r)
 		},
-	}.run(r, e.PodRoutes, pointers(s.Pods)) // pods the facts do not place here are routes.pods' to judge
+	}.run(r, want, pointers(s.Pods)) // pods the facts do not place here are routes.pods' to judge
+}
+
+// expectedMTU is the MTU a pod's eth0 must have, and why; 0 when it cannot be judged.
+type expectedMTU struct {
+	MTU int
+	Why string
+}
+
+// podMTU is the MTU of the device the pods' traffic leaves by, as captured: the tunnel device
+// (vxlan.calico, tunl0) or, without encapsulation, the underlay. Never assumed: when that
+// device is not in the node state, the note says the MTU cannot be judged.
+func podMTU(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) expectedMTU {
+	dev := in.Expect.TunnelDevice()
+	var link *observed.Link
+	if dev != "" {
+		link, _ = s.Link(dev)
+	} else if u := findUnderlay(e, s); u.Dev != "" {
+		dev = u.Dev
+		link, _ = s.Link(u.Dev)
+	}
+	if link != nil && link.MTU != 0 {
+		return expectedMTU{link.MTU, fmt.Sprintf("a pod's MTU is that of %s (%d on %s), so that its packets fit the path out of the node", dev, link.MTU, e.Name())}
+	}
+	if len(e.PodRoutes) > 0 {
+		missing := underlayNotCaptured(e)
+		switch {
+		case dev != "" && (s.Has(observed.TableLinks) || s.Has(observed.TableAddrs)):
+			missing = dev + " not found in the captured links (vxlan.device judges it)"
+		case dev != "":
+			missing = dev + " not captured"
+		}
+		r.Notes = append(r.Notes, "cannot judge the pods' eth0 MTU: "+missing)
+	}
+	return expectedMTU{}
 }
 
 // judgePodWiring compares one pod found on the node with what its route in the facts says.
-func judgePodWiring(s *observed.Node, p expect.PodRoute, w *observed.PodWiring, pod fields, wantMTU int, r *report.Node) {
+// What the source did not collect of the pod is not judged (on a live lab, it is missing).
+func judgePodWiring(in *Inputs, s *observed.Node, p expect.PodRoute, w *observed.PodWiring, pod fields, mtu expectedMTU, r *report.Node) {
 	id := podID(p.Pod.Namespace, p.Pod.Name)
 	gw := netip.MustParseAddr(expect.PodGateway)
 	podWhy := fmt.Sprintf("Calico gives pod %s its IP as a /32 and routes everything via the link-local %s", id, expect.PodGateway)
@@ -53,20 +101,30 @@ func judgePodWiring(s *observed.Node, p expect.PodRoute, w *observed.PodWiring, 
 		pod.differBecause("host interface", p.Dev, w.HostIface,
 			fmt.Sprintf("Calico names the host end cali + the first 11 hex digits of SHA-1(%q)", p.Pod.Namespace+"."+p.Pod.Name))
 	}
+	absent := func(t observed.Table, what string) bool {
+		if in.Live || !w.Absent[t] {
+			return false
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("pod %s: its %s not captured, not judged", id, what))
+		return true
+	}
 	eth0 := entryFields(r, "pod "+id+" eth0", podWhy)
-	if !hasPrefix(w.Eth0.Addrs, p.Dst) {
-		eth0.differ("address", p.Dst.String(), orNone(prefixesText(w.Eth0.Addrs)))
+	if !absent(observed.TableAddrs, "addresses (eth0 address and MTU)") {
+		if !hasPrefix(w.Eth0.Addrs, p.Dst) {
+			eth0.differ("address", p.Dst.String(), orNone(prefixesText(w.Eth0.Addrs)))
+		}
+		if mtu.MTU != 0 && w.Eth0.MTU != 0 && w.Eth0.MTU != mtu.MTU {
+			eth0.differBecause("mtu", strconv.Itoa(mtu.MTU), strconv.Itoa(w.Eth0.MTU), mtu.Why)
+		}
 	}
-	if wantMTU != 0 && w.Eth0.MTU != 0 && w.Eth0.MTU != wantMTU {
-		eth0.differBecause("mtu", strconv.Itoa(wantMTU), strconv.Itoa(w.Eth0.MTU),
-			"a pod's MTU is the vxlan.calico MTU so that encapsulated packets fit the underlay")
-	}
-	routes := entryFields(r, "pod "+id+" route", podWhy)
-	if !hasPodRoute(w.Routes, netip.PrefixFrom(gw, 32), netip.Addr{}) {
-		routes.missing(expect.PodGateway + " dev eth0 scope link")
-	}
-	if !hasPodRoute(w.Routes, netip.MustParsePrefix("0.0.0.0/0"), gw) {
-		routes.missing("default via " + expect.PodGateway + " dev eth0")
+	if !absent(observed.TableRoutes, "routes") {
+		routes := entryFields(r, "pod "+id+" route", podWhy)
+		if !hasPodRoute(w.Routes, netip.PrefixFrom(gw, 32), netip.Addr{}) {
+			routes.missing(expect.PodGateway + " dev eth0 scope link")
+		}
+		if !hasPodRoute(w.Routes, netip.MustParsePrefix("0.0.0.0/0"), gw) {
+			routes.missing("default via " + expect.PodGateway + " dev eth0")
+		}
 	}
 
 	host := p.Dev

@@ -15,11 +15,32 @@ import (
 // routesBlocks: every block route as docs/dataplane.md says, local blocks blackholed, and no route
 // inside a pool that no affinity explains. Pod routes belong to routes.pods.
 func routesBlocks(_ context.Context, in *Inputs) []*report.Node {
+	if why := ownershipNotCaptured(in); why != "" {
+		return skipAll(in, why)
+	}
 	return perNode(in, []observed.Table{observed.TableRoutes}, judgeBlockRoutes)
 }
 
+// ownershipNotCaptured says why block ownership is unknown: a capture whose cluster.yaml holds
+// no BlockAffinity or IPAMBlock object. A live lab has them or is broken.
+func ownershipNotCaptured(in *Inputs) string {
+	if in.Live || in.Facts.StatesOwnership() {
+		return ""
+	}
+	return "no BlockAffinity or IPAMBlock objects captured: block ownership is unknown (add `kubectl get blockaffinities.crd.projectcalico.org,ipamblocks.crd.projectcalico.org -o yaml` to cluster.yaml)"
+}
+
+// skipAll skips every node of the expectation with the reason.
+func skipAll(in *Inputs, why string) []*report.Node {
+	out := make([]*report.Node, 0, len(in.Expect.Nodes))
+	for _, e := range in.Expect.Nodes {
+		out = append(out, &report.Node{Node: e.Name(), Status: report.Skipped, Reason: why})
+	}
+	return out
+}
+
 func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node) {
-	u := findUnderlay(e, s, r)
+	u := findUnderlay(e, s)
 	podDsts := make(map[netip.Prefix]bool, len(e.PodRoutes))
 	for _, p := range e.PodRoutes {
 		podDsts[p.Dst] = true
@@ -38,6 +59,14 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 	}
 
 	routes, problems := e.Routes()
+	if u.Dev == "" {
+		for i := range routes {
+			if routes[i].Underlay {
+				r.Notes = append(r.Notes, fmt.Sprintf("%s: routes via the underlay accept any device", underlayNotCaptured(e)))
+				break
+			}
+		}
+	}
 	stale := keyedDiff[netip.Prefix, *expect.Route, *observed.Route]{
 		key:      func(want *expect.Route) netip.Prefix { return want.Dst },
 		foundKey: func(got *observed.Route) netip.Prefix { return got.Dst },
@@ -78,14 +107,65 @@ func judgeBlockRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 		r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: p.Entry, Reason: p.Reason})
 	}
 	for _, got := range stale {
+		if b, ok := in.Expect.ContestedBlock(got.Dst); ok {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s not judged: the owner of %s is not settled (%s; see ipam.affinities)",
+				formatRoute(got), b.CIDR, strings.Join(b.Claims, ", ")))
+			continue
+		}
 		if ok, why := isTolerated(e.ToleratedTo(got.Dst), got, u.Dev); ok {
 			continue
 		} else if why != "" {
 			unexpectedEntry(r, got.Dst.String(), formatRoute(got), why)
 			continue
 		}
+		if got.Dst.IsSingleIP() && judgeHostRoute(in, e, got, u.Dev, r) {
+			continue
+		}
 		unexpectedEntry(r, got.Dst.String(), formatRoute(got), unexpectedBlockReason(in.Expect, e, got.Dst))
 	}
+}
+
+// judgeHostRoute judges a /32 no block explains. When the facts say a pod on another node holds
+// the address (a Pod object, or the allocation of the IPAMBlock holding it), it is that pod's
+// borrowed address, routed to its node as a block of that node would be. When nothing says who
+// holds it and the facts are not complete for it (a capture without that block's allocations),
+// it is reported unattributed. It reports false when the route is stale, for the caller to say.
+func judgeHostRoute(in *Inputs, e *expect.Node, got *observed.Route, parent string, r *report.Node) bool {
+	ip := got.Dst.Addr()
+	holder, host := "", ""
+	for _, p := range in.Facts.Pods {
+		if p.IP == ip {
+			holder, host = "pod "+podID(p.Namespace, p.Name), p.Node
+			break
+		}
+	}
+	b, haveBlock := in.Facts.BlockOf(ip)
+	if host == "" && haveBlock {
+		if a, ok := b.Allocation(ip); ok && a.IsPod() && a.Node != "" {
+			holder, host = a.Holder(), a.Node
+		}
+	}
+	switch {
+	case host == "" && (in.Live || haveBlock && b.AllocationsKnown):
+		return false // complete facts: nobody holds it
+	case host == "":
+		r.Notes = append(r.Notes, fmt.Sprintf("UNATTRIBUTED %s: no pod in the facts holds %s and no IPAMBlock allocations for it were captured (not judged stale)",
+			formatRoute(got), ip))
+		return true
+	case host == e.Name():
+		return false // a local pod's address is routed through its veth (routes.pods)
+	}
+	want, problem := e.HostRouteVia(ip, host)
+	if problem != "" {
+		r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: got.Dst.String(), Reason: problem})
+		return true
+	}
+	why := fmt.Sprintf("%s on %s holds %s: Calico routes a pod's address to the node that hosts it; %s",
+		holder, host, ip, want.Why().Text(parent))
+	diffRoute(&want, got, parent, func(field, w, g string) {
+		r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: got.Dst.String(), Field: field, Expected: w, Found: g, Reason: why})
+	})
+	return true
 }
 
 // diffRoute compares a route field by field and calls differ for each field that differs;
@@ -225,6 +305,6 @@ func unexpectedBlockReason(c *expect.Cluster, e *expect.Node, dst netip.Prefix) 
 			return fmt.Sprintf("%s is %s's block and already has its route: a second route to it is stale", dst, b.Owner.Name)
 		}
 	}
-	return fmt.Sprintf("no node owns a confirmed block %s in pool %s: a route inside a pool that no affinity explains is stale (a released block, a deleted node)",
+	return fmt.Sprintf("no node owns a confirmed block %s in pool %s (no BlockAffinity or IPAMBlock gives it to a known node): a route inside a pool that no block owner explains is stale (a released block, a deleted node)",
 		dst, pool.Name)
 }

@@ -65,10 +65,50 @@ func judgePodRoutes(in *Inputs, e *expect.Node, s *observed.Node, r *report.Node
 		},
 	}.run(r, e.PodRoutes, candidates)
 	for _, got := range stale {
-		reason := fmt.Sprintf("no pod in the facts has %s on %s: a route via a pod veth for a pod that is gone is stale", got.Dst.Addr(), e.Name())
 		if want[got.Dst] {
-			reason = fmt.Sprintf("%s already has its pod route: a second route to it is stale", got.Dst.Addr())
+			unexpectedEntry(r, got.Dst.String(), formatRoute(got), fmt.Sprintf("%s already has its pod route: a second route to it is stale", got.Dst.Addr()))
+			continue
 		}
-		unexpectedEntry(r, got.Dst.String(), formatRoute(got), reason)
+		judgeUnknownPodRoute(in, e, got, r)
 	}
+}
+
+// judgeUnknownPodRoute judges a pod route to an address no pod in the facts holds on this node.
+// It is stale only when the facts are complete for it: a live lab, or the allocations of the
+// IPAMBlock that holds the address. Otherwise nothing says its pod is gone: the route is
+// reported unattributed, and does not fail the check.
+func judgeUnknownPodRoute(in *Inputs, e *expect.Node, got *observed.Route, r *report.Node) {
+	ip := got.Dst.Addr()
+	stale := func(why string) { unexpectedEntry(r, got.Dst.String(), formatRoute(got), why) }
+	for _, p := range in.Facts.Pods {
+		if p.IP == ip && p.Node != e.Name() {
+			stale(fmt.Sprintf("the facts place pod %s with IP %s on %s, not on %s: a route via a local pod veth to it is stale",
+				podID(p.Namespace, p.Name), ip, p.Node, e.Name()))
+			return
+		}
+	}
+	if b, ok := in.Facts.BlockOf(ip); ok && b.AllocationsKnown {
+		a, held := b.Allocation(ip)
+		switch {
+		case !held:
+			stale(fmt.Sprintf("IPAMBlock %s allocates no %s: a route via a pod veth to a free address is stale", b.CIDR, ip))
+		case !a.IsPod():
+			stale(fmt.Sprintf("IPAMBlock %s allocates %s to the %s, not to a pod: a route via a pod veth to it is stale", b.CIDR, ip, a.Holder()))
+		case a.Node != "" && a.Node != e.Name():
+			stale(fmt.Sprintf("IPAMBlock %s allocates %s to %s on %s, not on %s: a route via a local pod veth to it is stale", b.CIDR, ip, a.Holder(), a.Node, e.Name()))
+		case got.Dev != expect.PodInterface(a.Namespace, a.Pod):
+			stale(fmt.Sprintf("IPAMBlock %s allocates %s to %s, whose host veth is %s: a route via %s is stale",
+				b.CIDR, ip, a.Holder(), expect.PodInterface(a.Namespace, a.Pod), orNone(got.Dev)))
+		default:
+			r.Notes = append(r.Notes, fmt.Sprintf("%s is %s's (IPAMBlock %s allocation; no Pod object for it in the facts): its route via %s is accounted for",
+				ip, a.Holder(), b.CIDR, got.Dev))
+		}
+		return
+	}
+	if in.Live {
+		stale(fmt.Sprintf("no pod in the facts has %s on %s: a route via a pod veth for a pod that is gone is stale", ip, e.Name()))
+		return
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("UNATTRIBUTED %s: no pod in the facts holds %s and no IPAMBlock allocations for it were captured, so nothing says its pod is gone (not judged stale)",
+		formatRoute(got), ip))
 }

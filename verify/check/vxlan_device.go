@@ -26,11 +26,15 @@ func judgeVXLANDevice(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 		}
 		return
 	}
-	u := findUnderlay(e, s, r)
+	u := findUnderlay(e, s)
 	f := entryFields(r, expect.VXLANDevice, vxlanWhy(in, e))
 	if !present {
-		f.missing(fmt.Sprintf("vxlan id %d local %s dev %s dstport %d nolearning mtu %d address %s",
-			d.VNI, d.Local, orUnderlay(u.Dev), d.Port, d.MTU(u.MTU), d.MAC))
+		mtu := ""
+		if u.MTU != 0 {
+			mtu = fmt.Sprintf(" mtu %d", d.MTU(u.MTU))
+		}
+		f.missing(fmt.Sprintf("vxlan id %d local %s dev %s dstport %d nolearning%s address %s",
+			d.VNI, d.Local, orUnderlay(u.Dev), d.Port, mtu, d.MAC))
 		return
 	}
 	if link.Kind != "" && link.Kind != "vxlan" {
@@ -39,9 +43,13 @@ func judgeVXLANDevice(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 	if !link.Up {
 		f.differ("state", "up", "down")
 	}
-	if link.MTU != 0 && link.MTU != d.MTU(u.MTU) {
+	switch {
+	case link.MTU == 0:
+	case u.MTU == 0:
+		r.Notes = append(r.Notes, fmt.Sprintf("cannot judge the vxlan.calico MTU %d: %s", link.MTU, underlayNotCaptured(e)))
+	case link.MTU != d.MTU(u.MTU):
 		f.differBecause("mtu", strconv.Itoa(d.MTU(u.MTU)), strconv.Itoa(link.MTU),
-			fmt.Sprintf("VXLAN costs %d bytes: %d on a %d underlay", expect.VXLANOverhead, d.MTU(u.MTU), u.MTU))
+			fmt.Sprintf("VXLAN costs %d bytes: %d on %s's MTU %d", expect.VXLANOverhead, d.MTU(u.MTU), u.Dev, u.MTU))
 	}
 	if link.MAC != "" && !strings.EqualFold(link.MAC, d.MAC) {
 		f.differBecause("mac", d.MAC, link.MAC, macWhy(e))

@@ -26,10 +26,10 @@ const (
 	VXLANPort   = 4789
 	// VXLANOverhead is what VXLAN encapsulation costs: the device MTU is the underlay's minus this.
 	VXLANOverhead = 50
-	// DefaultUnderlayMTU is assumed when the parent interface's MTU is not in the node state.
-	DefaultUnderlayMTU = 1500
 	// IPIPDevice is the IP-in-IP tunnel device.
 	IPIPDevice = "tunl0"
+	// IPIPOverhead is what IP-in-IP encapsulation costs: tunl0's MTU is the underlay's minus this.
+	IPIPOverhead = 20
 	// PodHostMAC is the MAC of every host-side cali interface.
 	PodHostMAC = "ee:ee:ee:ee:ee:ee"
 	// PodGateway is the link-local next hop every pod routes through.
@@ -86,8 +86,11 @@ type Cluster struct {
 	Nodes []*Node
 	// Pools are the facts' pools.
 	Pools []facts.Pool
-	// Blocks are the confirmed, non-deleted affinities whose owner is a known node, by address.
+	// Blocks are the blocks the facts give one known node (facts.Ownership), by address.
 	Blocks []Block
+	// Contested are the blocks whose owner the facts do not settle (two owners, BlockAffinity
+	// and IPAMBlock disagreeing): no route to them can be expected.
+	Contested []facts.OwnershipConflict
 	// VXLAN is true when any enabled pool has vxlanMode other than Never.
 	VXLAN bool
 
@@ -129,8 +132,34 @@ type Device struct {
 	MAC      string
 }
 
-// MTU is the device MTU on an underlay of the given MTU.
+// MTU is the device MTU on an underlay of the given MTU. The underlay's MTU is never assumed:
+// it comes from the node state, and where that lacks the underlay device the MTU is not judged.
 func (d *Device) MTU(underlayMTU int) int { return underlayMTU - VXLANOverhead }
+
+// ContestedBlock returns the contested block that holds p, when one does.
+func (c *Cluster) ContestedBlock(p netip.Prefix) (facts.OwnershipConflict, bool) {
+	for _, b := range c.Contested {
+		if b.CIDR.Bits() <= p.Bits() && b.CIDR.Contains(p.Addr()) {
+			return b, true
+		}
+	}
+	return facts.OwnershipConflict{}, false
+}
+
+// TunnelDevice is the device whose MTU a node's pods take: vxlan.calico when an enabled pool
+// uses VXLAN, else tunl0 when one uses IP-in-IP; "" for plain routing, where pods take the
+// underlay's MTU.
+func (c *Cluster) TunnelDevice() string {
+	if c.VXLAN {
+		return VXLANDevice
+	}
+	for i := range c.Pools {
+		if !c.Pools[i].Disabled && ipipOn(&c.Pools[i]) {
+			return IPIPDevice
+		}
+	}
+	return ""
+}
 
 // Route is one expected route. Fields that are "don't care" are said so explicitly.
 type Route struct {
@@ -262,16 +291,15 @@ func Compute(f *facts.Facts) *Cluster {
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Facts.Name < nodes[j].Facts.Name })
 	c.Nodes = nodes
 
-	for _, a := range f.Affinities {
-		if a.Deleted || a.State != "confirmed" || !a.CIDR.IsValid() {
-			continue
-		}
-		owner, ok := c.byName[a.Node]
+	owners, contested := f.Ownership()
+	c.Contested = contested
+	for _, o := range owners {
+		owner, ok := c.byName[o.Node]
 		if !ok {
 			continue
 		}
-		pool, _ := poolOf(c.Pools, a.CIDR)
-		c.Blocks = append(c.Blocks, Block{CIDR: a.CIDR.Masked(), Owner: &owner.Facts, Pool: pool})
+		pool, _ := poolOf(c.Pools, o.CIDR)
+		c.Blocks = append(c.Blocks, Block{CIDR: o.CIDR, Owner: &owner.Facts, Pool: pool})
 	}
 	sort.Slice(c.Blocks, func(i, j int) bool { return c.Blocks[i].CIDR.Addr().Less(c.Blocks[j].CIDR.Addr()) })
 
@@ -337,6 +365,23 @@ func (n *Node) RouteTo(ip netip.Addr) (Route, bool) {
 	}
 	r, problem := n.blockRoute(&blocks[i])
 	return r, problem == ""
+}
+
+// HostRouteVia is the route to one address held by a pod on another node — an address the
+// pod borrowed from a block that node does not own, which Calico routes as a /32 to the node
+// that hosts it — by the rule of the address's pool, as for a block of that node. The string
+// says why no route can be expected when the facts do not determine one.
+func (n *Node) HostRouteVia(ip netip.Addr, host string) (Route, string) {
+	m, ok := n.c.byName[host]
+	if !ok {
+		return Route{}, fmt.Sprintf("%s is not a node of the facts", host)
+	}
+	dst := netip.PrefixFrom(ip, ip.BitLen())
+	pool, ok := poolOf(n.c.Pools, dst)
+	if !ok {
+		return Route{}, fmt.Sprintf("%s is in no pool", ip)
+	}
+	return remoteBlock(&n.Facts, &Block{CIDR: dst, Owner: &m.Facts, Pool: pool})
 }
 
 func (n *Node) blockRoute(b *Block) (Route, string) {

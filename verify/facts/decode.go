@@ -2,6 +2,7 @@ package facts
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +38,10 @@ const (
 // defaultBlockSize is Calico's IPv4 block size when a pool does not say.
 const defaultBlockSize = 26
 
-// Decode reads Kubernetes objects as `kubectl get -o yaml` prints them: several YAML documents
-// and/or `kind: List` with items. IPPool, BlockAffinity, Node (Kubernetes v1 with Calico's
-// annotations, or a Calico Node) and Pod are understood; other kinds are ignored. A v1 Node and
+// Decode reads Kubernetes objects as `kubectl get -o yaml` (or `calicoctl get -o yaml`) prints
+// them: several YAML documents and/or a List (`kind: List`, `IPPoolList`, ...) with items.
+// IPPool, BlockAffinity, IPAMBlock, Node (Kubernetes v1 with Calico's annotations, or a Calico
+// Node) and Pod are understood; other kinds are ignored. A v1 Node and
 // a Calico Node of the same name become one node.
 //
 // Malformed YAML or a bad field value is a usage error (exit 2) naming file, line and field.
@@ -228,6 +230,8 @@ func DecodeObject(obj map[string]any, into *Facts) error {
 		return decodePool(o, name, into)
 	case kind == "BlockAffinity" && calico:
 		return decodeAffinity(o, into)
+	case kind == "IPAMBlock" && calico:
+		return decodeIPAMBlock(o, into)
 	case kind == "Node" && apiVersion == "v1":
 		return decodeKubeNode(o, name, into)
 	case kind == "Node" && calico:
@@ -299,6 +303,131 @@ func decodeAffinity(o object, into *Facts) error {
 	}
 	into.Affinities = append(into.Affinities, a)
 	return nil
+}
+
+// decodeIPAMBlock reads a block's CIDR, its host affinity and, when the object carries them,
+// its allocations with their attributes (docs/capture.md, "IPAMBlock").
+func decodeIPAMBlock(o object, into *Facts) error {
+	cidr, err := o.prefix(true, "spec", "cidr")
+	if err != nil || !cidr.Addr().Is4() {
+		return err
+	}
+	if cidr != cidr.Masked() {
+		return o.fail(fmt.Errorf("%s is not a block: its host bits are set (want %s)", cidr, cidr.Masked()), "spec", "cidr")
+	}
+	b := IPAMBlock{CIDR: cidr}
+	affinity, err := o.str("spec", "affinity")
+	if err != nil {
+		return err
+	}
+	// "host:<node>" for a node's block; other forms (e.g. "virtual:...") are affine to no node.
+	if host, ok := strings.CutPrefix(affinity, "host:"); ok {
+		if host == "" {
+			return o.fail(errors.New(`"host:" names no node (want host:<node name>)`), "spec", "affinity")
+		}
+		b.Node = host
+	}
+	if b.Deleted, err = o.boolean("spec", "deleted"); err != nil {
+		return err
+	}
+	if b.Allocations, b.AllocationsKnown, err = o.allocations(cidr); err != nil {
+		return err
+	}
+	if b.Contradiction, err = o.unallocated(b); err != nil {
+		return err
+	}
+	if b.Contradiction != "" {
+		b.AllocationsKnown = false
+	}
+	into.Blocks = append(into.Blocks, b)
+	return nil
+}
+
+// allocations reads spec.allocations, where entry i is null for a free address and otherwise
+// the index in spec.attributes of what holds the block's i-th address.
+func (o object) allocations(cidr netip.Prefix) ([]Allocation, bool, error) {
+	v, present := o.get("spec", "allocations")
+	if !present {
+		return nil, false, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, false, o.fail(fmt.Errorf("found %s, want a list (null or an attribute index per address)", valueKind(v)), "spec", "allocations")
+	}
+	size := 1 << (32 - cidr.Bits())
+	if len(list) > size {
+		return nil, false, o.fail(fmt.Errorf("%d entries for the %d addresses of %s", len(list), size, cidr), "spec", "allocations")
+	}
+	var attrs []any
+	if a, ok := o.get("spec", "attributes"); ok {
+		if attrs, ok = a.([]any); !ok {
+			return nil, false, o.fail(fmt.Errorf("found %s, want a list of {handle_id, secondary}", valueKind(a)), "spec", "attributes")
+		}
+	}
+	var out []Allocation
+	ip := cidr.Addr()
+	for i, entry := range list {
+		if i > 0 {
+			ip = ip.Next()
+		}
+		if entry == nil {
+			continue
+		}
+		idx, ok := wholeNumber(entry)
+		if !ok || idx < 0 || idx >= len(attrs) {
+			return nil, false, o.fail(fmt.Errorf("entry %d (%s) is %#v: want null or the index of one of the %d attributes", i, ip, entry, len(attrs)), "spec", "allocations")
+		}
+		a := Allocation{IP: ip}
+		attr, _ := attrs[idx].(map[string]any)
+		a.Handle, _ = attr["handle_id"].(string)
+		secondary, _ := attr["secondary"].(map[string]any)
+		a.Namespace, _ = secondary["namespace"].(string)
+		a.Pod, _ = secondary["pod"].(string)
+		a.Node, _ = secondary["node"].(string)
+		a.Type, _ = secondary["type"].(string)
+		out = append(out, a)
+	}
+	return out, true, nil
+}
+
+// unallocated reads spec.unallocated, the ordinals Calico holds free, and says where they
+// contradict the allocations: an address listed free that an allocation holds.
+func (o object) unallocated(b IPAMBlock) (string, error) {
+	v, present := o.get("spec", "unallocated")
+	if !present {
+		return "", nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return "", o.fail(fmt.Errorf("found %s, want a list of free ordinals", valueKind(v)), "spec", "unallocated")
+	}
+	size := 1 << (32 - b.CIDR.Bits())
+	held := make(map[netip.Addr]bool, len(b.Allocations))
+	for _, a := range b.Allocations {
+		held[a.IP] = true
+	}
+	var both []string
+	for _, entry := range list {
+		n, ok := wholeNumber(entry)
+		if !ok || n < 0 || n >= size {
+			return "", o.fail(fmt.Errorf("%#v is not an ordinal of the %d addresses of %s", entry, size, b.CIDR), "spec", "unallocated")
+		}
+		if ip := nthAddr(b.CIDR, n); held[ip] {
+			both = append(both, ip.String())
+		}
+	}
+	if len(both) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%s listed free in spec.unallocated and in use in spec.allocations", strings.Join(both, ", ")), nil
+}
+
+// nthAddr is the n-th address of an IPv4 block.
+func nthAddr(block netip.Prefix, n int) netip.Addr {
+	b := block.Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) + uint32(n)
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
 }
 
 func decodeKubeNode(o object, name string, into *Facts) error {
@@ -482,27 +611,35 @@ func (o object) integer(path ...string) (int, bool, error) {
 	if !ok {
 		return 0, false, nil
 	}
+	if n, ok := wholeNumber(v); ok {
+		return n, true, nil
+	}
+	return 0, false, o.fail(fmt.Errorf("%#v is not a whole number", v), path...)
+}
+
+// wholeNumber converts the number types yaml, encoding/json and client-go produce.
+func wholeNumber(v any) (int, bool) {
 	switch n := v.(type) {
 	case int:
-		return n, true, nil
+		return n, true
 	case int64:
 		if n >= math.MinInt32 && n <= math.MaxInt32 {
-			return int(n), true, nil
+			return int(n), true
 		}
 	case uint64:
 		if n <= math.MaxInt32 {
-			return int(n), true, nil
+			return int(n), true
 		}
 	case float64:
 		if n == math.Trunc(n) && math.Abs(n) <= math.MaxInt32 {
-			return int(n), true, nil
+			return int(n), true
 		}
 	case json.Number:
 		if i, err := n.Int64(); err == nil && i >= math.MinInt32 && i <= math.MaxInt32 {
-			return int(i), true, nil
+			return int(i), true
 		}
 	}
-	return 0, false, o.fail(fmt.Errorf("%#v is not a whole number", v), path...)
+	return 0, false
 }
 
 // prefix reads an address with its prefix length, e.g. 10.10.10.11/24 (the host bits are

@@ -13,7 +13,10 @@ type Facts struct {
 	Pools      []Pool
 	Nodes      []Node
 	Affinities []BlockAffinity
-	Pods       []Pod
+	// Blocks are the IPAMBlock objects: block ownership beside or instead of Affinities, and
+	// the addresses in use in each block.
+	Blocks []IPAMBlock
+	Pods   []Pod
 }
 
 // Pool is a Calico IPPool.
@@ -45,6 +48,34 @@ type BlockAffinity struct {
 	State   string // "confirmed", "pending", "pendingDeletion"
 	Deleted bool
 }
+
+// IPAMBlock is a Calico IPAM block as its IPAMBlock object states it.
+type IPAMBlock struct {
+	CIDR netip.Prefix
+	// Node is the host of spec.affinity "host:<node>"; "" when the block is affine to no host.
+	Node    string
+	Deleted bool
+	// AllocationsKnown is true when the object carries spec.allocations: then Allocations are
+	// every address in use in the block, and an address not among them is free.
+	AllocationsKnown bool
+	Allocations      []Allocation
+	// Contradiction says how spec.unallocated contradicts spec.allocations (an address both in
+	// use and free); "" when they agree or unallocated is absent. A block that contradicts
+	// itself does not make the facts complete (AllocationsKnown is then false).
+	Contradiction string
+}
+
+// Allocation is one address in use in a block, with what its attributes say of its holder.
+type Allocation struct {
+	IP     netip.Addr
+	Handle string // attributes[].handle_id, e.g. k8s-pod-network.<container id>
+	// From attributes[].secondary: a pod's namespace, name and node; or the node and the type
+	// ("vxlanTunnelAddress", "ipipTunnelAddress") of a tunnel address.
+	Namespace, Pod, Node, Type string
+}
+
+// IsPod reports whether the allocation names the pod holding the address.
+func (a Allocation) IsPod() bool { return a.Pod != "" }
 
 // Pod is a pod with its IP.
 type Pod struct {

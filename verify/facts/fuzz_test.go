@@ -11,7 +11,7 @@ import (
 // FuzzDecode: whatever a cluster.yaml holds, Decode returns facts or a usage error; it never
 // panics and never returns another kind of error.
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"cluster-crd-v1.yaml", "cluster-v3.yaml"} {
+	for _, name := range []string{"cluster-crd-v1.yaml", "cluster-v3.yaml", "ipamblocks-crd-v1.yaml", "calicoctl-v3.yaml"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

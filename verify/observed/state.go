@@ -165,6 +165,9 @@ type PodWiring struct {
 	HostIface string // the cali... end on the node
 	Eth0      Link   // the pod's eth0 with its addresses
 	Routes    []Route
+	// Absent names the pod's tables (TableAddrs, TableRoutes) the source did not collect — a
+	// capture without the pod's ip-addr.txt or ip-route.txt — so that they are not judged.
+	Absent map[Table]bool
 }
 
 // Switch is the normalised switch: cEOS read with scrapligo or the netns switch read with netlink.
