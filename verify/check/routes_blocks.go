@@ -162,8 +162,12 @@ func judgeHostRoute(in *Inputs, e *expect.Node, got *observed.Route, parent stri
 	}
 	why := fmt.Sprintf("%s on %s holds %s: Calico routes a pod's address to the node that hosts it; %s",
 		holder, host, ip, want.Why().Text(parent))
-	diffRoute(&want, got, parent, func(field, w, g string) {
-		r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: got.Dst.String(), Field: field, Expected: w, Found: g, Reason: why})
+	diffRoute(&want, got, parent, func(field, w, g, because string) {
+		reason := why
+		if because != "" {
+			reason = because + "; " + why
+		}
+		r.Findings = append(r.Findings, report.Finding{Kind: report.Different, Entry: got.Dst.String(), Field: field, Expected: w, Found: g, Reason: reason})
 	})
 	return true
 }
