@@ -227,8 +227,9 @@ func (g *gathered) absent(what, why string) report.Finding {
 	if expected == "" {
 		expected = what + " read from the running lab"
 	}
-	return report.Finding{Kind: report.Missing, Entry: what, Expected: expected, Found: why,
-		Reason: g.src + " is live: a running lab yields every input its checks need, so one that is not there means the lab is broken or half-built"}
+	return report.Finding{Kind: report.Missing, Entry: what, Expected: expected,
+		Found:  strings.TrimSuffix(why, ": "+source.ErrAbsent.Error()), // absent from a live lab, not from a source
+		Reason: "a live lab yields every input its checks need: without this one the lab is broken or half-built"}
 }
 
 // failUnread fails, on a live source, the nodes a check skipped because the source could not
