@@ -165,12 +165,12 @@ func runCheck(ctx context.Context, c check.Check, g *gathered) *report.Check {
 	start := time.Now()
 	res := &report.Check{ID: c.ID, Title: c.Title}
 	if why := g.in.Missing(c.Needs); why != "" {
-		target, what, lacking := g.lackingFor(c.Needs)
+		n, lacking := g.lackingFor(c.Needs)
 		if !lacking {
 			res.Status, res.Reason = report.Skipped, why
 			return res
 		}
-		res.Nodes = []*report.Node{{Node: target, Findings: []report.Finding{g.absent(what, why)}}}
+		res.Nodes = []*report.Node{n}
 	} else {
 		res.Nodes = c.Run(ctx, g.in)
 		if g.live {
@@ -194,41 +194,44 @@ type gathered struct {
 	unread map[string]string
 }
 
-// lackingFor returns, for a check whose inputs are missing, the first one a live source
-// should have yielded: the target its failure is reported on and what the input is. It
-// returns false when what is missing does not apply (no lab, a lab without a switch, a source
-// that cannot send traffic): those checks are skipped on any source.
-func (g *gathered) lackingFor(n check.Need) (target, what string, ok bool) {
+// liveInputs are the inputs a live source must yield besides the node tables, in the order a
+// check that lacks several names them.
+var liveInputs = []struct {
+	need            check.Need
+	entry, expected string
+}{
+	{check.NeedSwitch, "switch", "the switch's ports, SVIs and routes"},
+	{check.NeedFacts, "cluster facts", "the cluster's IP pools, nodes, block affinities and pods"},
+	{check.NeedTopology, "node run states", "the run state of every lab node"},
+}
+
+// lackingFor returns, for a check whose inputs are missing, the failed result that names the
+// first one a live source should have yielded. It returns false when what is missing does not
+// apply (no lab, a lab without a switch, a source that cannot send traffic): those checks are
+// skipped on any source.
+func (g *gathered) lackingFor(n check.Need) (*report.Node, bool) {
 	if n&check.NeedLab != 0 && g.in.Lab == nil {
-		return "", "", false
+		return nil, false
 	}
-	for _, need := range []check.Need{check.NeedSwitch, check.NeedFacts, check.NeedTopology} {
-		if n&need == 0 || g.lacking[need] == "" {
+	for _, in := range liveInputs {
+		why := g.lacking[in.need]
+		if n&in.need == 0 || why == "" {
 			continue
 		}
-		switch need {
-		case check.NeedSwitch:
-			return g.in.Lab.Switch.Name, "switch " + g.in.Lab.Switch.Name, true
-		case check.NeedFacts:
-			return check.Cluster, "cluster facts", true
-		default:
-			return check.Cluster, "node run states", true
+		target, entry := check.Cluster, in.entry
+		if in.need == check.NeedSwitch {
+			target = g.in.Lab.Switch.Name
+			entry += " " + target
 		}
+		return &report.Node{Node: target, Findings: []report.Finding{absent(entry, in.expected, why)}}, true
 	}
-	return "", "", false
+	return nil, false
 }
 
 // absent is the finding for an input a live source did not yield.
-func (g *gathered) absent(what, why string) report.Finding {
-	expected := map[string]string{
-		"cluster facts":   "the cluster's IP pools, nodes, block affinities and pods",
-		"node run states": "the run state of every lab node",
-	}[what]
-	if expected == "" {
-		expected = what + " read from the running lab"
-	}
-	return report.Finding{Kind: report.Missing, Entry: what, Expected: expected,
-		Found:  strings.TrimSuffix(why, ": "+source.ErrAbsent.Error()), // absent from a live lab, not from a source
+func absent(entry, expected, why string) report.Finding {
+	return report.Finding{Kind: report.Missing, Entry: entry, Expected: expected,
+		Found:  strings.TrimSuffix(why, ": "+source.ErrAbsent.Error()), // absent from the lab, not from a file
 		Reason: "a live lab yields every input its checks need: without this one the lab is broken or half-built"}
 }
 
@@ -243,7 +246,7 @@ func (g *gathered) failUnread(c check.Check, res *report.Check) {
 			continue
 		}
 		n.Status, n.Reason = "", ""
-		n.Findings = append(n.Findings, g.absent(n.Node+"'s tables", why))
+		n.Findings = append(n.Findings, absent(n.Node+"'s tables", "the node's tables, read from the running node", why))
 	}
 	in := g.in
 	if c.Needs&check.NeedNodes == 0 || in.Lab == nil || in.Expect == nil {
