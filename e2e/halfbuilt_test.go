@@ -44,15 +44,7 @@ func TestVerifyHalfBuiltLab(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file, name := renamedLab(t, "calico-overlay")
-			t.Cleanup(func() {
-				if code, _, stderr := run(t, "destroy", "--lab-file", file); code != 0 {
-					t.Errorf("destroy: exit %d\n%s", code, stderr)
-				}
-				out, _ := exec.Command("ip", "netns", "list").Output()
-				if strings.Contains(string(out), name) {
-					t.Errorf("namespaces of %s left behind:\n%s", name, out)
-				}
-			})
+			destroyAtEnd(t, file, name)
 			cmd := exec.Command(os.Args[0], "deploy", "--lab-file", file)
 			cmd.Env = append(os.Environ(), cliEnv+"=1")
 			if tc.killAfter != "" {

@@ -83,7 +83,7 @@ type Finding struct {
 // checks by theirs: a check that passed on three nodes and skipped the fourth is a passed
 // check, and a skipped node.
 type Summary struct {
-	Passed, Failed, Skipped int
+	Counts // checks by status
 	// Partial counts the checks that judged some targets and skipped others; each is also
 	// counted as passed or failed.
 	Partial int
@@ -95,18 +95,22 @@ type Counts struct {
 	Passed, Failed, Skipped int
 }
 
+func (n *Counts) add(st Status) {
+	switch st {
+	case Passed:
+		n.Passed++
+	case Failed:
+		n.Failed++
+	default:
+		n.Skipped++
+	}
+}
+
 // Summary counts the report's checks and their targets by status.
 func (r *Report) Summary() Summary {
 	var s Summary
 	for _, c := range r.Checks {
-		switch c.Status {
-		case Passed:
-			s.Passed++
-		case Failed:
-			s.Failed++
-		default:
-			s.Skipped++
-		}
+		s.add(c.Status)
 		if c.Partial() {
 			s.Partial++
 		}
@@ -155,14 +159,7 @@ func (r *Report) Check(id string) (*Check, bool) {
 func (c *Check) Counts() Counts {
 	var n Counts
 	for _, t := range c.Nodes {
-		switch t.Status {
-		case Passed:
-			n.Passed++
-		case Failed:
-			n.Failed++
-		default:
-			n.Skipped++
-		}
+		n.add(t.Status)
 	}
 	return n
 }
