@@ -79,6 +79,16 @@ func deployCNILab(t *testing.T) (file, name string) {
 	testenv.RequireLab(t, "ip")
 	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
 	file, name = renamedLab(t, "calico-overlay")
+	destroyAtEnd(t, file, name)
+	if code, _, stderr := run(t, "deploy", "--lab-file", file); code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	return file, name
+}
+
+// destroyAtEnd destroys the lab of file when the test ends, and checks that no namespace of it
+// is left.
+func destroyAtEnd(t *testing.T, file, name string) {
 	t.Cleanup(func() {
 		if code, _, stderr := run(t, "destroy", "--lab-file", file); code != 0 {
 			t.Errorf("destroy: exit %d\n%s", code, stderr)
@@ -88,10 +98,6 @@ func deployCNILab(t *testing.T) (file, name string) {
 			t.Errorf("namespaces of %s left behind:\n%s", name, out)
 		}
 	})
-	if code, _, stderr := run(t, "deploy", "--lab-file", file); code != 0 {
-		t.Fatalf("deploy: exit %d\n%s", code, stderr)
-	}
-	return file, name
 }
 
 // appliedRE is what break prints: "<fault> on <node>: <entry>".

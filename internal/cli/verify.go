@@ -28,6 +28,7 @@ type verifyFlags struct {
 	junitFile string
 	wait      time.Duration
 	provider  string
+	strict    bool
 }
 
 // The --output formats.
@@ -46,15 +47,21 @@ missing, unexpected and different entries are reported separately, each with why
   knetlab verify --from DIR   a capture (cluster.yaml and nodes/<node>/*.txt) of any Calico cluster;
                               add <lab> or --lab-file to also check the switch and pools against the lab
 
-A check whose inputs are absent (no FDB file for a node, no switch in a capture) is skipped with
-the reason, never passed. Checks (docs/verify.md says what each compares):
+Verdicts (docs/verify.md, "Verdicts"): a live lab must yield every input its checks need, so a
+node, table, datastore or switch that is not there FAILS them (the lab is broken or half-built).
+In a capture an absent file was not captured: what needs it is skipped with the reason, never
+passed. A check that judged some nodes and skipped others is PART (partial), not PASS.
+Checks (docs/verify.md says what each compares):
 ` + wrapList(checkid.All, "  ", 96) + `
 
-Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usage or input
-(an unknown --check, a malformed cluster.yaml) · 3 the environment is missing something.`,
+Exit codes: 0 all checks passed (skips allowed, unless --strict) · 1 a check failed, or with
+--strict anything was skipped · 2 bad usage or input (an unknown --check, a malformed
+cluster.yaml, a capture with nothing to judge against: no cluster.yaml, or no pools or nodes in
+it) · 3 the environment is missing something.`,
 		Example: `  knetlab verify --from ./capture
   knetlab verify --from ./capture --check routes.blocks,vxlan.fdb --output json
   knetlab verify calico-overlay --from ./capture --junit-file verify.xml
+  knetlab verify --from ./capture --strict     # CI: what was not captured is not a pass
   sudo knetlab verify calico-overlay --wait 2m`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeLabs,
@@ -68,6 +75,7 @@ Exit codes: 0 all checks passed (skips allowed) · 1 a check failed · 2 bad usa
 	c.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text, json or junit")
 	c.Flags().StringVar(&f.junitFile, "junit-file", "", "also write a JUnit report to this file (atomically)")
 	c.Flags().DurationVar(&f.wait, "wait", 0, "re-run failing checks until they pass or this much time has passed (e.g. 2m)")
+	c.Flags().BoolVar(&f.strict, "strict", false, "exit 1 when any check or node was skipped (for CI over captures: what was not judged is not passed)")
 	registerProviderFlag(c, &f.provider, reg)
 	_ = c.RegisterFlagCompletionFunc("check", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return checkid.All, cobra.ShellCompDirectiveNoFileComp
@@ -139,7 +147,29 @@ func runVerify(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *ve
 	if n := rep.Failed(); n > 0 {
 		return &exitcode.CheckError{Failed: n}
 	}
+	if checks, nodes := rep.Skips(); f.strict && checks+nodes > 0 {
+		// The report is printed; say why it does not count as a pass, and exit 1.
+		fmt.Fprintf(s.Err, "verify --strict: %s; a skip is not a pass\n", skipWords(checks, nodes))
+		return &exitcode.CheckError{}
+	}
 	return nil
+}
+
+// skipWords says "2 checks skipped, 1 node skipped" for --strict, leaving out what is zero.
+func skipWords(checks, nodes int) string {
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		noun string
+	}{{checks, "check"}, {nodes, "node"}} {
+		switch {
+		case p.n == 1:
+			parts = append(parts, "1 "+p.noun+" skipped")
+		case p.n > 1:
+			parts = append(parts, fmt.Sprintf("%d %ss skipped", p.n, p.noun))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // wrapList joins items with commas into lines of at most width characters.

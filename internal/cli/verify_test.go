@@ -13,6 +13,7 @@ import (
 	"github.com/knetlab/knetlab/verify/capture"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/expect/expecttest"
+	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 )
 
@@ -54,6 +55,12 @@ func TestVerifyUsage(t *testing.T) {
 // changes it, and returns the directory.
 func writeCapture(t *testing.T, breakNode func(map[string]*observed.Node)) string {
 	t.Helper()
+	return writeCaptureOf(t, nil, breakNode)
+}
+
+// writeCaptureOf is writeCapture with the cluster facts changed by breakFacts first.
+func writeCaptureOf(t *testing.T, breakFacts func(*facts.Facts), breakNode func(map[string]*observed.Node)) string {
+	t.Helper()
 	f := expecttest.Lesson06()
 	c := expect.Compute(f)
 	nodes := map[string]*observed.Node{}
@@ -64,6 +71,9 @@ func writeCapture(t *testing.T, breakNode func(map[string]*observed.Node)) strin
 	}
 	if breakNode != nil {
 		breakNode(nodes)
+	}
+	if breakFacts != nil {
+		breakFacts(f)
 	}
 	dir := t.TempDir()
 	if err := capture.Write(dir, f, list); err != nil {
@@ -88,6 +98,12 @@ func TestVerifyCapture(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(malformed, "cluster.yaml"), []byte("apiVersion: v1\nkind: List\nitems:\n  - kind: IPPool\n    spec: [\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	nodesOnly := writeCapture(t, nil)
+	if err := os.Remove(filepath.Join(nodesOnly, "cluster.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	noPools := writeCaptureOf(t, func(f *facts.Facts) { f.Pools = nil }, nil)
+	noNodes := writeCaptureOf(t, func(f *facts.Facts) { f.Nodes = nil }, nil)
 
 	tests := []struct {
 		name       string
@@ -106,6 +122,18 @@ func TestVerifyCapture(t *testing.T) {
 			[]string{"PASS  vxlan.neigh", "PASS  vxlan.fdb", "2 checks: 2 passed"}, []string{"routes.blocks"}, nil},
 		{"node without FDB file is skipped", []string{"verify", "--from", noFDB, "--check", "vxlan.fdb"}, exitcode.OK,
 			[]string{"k01-worker3 skipped: no fdb table"}, nil, nil},
+		{"--strict turns a skipped node into exit 1", []string{"verify", "--from", noFDB, "--check", "vxlan.fdb", "--strict"}, exitcode.CheckFailed,
+			[]string{"k01-worker3 skipped: no fdb table"}, nil, []string{"--strict", "1 node skipped"}},
+		{"--strict turns a skipped check into exit 1", []string{"verify", "--from", healthy, "--check", "routes.blocks,switch.ports", "--strict"}, exitcode.CheckFailed,
+			[]string{"PASS  routes.blocks", "SKIP  switch.ports"}, nil, []string{"--strict", "1 check skipped"}},
+		{"--strict passes when nothing is skipped", []string{"verify", "--from", healthy, "--check", "routes.blocks,vxlan.fdb", "--strict"}, exitcode.OK,
+			[]string{"PASS  routes.blocks", "PASS  vxlan.fdb"}, nil, nil},
+		{"capture without cluster.yaml exits 2", []string{"verify", "--from", nodesOnly}, exitcode.Usage,
+			nil, nil, []string{"no cluster.yaml", "nothing to judge"}},
+		{"cluster.yaml without pools exits 2", []string{"verify", "--from", noPools}, exitcode.Usage,
+			nil, nil, []string{"no IP pool", "nothing to judge"}},
+		{"cluster.yaml without nodes exits 2", []string{"verify", "--from", noNodes}, exitcode.Usage,
+			nil, nil, []string{"no node", "nothing to judge"}},
 		{"malformed cluster.yaml exits 2 naming file and line", []string{"verify", "--from", malformed}, exitcode.Usage,
 			nil, nil, []string{"cluster.yaml", ":5"}},
 		{"missing capture dir", []string{"verify", "--from", filepath.Join(healthy, "nope")}, exitcode.Usage, nil, nil, []string{"does not exist"}},

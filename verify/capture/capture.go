@@ -145,6 +145,10 @@ func OpenContext(ctx context.Context, dir string) (source.Source, error) {
 // Describe names the source for reports.
 func (c *Capture) Describe() string { return "capture " + c.dir }
 
+// Live implements source.Live: a capture is files someone chose to collect, so what it lacks
+// was not captured (skipped), not missing from the cluster.
+func (c *Capture) Live() bool { return false }
+
 // Facts returns what cluster.yaml says, or an ErrAbsent error when the capture has none.
 func (c *Capture) Facts(context.Context) (*facts.Facts, error) {
 	if c.facts == nil {

@@ -19,7 +19,17 @@ type jsonReport struct {
 	Checks          []jsonCheck `json:"checks"`
 }
 
+// jsonSummary counts checks by status; partial and nodes came later in schema version 1.
 type jsonSummary struct {
+	Passed  int        `json:"passed"`
+	Failed  int        `json:"failed"`
+	Skipped int        `json:"skipped"`
+	Partial int        `json:"partial"`
+	Nodes   jsonCounts `json:"nodes"`
+}
+
+// jsonCounts counts targets (nodes, the switch, the cluster) by status.
+type jsonCounts struct {
 	Passed  int `json:"passed"`
 	Failed  int `json:"failed"`
 	Skipped int `json:"skipped"`
@@ -30,6 +40,10 @@ type jsonCheck struct {
 	Title              string     `json:"title"`
 	Status             Status     `json:"status"`
 	Reason             string     `json:"reason,omitempty"`
+	Passed             int        `json:"passed"`
+	Failed             int        `json:"failed"`
+	Skipped            int        `json:"skipped"`
+	Partial            bool       `json:"partial"`
 	DurationSeconds    float64    `json:"durationSeconds"`
 	PassedAfterSeconds *float64   `json:"passedAfterSeconds,omitempty"`
 	Nodes              []jsonNode `json:"nodes"`
@@ -63,11 +77,14 @@ func WriteJSON(w io.Writer, r *Report) error {
 		StartedAt:       r.Started.UTC().Format(time.RFC3339Nano),
 		DurationSeconds: r.Duration.Seconds(),
 		Status:          r.Status(),
-		Summary:         jsonSummary{Passed: sum.Passed, Failed: sum.Failed, Skipped: sum.Skipped},
-		Checks:          []jsonCheck{},
+		Summary: jsonSummary{Passed: sum.Passed, Failed: sum.Failed, Skipped: sum.Skipped, Partial: sum.Partial,
+			Nodes: jsonCounts(sum.Nodes)},
+		Checks: []jsonCheck{},
 	}
 	for _, c := range r.Checks {
+		n := c.Counts()
 		jc := jsonCheck{ID: c.ID, Title: c.Title, Status: c.Status, Reason: c.Reason,
+			Passed: n.Passed, Failed: n.Failed, Skipped: n.Skipped, Partial: c.Partial(),
 			DurationSeconds: c.Duration.Seconds(), Nodes: []jsonNode{}}
 		if c.PassedAfter > 0 {
 			s := c.PassedAfter.Seconds()

@@ -79,25 +79,54 @@ type Finding struct {
 	Reason string
 }
 
-// Summary counts checks by status.
+// Summary counts checks by status, and the targets (nodes, the switch, the cluster) of all
+// checks by theirs: a check that passed on three nodes and skipped the fourth is a passed
+// check, and a skipped node.
 type Summary struct {
+	Counts // checks by status
+	// Partial counts the checks that judged some targets and skipped others; each is also
+	// counted as passed or failed.
+	Partial int
+	Nodes   Counts
+}
+
+// Counts counts targets by status.
+type Counts struct {
 	Passed, Failed, Skipped int
 }
 
-// Summary counts the report's checks by status.
+func (n *Counts) add(st Status) {
+	switch st {
+	case Passed:
+		n.Passed++
+	case Failed:
+		n.Failed++
+	default:
+		n.Skipped++
+	}
+}
+
+// Summary counts the report's checks and their targets by status.
 func (r *Report) Summary() Summary {
 	var s Summary
 	for _, c := range r.Checks {
-		switch c.Status {
-		case Passed:
-			s.Passed++
-		case Failed:
-			s.Failed++
-		default:
-			s.Skipped++
+		s.add(c.Status)
+		if c.Partial() {
+			s.Partial++
 		}
+		n := c.Counts()
+		s.Nodes.Passed += n.Passed
+		s.Nodes.Failed += n.Failed
+		s.Nodes.Skipped += n.Skipped
 	}
 	return s
+}
+
+// Skips returns how many checks were skipped as a whole and how many targets were skipped
+// inside the others: what verify --strict refuses to call a pass.
+func (r *Report) Skips() (checks, nodes int) {
+	s := r.Summary()
+	return s.Skipped, s.Nodes.Skipped
 }
 
 // Status is failed when any check failed, passed when at least one passed and none failed,
@@ -124,6 +153,22 @@ func (r *Report) Check(id string) (*Check, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Counts counts the check's targets by status.
+func (c *Check) Counts() Counts {
+	var n Counts
+	for _, t := range c.Nodes {
+		n.add(t.Status)
+	}
+	return n
+}
+
+// Partial reports whether the check judged some targets and skipped others: its verdict
+// holds only for the targets it judged.
+func (c *Check) Partial() bool {
+	n := c.Counts()
+	return n.Skipped > 0 && n.Passed+n.Failed > 0
 }
 
 // Node returns the check's result for the named node.

@@ -27,7 +27,7 @@ func WriteText(s *ui.Streams, r *Report) {
 		titleWidth = max(titleWidth, len(c.Title))
 	}
 	for _, c := range r.Checks {
-		line := fmt.Sprintf("%s  %-*s  %-*s  %s", statusWord(s, c.Status), idWidth, c.ID, titleWidth, c.Title, checkSummary(c))
+		line := fmt.Sprintf("%s  %-*s  %-*s  %s", statusWord(s, c), idWidth, c.ID, titleWidth, c.Title, checkSummary(c))
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 		if c.Status == Skipped && c.Reason != "" {
 			fmt.Fprintf(w, "      %s\n", s.Paint(ui.Faint, c.Reason))
@@ -42,8 +42,13 @@ func WriteText(s *ui.Streams, r *Report) {
 	if len(r.Checks) == 1 {
 		noun = "check"
 	}
-	fmt.Fprintf(w, "\n%d %s: %d passed, %d failed, %d skipped in %s\n",
-		len(r.Checks), noun, sum.Passed, sum.Failed, sum.Skipped, roundDuration(r.Duration))
+	partial := ""
+	if sum.Partial > 0 {
+		partial = fmt.Sprintf(" (%d partial)", sum.Partial)
+	}
+	fmt.Fprintf(w, "\n%d %s: %d passed%s, %d failed, %d skipped; nodes: %d passed, %d failed, %d skipped in %s\n",
+		len(r.Checks), noun, sum.Passed, partial, sum.Failed, sum.Skipped,
+		sum.Nodes.Passed, sum.Nodes.Failed, sum.Nodes.Skipped, roundDuration(r.Duration))
 }
 
 func writeNode(s *ui.Streams, w io.Writer, n *Node) {
@@ -76,9 +81,14 @@ func writeNode(s *ui.Streams, w io.Writer, n *Node) {
 	}
 }
 
-func statusWord(s *ui.Streams, st Status) string {
-	switch st {
+// statusWord is the check's verdict in four letters. A check that passed on the nodes it
+// judged but skipped others is PART, never PASS: its verdict does not cover the whole cluster.
+func statusWord(s *ui.Streams, c *Check) string {
+	switch c.Status {
 	case Passed:
+		if c.Partial() {
+			return s.Paint(ui.Yellow, "PART")
+		}
 		return s.Paint(ui.Green, "PASS")
 	case Failed:
 		return s.Paint(ui.Red, "FAIL")
@@ -87,29 +97,22 @@ func statusWord(s *ui.Streams, st Status) string {
 }
 
 func checkSummary(c *Check) string {
-	var passed, failed, skipped int
-	for _, n := range c.Nodes {
-		switch n.Status {
-		case Passed:
-			passed++
-		case Failed:
-			failed++
-		default:
-			skipped++
-		}
-	}
+	n := c.Counts()
 	var parts []string
 	if c.Status != Skipped || c.Reason == "" {
 		for _, p := range []struct {
 			n    int
 			word string
-		}{{passed, "passed"}, {failed, "failed"}, {skipped, "skipped"}} {
+		}{{n.Passed, "passed"}, {n.Failed, "failed"}, {n.Skipped, "skipped"}} {
 			if p.n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", p.n, p.word))
 			}
 		}
 	}
 	out := strings.Join(parts, ", ")
+	if c.Partial() {
+		out += " (partial)"
+	}
 	if c.PassedAfter > 0 {
 		out += fmt.Sprintf(" (passed after %s)", roundDuration(c.PassedAfter))
 	}

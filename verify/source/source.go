@@ -13,8 +13,29 @@ import (
 )
 
 // ErrAbsent is returned by a Source for data it does not have (a capture without a switch,
-// a lab without a datastore). Checks that need it are skipped with the reason.
+// a lab without a datastore). From a capture the checks that need it are skipped with the
+// reason; from a live source (Live) they fail, since a running lab must have it.
 var ErrAbsent = errors.New("not available from this source")
+
+// Live is implemented by a source that says whether it reads a running lab (a provider's
+// source) or files someone chose to collect (a capture). A source that does not implement it
+// is taken as a capture.
+//
+// The verdicts differ: a live lab must yield every input its checks need, so a node, table,
+// datastore or switch that is not there fails those checks (the lab is broken or half-built);
+// a capture file that is absent was not captured, and what needs it is skipped. A live source
+// therefore returns an error for every input it failed to read: NodeState returns the tables
+// it could read together with an error naming the ones it could not; a table it leaves
+// unmarked without an error is one its collectors never read, and stays a skip.
+type Live interface {
+	Live() bool
+}
+
+// IsLive reports whether src reads a running lab.
+func IsLive(src Source) bool {
+	l, ok := src.(Live)
+	return ok && l.Live()
+}
 
 // Source is where the verify engine gets its inputs: a capture directory, a live netns lab,
 // a kind cluster. The engine never knows which.

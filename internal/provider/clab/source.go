@@ -2,6 +2,7 @@ package clab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -41,8 +42,10 @@ type liveSource struct {
 // run (and again on each re-run under --wait); a node asked for a second time starts a new
 // round, so a re-run never judges stale tables.
 type nodeRound struct {
-	states    map[string]*observed.Node
-	err       error
+	states map[string]*observed.Node
+	// errs says, per node, what could not be read: the node is absent from states when
+	// nothing could, else it names the tables that are left unmarked.
+	errs      map[string]error
 	served    map[string]bool
 	sandboxes map[string][]nodeexec.Sandbox // per node: the pods' network namespaces
 }
@@ -63,12 +66,19 @@ var _ source.Prober = (*liveSource)(nil)
 
 func (s *liveSource) Describe() string { return "clab lab " + s.lab.Name }
 
+// Live implements source.Live: what the running lab does not yield, it lacks.
+func (s *liveSource) Live() bool { return true }
+
+var _ source.Live = (*liveSource)(nil)
+
 func (s *liveSource) Facts(ctx context.Context) (*facts.Facts, error) { return s.kube.Facts(ctx) }
 
 // NodeState reads every node of the lab on the first call of a round, all nodes and all
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
 // node. The pods table comes from the pods' network namespaces on each node, named with the
-// cluster's pod facts; without facts it stays unmarked and pods.wiring is skipped.
+// cluster's pod facts; without facts it stays unmarked (the checks needing facts fail
+// anyway). A node read only in part comes with an error naming what could not be read, so
+// that verify fails, not skips, the checks that need it.
 func (s *liveSource) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	if _, ok := s.lab.Node(node); !ok {
 		return nil, fmt.Errorf("lab %s has no node %s", s.lab.Name, node)
@@ -79,10 +89,7 @@ func (s *liveSource) NodeState(ctx context.Context, node string) (*observed.Node
 		s.cur = s.readRound(ctx)
 	}
 	s.cur.served[node] = true
-	if n, ok := s.cur.states[node]; ok {
-		return n, nil
-	}
-	return nil, fmt.Errorf("node %s: %w", node, s.cur.err)
+	return s.cur.states[node], s.cur.errs[node]
 }
 
 func (s *liveSource) readRound(ctx context.Context) *nodeRound {
@@ -90,27 +97,35 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 	for _, n := range s.lab.Nodes {
 		names = append(names, n.Name)
 	}
-	r := &nodeRound{served: map[string]bool{}, sandboxes: map[string][]nodeexec.Sandbox{}}
-	r.states, r.err = s.nodes.NodeStates(ctx, names)
-	f, err := s.kube.Facts(ctx)
-	if err != nil {
-		return r
-	}
+	r := &nodeRound{states: map[string]*observed.Node{}, errs: map[string]error{}, served: map[string]bool{}, sandboxes: map[string][]nodeexec.Sandbox{}}
+	f, factsErr := s.kube.Facts(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for name, n := range r.states {
+	for _, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			boxes, err := s.nodes.Sandboxes(ctx, name)
-			if err != nil {
-				return // the pods table stays unmarked: pods.wiring is skipped for this node
+			n, err := s.nodes.NodeState(ctx, name) // a partly read node comes with its error
+			if n != nil && factsErr == nil {
+				boxes, boxErr := s.nodes.Sandboxes(ctx, name)
+				if boxErr == nil {
+					n.Pods = nodeexec.PodWirings(n, f.Pods, boxes)
+					n.Mark(observed.TablePods)
+				} else {
+					err = errors.Join(err, fmt.Errorf("node %s: pods: %w", name, boxErr))
+				}
+				mu.Lock()
+				r.sandboxes[name] = boxes
+				mu.Unlock()
 			}
-			n.Pods = nodeexec.PodWirings(n, f.Pods, boxes)
-			n.Mark(observed.TablePods)
 			mu.Lock()
-			r.sandboxes[name] = boxes
-			mu.Unlock()
+			defer mu.Unlock()
+			if n != nil {
+				r.states[name] = n
+			}
+			if err != nil {
+				r.errs[name] = err
+			}
 		}()
 	}
 	wg.Wait()

@@ -57,6 +57,11 @@ type Source struct {
 // Describe implements source.Source.
 func (s *Source) Describe() string { return "netns lab " + s.lab.Name }
 
+// Live implements source.Live: what the running lab does not yield, it lacks.
+func (s *Source) Live() bool { return true }
+
+var _ source.Live = (*Source)(nil)
+
 // Close releases the datastore connection.
 func (s *Source) Close() error {
 	s.mu.Lock()
@@ -87,7 +92,10 @@ func (s *Source) Facts(ctx context.Context) (*facts.Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec.Datastore == "" {
+	switch {
+	case rec.Datastore == "" && rec.Phase != journal.PhaseDeployed:
+		return nil, fmt.Errorf("netns lab %s has no datastore: its deploy did not finish (knetlab deploy %s finishes it): %w", s.lab.Name, s.lab.Name, source.ErrAbsent)
+	case rec.Datastore == "":
 		return nil, fmt.Errorf("netns lab %s has no datastore (deployed without the CNI): %w", s.lab.Name, source.ErrAbsent)
 	}
 	store, err := s.datastore(ctx, rec)
