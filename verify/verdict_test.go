@@ -335,3 +335,38 @@ func TestCaptureWithNothingToJudgeAgainst(t *testing.T) {
 		})
 	}
 }
+
+// The engine tells the checks that its source is live: a pod route no known pod holds is then
+// stale (the facts of a running lab are complete), while the same route in a capture is only
+// unattributed.
+func TestLiveSourceJudgesStalePodRoutes(t *testing.T) {
+	moved := func(s *fakeSource) {
+		routeTo(s.nodes["k01-worker"], "192.168.26.1/32").Dst = pfx("192.168.26.9/32")
+	}
+	live := liveLesson06()
+	moved(live.fakeSource)
+	rep, err := verify.Run(context.Background(), live, verify.Options{Checks: []string{checkid.RoutesPods}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failedOn(t, rep, checkid.RoutesPods, "k01-worker"); !strings.Contains(got, "unexpected 192.168.26.9/32") {
+		t.Errorf("live lab: the route to 192.168.26.9 no pod holds is not reported stale:\n%s", got)
+	}
+
+	capt := captureFake{healthyLesson06()}
+	moved(capt.fakeSource)
+	rep, err = verify.Run(context.Background(), capt, verify.Options{Checks: []string{checkid.RoutesPods}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := rep.Check(checkid.RoutesPods)
+	n, _ := c.Node("k01-worker")
+	for _, f := range n.Findings {
+		if f.Entry == "192.168.26.9/32" {
+			t.Errorf("capture: the unattributed route is a finding %+v, want a note", f)
+		}
+	}
+	if !strings.Contains(strings.Join(n.Notes, "\n"), "UNATTRIBUTED") {
+		t.Errorf("capture: no UNATTRIBUTED note on k01-worker: %q", n.Notes)
+	}
+}

@@ -273,8 +273,9 @@ func gather(ctx context.Context, src source.Source, checks []check.Check, opts O
 	for _, c := range checks {
 		needs |= c.Needs
 	}
-	in := &check.Inputs{Lab: opts.Lab}
-	g := &gathered{in: in, live: source.IsLive(src), src: src.Describe(), lacking: map[check.Need]string{}, unread: map[string]string{}}
+	live := source.IsLive(src)
+	in := &check.Inputs{Lab: opts.Lab, Live: live}
+	g := &gathered{in: in, live: live, src: src.Describe(), lacking: map[check.Need]string{}, unread: map[string]string{}}
 	if p, ok := src.(source.Prober); ok {
 		in.Prober = p
 	}
