@@ -278,8 +278,9 @@ var corpusMutations = []corpusMutation{
 	},
 	{
 		name: "multipath one-line form (as projectcalico/calico#6486 printed it)", capture: "tkng-bgp-kind-v3.16", file: "k8s-guide-worker2/ip-route.txt",
-		old:   "10.244.236.0/24 via 172.18.0.5 dev eth0 proto bird ",
-		new:   "10.244.236.0/24 proto bird \\\tnexthop via 172.18.0.5 dev eth0 weight 1 \\\tnexthop via 172.18.0.4 dev eth0 weight 1",
+		old: "10.244.236.0/24 via 172.18.0.5 dev eth0 proto bird ",
+		// The right next hop last: collapsing to the last one would hide the wrong one.
+		new:   "10.244.236.0/24 proto bird \\\tnexthop via 172.18.0.4 dev eth0 weight 1 \\\tnexthop via 172.18.0.5 dev eth0 weight 1",
 		check: checkid.RoutesBlocks, node: "k8s-guide-worker2", entry: "10.244.236.0/24", mention: "172.18.0.4",
 	},
 	{
