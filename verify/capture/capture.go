@@ -322,7 +322,36 @@ func readNode(in files, dir, name string) (*observed.Node, error) {
 	if err := readPods(in, filepath.Join(dir, PodsDir), n); err != nil {
 		return nil, err
 	}
+	markFilteredLinks(n, dir)
 	return n, nil
+}
+
+// markFilteredLinks notes a link table that is a filtered paste: `ip link` and `ip addr` always
+// print lo first, so link files without it were cut to some devices (`show dev X`,
+// `show type vxlan`, grep). A device they do not show was not captured, not found missing.
+func markFilteredLinks(n *observed.Node, dir string) {
+	if !n.Has(observed.TableLinks) && !n.Has(observed.TableAddrs) {
+		return
+	}
+	if _, ok := n.Link("lo"); ok {
+		return
+	}
+	var shown []string
+	for _, l := range n.Links {
+		shown = append(shown, l.Name)
+	}
+	if n.Filtered == nil {
+		n.Filtered = map[observed.Table]string{}
+	}
+	n.Filtered[observed.TableLinks] = fmt.Sprintf("%s and %s show only %s (no lo): a filtered paste, other devices not captured",
+		filepath.Join(dir, LinkFile), AddrFile, orNothing(shown))
+}
+
+func orNothing(names []string) string {
+	if len(names) == 0 {
+		return "no device"
+	}
+	return strings.Join(names, ", ")
 }
 
 // readPods reads DIR/nodes/<node>/pods/<namespace>/<pod>/{ip-addr,ip-route}.txt, what

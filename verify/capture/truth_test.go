@@ -411,3 +411,56 @@ func TestBorrowedAddressRoutedToItsNode(t *testing.T) {
 		})
 	}
 }
+
+// keepLinks keeps only the named interfaces of `ip addr` or `ip -d link` output: what
+// `ip -d link show dev vxlan.calico` or a grep of the full output prints.
+func keepLinks(names ...string) func(string) string {
+	return func(s string) string {
+		var keep []string
+		keeping := false
+		head := regexp.MustCompile(`^\d+: ([^:@ ]+)[@:]`)
+		for _, line := range strings.Split(s, "\n") {
+			if m := head.FindStringSubmatch(line); m != nil {
+				keeping = false
+				for _, n := range names {
+					keeping = keeping || m[1] == n
+				}
+			}
+			if keeping {
+				keep = append(keep, line)
+			}
+		}
+		return strings.Join(keep, "\n") + "\n"
+	}
+}
+
+// A link paste cut to some devices (no lo, which ip always prints first) is not the whole
+// table: the pods' host veths it does not show were not captured, not found missing; and a
+// vxlan.calico it does not show is not judged. A whole table without the veth still fails.
+func TestFilteredLinkPasteIsNotTheWholeTable(t *testing.T) {
+	filtered := copyCapture(t, map[string]func(string) string{
+		workerLink: keepLinks("vxlan.calico", "eth1"),
+		workerAddr: nil,
+	})
+	wantPassedNoting(t, run(t, filtered, checkid.PodsWiring), checkid.PodsWiring, "k01-worker", "not judged", "filtered paste")
+	if n := nodeResult(t, run(t, filtered, checkid.VXLANDevice), checkid.VXLANDevice, "k01-worker"); n.Status != report.Passed {
+		t.Errorf("vxlan.device on a filtered paste that shows vxlan.calico: %s %+v, want passed", n.Status, n.Findings)
+	}
+
+	noVXLAN := copyCapture(t, map[string]func(string) string{
+		workerLink: keepLinks("eth1"),
+		workerAddr: nil,
+	})
+	if n := nodeResult(t, run(t, noVXLAN, checkid.VXLANDevice), checkid.VXLANDevice, "k01-worker"); n.Status != report.Skipped || !strings.Contains(n.Reason, "not captured") {
+		t.Errorf("vxlan.device on a paste without vxlan.calico: %s (%s) %+v, want skipped as not captured", n.Status, n.Reason, n.Findings)
+	}
+
+	whole := copyCapture(t, map[string]func(string) string{
+		workerLink: dropLink("cali33a6ed01365"),
+		workerAddr: dropLink("cali33a6ed01365"),
+	})
+	n := nodeResult(t, run(t, whole, checkid.PodsWiring), checkid.PodsWiring, "k01-worker")
+	if n.Status != report.Failed {
+		t.Errorf("pods.wiring with a whole link table that lacks a pod's veth: %s, want failed", n.Status)
+	}
+}

@@ -131,7 +131,9 @@ func judgePodWiring(in *Inputs, s *observed.Node, p expect.PodRoute, w *observed
 	if s.Has(observed.TableLinks) {
 		hostEnd := entryFields(r, host, podWhy)
 		l, ok := s.Link(host)
-		if !ok {
+		if why := s.FilteredWhy(observed.TableLinks); !ok && why != "" {
+			r.Notes = append(r.Notes, "pod "+id+": host end "+host+" not judged: "+why)
+		} else if !ok {
 			hostEnd.missing("veth " + host + " (host end of pod " + id + ")")
 		} else {
 			if !strings.EqualFold(l.MAC, expect.PodHostMAC) {

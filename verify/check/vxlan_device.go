@@ -28,6 +28,10 @@ func judgeVXLANDevice(in *Inputs, e *expect.Node, s *observed.Node, r *report.No
 	}
 	u := findUnderlay(e, s)
 	f := entryFields(r, expect.VXLANDevice, vxlanWhy(in, e))
+	if why := s.FilteredWhy(observed.TableLinks); !present && why != "" {
+		r.Status, r.Reason = report.Skipped, "vxlan.calico not captured: "+why
+		return
+	}
 	if !present {
 		mtu := ""
 		if u.MTU != 0 {

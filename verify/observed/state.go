@@ -37,6 +37,18 @@ type Node struct {
 	// NATOutgoing are the pool CIDRs whose traffic to outside all pools the node masquerades,
 	// when TableNAT is collected (iptables cali-nat-outgoing or the agent's nftables sets).
 	NATOutgoing []netip.Prefix
+	// Filtered says, per table, why a collected table is known to hold only part of what the
+	// node has (e.g. `ip link show dev vxlan.calico`: no lo). An entry absent from such a table
+	// was not captured, rather than missing.
+	Filtered map[Table]string
+}
+
+// FilteredWhy is why table t holds only part of the node's entries, or "" when it is whole.
+func (n *Node) FilteredWhy(t Table) string {
+	if n == nil {
+		return ""
+	}
+	return n.Filtered[t]
 }
 
 // Has reports whether table t was collected.
