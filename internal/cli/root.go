@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -21,18 +23,41 @@ import (
 func Main(args []string, s *ui.Streams, reg *provider.Registry) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := NewRoot(s, reg)
+	return execute(ctx, NewRoot(s, reg), args, s)
+}
+
+// execute runs root with args, prints the error, and returns the exit code. A panic is an
+// internal error like any unexpected one: exit 4 with the stack, not Go's exit 2, which would
+// read as bad usage.
+func execute(ctx context.Context, root *cobra.Command, args []string, s *ui.Streams) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := exitcode.Internalf("panic: %v\n%s", r, debug.Stack())
+			fmt.Fprintf(s.Err, "%s %s\n", s.Paint(ui.Red, "error:"), exitcode.Describe(err))
+			code = exitcode.Internal
+		}
+	}()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitcode.OK
 	}
+	if isCobraUsage(err) {
+		err = exitcode.NewUsage(err)
+	}
 	var ce *exitcode.CheckError
 	var cmdErr *exitcode.CommandError
 	if !errors.As(err, &ce) && !errors.As(err, &cmdErr) { // a failed check has printed its report, an exec'd command its own errors
-		fmt.Fprintf(s.Err, "%s %v\n", s.Paint(ui.Red, "error:"), err)
+		fmt.Fprintf(s.Err, "%s %s\n", s.Paint(ui.Red, "error:"), exitcode.Describe(err))
 	}
 	return exitcode.Code(err)
+}
+
+// isCobraUsage recognises the errors cobra itself returns for a command line it cannot place:
+// an unknown command ("unknown command \"bogus\" for \"knetlab\""), which cobra makes with
+// fmt.Errorf and so has no type to test.
+func isCobraUsage(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 // NewRoot builds the command tree; the commands that reach a lab take their provider from reg.
@@ -46,7 +71,8 @@ installs the CNI, and verifies that every node's routes, vxlan.calico device, ne
 FDB entries are what the IPAM block affinities say they must be.
 
 Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (nothing changed) ·
-3 the environment is missing something (not root, no Docker, no containerlab, image absent).`,
+3 the environment is missing something (not root, no Docker, no containerlab, image absent) ·
+4 internal error, a knetlab bug (docs/exit-codes.md).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -71,8 +97,35 @@ Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (not
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)
+		requireSubcommand(c)
 	}
 	return root
+}
+
+// requireSubcommand makes a command group (pod, lab) called without a subcommand, or with one it
+// does not have, bad usage (exit 2), where cobra would print the group's help and exit 0.
+func requireSubcommand(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		requireSubcommand(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return exitcode.Usagef("unknown command %q for %q; %s --help lists its commands", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return nil
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return exitcode.Usagef("%s needs a subcommand: %s (%s --help)", cmd.CommandPath(), strings.Join(names, ", "), cmd.CommandPath())
+	}
 }
 
 // wrapArgs makes positional-argument errors usage errors (exit 2), in every subcommand.

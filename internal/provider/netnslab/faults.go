@@ -85,6 +85,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 	if !ok {
 		return provider.AppliedFault{}, exitcode.Usagef("unknown fault %q; knetlab break %s --list shows them", name, l.Name)
 	}
+	if err := requireRoot("break"); err != nil {
+		return provider.AppliedFault{}, err
+	}
 	store, err := p.openFaults(ctx, l)
 	if err != nil {
 		return provider.AppliedFault{}, err
@@ -109,6 +112,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 // Heal implements provider.Faults: it names each recorded fault, then undoes what no agent
 // repairs by itself (see heal). A deploy (repair) restarts agents that are gone.
 func (p *Provider) Heal(ctx context.Context, l *lab.Lab) ([]string, error) {
+	if err := requireRoot("fix"); err != nil {
+		return nil, err
+	}
 	store, err := p.openFaults(ctx, l)
 	if err != nil {
 		return nil, err
@@ -124,6 +130,9 @@ func (p *Provider) Heal(ctx context.Context, l *lab.Lab) ([]string, error) {
 
 // ForgetFaults implements provider.Faults.
 func (p *Provider) ForgetFaults(ctx context.Context, l *lab.Lab) error {
+	if err := requireRoot("fix"); err != nil {
+		return err
+	}
 	lockCtx, cancel := context.WithTimeout(ctx, faultLockTimeout)
 	defer cancel()
 	store, err := journal.Open(lockCtx, p.root, l.Name)
