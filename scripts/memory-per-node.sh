@@ -4,7 +4,10 @@
 # datastore and one agent per node) from /proc/<pid>/status (VmRSS) and
 # /proc/<pid>/smaps_rollup (Pss: shared pages — the knetlab binary's text — split between the
 # processes that map them, so the Pss of all processes adds up to what the lab costs; RssAnon is
-# a process's private memory, what each further node adds).
+# a process's private memory, what each further node adds). "Host per node" is the drop of
+# MemAvailable from before the deploy to after it settled, divided by the node count: everything
+# the lab costs, the kernel's share (namespaces, veths, routes, page tables) included — noisy
+# when other work runs on the host.
 # Prints a Markdown table for docs/benchmarks.md. Run as root from the repository root, under
 # the shared lock when others use the machine:
 #
@@ -37,14 +40,16 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
 
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(go env GOVERSION); $(date -u +%F). Settle: ${settle}s. Extra env: ${EXTRA_ENV_NOTE:-none}."
 echo
-echo "| nodes | agent VmRSS median / max | agent RssAnon median | agent Pss median | datastore VmRSS / RssAnon | lab total VmRSS | lab total Pss | Pss per node |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| nodes | agent VmRSS median / max | agent RssAnon median | agent Pss median | datastore VmRSS / RssAnon | lab total VmRSS | lab total Pss | Pss per node | host per node |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
   name=mem-n$n
   labs+=("$name")
   go run ./scripts/genlab -name "$name" -nodes "$n" -vlans 4 > "$work/$name.yaml"
+  before=$(kib /proc/meminfo MemAvailable)
   "$k" deploy --lab-file "$work/$name.yaml" >/dev/null
   sleep "$settle"
+  after=$(kib /proc/meminfo MemAvailable)
   agents_rss=() agents_anon=() agents_pss=() ds_rss=0 ds_anon=0 tot_rss=0 tot_pss=0
   while read -r pname pid; do
     rss=$(kib "/proc/$pid/status" VmRSS); anon=$(kib "/proc/$pid/status" RssAnon); pss=$(kib "/proc/$pid/smaps_rollup" Pss)
@@ -60,6 +65,6 @@ for n in "${sizes[@]}"; do
   a_max=$(printf '%s\n' "${agents_rss[@]}" | sort -n | tail -1)
   p_med=$(printf '%s\n' "${agents_pss[@]}" | median)
   an_med=$(printf '%s\n' "${agents_anon[@]}" | median)
-  echo "| $n | $(mib "$a_med") / $(mib "$a_max") MiB | $(mib "$an_med") MiB | $(mib "$p_med") MiB | $(mib "$ds_rss") / $(mib "$ds_anon") MiB | $(mib "$tot_rss") MiB | $(mib "$tot_pss") MiB | $(mib $((tot_pss / n))) MiB |"
+  echo "| $n | $(mib "$a_med") / $(mib "$a_max") MiB | $(mib "$an_med") MiB | $(mib "$p_med") MiB | $(mib "$ds_rss") / $(mib "$ds_anon") MiB | $(mib "$tot_rss") MiB | $(mib "$tot_pss") MiB | $(mib $((tot_pss / n))) MiB | $(mib $(((before - after) / n))) MiB |"
   "$k" destroy "$name" >/dev/null
 done
