@@ -79,6 +79,17 @@ func Internalf(format string, args ...any) error {
 	return &InternalError{Err: fmt.Errorf(format, args...)}
 }
 
+// FromOutside marks err, a failure of a program or service knetlab drives (docker, kind,
+// containerlab), as the environment's with the fix, unless it already has a kind. Those tools
+// report their failures as text, with no type for Code to recognise.
+func FromOutside(err error, fix string) error {
+	var in *InternalError
+	if err == nil || Code(err) != Internal || errors.As(err, &in) {
+		return err
+	}
+	return NewEnvironment(err, fix)
+}
+
 // NewUsage wraps err as bad usage or input (exit 2).
 func NewUsage(err error) error { return &UsageError{Err: err} }
 

@@ -72,3 +72,23 @@ func TestInternalErrorAsksForAReport(t *testing.T) {
 		t.Errorf("Describe(usage) = %q, want the message alone", got)
 	}
 }
+
+// A failure of a tool knetlab drives is the environment's; one with a kind keeps it.
+func TestFromOutside(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{errors.New("kind: cluster k01 not found"), Environment},
+		{Usagef("bad lab"), Usage},
+		{&CheckError{Failed: 1}, CheckFailed},
+		{Internalf("plan step without Run"), Internal},
+	} {
+		if got := Code(FromOutside(tc.err, "check docker")); got != tc.want {
+			t.Errorf("FromOutside(%v): exit %d, want %d", tc.err, got, tc.want)
+		}
+	}
+	if FromOutside(nil, "x") != nil {
+		t.Error("FromOutside(nil) is not nil")
+	}
+}

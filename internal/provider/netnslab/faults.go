@@ -99,7 +99,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 	}
 	applied, err := f.run(ctx, &faultTarget{lab: l, rec: store.Lab, facts: facts})
 	if err != nil {
-		return provider.AppliedFault{}, err
+		// A fault finds the lab not as a healthy lab is (an entry or an agent missing): the
+		// lab's state, not a knetlab bug.
+		return provider.AppliedFault{}, exitcode.FromOutside(err, "knetlab verify "+l.Name+" shows what is wrong; knetlab fix "+l.Name+" heals it")
 	}
 	store.Lab.Faults = append(store.Lab.Faults, applied)
 	out := provider.AppliedFault{Name: f.name, Node: applied.Node, Entry: applied.Entry, Check: f.check}
