@@ -35,7 +35,7 @@ const (
 // nodes and convergence work quadratic in them. The limit is the largest lab that fits the
 // budget measured in docs/benchmarks.md ("Memory per node and the node limit"); whether it
 // fits this host's free memory is for the provider to say at deploy.
-const MaxNodes = 200
+const MaxNodes = 150
 
 // SwitchKinds are the switch kinds a renderer and a provider exist for.
 var SwitchKinds = []string{"arista_ceos"}
