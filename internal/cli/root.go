@@ -95,11 +95,30 @@ Exit codes: 0 all checks passed · 1 a check failed · 2 bad usage or input (not
 		newPodCmd(s, reg),
 		newBreakCmd(s, reg), newFixCmd(s, reg),
 	)
+	root.SetHelpCommand(newHelpCmd(root))
+	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 		requireSubcommand(c)
 	}
 	return root
+}
+
+// newHelpCmd is `knetlab help [command]`: cobra's, except that an unknown topic is bad usage
+// (exit 2) rather than a help text and exit 0.
+func newHelpCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			c, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return exitcode.Usagef("unknown help topic %q; knetlab --help lists the commands", strings.Join(args, " "))
+			}
+			c.InitDefaultHelpFlag()
+			return c.Help()
+		},
+	}
 }
 
 // requireSubcommand makes a command group (pod, lab) called without a subcommand, or with one it

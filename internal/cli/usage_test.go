@@ -32,6 +32,10 @@ func TestMisuseOfCommandsExits2(t *testing.T) {
 		{[]string{"pod", "add", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"verify", "calico-overlay", "extra"}, "accepts at most 1 arg"},
 		{[]string{"agent", "extra"}, `unknown command "extra" for "knetlab agent"`},
+		{[]string{"help", "bogus"}, `unknown help topic "bogus"`},
+		{[]string{"help", "pod", "frob"}, `unknown help topic "pod frob"`},
+		{[]string{"completion"}, "knetlab completion needs a subcommand: bash, fish, powershell, zsh"},
+		{[]string{"completion", "tcsh"}, `unknown command "tcsh" for "knetlab completion"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, stdout, stderr := run(t, tc.args...)
@@ -50,7 +54,7 @@ func TestMisuseOfCommandsExits2(t *testing.T) {
 
 // The help of a group is still there when asked for, and exits 0.
 func TestGroupHelpExits0(t *testing.T) {
-	for _, args := range [][]string{{"pod", "--help"}, {"help", "pod"}, {"lab", "-h"}, {"--help"}} {
+	for _, args := range [][]string{{"pod", "--help"}, {"help", "pod"}, {"help", "pod", "add"}, {"help"}, {"lab", "-h"}, {"--help"}, {"completion", "bash", "--help"}} {
 		if code, stdout, stderr := run(t, args...); code != exitcode.OK || !strings.Contains(stdout, "Usage:") {
 			t.Errorf("knetlab %s: exit %d, stdout %q, stderr %q; want the help and exit 0", strings.Join(args, " "), code, stdout, stderr)
 		}
