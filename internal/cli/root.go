@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 )
@@ -43,6 +45,9 @@ func execute(ctx context.Context, root *cobra.Command, args []string, s *ui.Stre
 		return exitcode.OK
 	}
 	if isCobraUsage(err) {
+		if len(args) > 1 && slices.Contains(lab.Names(), args[0]) {
+			err = fmt.Errorf("%w; the command comes first: knetlab %s %s", err, args[1], args[0])
+		}
 		err = exitcode.NewUsage(err)
 	}
 	var ce *exitcode.CheckError

@@ -23,7 +23,7 @@ func TestMisuseOfCommandsExits2(t *testing.T) {
 		want string // in the error line
 	}{
 		{[]string{"bogus"}, `unknown command "bogus"`},
-		{[]string{"calico-overlay", "verify"}, `unknown command "calico-overlay"`},
+		{[]string{"calico-overlay", "verify"}, `unknown command "calico-overlay" for "knetlab"; the command comes first: knetlab verify calico-overlay`},
 		{[]string{"pod", "frob", "calico-overlay"}, `unknown command "frob" for "knetlab pod"`},
 		{[]string{"pod"}, "knetlab pod needs a subcommand"},
 		{[]string{"lab"}, "knetlab lab needs a subcommand"},
