@@ -47,7 +47,7 @@ for n in "${sizes[@]}"; do
   labs+=("$name")
   go run ./scripts/genlab -name "$name" -nodes "$n" -vlans 4 > "$work/$name.yaml"
   before=$(kib /proc/meminfo MemAvailable)
-  "$k" deploy --lab-file "$work/$name.yaml" >/dev/null
+  "$k" deploy --lab-file "$work/$name.yaml" >/dev/null 2>"$work/$name.deploy.log" || { cat "$work/$name.deploy.log" >&2; exit 1; }
   sleep "$settle"
   after=$(kib /proc/meminfo MemAvailable)
   agents_rss=() agents_anon=() agents_pss=() ds_rss=0 ds_anon=0 tot_rss=0 tot_pss=0
@@ -66,5 +66,5 @@ for n in "${sizes[@]}"; do
   p_med=$(printf '%s\n' "${agents_pss[@]}" | median)
   an_med=$(printf '%s\n' "${agents_anon[@]}" | median)
   echo "| $n | $(mib "$a_med") / $(mib "$a_max") MiB | $(mib "$an_med") MiB | $(mib "$p_med") MiB | $(mib "$ds_rss") / $(mib "$ds_anon") MiB | $(mib "$tot_rss") MiB | $(mib "$tot_pss") MiB | $(mib $((tot_pss / n))) MiB | $(mib $(((before - after) / n))) MiB |"
-  "$k" destroy "$name" >/dev/null
+  "$k" destroy "$name" >/dev/null 2>&1
 done
