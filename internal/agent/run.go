@@ -189,7 +189,7 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // agentGCPercent is the agent's GOGC. A netns lab runs an agent per node, so each one's heap
-// headroom counts N times: at 50 the agent of a 100-node lab holds 11.0 MiB private instead of
+// headroom counts N times: at 50 the agent of a 100-node lab holds 11.1 MiB private instead of
 // 12.6 MiB (docs/benchmarks.md, "Memory per node and the node limit"), for a collection twice as
 // often on a heap of a few MiB. GOGC in the environment wins.
 const agentGCPercent = 50
