@@ -28,7 +28,7 @@ func TestMisuseOfCommandsExits2(t *testing.T) {
 		{[]string{"pod"}, "knetlab pod needs a subcommand"},
 		{[]string{"lab"}, "knetlab lab needs a subcommand"},
 		{[]string{"lab", "frob"}, `unknown command "frob" for "knetlab lab"`},
-		{[]string{"deploy", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"deploy", "--dry-run", "--bogus"}, "unknown flag: --bogus"}, // --dry-run: were the flag accepted, nothing would be deployed
 		{[]string{"pod", "add", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"verify", "calico-overlay", "extra"}, "accepts at most 1 arg"},
 		{[]string{"agent", "extra"}, `unknown command "extra" for "knetlab agent"`},
