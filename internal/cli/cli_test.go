@@ -2,8 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/clab"
@@ -26,4 +29,16 @@ func testProviders() *provider.Registry {
 	netnslab.Register(reg)
 	clab.Register(reg)
 	return reg
+}
+
+// runWith executes knetlab with an extra command, for behaviour no real command shows on demand
+// (an internal error, a panic).
+func runWith(t *testing.T, extra *cobra.Command, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}
+	root := NewRoot(s, testProviders())
+	root.AddCommand(extra)
+	code = execute(context.Background(), root, append([]string{extra.Name()}, args...), s, func() (int, bool) { return 0, false })
+	return code, out.String(), errb.String()
 }

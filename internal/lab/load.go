@@ -3,11 +3,13 @@ package lab
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
 	"path"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,13 +145,16 @@ func Parse(source string, data []byte) (*Lab, error) {
 	// netip's text decoding stops yaml.v3 at the first bad address and without a line, so
 	// addresses are checked on the node tree first, where every one has its line.
 	problems := addressProblems(&root, "")
+	// yaml.v3 truncates a float into an int field (vlan: 10.5 becomes 10); whole-number fields
+	// are checked on the node tree too, where the tag says what the value was written as.
+	problems = append(problems, numberProblems(&root, reflect.TypeFor[Lab](), "")...)
 	var l Lab
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&l); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) || len(problems) == 0 {
-			problems = append(problems, decodeProblems(err, lines)...)
+			problems = append(problems, newLines(problems, decodeProblems(err, lines))...)
 		}
 	}
 	if len(problems) > 0 {
@@ -264,6 +269,122 @@ func yamlProblem(err error) Problem {
 		}
 	}
 	return p
+}
+
+// newLines keeps the problems of more that are on a line none of have: the decoder's word on a
+// value already reported with a clearer message is left out.
+func newLines(have, more []Problem) []Problem {
+	seen := map[int]bool{}
+	for _, p := range have {
+		seen[p.Line] = true
+	}
+	var out []Problem
+	for _, p := range more {
+		if p.Line == 0 || !seen[p.Line] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// numberProblems walks n along the Go type t that it decodes into and reports every
+// whole-number field whose value is not a whole number in range: a float, a quoted number, any
+// other scalar, or a number too large for the field.
+func numberProblems(n *yaml.Node, t reflect.Type, p string) []Problem {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []Problem
+	switch {
+	case n.Kind == yaml.DocumentNode:
+		for _, c := range n.Content {
+			out = append(out, numberProblems(c, t, p)...)
+		}
+	case n.Kind == yaml.AliasNode:
+		return nil // the anchor's value is checked where it is defined
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode && !reflect.PointerTo(t).Implements(textUnmarshaler):
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := yamlField(t, k.Value)
+			if !ok {
+				continue // an unknown field: the decoder reports it
+			}
+			field := k.Value
+			if p != "" {
+				field = p + "." + k.Value
+			}
+			out = append(out, numberProblems(v, f.Type, field)...)
+		}
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			out = append(out, numberProblems(c, t.Elem(), p+"["+strconv.Itoa(i)+"]")...)
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			out = append(out, numberProblems(n.Content[i+1], t.Elem(), p+"."+n.Content[i].Value)...)
+		}
+	case isInteger(t.Kind()) && n.Kind == yaml.ScalarNode:
+		if msg := wholeNumberProblem(n, t); msg != "" {
+			out = append(out, Problem{Line: n.Line, Field: p, Msg: msg})
+		}
+	}
+	return out
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// yamlField finds the field of struct t that the YAML key name decodes into.
+func yamlField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" && f.IsExported() {
+			tag = strings.ToLower(f.Name) // yaml.v3's default key
+		}
+		if tag == name && tag != "-" {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func isInteger(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uint64
+}
+
+// wholeNumberProblem says what is wrong with scalar n as a value of integer type t, or "".
+func wholeNumberProblem(n *yaml.Node, t reflect.Type) string {
+	v := n.Value
+	switch n.ShortTag() {
+	case "!!null":
+		return "" // an empty value is the field's zero; validation says whether that is allowed
+	case "!!int":
+		var i int64
+		var u uint64
+		inRange := false
+		if t.Kind() >= reflect.Uint {
+			inRange = n.Decode(&u) == nil && !reflect.Zero(t).OverflowUint(u)
+		} else {
+			inRange = n.Decode(&i) == nil && !reflect.Zero(t).OverflowInt(i)
+		}
+		if !inRange {
+			return fmt.Sprintf("%s is out of range for a whole number", v)
+		}
+		return ""
+	case "!!float":
+		if strings.Trim(v, "+-0123456789_") == "" {
+			return fmt.Sprintf("%s is out of range for a whole number", v) // digits only: too large for an int
+		}
+		return fmt.Sprintf("%s is not a whole number (e.g. 10)", v)
+	case "!!str":
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			probe := yaml.Node{Kind: yaml.ScalarNode, Value: v}
+			if tag := probe.ShortTag(); tag == "!!int" || tag == "!!float" {
+				return fmt.Sprintf("%q is quoted: write the number without quotes", v)
+			}
+		}
+	}
+	return fmt.Sprintf("%q is not a whole number (e.g. 10)", v)
 }
 
 // Fields that hold an address with prefix, or a bare address.

@@ -30,6 +30,13 @@ const (
 	maxNodeName = 40
 )
 
+// MaxNodes is the most nodes a lab may have. Every node runs an agent, and every node holds a
+// route, a neighbour and an FDB entry for every other node, so a lab costs memory linear in its
+// nodes and convergence work quadratic in them. The limit is the largest lab that fits the
+// budget measured in docs/benchmarks.md ("Memory per node and the node limit"); whether it
+// fits this host's free memory is for the provider to say at deploy.
+const MaxNodes = 150
+
 // SwitchKinds are the switch kinds a renderer and a provider exist for.
 var SwitchKinds = []string{"arista_ceos"}
 
@@ -182,6 +189,9 @@ func (v *validator) validateNodes(l *Lab) {
 	if len(l.Nodes) == 0 {
 		v.addf("nodes", "a lab needs at least one node")
 		return
+	}
+	if len(l.Nodes) > MaxNodes {
+		v.addf("nodes", "%d nodes; a lab has at most %d (each node runs an agent, and every node holds an entry per other node: see docs/benchmarks.md, \"Memory per node and the node limit\")", len(l.Nodes), MaxNodes)
 	}
 	names := map[string]int{}
 	addrs := map[netip.Addr]string{}

@@ -101,8 +101,11 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 	if err != nil {
 		return err
 	}
-	return pl.Run(ctx, progressOr(opts.Progress))
+	return exitcode.FromOutside(pl.Run(ctx, progressOr(opts.Progress)), toolFix)
 }
+
+// toolFix is what to do when docker, kind or containerlab failed a step.
+const toolFix = "see what docker, kind or containerlab said above (docker ps -a, containerlab inspect --all); deploy again, or --reconfigure to start over"
 
 // PlanDeploy implements provider.Planner.
 func (p *Provider) PlanDeploy(_ context.Context, l *lab.Lab, opts provider.DeployOptions) (*provider.Plan, error) {
@@ -121,7 +124,7 @@ func (p *Provider) Destroy(ctx context.Context, labName string, opts provider.De
 	}
 	for _, pl := range plans {
 		if err := pl.Run(ctx, progressOr(opts.Progress)); err != nil {
-			return err
+			return exitcode.FromOutside(err, toolFix)
 		}
 	}
 	return nil
@@ -316,11 +319,11 @@ func (p *Provider) Exec(ctx context.Context, labName, target string, argv []stri
 		Cmd: argv, AttachStdin: stdio.In != nil, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
-		return fmt.Errorf("docker exec in %s: %w", name, err)
+		return exitcode.FromOutside(fmt.Errorf("docker exec in %s: %w", name, err), toolFix)
 	}
 	att, err := d.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return fmt.Errorf("docker exec in %s: %w", name, err)
+		return exitcode.FromOutside(fmt.Errorf("docker exec in %s: %w", name, err), toolFix)
 	}
 	defer att.Close()
 	if stdio.In != nil {
@@ -337,11 +340,11 @@ func (p *Provider) Exec(ctx context.Context, labName, target string, argv []stri
 		errOut = io.Discard
 	}
 	if _, err := stdcopy.StdCopy(out, errOut, att.Reader); err != nil {
-		return fmt.Errorf("docker exec in %s: %w", name, err)
+		return exitcode.FromOutside(fmt.Errorf("docker exec in %s: %w", name, err), toolFix)
 	}
 	res, err := d.ContainerExecInspect(ctx, created.ID)
 	if err != nil {
-		return fmt.Errorf("docker exec in %s: %w", name, err)
+		return exitcode.FromOutside(fmt.Errorf("docker exec in %s: %w", name, err), toolFix)
 	}
 	if res.ExitCode != 0 {
 		return &exitcode.CommandError{Command: strings.Join(argv, " "), Code: res.ExitCode}

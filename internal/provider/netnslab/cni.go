@@ -22,6 +22,7 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/kernel"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
@@ -281,11 +282,11 @@ func (d *deployer) connectDatastore(ctx context.Context, url string) (*datastore
 			break
 		}
 		if _, ok, perr := runningProcess(d.store, datastoreProcess); perr != nil || !ok {
-			return nil, fmt.Errorf("the datastore stopped while starting (%v); see %s", err, d.stateFile("logs"))
+			return nil, exitcode.NewEnvironment(fmt.Errorf("the datastore stopped while starting (%v); see %s", err, d.stateFile("logs")), labBroken(d.topo.lab.Name))
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("the datastore at %s does not answer after %s: %v; see %s", url, datastoreReadyTimeout, err, d.stateFile("logs"))
+			return nil, exitcode.NewEnvironment(fmt.Errorf("the datastore at %s does not answer after %s: %v; see %s", url, datastoreReadyTimeout, err, d.stateFile("logs")), labBroken(d.topo.lab.Name))
 		case <-time.After(pollInterval):
 		}
 	}
@@ -347,12 +348,12 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 		}
 		for _, n := range l.Nodes {
 			if _, ok, perr := runningProcess(d.store, agentProcess+n.Name); perr != nil || !ok {
-				return fmt.Errorf("the agent of %s stopped; see %s", n.Name, d.stateFile("logs", "agent-"+n.Name+".log"))
+				return exitcode.NewEnvironment(fmt.Errorf("the agent of %s stopped; see %s", n.Name, d.stateFile("logs", "agent-"+n.Name+".log")), labBroken(l.Name))
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("agents not converged after %s: %s; see the agent logs in %s", convergeTimeout, strings.Join(waiting, "; "), d.stateFile("logs"))
+			return exitcode.NewEnvironment(fmt.Errorf("agents not converged after %s: %s; see the agent logs in %s", convergeTimeout, strings.Join(waiting, "; "), d.stateFile("logs")), labBroken(l.Name))
 		case <-time.After(pollInterval):
 		}
 	}
@@ -458,4 +459,10 @@ func nodeHandle(labName, node string) (netns.NsHandle, *netlink.Handle, error) {
 		return netns.None(), nil, fmt.Errorf("netlink in %s: %w", node, err)
 	}
 	return h, nl, nil
+}
+
+// labBroken is what to do when a lab's own processes fail: they ran on this host, so the cause
+// is in their logs or the host, and a rebuild starts them afresh.
+func labBroken(lab string) string {
+	return "read the logs named above, then rebuild the lab: sudo knetlab deploy " + lab + " --reconfigure"
 }

@@ -37,6 +37,13 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 		}
 	}
 
+	// A lab not yet deployed must fit this host; a deployed one already holds its memory.
+	if rec, _ := journal.Read(p.root, l.Name); rec == nil && !p.underlayed {
+		if err := checkMemory(l, availableMemory); err != nil {
+			return err
+		}
+	}
+
 	store, err := journal.Open(ctx, p.root, l.Name)
 	if err != nil {
 		return err

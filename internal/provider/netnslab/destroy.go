@@ -2,12 +2,14 @@ package netnslab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"syscall"
 	"time"
 
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
@@ -137,7 +139,8 @@ func (p *Provider) destroyLab(ctx context.Context, name string, l *lab.Lab, prog
 	}
 	if len(errs) > 0 {
 		// Keep the record: it is how a second destroy finds what is left.
-		return fmt.Errorf("destroy %s: %v; run knetlab destroy %s again once the cause is fixed", name, errs, name)
+		return exitcode.FromOutside(fmt.Errorf("destroy %s: %w", name, errors.Join(errs...)),
+			"run knetlab destroy "+name+" again once the cause is fixed")
 	}
 	if err := store.Remove(); err != nil {
 		return err

@@ -55,8 +55,13 @@ func (p *Provider) Exec(_ context.Context, name, target string, argv []string, s
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	if err := kernel.Do(h, cmd.Start); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return exitcode.NewEnvironment(fmt.Errorf("exec in %s: %w", target, err), "install it on the host: exec runs the host's binaries")
+		if code, why := cannotRun(err); code != 0 {
+			// As a shell does: say so on stderr and exit 126 or 127, so that a script tells "the
+			// command is not there" from "the command failed".
+			if stdio.Err != nil {
+				fmt.Fprintf(stdio.Err, "knetlab exec: %s: %s\n", argv[0], why)
+			}
+			return &exitcode.CommandError{Command: argv[0], Code: code}
 		}
 		return fmt.Errorf("exec in %s: %w", target, err)
 	}
@@ -73,6 +78,26 @@ func (p *Provider) Exec(_ context.Context, name, target string, argv []string, s
 		return fmt.Errorf("exec in %s: %w", target, err)
 	}
 	return nil
+}
+
+// Shell exit codes for a command that did not start (POSIX, "Exit Status for Commands").
+const (
+	codeNotExecutable = 126 // found, but cannot be executed
+	codeNotFound      = 127 // not found
+)
+
+// cannotRun maps a failed start to the code a shell gives it, with the reason; 0 when the start
+// failed for another reason (a namespace that could not be entered).
+func cannotRun(err error) (int, string) {
+	switch {
+	case errors.Is(err, exec.ErrNotFound), errors.Is(err, syscall.ENOENT):
+		return codeNotFound, "command not found (exec runs the host's binaries inside the lab's namespace)"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) && (errno == syscall.EACCES || errno == syscall.ENOEXEC || errno == syscall.EISDIR || errno == syscall.EPERM) {
+		return codeNotExecutable, "cannot execute: " + errno.Error()
+	}
+	return 0, ""
 }
 
 // resolveTarget finds the namespace of a node, the switch, "network", or a pod, named

@@ -85,6 +85,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 	if !ok {
 		return provider.AppliedFault{}, exitcode.Usagef("unknown fault %q; knetlab break %s --list shows them", name, l.Name)
 	}
+	if err := requireRoot("break"); err != nil {
+		return provider.AppliedFault{}, err
+	}
 	store, err := p.openFaults(ctx, l)
 	if err != nil {
 		return provider.AppliedFault{}, err
@@ -96,7 +99,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 	}
 	applied, err := f.run(ctx, &faultTarget{lab: l, rec: store.Lab, facts: facts})
 	if err != nil {
-		return provider.AppliedFault{}, err
+		// A fault finds the lab not as a healthy lab is (an entry or an agent missing): the
+		// lab's state, not a knetlab bug.
+		return provider.AppliedFault{}, exitcode.FromOutside(err, "knetlab verify "+l.Name+" shows what is wrong; knetlab fix "+l.Name+" heals it")
 	}
 	store.Lab.Faults = append(store.Lab.Faults, applied)
 	out := provider.AppliedFault{Name: f.name, Node: applied.Node, Entry: applied.Entry, Check: f.check}
@@ -109,6 +114,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 // Heal implements provider.Faults: it names each recorded fault, then undoes what no agent
 // repairs by itself (see heal). A deploy (repair) restarts agents that are gone.
 func (p *Provider) Heal(ctx context.Context, l *lab.Lab) ([]string, error) {
+	if err := requireRoot("fix"); err != nil {
+		return nil, err
+	}
 	store, err := p.openFaults(ctx, l)
 	if err != nil {
 		return nil, err
@@ -124,6 +132,9 @@ func (p *Provider) Heal(ctx context.Context, l *lab.Lab) ([]string, error) {
 
 // ForgetFaults implements provider.Faults.
 func (p *Provider) ForgetFaults(ctx context.Context, l *lab.Lab) error {
+	if err := requireRoot("fix"); err != nil {
+		return err
+	}
 	lockCtx, cancel := context.WithTimeout(ctx, faultLockTimeout)
 	defer cancel()
 	store, err := journal.Open(lockCtx, p.root, l.Name)

@@ -393,7 +393,8 @@ func TestExecPropagatesTheExitCode(t *testing.T) {
 		{"pod-network-worker", []string{"sh", "-c", "exit 7"}, 7},
 		{"network", []string{"sh", "-c", "exit 3"}, 3},
 		{"no-such-node", []string{"true"}, exitcode.Usage},
-		{"pod-network-worker", []string{"/nonexistent/binary"}, exitcode.Environment},
+		// Like a shell: not found is 127 (issue 12; it was exit 3, "environment").
+		{"pod-network-worker", []string{"/nonexistent/binary"}, 127},
 	} {
 		err := p.Exec(context.Background(), l.Name, tc.target, tc.argv, provider.Stdio{})
 		if got := exitcode.Code(err); got != tc.code {

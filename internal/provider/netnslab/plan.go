@@ -63,6 +63,7 @@ func cniSteps(l *lab.Lab) []provider.Step {
 	for _, n := range l.Nodes {
 		agents.Actions = append(agents.Actions, fmt.Sprintf("start the agent of %s (underlay autodetected in %v)", n.Name, autodetectCIDRs(l, n)))
 	}
+	agents.Actions = append(agents.Actions, memoryEstimateLine(l))
 	steps := []provider.Step{datastore, agents}
 	if len(l.Pods) > 0 {
 		pods := provider.Step{Title: "add the lab's pods through the CNI plugin"}

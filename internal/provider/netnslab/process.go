@@ -20,6 +20,7 @@ import (
 // started it, and journals it under name in the lab's record, so that status lists it and
 // destroy stops it. The caller holds store, the lab's lock.
 func StartProcess(store *journal.Store, ns, name string, cmd *exec.Cmd) error {
+	keepInheritedDescriptors()
 	h, err := openNamespace(ns)
 	if err != nil {
 		return err
@@ -37,6 +38,15 @@ func StartProcess(store *journal.Store, ns, name string, cmd *exec.Cmd) error {
 		return err
 	}
 	return nil
+}
+
+// keepInheritedDescriptors marks every descriptor knetlab inherited close-on-exec (Go opens its
+// own so already), so that a lab daemon, which lives on after knetlab, holds none of them. A
+// knetlab started as `flock LOCK knetlab deploy` inherits the locked descriptor: passed on, it
+// would keep LOCK held by the lab's daemons until the lab is destroyed, and a destroy waiting for
+// LOCK would wait forever.
+func keepInheritedDescriptors() {
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) // Linux ≥ 5.11; older kernels keep today's behaviour
 }
 
 // namespaceInode is the identity of a named namespace: the nsfs inode that /proc/<pid>/ns/net

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
 )
 
 // DefaultRoot is where lab state lives: /run is a tmpfs, so state goes away with the namespaces
@@ -225,7 +227,8 @@ func Read(root, lab string) (*Lab, error) {
 	}
 	l := &Lab{}
 	if err := json.Unmarshal(b, l); err != nil {
-		return nil, fmt.Errorf("lab state %s is damaged (%v); remove the lab with knetlab destroy %s --lab-file <its lab.yaml>", statePath(root, lab), err, lab)
+		return nil, exitcode.NewEnvironment(fmt.Errorf("lab state %s is damaged (%v)", statePath(root, lab), err),
+			"remove the lab with knetlab destroy "+lab+" --lab-file <its lab.yaml>")
 	}
 	return l, nil
 }
