@@ -302,7 +302,7 @@ func TestCNIDeployCalicoOverlay(t *testing.T) {
 
 	t.Run("pod add, del twice, and CNI DEL twice", func(t *testing.T) {
 		extra := lab.Pod{Name: "extra", Namespace: "test", Node: "k01-worker3"}
-		pod, err := c.p.AddPod(ctx, c.lab.Name, extra)
+		pod, err := c.p.AddPod(ctx, c.lab.Name, extra, provider.AddPodOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
