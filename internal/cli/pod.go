@@ -59,7 +59,7 @@ func newPodAddCmd(s *ui.Streams, reg *provider.Registry, f *podFlags) *cobra.Com
 anything else is refused before any namespace is touched. A pod name lives once per lab: adding
 it again on the same node changes nothing, on another node is refused (exit 2) unless --replace
 moves it. An ADD that fails is rolled back: no sandbox, veth or address is left.`,
-		Args:  cobra.ExactArgs(2),
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.node == "" {
 				return exitcode.Usagef("which node? knetlab pod add %s %s --node <node>", args[0], args[1])
