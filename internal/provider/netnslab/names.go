@@ -119,6 +119,12 @@ func checkOwnership(l *lab.Lab, rec *journal.Lab) error {
 		names = append(names, PodNamespaceName(l.Name, p.Namespace, p.Name))
 	}
 	var refusals []string
+	for _, ns := range rec.Namespaces {
+		if !strings.HasPrefix(ns.Name, labNamespacePrefix(l.Name)) {
+			return exitcode.Usagef("lab %s was deployed by an older knetlab, whose namespace names (%s) two labs could share: knetlab deploy --reconfigure %s rebuilds it under knl.%s.*",
+				l.Name, ns.Name, l.Name, l.Name)
+		}
+	}
 	for _, n := range names {
 		recorded := slices.ContainsFunc(rec.Namespaces, func(x journal.Namespace) bool { return x.Name == n })
 		if err := checkAdoptable(n, l.Name, recorded); err != nil {

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/labs"
 )
 
@@ -68,5 +70,17 @@ func TestLabsNeverShareAName(t *testing.T) {
 	// A pod's sandbox cannot be a node's namespace: node names have no '.'.
 	if p := PodNamespaceName("cx", "default", "web"); !strings.HasPrefix(p, "knl.cx.pod.") || strings.Count(p, ".") != 3 {
 		t.Errorf("PodNamespaceName = %q, want knl.cx.pod.<hash>", p)
+	}
+}
+
+// A lab recorded under the old, ambiguous names is not adopted piecemeal: deploy says how to
+// rebuild it.
+func TestDeployRefusesALabRecordedUnderOldNames(t *testing.T) {
+	l, _ := collidingPair(t)
+	rec := &journal.Lab{Lab: l.Name, Phase: journal.PhaseDeployed,
+		Namespaces: []journal.Namespace{{Name: "knl-cx-ab-k01-worker", Role: journal.RoleNode, Node: "ab-k01-worker"}}}
+	err := checkOwnership(l, rec)
+	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "--reconfigure") {
+		t.Errorf("checkOwnership of a lab recorded as knl-cx-ab-k01-worker: %v, want exit 2 suggesting --reconfigure", err)
 	}
 }
