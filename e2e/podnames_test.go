@@ -41,6 +41,19 @@ func TestPodAddRefusesHostileNames(t *testing.T) {
 	}
 }
 
+// mustExit returns a runner of knetlab commands that fails t unless a command exits want; it
+// returns stdout and stderr together.
+func mustExit(t *testing.T) func(want int, args ...string) string {
+	return func(want int, args ...string) string {
+		t.Helper()
+		code, out, stderr := run(t, args...)
+		if code != want {
+			t.Fatalf("knetlab %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out, stderr)
+		}
+		return out + stderr
+	}
+}
+
 // labNamespaces lists the namespaces of labName that ip netns shows.
 func labNamespaces(t *testing.T, labName string) []string {
 	t.Helper()
@@ -65,14 +78,7 @@ func TestPodNamesOnADeployedLab(t *testing.T) {
 	t.Setenv("KNETLAB_STATE_DIR", root)
 	file, name := renamedLab(t, "calico-overlay")
 	t.Cleanup(func() { run(t, "destroy", "--lab-file", file) })
-	mustRun := func(want int, args ...string) string {
-		t.Helper()
-		code, out, stderr := run(t, args...)
-		if code != want {
-			t.Fatalf("knetlab %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out, stderr)
-		}
-		return out + stderr
-	}
+	mustRun := mustExit(t)
 	mustRun(exitcode.OK, "deploy", "--lab-file", file)
 	rec, err := journal.Read(root, name)
 	if err != nil || rec == nil {

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -145,13 +144,7 @@ func TestFailedPodAddRollsBack(t *testing.T) {
 // allocationsOf counts the addresses the lab's IPAM holds for pod name.
 func (c *cniLab) allocationsOf(name string) int {
 	c.t.Helper()
-	ctx := context.Background()
-	store, err := openDatastore(ctx, c.lab.Name, c.record().Datastore, 5*time.Second)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer store.Close()
-	blocks, _, err := datastore.IPAMBlocks(store).List(ctx)
+	blocks, _, err := datastore.IPAMBlocks(c.datastore()).List(context.Background())
 	if err != nil {
 		c.t.Fatal(err)
 	}
