@@ -44,7 +44,7 @@ func TestLifecycleCommands(t *testing.T) {
 		notInOut string
 	}{
 		// A dry run prints its plan on stdout, and the plan says nothing was changed.
-		{args: []string{"deploy", "--lab-file", file, "--dry-run"}, out: "namespace knl-" + name + "-ceos01 (switch ceos01)", alsoOut: "nothing was changed (--dry-run)"},
+		{args: []string{"deploy", "--lab-file", file, "--dry-run"}, out: "namespace knl." + name + ".ceos01 (switch ceos01)", alsoOut: "nothing was changed (--dry-run)"},
 		{args: []string{"status", name}, out: "lab " + name + " is not deployed"},
 		{args: []string{"deploy", "--lab-file", file}, out: "lab " + name + " is up", err: "switch VLANs:"},
 		{args: []string{"deploy", "--lab-file", file}, err: "nothing to change"},
@@ -58,7 +58,7 @@ func TestLifecycleCommands(t *testing.T) {
 		{args: []string{"deploy", "--lab-file", file, "--provider", "nope"}, code: exitcode.Usage, err: "unknown provider"},
 		{args: []string{"destroy"}, code: exitcode.Usage, err: "which lab?"},
 		{args: []string{"destroy", name, "--all"}, code: exitcode.Usage, err: "not both"},
-		{args: []string{"destroy", "--all", "--dry-run"}, out: "remove namespace knl-" + name + "-k01-worker", alsoOut: "nothing was changed (--dry-run)"},
+		{args: []string{"destroy", "--all", "--dry-run"}, out: "remove namespace knl." + name + ".k01-worker", alsoOut: "nothing was changed (--dry-run)"},
 		{args: []string{"destroy", "--lab-file", file}, err: "destroyed"},
 		{args: []string{"destroy", "--lab-file", file}, err: "nothing to remove"},
 		{args: []string{"status"}, out: "no labs deployed"},

@@ -22,14 +22,7 @@ func TestPodsAndAgentsOnANetnsLab(t *testing.T) {
 	file, name := renamedLab(t, "calico-overlay")
 	t.Cleanup(func() { run(t, "destroy", "--lab-file", file) })
 
-	mustRun := func(want int, args ...string) string {
-		t.Helper()
-		code, out, stderr := run(t, args...)
-		if code != want {
-			t.Fatalf("knetlab %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out, stderr)
-		}
-		return out + stderr
-	}
+	mustRun := mustExit(t)
 	mustRun(exitcode.OK, "deploy", "--lab-file", file)
 	dataplane := "routes.blocks,vxlan.device,vxlan.neigh,vxlan.fdb,routes.pods,pods.wiring"
 	if out := mustRun(exitcode.OK, "verify", "--lab-file", file, "--check", dataplane); !strings.Contains(out, "6 passed, 0 failed") {

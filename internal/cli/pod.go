@@ -15,6 +15,7 @@ type podFlags struct {
 	provider  string
 	namespace string
 	node      string
+	replace   bool
 }
 
 func newPodCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
@@ -52,8 +53,13 @@ func (f *podFlags) runtime(reg *provider.Registry) (provider.PodRuntime, error) 
 func newPodAddCmd(s *ui.Streams, reg *provider.Registry, f *podFlags) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "add <lab> <name> --node <node>",
-		Short: "Create a pod on a node through the CNI plugin (idempotent)",
-		Args:  cobra.ExactArgs(2),
+		Short: "Create a pod on a node through the CNI plugin (idempotent; --replace moves it from another node)",
+		Long: `add creates a pod on a node through the CNI plugin. The name must be what Kubernetes accepts
+(an RFC 1123 subdomain of at most 253 characters; the namespace an RFC 1123 label of at most 63);
+anything else is refused before any namespace is touched. A pod name lives once per lab: adding
+it again on the same node changes nothing, on another node is refused (exit 2) unless --replace
+moves it. An ADD that fails is rolled back: no sandbox, veth or address is left.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.node == "" {
 				return exitcode.Usagef("which node? knetlab pod add %s %s --node <node>", args[0], args[1])
@@ -62,7 +68,7 @@ func newPodAddCmd(s *ui.Streams, reg *provider.Registry, f *podFlags) *cobra.Com
 			if err != nil {
 				return err
 			}
-			pod, err := rt.AddPod(cmd.Context(), args[0], lab.Pod{Name: args[1], Namespace: f.namespace, Node: f.node})
+			pod, err := rt.AddPod(cmd.Context(), args[0], lab.Pod{Name: args[1], Namespace: f.namespace, Node: f.node}, provider.AddPodOptions{Replace: f.replace})
 			if err != nil {
 				return err
 			}
@@ -72,6 +78,7 @@ func newPodAddCmd(s *ui.Streams, reg *provider.Registry, f *podFlags) *cobra.Com
 	}
 	c.Flags().StringVar(&f.node, "node", "", "the node the pod runs on")
 	c.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "the pod's Kubernetes namespace")
+	c.Flags().BoolVar(&f.replace, "replace", false, "move the pod if it runs on another node (without it, that is refused: a pod name lives once per lab)")
 	return c
 }
 

@@ -6,11 +6,15 @@ package cni
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/knetlab/knetlab/internal/lab"
 )
 
 // PluginType is the "type" a network config must name to reach this plugin.
@@ -136,15 +140,62 @@ type PodID struct {
 }
 
 func parsePodID(cniArgs string) (PodID, error) {
+	invalid := func(msg, details string) (PodID, error) {
+		return PodID{}, types.NewError(types.ErrInvalidEnvironmentVariables, msg, details)
+	}
+	// types.LoadArgs lets a repeated key win silently, so a value that smuggled in
+	// ";K8S_POD_NAME=<another pod>" would name that pod's host veth: refuse every repeat.
+	seen := map[string]bool{}
+	for _, pair := range strings.Split(cniArgs, ";") {
+		key, _, _ := strings.Cut(pair, "=")
+		if seen[key] {
+			return invalid("ambiguous CNI_ARGS", fmt.Sprintf("%s is given twice in %q", key, cniArgs))
+		}
+		seen[key] = true
+	}
 	args := podArgs{}
 	args.IgnoreUnknown = true
 	if err := types.LoadArgs(cniArgs, &args); err != nil {
-		return PodID{}, types.NewError(types.ErrInvalidEnvironmentVariables, "cannot parse CNI_ARGS", err.Error())
+		return invalid("cannot parse CNI_ARGS", err.Error())
 	}
 	id := PodID{Namespace: string(args.K8S_POD_NAMESPACE), Name: string(args.K8S_POD_NAME)}
 	if id.Namespace == "" || id.Name == "" {
 		return id, types.NewError(types.ErrInvalidEnvironmentVariables, "CNI_ARGS must name the pod",
 			"set K8S_POD_NAMESPACE=<namespace>;K8S_POD_NAME=<name> in CNI_ARGS, as kubelet does")
 	}
+	if err := id.check(); err != nil {
+		return invalid("CNI_ARGS name a pod Kubernetes would not have", err.Error())
+	}
 	return id, nil
+}
+
+// check refuses a pod identity Kubernetes would refuse (lab.CheckPodName): such a name never
+// comes from kubelet, and its characters could reach CNI_ARGS, paths and interface records.
+func (id PodID) check() error {
+	var msgs []string
+	for _, p := range lab.CheckPodName(id.Namespace, id.Name) {
+		msgs = append(msgs, p.Msg)
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// PodArgs are the CNI_ARGS a runtime passes for pod, as kubelet passes them (invoke.Args's
+// PluginArgs, which the CNI library joins with '=' and ';'). A pod Kubernetes would refuse, or
+// a container ID with a ';' or '=' in it, is an error: no value can add or repeat a key.
+func PodArgs(pod PodID, containerID string) ([][2]string, error) {
+	if err := pod.check(); err != nil {
+		return nil, err
+	}
+	if containerID == "" || strings.ContainsAny(containerID, ";=") {
+		return nil, fmt.Errorf("container ID %q must be non-empty and hold no ';' or '='", containerID)
+	}
+	return [][2]string{
+		{"IgnoreUnknown", "1"},
+		{"K8S_POD_NAMESPACE", pod.Namespace},
+		{"K8S_POD_NAME", pod.Name},
+		{"K8S_POD_INFRA_CONTAINER_ID", containerID},
+	}, nil
 }

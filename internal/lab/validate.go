@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/checkid"
 )
@@ -359,8 +361,12 @@ func (v *validator) validatePods(l *Lab) {
 	seen := map[string]int{}
 	for i, p := range l.Pods {
 		f := fmt.Sprintf("pods[%d]", i)
-		v.name(f+".name", p.Name, "pod name", 63)
-		v.name(f+".namespace", p.Namespace, "namespace", 63)
+		for _, pr := range CheckPodName(p.Namespace, p.Name) {
+			v.addf(f+"."+pr.Field, "%s", pr.Msg)
+		}
+		if p.Name != "" && len(validation.IsDNS1123Subdomain(p.Name)) == 0 && len(validation.IsDNS1123Label(p.Name)) > 0 {
+			v.addf(f+".name", "pod name %q is also the name of its container in the rendered manifest, which Kubernetes requires to be an RFC 1123 label (no '.', at most 63 characters)", p.Name)
+		}
 		key := p.Namespace + "/" + p.Name
 		if j, dup := seen[key]; dup {
 			v.addf(f+".name", "pod %s is declared twice (also pods[%d])", key, j)
@@ -453,5 +459,26 @@ func underlaySubnets(l *Lab) []underlaySubnet {
 		add(n.Address, n.Name)
 	}
 	add(l.Cluster.ManagementSubnet, "management network")
+	return out
+}
+
+// CheckPodName reports what Kubernetes would refuse in a pod's identity: the namespace must be
+// an RFC 1123 label (at most 63 characters), the name an RFC 1123 subdomain (at most 253). The
+// rules are apimachinery's own, so a name knetlab accepts is one kubelet could pass to a CNI
+// plugin, and neither can carry a ';', '=', '/' or shell syntax into CNI_ARGS, a path or a
+// namespace name. Problems come with Field "namespace" or "name".
+func CheckPodName(namespace, name string) []Problem {
+	var out []Problem
+	check := func(field, what, value, ruleName string, rule func(string) []string) {
+		if value == "" {
+			out = append(out, Problem{Field: field, Msg: what + " is required"})
+			return
+		}
+		if errs := rule(value); len(errs) > 0 {
+			out = append(out, Problem{Field: field, Msg: fmt.Sprintf("%s %q is not what Kubernetes accepts (%s): %s", what, value, ruleName, strings.Join(errs, "; "))})
+		}
+	}
+	check("namespace", "pod namespace", namespace, "an RFC 1123 label of at most 63 characters", validation.IsDNS1123Label)
+	check("name", "pod name", name, "an RFC 1123 subdomain of at most 253 characters", validation.IsDNS1123Subdomain)
 	return out
 }

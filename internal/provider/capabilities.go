@@ -43,12 +43,19 @@ type AppliedFault struct {
 // create pods by running the CNI plugin themselves. On a kind cluster kubelet does that, and pods
 // come from kubectl.
 type PodRuntime interface {
-	// AddPod creates the pod (idempotent) and returns it as wired.
-	AddPod(ctx context.Context, labName string, pod lab.Pod) (Pod, error)
+	// AddPod creates the pod (idempotent on the same node) and returns it as wired. A pod of
+	// the same namespace/name on another node is a usage error unless opts.Replace.
+	AddPod(ctx context.Context, labName string, pod lab.Pod, opts AddPodOptions) (Pod, error)
 	// DeletePod deletes a pod; found is false when it was not there (which is success).
 	DeletePod(ctx context.Context, labName, namespace, name string) (found bool, err error)
 	// Pods lists the lab's pods, sorted by namespace/name.
 	Pods(ctx context.Context, labName string) ([]Pod, error)
+}
+
+// AddPodOptions change how AddPod treats a pod that exists.
+type AddPodOptions struct {
+	// Replace moves a pod that runs on another node (CNI DEL there, ADD on the new one).
+	Replace bool
 }
 
 // Pod is a pod as its runtime wired it.

@@ -115,15 +115,20 @@ func eventually(t *testing.T, what string, deadline time.Duration, cond func() e
 	}
 }
 
-func (c *cniLab) datastoreNodes() []*datastore.Node {
+// datastore connects to the lab's datastore; closed at the end of the test.
+func (c *cniLab) datastore() datastore.Store {
 	c.t.Helper()
-	ctx := context.Background()
-	store, err := openDatastore(ctx, c.lab.Name, c.record().Datastore, 5*time.Second)
+	store, err := openDatastore(context.Background(), c.lab.Name, c.record().Datastore, 5*time.Second)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer store.Close()
-	nodes, _, err := datastore.Nodes(store).List(ctx)
+	c.t.Cleanup(func() { store.Close() })
+	return store
+}
+
+func (c *cniLab) datastoreNodes() []*datastore.Node {
+	c.t.Helper()
+	nodes, _, err := datastore.Nodes(c.datastore()).List(context.Background())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -302,7 +307,7 @@ func TestCNIDeployCalicoOverlay(t *testing.T) {
 
 	t.Run("pod add, del twice, and CNI DEL twice", func(t *testing.T) {
 		extra := lab.Pod{Name: "extra", Namespace: "test", Node: "k01-worker3"}
-		pod, err := c.p.AddPod(ctx, c.lab.Name, extra)
+		pod, err := c.p.AddPod(ctx, c.lab.Name, extra, provider.AddPodOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

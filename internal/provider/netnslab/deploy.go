@@ -49,6 +49,12 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 		return err
 	}
 	defer store.Close()
+	if err := checkOwnership(l, store.Lab); err != nil {
+		if store.Lab.Phase == "" {
+			_ = store.Remove() // a lab refused before its first object leaves no record
+		}
+		return err
+	}
 	rec := store.Lab
 	fresh := rec.Phase == ""
 	if rec.VLANMode == "" {
@@ -285,6 +291,11 @@ func (d *deployer) ensureNamespace(spec namespaceSpec) error {
 		return fmt.Errorf("netlink in %s: %w", spec.name, err)
 	}
 	d.nl[spec.name] = nl
+	if marked, err := markOwner(nl, d.topo.lab.Name); err != nil {
+		return fmt.Errorf("%s: mark it as lab %s's: %w", spec.name, d.topo.lab.Name, err)
+	} else if marked && !created {
+		d.did("links", "%s: marked lo as lab %s's", spec.name, d.topo.lab.Name)
+	}
 	lo, err := nl.LinkByName("lo")
 	if err != nil {
 		return fmt.Errorf("%s: loopback: %w", spec.name, err)

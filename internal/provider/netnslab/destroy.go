@@ -84,7 +84,7 @@ func findRemains(rec *journal.Lab, l *lab.Lab) remains {
 	}
 	var r remains
 	for n := range candidates {
-		if inspectNamespace(n) != nsAbsent {
+		if inspectNamespace(n) != nsAbsent && !ownedByAnother(n, rec.Lab) {
 			r.namespaces = append(r.namespaces, n)
 		}
 	}

@@ -79,7 +79,7 @@ func deployed(t testing.TB, p *Provider, l *lab.Lab) *recorder {
 func removeTestNamespaces(labName string) {
 	entries, _ := os.ReadDir(netnsDir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), namespacePrefix+labName+"-") {
+		if strings.HasPrefix(e.Name(), labNamespacePrefix(labName)) {
 			_ = deleteNamespace(e.Name())
 		}
 	}

@@ -83,7 +83,7 @@ func TestDestroyPlan(t *testing.T) {
 	}
 	r := remains{
 		processes: []journal.Process{{Name: datastoreProcess, PID: 4101}, {Name: agentProcess + "k01-worker", PID: 4102}},
-		namespaces: []string{"knl-calico-overlay-ceos01", "knl-calico-overlay-k01-worker",
+		namespaces: []string{NamespaceName("calico-overlay", "ceos01"), NamespaceName("calico-overlay", "k01-worker"),
 			PodNamespaceName("calico-overlay", "default", "net-w1")},
 	}
 	goldenPlan(t, "destroy-calico-overlay.golden", New(WithStateRoot(goldenRoot)).destroyPlan(rec, r))

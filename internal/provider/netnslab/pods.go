@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -18,7 +18,6 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/knetlab/knetlab/internal/cni"
 	"github.com/knetlab/knetlab/internal/collect/kernel"
@@ -43,13 +42,6 @@ const (
 	// cniDestroyTimeout bounds a DEL during destroy, which removes the namespaces either way.
 	cniDestroyTimeout = 5 * time.Second
 )
-
-// PodNamespaceName is the named network namespace of a pod: knl-<lab>-pod-<8 hex of
-// SHA-1("<namespace>/<name>")>, fixed for a pod so a repair finds it again.
-func PodNamespaceName(labName, namespace, name string) string {
-	sum := sha1.Sum([]byte(namespace + "/" + name))
-	return NamespaceName(labName, "pod-"+hex.EncodeToString(sum[:])[:8])
-}
 
 // podRuntime runs the CNI plugin for one lab.
 type podRuntime struct {
@@ -85,13 +77,22 @@ func (rt *podRuntime) invoke(ctx context.Context, command string, pod journal.Po
 	if err != nil {
 		return nil, err
 	}
+	pluginArgs, err := cni.PodArgs(cni.PodID{Namespace: pod.Namespace, Name: pod.Name}, pod.ContainerID)
+	if err != nil {
+		if command != "DEL" {
+			return nil, exitcode.NewUsage(fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err))
+		}
+		// A pod an older knetlab recorded under a name Kubernetes refuses: DEL without its
+		// name still removes its sandbox's veth pair and releases its address (by container ID).
+		pluginArgs = [][2]string{{"IgnoreUnknown", "1"}}
+	}
 	args := &invoke.Args{
-		Command:       command,
-		ContainerID:   pod.ContainerID,
-		NetNS:         namespacePath(pod.NetNS),
-		IfName:        podIfName,
-		PluginArgsStr: fmt.Sprintf("K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s", pod.Namespace, pod.Name),
-		Path:          rt.cniPath(),
+		Command:     command,
+		ContainerID: pod.ContainerID,
+		NetNS:       namespacePath(pod.NetNS),
+		IfName:      podIfName,
+		PluginArgs:  pluginArgs,
+		Path:        rt.cniPath(),
 	}
 	node, err := openNamespace(NamespaceName(rt.lab, pod.Node))
 	if err != nil {
@@ -124,12 +125,24 @@ func (rt *podRuntime) invoke(ctx context.Context, command string, pod journal.Po
 }
 
 // add creates the pod's sandbox and runs CNI ADD. The pod is recorded (and its namespace) before
-// the namespace exists, so a killed command leaves a pod destroy finds.
+// the namespace exists, so a killed command leaves a pod destroy finds. An ADD that fails is
+// rolled back: CNI DEL (the plugin releases the address and removes the veth pair), the sandbox
+// removed, the records dropped.
 func (rt *podRuntime) add(ctx context.Context, store *journal.Store, p lab.Pod) (journal.Pod, error) {
 	id := make([]byte, 32)
 	_, _ = rand.Read(id)
 	pod := journal.Pod{Namespace: p.Namespace, Name: p.Name, Node: p.Node,
 		NetNS: PodNamespaceName(rt.lab, p.Namespace, p.Name), ContainerID: hex.EncodeToString(id)}
+	for _, other := range store.Lab.Pods {
+		if other.NetNS == pod.NetNS && (other.Namespace != p.Namespace || other.Name != p.Name) {
+			return pod, exitcode.Usagef("pods %s/%s and %s/%s would share the sandbox %s (a hash collision): rename one",
+				other.Namespace, other.Name, p.Namespace, p.Name, pod.NetNS)
+		}
+	}
+	_, recorded := store.Lab.Namespace(p.Namespace + "/" + p.Name)
+	if err := checkAdoptable(pod.NetNS, rt.lab, recorded); err != nil {
+		return pod, err
+	}
 	nsRec := journal.Namespace{Name: pod.NetNS, Role: journal.RolePod, Node: p.Namespace + "/" + p.Name}
 	if err := store.AddNamespace(nsRec); err != nil {
 		return pod, err
@@ -137,29 +150,17 @@ func (rt *podRuntime) add(ctx context.Context, store *journal.Store, p lab.Pod) 
 	if err := store.AddPod(pod); err != nil {
 		return pod, err
 	}
-	if inspectNamespace(pod.NetNS) != nsPresent {
-		if err := deleteNamespace(pod.NetNS); err != nil {
-			return pod, err
-		}
-		h, err := createNamespace(pod.NetNS)
-		if err != nil {
-			return pod, err
-		}
-		// A pod's loopback is up, as a container runtime leaves it.
-		err = upLoopback(h)
-		h.Close()
-		if err != nil {
-			return pod, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err)
-		}
+	if err := rt.sandbox(pod); err != nil {
+		return pod, rt.rollback(ctx, store, pod, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, cniTimeout)
+	addCtx, cancel := context.WithTimeout(ctx, cniTimeout)
 	defer cancel()
-	res, err := rt.invoke(ctx, "ADD", pod)
-	if err != nil {
-		return pod, err
+	res, err := rt.invoke(addCtx, "ADD", pod)
+	if err == nil && len(res.IPs) == 0 {
+		err = fmt.Errorf("CNI ADD of pod %s/%s returned no address", p.Namespace, p.Name)
 	}
-	if len(res.IPs) == 0 {
-		return pod, fmt.Errorf("CNI ADD of pod %s/%s returned no address", p.Namespace, p.Name)
+	if err != nil {
+		return pod, rt.rollback(ctx, store, pod, err)
 	}
 	pod.IP = res.IPs[0].Address.IP.String()
 	for _, iface := range res.Interfaces {
@@ -172,6 +173,44 @@ func (rt *podRuntime) add(ctx context.Context, store *journal.Store, p lab.Pod) 
 		return pod, err
 	}
 	return pod, store.AddPod(pod)
+}
+
+// sandbox makes the pod's named namespace, lo up and marked as the lab's, unless it exists.
+func (rt *podRuntime) sandbox(pod journal.Pod) error {
+	if inspectNamespace(pod.NetNS) == nsPresent {
+		return nil
+	}
+	if err := deleteNamespace(pod.NetNS); err != nil {
+		return err
+	}
+	h, err := createNamespace(pod.NetNS)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return err
+	}
+	defer nl.Close()
+	if _, err := markOwner(nl, rt.lab); err != nil {
+		return fmt.Errorf("pod %s/%s: mark its namespace: %w", pod.Namespace, pod.Name, err)
+	}
+	// A pod's loopback is up, as a container runtime leaves it.
+	if err := upLoopback(nl); err != nil {
+		return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// rollback undoes a pod whose ADD failed with cause. When DEL itself fails the records stay, so
+// that knetlab pod del or destroy can finish the job.
+func (rt *podRuntime) rollback(ctx context.Context, store *journal.Store, pod journal.Pod, cause error) error {
+	// The ADD's own deadline may be what failed: the rollback gets one of its own.
+	if err := rt.del(context.WithoutCancel(ctx), store, pod, cniTimeout); err != nil {
+		return errors.Join(cause, fmt.Errorf("and rolling it back failed: %w; knetlab pod del %s %s -n %s retries", err, rt.lab, pod.Name, pod.Namespace))
+	}
+	return fmt.Errorf("%w (rolled back: no sandbox, veth or address of pod %s/%s is left)", cause, pod.Namespace, pod.Name)
 }
 
 // del runs CNI DEL for a recorded pod, removes its sandbox and forgets it.
@@ -274,12 +313,7 @@ func (rt *podRuntime) podProblem(pod journal.Pod) string {
 
 // upLoopback sets a new sandbox's lo up, which a runtime does (kubelet through the loopback
 // plugin) and the pod network plugin does not.
-func upLoopback(h netns.NsHandle) error {
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		return err
-	}
-	defer nl.Close()
+func upLoopback(nl *netlink.Handle) error {
 	lo, err := nl.LinkByName("lo")
 	if err != nil {
 		return err
@@ -288,8 +322,17 @@ func upLoopback(h netns.NsHandle) error {
 }
 
 // AddPod implements provider.PodRuntime: it creates a pod on a deployed lab through the CNI
-// plugin (knetlab pod add). A pod that exists and is wired is left as it is.
-func (p *Provider) AddPod(ctx context.Context, labName string, pod lab.Pod) (provider.Pod, error) {
+// plugin (knetlab pod add). A pod that exists on the same node and is wired is left as it is;
+// one on another node is refused unless opts.Replace moves it. Its name is checked as
+// Kubernetes checks it before anything is opened.
+func (p *Provider) AddPod(ctx context.Context, labName string, pod lab.Pod, opts provider.AddPodOptions) (provider.Pod, error) {
+	if problems := lab.CheckPodName(pod.Namespace, pod.Name); len(problems) > 0 {
+		var msgs []string
+		for _, pr := range problems {
+			msgs = append(msgs, pr.Msg)
+		}
+		return provider.Pod{}, exitcode.Usagef("%s", strings.Join(msgs, "; "))
+	}
 	store, rt, l, err := p.openPods(ctx, labName)
 	if err != nil {
 		return provider.Pod{}, err
@@ -297,6 +340,10 @@ func (p *Provider) AddPod(ctx context.Context, labName string, pod lab.Pod) (pro
 	defer store.Close()
 	if ns, ok := l.Namespace(pod.Node); !ok || ns.Role != journal.RoleNode {
 		return provider.Pod{}, exitcode.Usagef("lab %s has no node %q (nodes: %s)", labName, pod.Node, strings.Join(nodeNames(l), ", "))
+	}
+	if have, ok := l.Pod(pod.Namespace, pod.Name); ok && have.Node != pod.Node && !opts.Replace {
+		return provider.Pod{}, exitcode.Usagef("pod %s/%s is already on node %s (a pod name lives once per lab): knetlab pod del %s %s -n %s first, or add --replace to move it to %s",
+			pod.Namespace, pod.Name, have.Node, labName, pod.Name, pod.Namespace, pod.Node)
 	}
 	if _, err := rt.ensurePod(ctx, store, pod); err != nil {
 		return provider.Pod{}, err

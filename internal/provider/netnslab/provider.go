@@ -4,12 +4,14 @@
 //
 // # What a lab is made of
 //
-// Every namespace is named knl-<lab>-<member> and is visible to `ip netns`:
+// Every namespace is named knl.<lab>.<member> (names.go: the '.' occurs in no lab or node name,
+// so two labs never share a name), is visible to `ip netns`, and carries its owner in the alias
+// of its lo ("knetlab lab <lab>"), which deploy checks before it adopts an existing namespace:
 //
-//   - knl-<lab>-network: the management network standing in for kind's docker network — a
+//   - knl.<lab>.network: the management network standing in for kind's docker network — a
 //     bridge "kind" holding the subnet's first address (docker's gateway, 172.18.0.1/16), with
 //     one veth<7 hex> port per node.
-//   - knl-<lab>-<switch> (calico-overlay: knl-calico-overlay-ceos01): ports eth1..ethN, each
+//   - knl.<lab>.<switch> (calico-overlay: knl.calico-overlay.ceos01): ports eth1..ethN, each
 //     with the alias "Connection to <node>" as the cEOS description; ip_forward=1 so it routes
 //     between its SVIs. VLANs are a VLAN-aware bridge "br0" (vlan_filtering, port PVIDs, 802.1Q
 //     devices Vlan10, Vlan20 as SVIs) where the kernel has 802.1Q and vlan_filtering, else one
@@ -17,7 +19,7 @@
 //     ports enslaved. The choice is probed at deploy time in a scratch namespace that has no
 //     name (it vanishes with its handle), recorded in the lab state, and shown by deploy and
 //     status. The SVI device's alias is the VLAN name.
-//   - knl-<lab>-<node>: lo up; eth0 on the management network (the management address, or the
+//   - knl.<lab>.<node>: lo up; eth0 on the management network (the management address, or the
 //     lab address in a lab without a switch, with a default route via the management gateway
 //     as kind's nodes have); eth1 cabled to the node's switch port with the lab address and the
 //     routes to the other VLANs' subnets via the node's gateway; net.ipv4.ip_forward=1.
@@ -50,12 +52,15 @@
 // their own, journaled with StartProcess, logging to <state>/logs. Deploy waits, with deadlines, until etcd answers and until every node is
 // registered and its kernel holds vxlan.calico, every block route, neighbour and FDB entry its
 // agent must program. Pods are made as a container runtime makes them: a named namespace
-// knl-<lab>-pod-<hash> recorded before it exists, then the CNI plugin (<state>/cni/bin/knetlab-cni,
+// knl.<lab>.pod.<hash> recorded before it exists, then the CNI plugin (<state>/cni/bin/knetlab-cni,
 // a symlink to knetlab, which acts as the plugin under that name) run with the CNI_* environment
 // and the network config on stdin, from a thread inside the pod's node. knetlab is outside the
 // lab's namespaces, so it reaches the datastore by dialling from inside the management network
 // namespace. A second deploy restarts a dead datastore or agent and re-adds a pod whose sandbox or
-// wiring is gone; destroy runs CNI DEL for every pod before it stops the daemons.
+// wiring is gone; destroy runs CNI DEL for every pod before it stops the daemons. A pod's name is
+// checked as Kubernetes checks it before anything is touched, its CNI_ARGS are built by
+// cni.PodArgs, it lives once per lab (pod add --replace moves it), and a failed ADD is rolled
+// back (CNI DEL, sandbox removed, records dropped).
 //
 // Test hook: KNETLAB_TEST_KILL_AFTER=<n> makes deploy SIGKILL itself right after creating its
 // n-th namespace or link. It exists only so tests can kill a deploy half way deterministically.

@@ -12,21 +12,14 @@ import (
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
-// Namespace names: every namespace of a lab is "knl-<lab>-<member>", where member is a node
-// name, the switch name, or "network" for the management network. Lab names are DNS labels of at
-// most 32 characters and node names at most 40, so the names stay well inside a file name's
-// limit, and two labs never share a namespace.
+// Names inside a lab's namespaces (names.go says how the namespaces themselves are named).
 const (
-	namespacePrefix = "knl-"
-	networkMember   = "network"
+	networkMember = "network"
 	// mgmtBridge stands in for kind's docker network, which docker names "kind".
 	mgmtBridge = "kind"
 	// vlanAwareBridge is the one bridge of a VLAN-aware switch; its VLAN devices are the SVIs.
 	vlanAwareBridge = "br0"
 )
-
-// NamespaceName is the namespace of one member (node, switch, "network") of a lab.
-func NamespaceName(labName, member string) string { return namespacePrefix + labName + "-" + member }
 
 // VLAN modes of the netns switch.
 const (

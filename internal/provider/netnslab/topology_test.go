@@ -49,13 +49,13 @@ func TestTopologyRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ns := range topo.namespaces {
-		if !strings.HasPrefix(ns.name, "knl-calico-overlay-") {
-			t.Errorf("namespace %s is not named knl-<lab>-<member>", ns.name)
+		if !strings.HasPrefix(ns.name, "knl.calico-overlay.") {
+			t.Errorf("namespace %s is not named knl.<lab>.<member>", ns.name)
 		}
 	}
 	for _, v := range topo.veths {
 		// Both ends of every cable live in lab namespaces: nothing lands in the root namespace.
-		if !strings.HasPrefix(v.ns, "knl-") || !strings.HasPrefix(v.peerNS, "knl-") {
+		if !strings.HasPrefix(v.ns, namespacePrefix) || !strings.HasPrefix(v.peerNS, namespacePrefix) {
 			t.Errorf("cable %s/%s - %s/%s leaves the lab's namespaces", v.ns, v.name, v.peerNS, v.peerName)
 		}
 	}
