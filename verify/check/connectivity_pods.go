@@ -9,6 +9,7 @@ import (
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/report"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // PingCount is how many echo requests connectivity.pods sends per pod pair.
@@ -46,10 +47,15 @@ func connectivityPods(ctx context.Context, in *Inputs) []*report.Node {
 	return out
 }
 
-// poolPods are the facts' pods with an address inside a pool, in a stable order.
+// poolPods are the facts' pods with an address inside a pool that the prober probes (all of
+// them unless it is a source.ProbeScope), in a stable order.
 func poolPods(in *Inputs) []facts.Pod {
+	scope, scoped := in.Prober.(source.ProbeScope)
 	var pods []facts.Pod
 	for _, p := range in.Facts.Pods {
+		if scoped && !scope.Probes(p) {
+			continue
+		}
 		if p.IP.IsValid() && in.Expect.InPool(netip.PrefixFrom(p.IP, p.IP.BitLen())) {
 			pods = append(pods, p)
 		}

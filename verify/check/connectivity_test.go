@@ -196,3 +196,41 @@ func TestConnectivityChecks(t *testing.T) {
 		})
 	}
 }
+
+// scopedProber probes some pods only (a clab lab's declared test pods) and records the pairs
+// it was asked for.
+type scopedProber struct {
+	*simulatedDataplane
+	probes map[string]bool
+	asked  []string
+}
+
+func (s *scopedProber) Probes(p facts.Pod) bool { return s.probes[p.Name] }
+
+func (s *scopedProber) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
+	s.asked = append(s.asked, "ping "+from.Name+"→"+dst.String())
+	return s.simulatedDataplane.Ping(ctx, from, dst, count)
+}
+
+func (s *scopedProber) PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (source.Egress, error) {
+	s.asked = append(s.asked, "burst "+from.Name+"→"+dst.String())
+	return s.simulatedDataplane.PingThrough(ctx, from, dst, count, dev)
+}
+
+// TestConnectivityPairsTheProbersPodsOnly: the cluster's own pods (coredns here) are in the
+// facts and the pool, but a source.ProbeScope prober pairs only the pods it probes.
+func TestConnectivityPairsTheProbersPodsOnly(t *testing.T) {
+	p := &scopedProber{simulatedDataplane: newSimulatedDataplane(), probes: map[string]bool{"w1": true, "w3": true}}
+	in := connectivityInputs(p)
+	in.Facts.Pods = append(in.Facts.Pods, facts.Pod{Namespace: "kube-system", Name: "coredns-668d6bf9bc-x2x7q", Node: "k01-worker2", IP: netip.MustParseAddr("192.168.2.7")})
+	if got := findingsOf(connectivityPods(context.Background(), in)); len(got) != 0 {
+		t.Errorf("connectivity.pods findings: %q", got)
+	}
+	if got := findingsOf(connectivityEncap(context.Background(), in)); len(got) != 0 {
+		t.Errorf("connectivity.encap findings: %q", got)
+	}
+	want := "ping w1→192.168.3.1, ping w3→192.168.1.1, burst w1→192.168.3.1, burst w3→192.168.1.1"
+	if got := strings.Join(p.asked, ", "); got != want {
+		t.Errorf("probed %s, want %s", got, want)
+	}
+}

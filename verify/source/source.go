@@ -65,6 +65,14 @@ type Prober interface {
 	PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (Egress, error)
 }
 
+// ProbeScope is implemented by probers that send traffic between some of the cluster's pods
+// only — a lab's declared test pods, not the cluster's own (coredns, Calico's apiserver),
+// whose images may have no ping and whose NetworkPolicies may drop it. The connectivity
+// checks pair the pods it probes; without it they pair every pod of the facts.
+type ProbeScope interface {
+	Probes(p facts.Pod) bool
+}
+
 // Egress is what PingThrough saw of one burst.
 type Egress struct {
 	Answered  int    // echo replies received

@@ -3,6 +3,7 @@ package nodeexec
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
@@ -129,51 +131,33 @@ func PodWirings(n *observed.Node, pods []facts.Pod, boxes []Sandbox) []observed.
 	return out
 }
 
-// SandboxOf returns the sandbox whose eth0 holds ip.
-func SandboxOf(boxes []Sandbox, ip netip.Addr) (Sandbox, bool) {
-	for _, b := range boxes {
-		for _, a := range b.Eth0.Addrs {
-			if a.Addr() == ip {
-				return b, true
-			}
-		}
-	}
-	return Sandbox{}, false
+// PingCmd is the ping a probe runs inside a pod, through the pods/exec subresource: kind's node
+// image has no ping (no iputils: kubernetes-sigs/kind#3710), the labs' test pods run
+// praqma/network-multitool, which has. count echo requests 0.2 s apart, each awaited a second;
+// it always exits 0 (`; true`) so that a lossy ping still hands over its summary, and a
+// missing summary line is the error (parse.PingReceived).
+func PingCmd(dst netip.Addr, count int) []string {
+	return []string{"sh", "-c", fmt.Sprintf("ping -n -q -c %d -i 0.2 -W 1 %s 2>&1; true", count, dst)}
 }
 
-// Ping sends count echo requests from inside a node's network namespace ns to dst and returns
-// how many were answered. The command always exits 0 (`; true`) so that a lossy ping still
-// gives its summary; a missing summary line is the error.
-func (c *Collector) Ping(ctx context.Context, node, ns string, dst netip.Addr, count int) (int, error) {
-	if !netnsName.MatchString(ns) {
-		return 0, fmt.Errorf("network namespace name %q", ns)
-	}
-	script := fmt.Sprintf("ip netns exec %s ping -n -q -c %d -i 0.2 -W 1 %s 2>&1; true", ns, count, dst)
-	out, err := c.Exec.Exec(ctx, node, []string{"sh", "-c", script})
-	if err != nil {
-		return 0, fmt.Errorf("ping %s from %s on %s: %w", dst, ns, node, err)
-	}
-	return parse.PingReceived(out)
-}
+// Burst sends a probe's echo requests (PingCmd in the source pod) and returns what ping printed.
+type Burst func(ctx context.Context) ([]byte, error)
 
-// PingThrough pings as Ping does, and counts the burst in the node's forward path with an
-// nftables table of its own, all in one exec: the echo requests from src to dst, and those of
-// them routed out through dev. The ping binary picks its own ICMP identifier, so the rules
-// match the two addresses only: another burst between the same pods at the same time (a
-// concurrent verify) is counted too, and takes the same route. The table is removed when the
-// script ends, also when the caller gave up waiting (docker exec does not stop the script).
-// A node without nft cannot count: that is source.ErrAbsent.
-func (c *Collector) PingThrough(ctx context.Context, node, ns string, src, dst netip.Addr, count int, dev string) (source.Egress, error) {
-	if !netnsName.MatchString(ns) {
-		return source.Egress{}, fmt.Errorf("network namespace name %q", ns)
-	}
+// PingThrough counts, in the forward path of the source pod's node, the echo requests that
+// burst sends from src to dst and those of them routed out through dev, with an nftables table
+// of its own: one exec on the node adds the table, the burst runs (in the pod), a second exec
+// lists the counters and removes the table. The ping binary picks its own ICMP identifier, so
+// the rules match the two addresses only: another burst between the same pods at the same time
+// (a concurrent verify) is counted too, and takes the same route. The table is removed also when
+// the burst fails or the caller gave up waiting. A node without nft cannot count: that is
+// source.ErrAbsent, and nothing is sent.
+func (c *Collector) PingThrough(ctx context.Context, node string, src, dst netip.Addr, dev string, burst Burst) (eg source.Egress, err error) {
 	if !netnsName.MatchString(dev) || !src.Is4() || !dst.Is4() {
 		return source.Egress{}, fmt.Errorf("probe %s → %s through %q: want IPv4 addresses and a device name", src, dst, dev)
 	}
 	table := fmt.Sprintf("knetlab-probe-%d-%d", os.Getpid(), probeSeq.Add(1))
 	match := fmt.Sprintf("ip saddr %s ip daddr %s icmp type echo-request", src, dst)
-	script := fmt.Sprintf(`set -e
-command -v nft >/dev/null || { echo %[1]s; exit 0; }
+	open := fmt.Sprintf(`command -v nft >/dev/null || { echo %[1]s; exit 0; }
 nft -f - <<EOF
 table ip %[2]s {
 	chain forward {
@@ -183,39 +167,53 @@ table ip %[2]s {
 	}
 }
 EOF
-trap 'nft delete table ip %[2]s' EXIT
-ip netns exec %[5]s ping -n -q -c %[6]d -i 0.2 -W 1 %[7]s 2>&1 || true
-echo %[8]s
-nft list table ip %[2]s
-`, noNFT, table, match, dev, ns, count, dst, countersFollow)
-	out, err := c.Exec.Exec(ctx, node, []string{"sh", "-c", script})
+`, noNFT, table, match, dev)
+	out, err := c.Exec.Exec(ctx, node, []string{"sh", "-c", open})
 	if err != nil {
-		return source.Egress{}, fmt.Errorf("ping %s from %s on %s, counted by nftables: %w", dst, ns, node, err)
+		return source.Egress{}, fmt.Errorf("node %s: add the nftables table counting %s → %s: %w", node, src, dst, err)
 	}
 	if bytes.HasPrefix(out, []byte(noNFT)) {
 		return source.Egress{}, fmt.Errorf("node %s has no nft to count echo requests with: %w", node, source.ErrAbsent)
 	}
-	pinged, listed, ok := bytes.Cut(out, []byte(countersFollow+"\n"))
-	if !ok {
-		return source.Egress{}, fmt.Errorf("ping %s from %s on %s: the script stopped early: %q", dst, ns, node, strings.TrimSpace(string(out)))
+	removed := false
+	defer func() {
+		if removed {
+			return
+		}
+		// Also when ctx is done: the table must not outlive the probe.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeCleanupTimeout)
+		defer cancel()
+		del := []string{"nft", "delete", "table", "ip", table}
+		if _, derr := c.Exec.Exec(dctx, node, del); derr != nil {
+			err = errors.Join(err, fmt.Errorf("node %s: %s: %w", node, strings.Join(del, " "), derr))
+		}
+	}()
+	pinged, err := burst(ctx)
+	if err != nil {
+		return source.Egress{}, fmt.Errorf("ping %s from %s: %w", dst, src, err)
 	}
 	answered, err := parse.PingReceived(pinged)
 	if err != nil {
-		return source.Egress{}, fmt.Errorf("ping %s from %s on %s: %w", dst, ns, node, err)
+		return source.Egress{}, fmt.Errorf("ping %s from %s: %w", dst, src, err)
 	}
-	counts, err := parse.NFTCounters(listed)
+	counters := fmt.Sprintf("trap 'nft delete table ip %[1]s' EXIT\nnft list table ip %[1]s\n", table)
+	out, err = c.Exec.Exec(ctx, node, []string{"sh", "-c", counters})
+	removed = err == nil // the script's trap removed the table
+	if err != nil {
+		return source.Egress{Answered: answered}, fmt.Errorf("node %s: list the probe's counters: %w", node, err)
+	}
+	counts, err := parse.NFTCounters(out)
 	if err != nil {
 		return source.Egress{Answered: answered}, fmt.Errorf("node %s: %w", node, err)
 	}
 	return source.Egress{Answered: answered, Forwarded: counts["forwarded"], Through: counts["through"]}, nil
 }
 
-// What PingThrough's script prints: instead of everything when the node has no nft, and
-// between ping's output and the counters.
-const (
-	noNFT          = "knetlab-probe: no nft"
-	countersFollow = "knetlab-probe: counters"
-)
+// What PingThrough's first script prints when the node has no nft.
+const noNFT = "knetlab-probe: no nft"
+
+// probeCleanupTimeout bounds the removal of a probe table after the probe failed or was given up.
+const probeCleanupTimeout = 30 * time.Second
 
 // probeSeq numbers the probe tables of this process, so that concurrent probes never share one.
 var probeSeq atomic.Uint64

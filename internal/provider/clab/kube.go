@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -51,6 +52,7 @@ type kubeClients struct {
 	dyn    dynamic.Interface
 	disc   discovery.DiscoveryInterface
 	mapper meta.ResettableRESTMapper
+	cfg    *rest.Config // for the pods/exec streams of the connectivity probes
 }
 
 func newKubeClients(kubeconfig string) (*kubeClients, error) {
@@ -72,7 +74,7 @@ func newKubeClients(kubeconfig string) (*kubeClients, error) {
 		return nil, err
 	}
 	return &kubeClients{
-		core: core, dyn: dyn, disc: disc,
+		core: core, dyn: dyn, disc: disc, cfg: cfg,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
 	}, nil
 }

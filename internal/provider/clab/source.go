@@ -15,6 +15,7 @@ import (
 	"github.com/knetlab/knetlab/internal/render"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/parse"
 	"github.com/knetlab/knetlab/verify/source"
 )
 
@@ -25,7 +26,7 @@ const (
 )
 
 // liveSource is the live verify source of a clab lab: kind nodes read by docker exec, facts from the
-// API server, the switch over SSH.
+// API server, the switch over SSH, and the connectivity probes sent from the lab's test pods.
 type liveSource struct {
 	lab     *lab.Lab
 	h       *host
@@ -33,6 +34,7 @@ type liveSource struct {
 	docker  dockerAPI
 	kube    *kube.Collector
 	nodes   *nodeexec.Collector
+	pods    podExecer // runs the probes' ping in the lab's test pods
 
 	mu  sync.Mutex
 	cur *nodeRound // the last read of all nodes
@@ -45,9 +47,13 @@ type nodeRound struct {
 	states map[string]*observed.Node
 	// errs says, per node, what could not be read: the node is absent from states when
 	// nothing could, else it names the tables that are left unmarked.
-	errs      map[string]error
-	served    map[string]bool
-	sandboxes map[string][]nodeexec.Sandbox // per node: the pods' network namespaces
+	errs   map[string]error
+	served map[string]bool
+}
+
+// podExecer runs a command in a pod (kube.PodExec: the pods/exec subresource).
+type podExecer interface {
+	Exec(ctx context.Context, namespace, pod, container string, argv []string) ([]byte, error)
 }
 
 func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *liveSource {
@@ -59,10 +65,14 @@ func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string)
 		kube:    &kube.Collector{Dynamic: k.dyn, Core: k.core},
 		// kind node containers are named after their nodes.
 		nodes: nodeexec.New(nodeexec.DockerExecer{Client: d}),
+		pods:  &kube.PodExec{REST: k.core.CoreV1().RESTClient(), Config: k.cfg},
 	}
 }
 
-var _ source.Prober = (*liveSource)(nil)
+var (
+	_ source.Prober     = (*liveSource)(nil)
+	_ source.ProbeScope = (*liveSource)(nil)
+)
 
 func (s *liveSource) Describe() string { return "clab lab " + s.lab.Name }
 
@@ -97,7 +107,7 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 	for _, n := range s.lab.Nodes {
 		names = append(names, n.Name)
 	}
-	r := &nodeRound{states: map[string]*observed.Node{}, errs: map[string]error{}, served: map[string]bool{}, sandboxes: map[string][]nodeexec.Sandbox{}}
+	r := &nodeRound{states: map[string]*observed.Node{}, errs: map[string]error{}, served: map[string]bool{}}
 	f, factsErr := s.kube.Facts(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -114,9 +124,6 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 				} else {
 					err = errors.Join(err, fmt.Errorf("node %s: pods: %w", name, boxErr))
 				}
-				mu.Lock()
-				r.sandboxes[name] = boxes
-				mu.Unlock()
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -132,38 +139,53 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 	return r
 }
 
-// Ping implements source.Prober: ping runs on the pod's node inside the pod's network namespace.
+// Probes implements source.ProbeScope: the connectivity checks pair the lab's declared test
+// pods only. They run praqma/network-multitool, which has ping; the cluster's own pods
+// (coredns, Calico's) may have none, and an operator's NetworkPolicy may drop ICMP to them.
+func (s *liveSource) Probes(p facts.Pod) bool {
+	for _, tp := range s.lab.Pods {
+		if tp.Namespace == p.Namespace && tp.Name == p.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// Ping implements source.Prober: ping runs inside the source pod, through the pods/exec
+// subresource (kind's node image has no ping).
 func (s *liveSource) Ping(ctx context.Context, from facts.Pod, dst netip.Addr, count int) (int, error) {
-	ns, err := s.sandboxOf(ctx, from)
+	out, err := s.pingFrom(ctx, from, dst, count)
 	if err != nil {
 		return 0, err
 	}
-	return s.nodes.Ping(ctx, from.Node, ns, dst, count)
+	n, err := parse.PingReceived(out)
+	if err != nil {
+		return 0, fmt.Errorf("ping %s from pod %s/%s: %w", dst, from.Namespace, from.Name, err)
+	}
+	return n, nil
 }
 
 // PingThrough implements source.Prober: the ping of Ping, counted by an nftables table on the
 // pod's node (nodeexec.Collector.PingThrough).
 func (s *liveSource) PingThrough(ctx context.Context, from facts.Pod, dst netip.Addr, count int, dev string) (source.Egress, error) {
-	ns, err := s.sandboxOf(ctx, from)
-	if err != nil {
-		return source.Egress{}, err
+	if !s.Probes(from) {
+		return source.Egress{}, notTestPod(s.lab, from)
 	}
-	return s.nodes.PingThrough(ctx, from.Node, ns, from.IP, dst, count, dev)
+	return s.nodes.PingThrough(ctx, from.Node, from.IP, dst, dev, func(ctx context.Context) ([]byte, error) {
+		return s.pingFrom(ctx, from, dst, count)
+	})
 }
 
-// sandboxOf names the pod's network namespace on its node.
-func (s *liveSource) sandboxOf(ctx context.Context, from facts.Pod) (string, error) {
-	s.mu.Lock()
-	if s.cur == nil {
-		s.cur = s.readRound(ctx)
+// pingFrom runs nodeexec.PingCmd in a test pod.
+func (s *liveSource) pingFrom(ctx context.Context, from facts.Pod, dst netip.Addr, count int) ([]byte, error) {
+	if !s.Probes(from) {
+		return nil, notTestPod(s.lab, from)
 	}
-	boxes := s.cur.sandboxes[from.Node]
-	s.mu.Unlock()
-	b, ok := nodeexec.SandboxOf(boxes, from.IP)
-	if !ok {
-		return "", fmt.Errorf("pod %s/%s: no network namespace with %s on node %s", from.Namespace, from.Name, from.IP, from.Node)
-	}
-	return b.Netns, nil
+	return s.pods.Exec(ctx, from.Namespace, from.Name, "", nodeexec.PingCmd(dst, count))
+}
+
+func notTestPod(l *lab.Lab, p facts.Pod) error {
+	return fmt.Errorf("pod %s/%s is not one of lab %s's test pods: knetlab sends no traffic from it", p.Namespace, p.Name, l.Name)
 }
 
 // Topology reports each lab node's container and Ready condition, and the switch's container.

@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -21,6 +23,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/collect/kube"
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
+	"github.com/knetlab/knetlab/internal/collect/nodeexec/kindnode"
 	"github.com/knetlab/knetlab/verify"
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
@@ -52,20 +55,37 @@ func recordedNodes(t *testing.T) nodeexec.Execer {
 		if f, ok := files[cmd]; ok {
 			return os.ReadFile(filepath.Join(dir, f))
 		}
-		if strings.HasPrefix(cmd, "sh -c ip netns exec cni-e6rec-5b1f0d2c ping") {
-			return os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "pod", "ping-ok.txt"))
+		// PingThrough's node side: the probe table is added, then listed and removed.
+		if strings.HasPrefix(cmd, "sh -c command -v nft") && strings.Contains(cmd, "nft -f -") {
+			return nil, nil
 		}
-		// PingThrough's script: ping's output, then the probe table's counters.
-		if strings.HasPrefix(cmd, "sh -c set -e") && strings.Contains(cmd, "ip netns exec cni-e6rec-5b1f0d2c ping") {
-			ping, err := os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "pod", "ping-ok.txt"))
-			return append(ping, "knetlab-probe: counters\n"+
-				"table ip knetlab-probe-1-1 {\n\tchain forward {\n"+
-				"\t\tip saddr 192.168.162.130 ip daddr 192.168.162.130 icmp type echo-request counter packets 0 bytes 0 comment \"forwarded\"\n"+
-				"\t\tip saddr 192.168.162.130 ip daddr 192.168.162.130 icmp type echo-request oifname \"vxlan.calico\" counter packets 0 bytes 0 comment \"through\"\n"+
-				"\t}\n}\n"...), err
+		if strings.HasPrefix(cmd, "sh -c trap 'nft delete table ip knetlab-probe-") {
+			return []byte("table ip knetlab-probe-1-1 {\n\tchain forward {\n" +
+				"\t\tip saddr 192.168.162.130 ip daddr 192.168.10.1 icmp type echo-request counter packets 3 bytes 252 comment \"forwarded\"\n" +
+				"\t\tip saddr 192.168.162.130 ip daddr 192.168.10.1 icmp type echo-request oifname \"vxlan.calico\" counter packets 3 bytes 252 comment \"through\"\n" +
+				"\t}\n}\n"), nil
 		}
 		return nil, fmt.Errorf("unexpected command %q", cmd)
 	})
+}
+
+// recordedPods answers the probes' exec in the lab's test pods with a recorded ping, and
+// records which pod pinged which address.
+type recordedPods struct {
+	mu    sync.Mutex
+	pings []string // "namespace/pod → dst"
+}
+
+func (r *recordedPods) Exec(_ context.Context, namespace, pod, container string, argv []string) ([]byte, error) {
+	cmd := strings.Join(argv, " ")
+	if container != "" || !strings.HasPrefix(cmd, "sh -c ping -n -q -c ") {
+		return nil, fmt.Errorf("unexpected exec in pod %s/%s (container %q): %q", namespace, pod, container, cmd)
+	}
+	f := strings.Fields(cmd)
+	r.mu.Lock()
+	r.pings = append(r.pings, namespace+"/"+pod+" → "+f[len(f)-3])
+	r.mu.Unlock()
+	return os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "pod", "ping-ok.txt"))
 }
 
 // countingExecer counts the commands that reach the nodes.
@@ -79,7 +99,7 @@ func (c *countingExecer) Exec(ctx context.Context, node string, argv []string) (
 	return c.next.Exec(ctx, node, argv)
 }
 
-func newTestSource(t *testing.T) *liveSource {
+func newTestSource(t *testing.T, more ...runtime.Object) *liveSource {
 	l := mustLab(t, "pod-network")
 	readyNode := func(name string, ready corev1.ConditionStatus) *corev1.Node {
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
@@ -92,6 +112,11 @@ func newTestSource(t *testing.T) *liveSource {
 			Spec:   corev1.PodSpec{NodeName: "pod-network-worker"},
 			Status: corev1.PodStatus{PodIP: "192.168.162.130", PodIPs: []corev1.PodIP{{IP: "192.168.162.130"}}}},
 	)
+	for _, o := range more {
+		if err := core.Tracker().Add(o); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pool := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": map[string]any{"name": "default-ipv4-ippool"},
 		"spec": map[string]any{"cidr": "192.168.0.0/16", "blockSize": int64(26), "vxlanMode": "CrossSubnet", "natOutgoing": true},
@@ -108,7 +133,9 @@ func newTestSource(t *testing.T) *liveSource {
 		lab:    l,
 		docker: d,
 		kube:   &kube.Collector{Dynamic: dyn, Core: core},
-		nodes:  nodeexec.New(&countingExecer{next: recordedNodes(t)}),
+		// The kind node image's commands only: a collector calling one it lacks fails here.
+		nodes: nodeexec.New(&countingExecer{next: kindnode.Node{Next: recordedNodes(t)}}),
+		pods:  &recordedPods{},
 	}
 }
 
@@ -160,20 +187,29 @@ func TestSourceProbesAndSwitch(t *testing.T) {
 	ctx := context.Background()
 	var p source.Prober = s
 	from := facts.Pod{Namespace: "default", Name: "multitool", Node: "pod-network-worker", IP: netip.MustParseAddr("192.168.162.130")}
-	got, err := p.Ping(ctx, from, netip.MustParseAddr("192.168.162.130"), 3)
+	netCP := netip.MustParseAddr("192.168.10.1")
+	got, err := p.Ping(ctx, from, netCP, 3)
 	if err != nil || got != 3 {
 		t.Errorf("ping = %d, %v; want 3 answered", got, err)
 	}
-	eg, err := p.PingThrough(ctx, from, netip.MustParseAddr("192.168.162.130"), 3, "vxlan.calico")
-	if err != nil || eg != (source.Egress{Answered: 3}) {
-		t.Errorf("PingThrough = %+v, %v; want 3 answered, none forwarded (the pod's own address)", eg, err)
+	eg, err := p.PingThrough(ctx, from, netCP, 3, "vxlan.calico")
+	if err != nil || eg != (source.Egress{Answered: 3, Forwarded: 3, Through: 3}) {
+		t.Errorf("PingThrough = %+v, %v; want 3 answered, 3 forwarded, 3 through vxlan.calico", eg, err)
 	}
-	stranger := facts.Pod{Namespace: "default", Name: "x", Node: "pod-network-worker", IP: netip.MustParseAddr("192.168.162.140")}
-	if _, err := p.Ping(ctx, stranger, netip.MustParseAddr("192.168.162.130"), 3); err == nil {
-		t.Errorf("ping from a pod without a namespace succeeded")
+	// Both pings ran in the pod (kind's node has no ping), the counting on its node.
+	if got := strings.Join(s.pods.(*recordedPods).pings, ", "); got != "default/multitool → 192.168.10.1, default/multitool → 192.168.10.1" {
+		t.Errorf("pings in pods = %s", got)
+	}
+	// Not one of the lab's test pods: nothing is sent from it.
+	stranger := facts.Pod{Namespace: "kube-system", Name: "coredns-668d6bf9bc-x2x7q", Node: "pod-network-worker", IP: netip.MustParseAddr("192.168.162.140")}
+	if _, err := p.Ping(ctx, stranger, netip.MustParseAddr("192.168.162.130"), 3); err == nil || !strings.Contains(err.Error(), "not one of lab pod-network's test pods") {
+		t.Errorf("ping from a pod that is not the lab's: err = %v", err)
 	}
 	if _, err := p.PingThrough(ctx, stranger, netip.MustParseAddr("192.168.162.130"), 3, "vxlan.calico"); err == nil {
-		t.Errorf("PingThrough from a pod without a namespace succeeded")
+		t.Errorf("PingThrough from a pod that is not the lab's succeeded")
+	}
+	if n := len(s.pods.(*recordedPods).pings); n != 2 {
+		t.Errorf("%d pings in pods, want the 2 from multitool", n)
 	}
 	if _, err := s.Switch(ctx); !errors.Is(err, source.ErrAbsent) {
 		t.Errorf("pod-network switch: err = %v, want ErrAbsent", err)
@@ -236,5 +272,48 @@ func TestSourceThroughTheVerifyEngine(t *testing.T) {
 	// e.g. the veth name Calico would derive for default/multitool.
 	if !strings.Contains(strings.Join(findings, "\n"), "pods.wiring: pod default/multitool host interface") {
 		t.Errorf("pods.wiring findings on pod-network-worker: %q", findings)
+	}
+}
+
+func podAt(namespace, name, node, ip string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec:   corev1.PodSpec{NodeName: node},
+		Status: corev1.PodStatus{PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}}
+}
+
+// TestConnectivityProbesTestPodsOnly: the cluster runs pods of its own in the pool (coredns,
+// Calico's apiserver); connectivity.pods pairs the lab's declared test pods only, whose image
+// has ping, and never sends traffic from or to the others.
+func TestConnectivityProbesTestPodsOnly(t *testing.T) {
+	s := newTestSource(t,
+		podAt("default", "net-cp", "pod-network-control-plane", "192.168.10.1"),
+		podAt("kube-system", "coredns-668d6bf9bc-x2x7q", "pod-network-worker", "192.168.162.131"),
+		podAt("calico-apiserver", "calico-apiserver-7d9f8c-abcde", "pod-network-control-plane", "192.168.10.2"),
+	)
+	r, err := verify.Run(context.Background(), s, verify.Options{Lab: s.lab.VerifySpec(), Checks: []string{"connectivity.pods"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []string
+	for _, c := range r.Checks {
+		if c.Status != report.Passed {
+			t.Errorf("%s = %s, want passed", c.ID, c.Status)
+		}
+		for _, n := range c.Nodes {
+			for _, f := range n.Findings {
+				entries = append(entries, f.Entry+": "+f.Found)
+			}
+		}
+	}
+	if got := strings.Join(entries, "\n"); strings.Contains(got, "coredns") || strings.Contains(got, "calico-apiserver") {
+		t.Errorf("pods that are not the lab's were probed:\n%s", got)
+	}
+	for _, e := range entries {
+		t.Errorf("finding: %s", e)
+	}
+	pings := s.pods.(*recordedPods).pings
+	sort.Strings(pings)
+	if got, want := strings.Join(pings, ", "), "default/multitool → 192.168.10.1, default/net-cp → 192.168.162.130"; got != want {
+		t.Errorf("pings in pods = %s, want %s", got, want)
 	}
 }

@@ -103,8 +103,8 @@ func encapVerdict(r *report.Report) string {
 	return b.String()
 }
 
-// TestKindProbeScriptOnANetnsLab runs the probe script of the clab path
-// (nodeexec.Collector.PingThrough: nft and ping run on the node) — real nft, real ping — on this
+// TestKindProbeScriptOnANetnsLab runs the probe of the clab path
+// (nodeexec.Collector.PingThrough: nft on the node, ping in the pod) — real nft, real ping — on this
 // lab through the provider's exec, ten bursts of each pair at once as ten verifies would. The
 // script cannot tell one burst's echo requests from another's (ping picks its identifier), yet
 // a direct pair never counts one through vxlan.calico and an encapsulated one counts all of
@@ -114,7 +114,8 @@ func TestKindProbeScriptOnANetnsLab(t *testing.T) {
 	c, _ := deployCNILab(t, "calico-overlay")
 	ctx := context.Background()
 	w1 := c.pod("net-w1")
-	probe := nodeexec.New(nodeexec.ViaProvider(c.p, c.lab.Name))
+	nodes := nodeexec.ViaProvider(c.p, c.lab.Name)
+	probe := nodeexec.New(nodes)
 	const count, runs = 3, 10
 	for _, tc := range []struct {
 		dst   string
@@ -123,7 +124,10 @@ func TestKindProbeScriptOnANetnsLab(t *testing.T) {
 		t.Run(tc.dst, func(t *testing.T) {
 			dst := netip.MustParseAddr(c.pod(tc.dst).IP)
 			got, errs := atOnce(runs, func() (source.Egress, error) {
-				return probe.PingThrough(ctx, w1.Node, w1.NetNS, netip.MustParseAddr(w1.IP), dst, count, dataplane.VXLANDeviceName)
+				// The ping runs in the pod (on a kind lab through pods/exec), the counting on the node.
+				ping := append([]string{"ip", "netns", "exec", w1.NetNS}, nodeexec.PingCmd(dst, count)...)
+				return probe.PingThrough(ctx, w1.Node, netip.MustParseAddr(w1.IP), dst, dataplane.VXLANDeviceName,
+					func(ctx context.Context) ([]byte, error) { return nodes.Exec(ctx, w1.Node, ping) })
 			})
 			for i, eg := range got {
 				switch {
