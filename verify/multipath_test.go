@@ -53,17 +53,7 @@ func TestMultipathBlockRoute(t *testing.T) {
 					got = append(got, finding{node: n.Node, kind: string(f.Kind), entry: f.Entry, field: f.Field, expected: f.Expected, found: f.Found, reasonHas: f.Reason})
 				}
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("%d findings, want %d:\n%s", len(got), len(tt.want), dump(got))
-			}
-			for i, w := range tt.want {
-				g := got[i]
-				if g.node != w.node || g.kind != w.kind || g.entry != w.entry || g.field != w.field ||
-					(w.expected != "" && g.expected != w.expected) || (w.found != "" && g.found != w.found) ||
-					!strings.Contains(g.reasonHas, w.reasonHas) {
-					t.Errorf("finding %d:\n got  %+v\n want %+v", i, g, w)
-				}
-			}
+			wantFindings(t, got, tt.want)
 			if want := report.Passed; len(tt.want) > 0 && c.Status == want {
 				t.Errorf("check status %s with findings", c.Status)
 			}

@@ -568,17 +568,7 @@ func TestChecksOnLesson06(t *testing.T) {
 					got = append(got, finding{node: n.Node, kind: string(f.Kind), entry: f.Entry, field: f.Field, expected: f.Expected, found: f.Found, reasonHas: f.Reason})
 				}
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("%d findings, want %d:\n%s", len(got), len(tt.want), dump(got))
-			}
-			for i, w := range tt.want {
-				g := got[i]
-				if g.node != w.node || g.kind != w.kind || g.entry != w.entry || g.field != w.field ||
-					(w.expected != "" && g.expected != w.expected) || (w.found != "" && g.found != w.found) ||
-					!strings.Contains(g.reasonHas, w.reasonHas) {
-					t.Errorf("finding %d:\n got  %+v\n want %+v", i, g, w)
-				}
-			}
+			wantFindings(t, got, tt.want)
 			wantStatus := report.Passed
 			if len(tt.want) > 0 {
 				wantStatus = report.Failed
@@ -602,3 +592,20 @@ func mac(node string) string { return expect.VTEPMAC(facts.Node{Name: node}) }
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
+
+// wantFindings holds got to want in order: node, kind, entry and field exactly; expected and
+// found when want names them; a reason that contains want's.
+func wantFindings(t *testing.T, got, want []finding) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d findings, want %d:\n%s", len(got), len(want), dump(got))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.node != w.node || g.kind != w.kind || g.entry != w.entry || g.field != w.field ||
+			(w.expected != "" && g.expected != w.expected) || (w.found != "" && g.found != w.found) ||
+			!strings.Contains(g.reasonHas, w.reasonHas) {
+			t.Errorf("finding %d:\n got  %+v\n want %+v", i, g, w)
+		}
+	}
+}
