@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/knetlab/knetlab/verify/checkid"
