@@ -101,15 +101,20 @@ func (f *fakeDocker) NetworkRemove(_ context.Context, id string) error {
 
 // fakeKind is the kind library's cluster list.
 type fakeKind struct {
-	clusters []string
-	deleted  []string
+	clusters    []string
+	deleted     []string
+	kubeconfigs []string // the explicit kubeconfig path of each Delete ("" is kind's default: $KUBECONFIG or ~/.kube/config)
 }
 
 func (k *fakeKind) List() ([]string, error) { return k.clusters, nil }
 func (k *fakeKind) KubeConfig(string, bool) (string, error) {
 	return "", errors.New("fakeKind: no kubeconfig")
 }
-func (k *fakeKind) Delete(name, _ string) error { k.deleted = append(k.deleted, name); return nil }
+func (k *fakeKind) Delete(name, kubeconfig string) error {
+	k.deleted = append(k.deleted, name)
+	k.kubeconfigs = append(k.kubeconfigs, kubeconfig)
+	return nil
+}
 func (k *fakeKind) ListNodes(string) ([]nodes.Node, error) {
 	return nil, errors.New("fakeKind: no nodes")
 }

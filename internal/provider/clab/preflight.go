@@ -83,7 +83,7 @@ func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []
 		minInotifyWatches, minInotifyInstances, inotifyFix))
 	if !reconfigure { // --reconfigure destroys them first
 		a = append(a,
-			fmt.Sprintf("docker client: ContainerList name=clab-%s- — no containers of this lab exist yet", l.Name),
+			fmt.Sprintf("docker client: ContainerList label=%s=%s — no containers of this lab exist yet", clabLabel, l.Name),
 			fmt.Sprintf("kind library: cluster.NewProvider().List() — no kind cluster named %s exists yet", l.Cluster.Name),
 			"  (both are allowed when this work directory's "+recordFile+" says knetlab deployed the lab: deploy then repairs)")
 	}
@@ -235,24 +235,26 @@ func (h *host) inotifyProblems() []problem {
 	return probs
 }
 
-// labContainers lists the names of the lab's containerlab containers (clab-<lab>-*).
+// labContainers lists the names of the containers containerlab created for the lab: those it
+// labelled containerlab=<lab>. The clab-<lab>- name prefix would also match lab <lab>-2's.
+// kind's node containers do not carry the label (containerlab adds it only to what it lists).
 func labContainers(ctx context.Context, d dockerAPI, labName string) ([]string, error) {
-	prefix := "clab-" + labName + "-"
-	list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", prefix))})
+	list, err := d.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", clabLabel+"="+labName))})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	var names []string
 	for _, c := range list {
-		for _, n := range c.Names {
-			// The name filter matches substrings; keep only true prefixes.
-			if n = strings.TrimPrefix(n, "/"); strings.HasPrefix(n, prefix) {
-				names = append(names, n)
-			}
+		if len(c.Names) > 0 {
+			names = append(names, strings.TrimPrefix(c.Names[0], "/"))
 		}
 	}
 	return names, nil
 }
+
+// clabLabel is the label containerlab puts on every container it creates, with the lab name.
+const clabLabel = "containerlab"
 
 var versionLine = regexp.MustCompile(`(?m)^\s*version:\s*v?(\d+\.\d+\.\d+\S*)`)
 
