@@ -427,7 +427,7 @@ func TestDeployRepairsALabItDeployed(t *testing.T) {
 		want       string
 	}{
 		{"up", []container.Summary{clabContainer("calico-overlay", "ceos01"), {Names: []string{"/k01-worker"}, Labels: kindLabel}},
-			[]string{"k01"}, "step 4/8 (export the kubeconfig)"},
+			[]string{"k01"}, "step 5/9 (export the kubeconfig)"},
 		{"switch gone", nil, []string{"k01"}, "knetlab deploy calico-overlay --provider clab --reconfigure"},
 	}
 	for _, tt := range tests {
@@ -444,6 +444,7 @@ func TestDeployRepairsALabItDeployed(t *testing.T) {
 			// No containerlab deploy among the commands: running it would fail the test.
 			h := fakeHost(t, d, &fakeKind{clusters: tt.clusters}, []string{"docker", "containerlab"}, goodProcSys(),
 				map[string]string{"containerlab version": clabVersionOutput})
+			h.nodeExec = goodUnderlay(t) // the lab that is up has its underlay
 			p := &Provider{home: home, source: testSource, h: h}
 			var log recorder
 			err := p.Deploy(context.Background(), l, provider.DeployOptions{Progress: &log})

@@ -159,6 +159,20 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		},
 	})
 
+	if len(switchNodes(l)) > 0 {
+		pl.Steps = append(pl.Steps, provider.Step{
+			Title:   "check the nodes' underlay (containerlab exits 0 even when an exec command failed)",
+			Actions: underlayActions(l),
+			Run: func(ctx context.Context, _ provider.Progress) error {
+				e, err := h.nodes()
+				if err != nil {
+					return err
+				}
+				return checkUnderlay(ctx, e, l)
+			},
+		})
+	}
+
 	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "export the kubeconfig",
 		Actions: []string{fmt.Sprintf("kind library: cluster.NewProvider(cluster.ProviderWithDocker()).KubeConfig(%q, false) → %s (mode 0600)",

@@ -58,6 +58,8 @@ type host struct {
 	stream   func(ctx context.Context, dir string, argv []string, line func(string)) error
 	readFile func(path string) ([]byte, error)
 	fetch    func(ctx context.Context, url string) ([]byte, error)
+	// nodeExec runs commands in the lab's node containers; nil is docker exec through docker().
+	nodeExec nodeexec.Execer
 }
 
 func realHost() *host {
