@@ -161,6 +161,8 @@ func fakeHost(t *testing.T, d *fakeDocker, k *fakeKind, onPath []string, procSys
 		fetch: func(context.Context, string) ([]byte, error) {
 			return nil, fmt.Errorf("fakeHost: no network (%d)", http.StatusServiceUnavailable)
 		},
+		euid:       func() int { return 0 },
+		userGroups: func() (string, []string, error) { return "root", []string{"root"}, nil },
 	}
 }
 
@@ -179,5 +181,9 @@ func unusableHost(t *testing.T) *host {
 		},
 		readFile: func(p string) ([]byte, error) { return nil, fail("read " + p) },
 		fetch:    func(_ context.Context, u string) ([]byte, error) { return nil, fail("fetch " + u) },
+		euid:     func() int { _ = fail("euid"); return -1 },
+		userGroups: func() (string, []string, error) {
+			return "", nil, fail("user groups")
+		},
 	}
 }

@@ -79,6 +79,7 @@ func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []
 	if l.Switch != nil {
 		a = append(a, fmt.Sprintf("docker client: ImageInspect %s — else import it: %s", l.Switch.Image, ceosImportCommand(l.Switch.Image)))
 	}
+	a = append(a, fmt.Sprintf("running as root (effective uid 0) or as a member of containerlab's %s group (/etc/group)", clabAdmins))
 	a = append(a, fmt.Sprintf("read /proc/sys/fs/inotify/max_user_watches (≥ %d) and max_user_instances (≥ %d) — else: %s",
 		minInotifyWatches, minInotifyInstances, inotifyFix))
 	if !reconfigure { // --reconfigure destroys them first
@@ -118,6 +119,7 @@ func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext stri
 		probs = append(probs, problem{fmt.Sprintf("containerlab version printed no version: %q", strings.TrimSpace(string(out))), containerlabFix})
 	}
 	probs = append(probs, h.inotifyProblems()...)
+	probs = append(probs, h.privilegeProblems()...)
 	if cni == CNIKnetlab {
 		if _, err := h.readFile(buildContext + "/" + DockerfilePath); err != nil {
 			probs = append(probs, problem{fmt.Sprintf("no %s under %s to build the knetlab agent image from", DockerfilePath, buildContext),
@@ -206,6 +208,31 @@ func (h *host) networkProblems(ctx context.Context, d dockerAPI, l *lab.Lab) []p
 		}
 	}
 	return probs
+}
+
+// clabAdmins is the group whose members may run a setuid containerlab (0.63 and later) without
+// sudo; every other user needs root.
+const clabAdmins = "clab_admins"
+
+// privilegeProblems checks what containerlab checks before it deploys: root, or membership of
+// clab_admins.
+func (h *host) privilegeProblems() []problem {
+	euid := h.euid()
+	if euid == 0 {
+		return nil
+	}
+	name, groups, err := h.userGroups()
+	if err != nil {
+		return []problem{{fmt.Sprintf("running as uid %d, not root, and the groups of the user are unknown: %v", euid, err),
+			"run as root: sudo knetlab ..."}}
+	}
+	for _, g := range groups {
+		if g == clabAdmins {
+			return nil
+		}
+	}
+	return []problem{{fmt.Sprintf("running as %s (uid %d), not root and not in containerlab's %s group: containerlab refuses to deploy", name, euid, clabAdmins),
+		fmt.Sprintf("run as root (sudo knetlab ...), or join the group containerlab's installer creates: sudo usermod -aG %s %s, then log in again", clabAdmins, name)}}
 }
 
 func (h *host) inotifyProblems() []problem {
