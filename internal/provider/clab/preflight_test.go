@@ -36,14 +36,20 @@ func TestPreflightNeedsRootOrClabAdmins(t *testing.T) {
 				}
 				return
 			}
-			if exitcode.Code(err) != exitcode.Environment {
-				t.Fatalf("exit %d (%v), want %d", exitcode.Code(err), err, exitcode.Environment)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			wantEnvironmentError(t, err, tt.want...)
 		})
+	}
+}
+
+// wantEnvironmentError fails unless err is exit 3 and says every one of want.
+func wantEnvironmentError(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if exitcode.Code(err) != exitcode.Environment {
+		t.Fatalf("exit %d (%v), want %d", exitcode.Code(err), err, exitcode.Environment)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }

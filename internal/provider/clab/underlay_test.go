@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,8 +45,8 @@ func ipAddrJSON(eth1 string) string {
 		AddrInfo  []addrInfo `json:"addr_info"`
 	}
 	v4 := func(a, label string) addrInfo {
-		p, _ := prefixOf(a)
-		return addrInfo{"inet", p[0], atoi(p[1]), "global", label, 4294967295, 4294967295}
+		p := netip.MustParsePrefix(a)
+		return addrInfo{"inet", p.Addr().String(), p.Bits(), "global", label, 4294967295, 4294967295}
 	}
 	eth1Addrs := []addrInfo{{"inet6", "fe80::7017:7dff:fef3:a1c2", 64, "link", "", 4294967295, 4294967295}}
 	if eth1 != "" {
@@ -62,9 +63,6 @@ func ipAddrJSON(eth1 string) string {
 	data, _ := json.Marshal(links)
 	return string(data) + "\n"
 }
-
-func prefixOf(s string) ([]string, bool) { p := strings.SplitN(s, "/", 2); return p, len(p) == 2 }
-func atoi(s string) int                  { var n int; fmt.Sscan(s, &n); return n }
 
 // ipRouteJSON is `ip -j route show` in iproute2's JSON shape: docker's default route and
 // subnet, eth1's connected subnet and the given static routes (dst, gateway).
@@ -178,14 +176,7 @@ func TestCheckUnderlay(t *testing.T) {
 				}
 				return
 			}
-			if exitcode.Code(err) != exitcode.Environment {
-				t.Fatalf("exit %d (%v), want %d", exitcode.Code(err), err, exitcode.Environment)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			wantEnvironmentError(t, err, tt.want...)
 			for _, c := range tt.clean {
 				if strings.Contains(err.Error(), "node "+c) {
 					t.Errorf("error names %s, whose underlay is right:\n%v", c, err)
