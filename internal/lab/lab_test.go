@@ -34,7 +34,7 @@ func TestCalicoOverlayFacts(t *testing.T) {
 	if l.Switch == nil || l.Switch.Name != "ceos01" || l.Switch.Kind != "arista_ceos" || l.Switch.Image != "ceos:4.34.0F" {
 		t.Fatalf("switch = %+v", l.Switch)
 	}
-	if l.Cluster.Name != "k01" || l.Cluster.NodeImage != "kindest/node:v1.32.2" ||
+	if l.Cluster.Name != "k01" || l.Cluster.NodeImage != "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f" ||
 		l.Cluster.PodSubnet.String() != "192.168.0.0/16" || l.Cluster.ServiceSubnet.String() != "10.96.0.0/16" {
 		t.Fatalf("cluster = %+v", l.Cluster)
 	}
@@ -187,7 +187,7 @@ func TestValidationReportsEveryProblemWithLine(t *testing.T) {
 		},
 		{
 			name:  "unpinned node image",
-			edits: []string{"kindest/node:v1.32.2", "kindest/node:latest"},
+			edits: []string{"kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f", "kindest/node:latest"},
 			want:  []want{{"cluster.nodeImage", "not latest", "kindest/node:latest"}},
 		},
 		{

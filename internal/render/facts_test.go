@@ -117,7 +117,7 @@ func TestCalicoOverlayTopologyFacts(t *testing.T) {
 		t.Errorf("ceos01 = %+v", sw)
 	}
 	k01 := nodes["k01"]
-	if k01.Kind != "k8s-kind" || k01.Image != "kindest/node:v1.32.2" ||
+	if k01.Kind != "k8s-kind" || k01.Image != "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f" ||
 		k01.StartupConfig != "../configs/calico-overlay/kind.yaml" || k01.Extras.K8sKind.Deploy.Wait != "0s" {
 		t.Errorf("k01 = %+v", k01)
 	}
@@ -169,7 +169,7 @@ func TestPodNetworkTopology(t *testing.T) {
 		t.Fatalf("nodes %+v links %+v, want the k8s-kind node alone", topo.Topology.Nodes, topo.Topology.Links)
 	}
 	n := topo.Topology.Nodes[0]
-	if n.Name != "pod-network" || n.Kind != render.KindK8sKind || n.Image != "kindest/node:v1.32.2" ||
+	if n.Name != "pod-network" || n.Kind != render.KindK8sKind || n.Image != "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f" ||
 		n.StartupConfig != "../configs/pod-network/kind.yaml" || n.Extras.K8sKind.Deploy.Wait != "0s" {
 		t.Errorf("node = %+v", n)
 	}

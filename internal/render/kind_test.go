@@ -50,8 +50,8 @@ func TestKindConfigDecodesStrictly(t *testing.T) {
 			var roles []v1alpha4.NodeRole
 			for _, n := range c.Nodes {
 				roles = append(roles, n.Role)
-				if n.Image != "kindest/node:v1.32.2" {
-					t.Errorf("%s node image %q, want the pinned kindest/node:v1.32.2", n.Role, n.Image)
+				if n.Image != "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f" {
+					t.Errorf("%s node image %q, want the pinned kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f", n.Role, n.Image)
 				}
 			}
 			if !reflect.DeepEqual(roles, tc.roles) {

@@ -235,7 +235,7 @@ func labNodeContainers(ctx context.Context, d dockerAPI, labName, cluster string
 		f    filters.Args
 		kind string
 	}{
-		{filters.NewArgs(filters.Arg("label", "containerlab="+labName)), "switch"},
+		{filters.NewArgs(filters.Arg("label", clabLabel+"="+labName)), "switch"},
 		{filters.NewArgs(filters.Arg("label", "io.x-k8s.kind.cluster="+cluster)), "node"},
 	}
 	seen := map[string]bool{}

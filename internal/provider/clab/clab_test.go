@@ -212,8 +212,8 @@ func TestPreflight(t *testing.T) {
 	otherNet.IPAM.Config = []network.IPAMConfig{{Subnet: "172.18.5.0/24"}}
 	wrongKind := network.Summary{Name: "kind"}
 	wrongKind.IPAM.Config = []network.IPAMConfig{{Subnet: "172.19.0.0/16"}}
-	leftover := container.Summary{Names: []string{"/clab-calico-overlay-ceos01"}, State: "running"}
-	otherLab := container.Summary{Names: []string{"/clab-calico-overlay2-ceos01"}, State: "running"}
+	leftover := clabContainer("calico-overlay", "ceos01")
+	otherLab := clabContainer("calico-overlay2", "ceos01")
 
 	tests := []struct {
 		name        string
@@ -305,7 +305,7 @@ func TestParseContainerlabVersion(t *testing.T) {
 func TestDestroyIsIdempotent(t *testing.T) {
 	clabNet := network.Summary{Name: "clab", Containers: map[string]network.EndpointResource{"x": {Name: "clab-other-srl1"}}}
 	d := &fakeDocker{
-		containers: []container.Summary{{Names: []string{"/clab-calico-overlay2-ceos01"}}},
+		containers: []container.Summary{clabContainer("calico-overlay2", "ceos01")},
 		networks:   []network.Summary{clabNet},
 	}
 	k := &fakeKind{clusters: []string{"kind", "k02"}}
@@ -335,8 +335,8 @@ func TestDestroyRemovesTheLabsLeftovers(t *testing.T) {
 	topology := filepath.Join(home, "pod-network", "topologies", "pod-network.clab.yaml")
 	d := &fakeDocker{
 		containers: []container.Summary{
-			{Names: []string{"/clab-pod-network-leftover"}},
-			{Names: []string{"/clab-pod-network2-x"}},
+			clabContainer("pod-network", "leftover"),
+			clabContainer("pod-network2", "x"),
 		},
 		networks: []network.Summary{{Name: "clab"}},
 	}
@@ -426,8 +426,8 @@ func TestDeployRepairsALabItDeployed(t *testing.T) {
 		clusters   []string
 		want       string
 	}{
-		{"up", []container.Summary{{Names: []string{"/clab-calico-overlay-ceos01"}}, {Names: []string{"/k01-worker"}, Labels: kindLabel}},
-			[]string{"k01"}, "step 4/8 (export the kubeconfig)"},
+		{"up", []container.Summary{clabContainer("calico-overlay", "ceos01"), {Names: []string{"/k01-worker"}, Labels: kindLabel}},
+			[]string{"k01"}, "step 5/9 (export the kubeconfig)"},
 		{"switch gone", nil, []string{"k01"}, "knetlab deploy calico-overlay --provider clab --reconfigure"},
 	}
 	for _, tt := range tests {
@@ -444,6 +444,7 @@ func TestDeployRepairsALabItDeployed(t *testing.T) {
 			// No containerlab deploy among the commands: running it would fail the test.
 			h := fakeHost(t, d, &fakeKind{clusters: tt.clusters}, []string{"docker", "containerlab"}, goodProcSys(),
 				map[string]string{"containerlab version": clabVersionOutput})
+			h.nodeExec = goodUnderlay(t) // the lab that is up has its underlay
 			p := &Provider{home: home, source: testSource, h: h}
 			var log recorder
 			err := p.Deploy(context.Background(), l, provider.DeployOptions{Progress: &log})

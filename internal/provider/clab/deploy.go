@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,6 +159,20 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 		},
 	})
 
+	if len(switchNodes(l)) > 0 {
+		pl.Steps = append(pl.Steps, provider.Step{
+			Title:   "check the nodes' underlay (containerlab exits 0 even when an exec command failed)",
+			Actions: underlayActions(l),
+			Run: func(ctx context.Context, _ provider.Progress) error {
+				e, err := h.nodes()
+				if err != nil {
+					return err
+				}
+				return checkUnderlay(ctx, e, l)
+			},
+		})
+	}
+
 	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "export the kubeconfig",
 		Actions: []string{fmt.Sprintf("kind library: cluster.NewProvider(cluster.ProviderWithDocker()).KubeConfig(%q, false) → %s (mode 0600)",
@@ -260,7 +276,7 @@ func (d *deployment) deployedAlready(ctx context.Context) (bool, error) {
 // calicoSteps install upstream Calico with the Tigera operator and wait for it.
 func (d *deployment) calicoSteps() ([]provider.Step, error) {
 	l := d.lab
-	urls, err := render.CalicoOperatorManifests(l.CNI.Calico.Version)
+	urls, err := pinnedCalicoManifests(l.CNI.Calico.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +287,7 @@ func (d *deployment) calicoSteps() ([]provider.Step, error) {
 	var fetchApply []string
 	for _, u := range urls {
 		fetchApply = append(fetchApply,
-			"fetch "+u+" (HTTPS, at run time)",
+			"fetch "+u+" (HTTPS, at run time), sha256 must be "+calicoManifestSHA256[u]+" (else exit 3)",
 			"  server-side apply of every document (dynamic client + discovery RESTMapper, field manager knetlab, force)")
 	}
 	return []provider.Step{
@@ -283,6 +299,9 @@ func (d *deployment) calicoSteps() ([]provider.Step, error) {
 				for _, u := range urls {
 					data, err := d.h.fetch(ctx, u)
 					if err != nil {
+						return err
+					}
+					if err := checkManifest(u, data); err != nil {
 						return err
 					}
 					objs, err := decodeManifests(data)
@@ -604,4 +623,44 @@ func switchNodes(l *lab.Lab) []lab.Node {
 		}
 	}
 	return out
+}
+
+// kindNodeImage is the node image of the built-in labs: the digest kind v0.27.0 publishes for
+// kindest/node:v1.32.2 (its release notes and pkg/apis/config/defaults/image.go), because the
+// tag alone has been re-pushed.
+const kindNodeImage = "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f"
+
+// calicoManifestSHA256 are the sha256 digests of the operator manifests knetlab applies, computed
+// from the files at Calico's release tag (git blobs 6e0d9b76 and fcf15e6d of tag v3.30.0). A
+// fetched manifest that does not match is refused: it would install cluster-admin software.
+var calicoManifestSHA256 = map[string]string{
+	render.CalicoOperatorCRDsURL: "3533fc7d5ca0bb5e595d2fe66965ad9199e72b4d213965f567a66b9fc5d712ba",
+	render.TigeraOperatorURL:     "4fcda71515ab358a94c4e81b12963e50899e8c6eaa757a9fb587d17c4799f7ab",
+}
+
+// pinnedCalicoManifests are the operator manifests of a Calico release with their digests, in
+// the order they are applied; a release knetlab has no digests for is refused.
+func pinnedCalicoManifests(version string) ([]string, error) {
+	urls, err := render.CalicoOperatorManifests(version)
+	if err != nil {
+		return nil, fmt.Errorf("cni.calico.version: %w", err)
+	}
+	for _, u := range urls {
+		if _, ok := calicoManifestSHA256[u]; !ok {
+			return nil, fmt.Errorf("cni.calico.version %s: knetlab has no pinned sha256 for %s (Calico %s is pinned)", version, u, render.CalicoVersion)
+		}
+	}
+	return urls, nil
+}
+
+// checkManifest refuses a fetched manifest whose sha256 is not the pinned one.
+func checkManifest(url string, data []byte) error {
+	sum := sha256.Sum256(data)
+	got, want := hex.EncodeToString(sum[:]), calicoManifestSHA256[url]
+	if got != want {
+		return exitcode.NewEnvironment(fmt.Errorf("%s has sha256 %s, knetlab pins %s: refusing to apply it", url, got, want),
+			"the file at the release tag changed or something between this host and raw.githubusercontent.com altered it; "+
+				"compare it with the tag (git show "+render.CalicoVersion+":manifests/...) before trusting it")
+	}
+	return nil
 }

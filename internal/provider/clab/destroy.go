@@ -58,7 +58,6 @@ func resolveTarget(labName string, def *lab.Lab, workDir string) (target, error)
 // succeeds and says there was nothing.
 func destroyPlan(h *host, t target) *provider.Plan {
 	topology := filepath.Join(t.workDir, filepath.FromSlash(render.TopologyPath(t.lab)))
-	kubeconfig := filepath.Join(t.workDir, "kubeconfig")
 	pl := &provider.Plan{Action: "destroy", Provider: Name, Lab: t.lab, WorkDir: t.workDir}
 	var docker dockerAPI
 
@@ -74,28 +73,39 @@ func destroyPlan(h *host, t target) *provider.Plan {
 			return err
 		},
 	})
-	actions := []string{"docker client: ContainerList name=clab-" + t.lab + "-"}
+	actions := []string{
+		"docker client: ContainerList label=" + clabLabel + "=" + t.lab,
+		"kind library: cluster.NewProvider(cluster.ProviderWithDocker()).List() — the topology's k8s-kind node is cluster " + t.cluster,
+	}
 	if t.def != nil {
 		actions = append(actions, "render the topology to "+topology+" if it is not there")
 	}
-	actions = append(actions, "exec (in "+t.workDir+"): containerlab destroy -t "+topology+" --cleanup")
+	actions = append(actions, "exec (in "+t.workDir+"): containerlab destroy -t "+topology+" --cleanup"+
+		" (its k8s-kind node deletes the cluster and its context in kind's kubeconfig, $KUBECONFIG or ~/.kube/config)")
 	pl.Steps = append(pl.Steps, provider.Step{
 		Title:   "destroy the topology with containerlab (output streamed)",
 		Actions: actions,
-		Waits:   "containerlab to exit 0; skipped when no container is named clab-" + t.lab + "-*",
+		Waits:   "containerlab to exit 0; skipped when no container is labelled " + clabLabel + "=" + t.lab + " and there is no kind cluster " + t.cluster,
 		Run: func(ctx context.Context, p provider.Progress) error {
 			names, err := labContainers(ctx, docker, t.lab)
 			if err != nil {
 				return err
 			}
-			if len(names) == 0 {
-				p.Done("no containers of lab %s: nothing for containerlab to destroy", t.lab)
+			cluster, err := kindClusterExists(h, t.cluster)
+			if err != nil {
+				return err
+			}
+			if len(names) == 0 && !cluster {
+				p.Done("no containers of lab %s and no kind cluster %s: nothing for containerlab to destroy", t.lab, t.cluster)
 				return nil
+			}
+			if cluster {
+				names = append(names, "kind cluster "+t.cluster)
 			}
 			if _, err := os.Stat(topology); err != nil {
 				if t.def == nil {
-					return fmt.Errorf("containers %s exist but there is no topology at %s to destroy them with (pass --lab-file, or docker rm -f them)",
-						strings.Join(names, ", "), topology)
+					return fmt.Errorf("%s exist but there is no topology at %s to destroy them with (pass --lab-file, or docker rm -f them and kind delete cluster --name %s)",
+						strings.Join(names, ", "), topology, t.cluster)
 				}
 				if err := writeTopology(t.def, t.workDir); err != nil {
 					return err
@@ -109,33 +119,28 @@ func destroyPlan(h *host, t target) *provider.Plan {
 		Title: "delete kind cluster " + t.cluster,
 		Actions: []string{
 			"kind library: cluster.NewProvider(cluster.ProviderWithDocker()).List() — skipped when there is no such cluster",
-			fmt.Sprintf("kind library: Delete(%q, %q)", t.cluster, kubeconfig),
+			// kind wrote the context where containerlab's create put it, kind's default
+			// kubeconfig; the work directory's kubeconfig is an export and goes with the directory.
+			fmt.Sprintf("kind library: Delete(%q, \"\") — also removes its context from $KUBECONFIG or ~/.kube/config", t.cluster),
 		},
 		Run: func(_ context.Context, p provider.Progress) error {
-			if t.cluster == "" {
-				return nil
-			}
-			k := h.kind()
-			clusters, err := k.List()
-			if err != nil {
-				return fmt.Errorf("list kind clusters: %w", err)
-			}
-			for _, c := range clusters {
-				if c == t.cluster {
-					if err := k.Delete(t.cluster, kubeconfig); err != nil {
-						return fmt.Errorf("delete kind cluster %s: %w", t.cluster, err)
-					}
-					return nil
+			exists, err := kindClusterExists(h, t.cluster)
+			if err != nil || !exists {
+				if err == nil && t.cluster != "" {
+					p.Done("no kind cluster %s: nothing to delete", t.cluster)
 				}
+				return err
 			}
-			p.Done("no kind cluster %s: nothing to delete", t.cluster)
+			if err := h.kind().Delete(t.cluster, ""); err != nil {
+				return fmt.Errorf("delete kind cluster %s: %w", t.cluster, err)
+			}
 			return nil
 		},
 	})
 	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "remove what is left of lab " + t.lab + " (and nothing else)",
 		Actions: []string{
-			"docker client: ContainerList name=clab-" + t.lab + "- → ContainerRemove (force) of each",
+			"docker client: ContainerList label=" + clabLabel + "=" + t.lab + " → ContainerRemove (force) of each",
 			"docker client: NetworkInspect " + mgmtNetwork + " → NetworkRemove only if no container is attached (other labs share it)",
 			"remove " + t.workDir + " (kubeconfig, rendered files)",
 		},
@@ -144,6 +149,23 @@ func destroyPlan(h *host, t target) *provider.Plan {
 		},
 	})
 	return pl
+}
+
+// kindClusterExists reports whether kind knows a cluster of that name ("" is none).
+func kindClusterExists(h *host, name string) (bool, error) {
+	if name == "" {
+		return false, nil
+	}
+	clusters, err := h.kind().List()
+	if err != nil {
+		return false, fmt.Errorf("list kind clusters: %w", err)
+	}
+	for _, c := range clusters {
+		if c == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func writeTopology(l *lab.Lab, workDir string) error {

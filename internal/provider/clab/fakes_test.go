@@ -101,15 +101,20 @@ func (f *fakeDocker) NetworkRemove(_ context.Context, id string) error {
 
 // fakeKind is the kind library's cluster list.
 type fakeKind struct {
-	clusters []string
-	deleted  []string
+	clusters    []string
+	deleted     []string
+	kubeconfigs []string // the explicit kubeconfig path of each Delete ("" is kind's default: $KUBECONFIG or ~/.kube/config)
 }
 
 func (k *fakeKind) List() ([]string, error) { return k.clusters, nil }
 func (k *fakeKind) KubeConfig(string, bool) (string, error) {
 	return "", errors.New("fakeKind: no kubeconfig")
 }
-func (k *fakeKind) Delete(name, _ string) error { k.deleted = append(k.deleted, name); return nil }
+func (k *fakeKind) Delete(name, kubeconfig string) error {
+	k.deleted = append(k.deleted, name)
+	k.kubeconfigs = append(k.kubeconfigs, kubeconfig)
+	return nil
+}
 func (k *fakeKind) ListNodes(string) ([]nodes.Node, error) {
 	return nil, errors.New("fakeKind: no nodes")
 }
@@ -156,6 +161,8 @@ func fakeHost(t *testing.T, d *fakeDocker, k *fakeKind, onPath []string, procSys
 		fetch: func(context.Context, string) ([]byte, error) {
 			return nil, fmt.Errorf("fakeHost: no network (%d)", http.StatusServiceUnavailable)
 		},
+		euid:       func() int { return 0 },
+		userGroups: func() (string, []string, error) { return "root", []string{"root"}, nil },
 	}
 }
 
@@ -174,5 +181,9 @@ func unusableHost(t *testing.T) *host {
 		},
 		readFile: func(p string) ([]byte, error) { return nil, fail("read " + p) },
 		fetch:    func(_ context.Context, u string) ([]byte, error) { return nil, fail("fetch " + u) },
+		euid:     func() int { _ = fail("euid"); return -1 },
+		userGroups: func() (string, []string, error) {
+			return "", nil, fail("user groups")
+		},
 	}
 }

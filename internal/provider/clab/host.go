@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"strings"
 	"sync"
 
@@ -58,6 +59,11 @@ type host struct {
 	stream   func(ctx context.Context, dir string, argv []string, line func(string)) error
 	readFile func(path string) ([]byte, error)
 	fetch    func(ctx context.Context, url string) ([]byte, error)
+	euid     func() int
+	// userGroups is the user knetlab runs as and the names of its groups.
+	userGroups func() (name string, groups []string, err error)
+	// nodeExec runs commands in the lab's node containers; nil is docker exec through docker().
+	nodeExec nodeexec.Execer
 }
 
 func realHost() *host {
@@ -91,10 +97,32 @@ func realHost() *host {
 			}
 			return out, nil
 		},
-		stream:   streamCommand,
-		readFile: os.ReadFile,
-		fetch:    fetchHTTPS,
+		stream:     streamCommand,
+		readFile:   os.ReadFile,
+		fetch:      fetchHTTPS,
+		euid:       os.Geteuid,
+		userGroups: currentUserGroups,
 	}
+}
+
+// currentUserGroups names the user and the groups /etc/group lists it in, which is what
+// containerlab checks (not the process's groups, which a new membership reaches only at login).
+func currentUserGroups() (string, []string, error) {
+	u, err := user.Current()
+	if err != nil {
+		return "", nil, err
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return u.Username, nil, err
+	}
+	var names []string
+	for _, id := range ids {
+		if g, err := user.LookupGroupId(id); err == nil {
+			names = append(names, g.Name)
+		}
+	}
+	return u.Username, names, nil
 }
 
 // streamCommand runs argv with stdout and stderr merged and calls line for every line, so that

@@ -79,11 +79,12 @@ func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []
 	if l.Switch != nil {
 		a = append(a, fmt.Sprintf("docker client: ImageInspect %s — else import it: %s", l.Switch.Image, ceosImportCommand(l.Switch.Image)))
 	}
+	a = append(a, fmt.Sprintf("running as root (effective uid 0) or as a member of containerlab's %s group (/etc/group)", clabAdmins))
 	a = append(a, fmt.Sprintf("read /proc/sys/fs/inotify/max_user_watches (≥ %d) and max_user_instances (≥ %d) — else: %s",
 		minInotifyWatches, minInotifyInstances, inotifyFix))
 	if !reconfigure { // --reconfigure destroys them first
 		a = append(a,
-			fmt.Sprintf("docker client: ContainerList name=clab-%s- — no containers of this lab exist yet", l.Name),
+			fmt.Sprintf("docker client: ContainerList label=%s=%s — no containers of this lab exist yet", clabLabel, l.Name),
 			fmt.Sprintf("kind library: cluster.NewProvider().List() — no kind cluster named %s exists yet", l.Cluster.Name),
 			"  (both are allowed when this work directory's "+recordFile+" says knetlab deployed the lab: deploy then repairs)")
 	}
@@ -118,6 +119,7 @@ func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext stri
 		probs = append(probs, problem{fmt.Sprintf("containerlab version printed no version: %q", strings.TrimSpace(string(out))), containerlabFix})
 	}
 	probs = append(probs, h.inotifyProblems()...)
+	probs = append(probs, h.privilegeProblems()...)
 	if cni == CNIKnetlab {
 		if _, err := h.readFile(buildContext + "/" + DockerfilePath); err != nil {
 			probs = append(probs, problem{fmt.Sprintf("no %s under %s to build the knetlab agent image from", DockerfilePath, buildContext),
@@ -208,6 +210,31 @@ func (h *host) networkProblems(ctx context.Context, d dockerAPI, l *lab.Lab) []p
 	return probs
 }
 
+// clabAdmins is the group whose members may run a setuid containerlab (0.63 and later) without
+// sudo; every other user needs root.
+const clabAdmins = "clab_admins"
+
+// privilegeProblems checks what containerlab checks before it deploys: root, or membership of
+// clab_admins.
+func (h *host) privilegeProblems() []problem {
+	euid := h.euid()
+	if euid == 0 {
+		return nil
+	}
+	name, groups, err := h.userGroups()
+	if err != nil {
+		return []problem{{fmt.Sprintf("running as uid %d, not root, and the groups of the user are unknown: %v", euid, err),
+			"run as root: sudo knetlab ..."}}
+	}
+	for _, g := range groups {
+		if g == clabAdmins {
+			return nil
+		}
+	}
+	return []problem{{fmt.Sprintf("running as %s (uid %d), not root and not in containerlab's %s group: containerlab refuses to deploy", name, euid, clabAdmins),
+		fmt.Sprintf("run as root (sudo knetlab ...), or join the group containerlab's installer creates: sudo usermod -aG %s %s, then log in again", clabAdmins, name)}}
+}
+
 func (h *host) inotifyProblems() []problem {
 	var probs []problem
 	for _, c := range []struct {
@@ -235,24 +262,26 @@ func (h *host) inotifyProblems() []problem {
 	return probs
 }
 
-// labContainers lists the names of the lab's containerlab containers (clab-<lab>-*).
+// labContainers lists the names of the containers containerlab created for the lab: those it
+// labelled containerlab=<lab>. The clab-<lab>- name prefix would also match lab <lab>-2's.
+// kind's node containers do not carry the label (containerlab adds it only to what it lists).
 func labContainers(ctx context.Context, d dockerAPI, labName string) ([]string, error) {
-	prefix := "clab-" + labName + "-"
-	list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", prefix))})
+	list, err := d.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", clabLabel+"="+labName))})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	var names []string
 	for _, c := range list {
-		for _, n := range c.Names {
-			// The name filter matches substrings; keep only true prefixes.
-			if n = strings.TrimPrefix(n, "/"); strings.HasPrefix(n, prefix) {
-				names = append(names, n)
-			}
+		if len(c.Names) > 0 {
+			names = append(names, strings.TrimPrefix(c.Names[0], "/"))
 		}
 	}
 	return names, nil
 }
+
+// clabLabel is the label containerlab puts on every container it creates, with the lab name.
+const clabLabel = "containerlab"
 
 var versionLine = regexp.MustCompile(`(?m)^\s*version:\s*v?(\d+\.\d+\.\d+\S*)`)
 
