@@ -138,6 +138,9 @@ func (p *Programmer) Apply(d DesiredState) (Changes, error) {
 	if err := p.applyNAT(plan.NAT, &ch); err != nil {
 		errs = append(errs, err)
 	}
+	if err := p.applyWorkloads(d.Workloads, &ch); err != nil {
+		errs = append(errs, err)
+	}
 	for _, c := range ch {
 		p.log.Info("dataplane change", "change", c)
 	}
