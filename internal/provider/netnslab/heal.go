@@ -29,6 +29,11 @@ func heal(t *faultTarget) ([]string, error) {
 		if p.HostIface == "" {
 			continue
 		}
+		// A node whose namespace is gone has no sysctls to reset: the deploy that fix runs
+		// next rebuilds the node and re-adds its pods.
+		if ns, ok := t.rec.Namespace(p.Node); !ok || inspectNamespace(ns.Name) != nsPresent {
+			continue
+		}
 		want := map[string]string{
 			"net.ipv4.conf." + p.HostIface + ".proxy_arp":    "1",
 			"net.ipv4.neigh." + p.HostIface + ".proxy_delay": "0",
