@@ -55,12 +55,18 @@ func TestSelfRepair(t *testing.T) {
 		mustPass(t, "the pod route came back")
 	})
 
-	// A node namespace deleted by hand: deploy (and fix) stop the agent left in the orphaned
-	// namespace and rebuild the node and its pods.
-	for _, command := range []string{"deploy", "fix"} {
-		t.Run("node-namespace-deleted-then-"+command, func(t *testing.T) {
+	// A node namespace deleted by hand (or replaced by an empty one of the same name): deploy
+	// (and fix) stop the agent left in the orphaned namespace and rebuild the node and its pods.
+	for _, tc := range []struct{ command, fault string }{{"deploy", "deleted"}, {"fix", "deleted"}, {"deploy", "replaced"}} {
+		command := tc.command
+		t.Run("node-namespace-"+tc.fault+"-then-"+command, func(t *testing.T) {
 			if out, err := exec.Command("ip", "netns", "del", nodeNS).CombinedOutput(); err != nil {
 				t.Fatalf("ip netns del %s: %v\n%s", nodeNS, err, out)
+			}
+			if tc.fault == "replaced" {
+				if out, err := exec.Command("ip", "netns", "add", nodeNS).CombinedOutput(); err != nil {
+					t.Fatalf("ip netns add %s: %v\n%s", nodeNS, err, out)
+				}
 			}
 			args := []string{command, "--lab-file", file}
 			if command == "fix" {
@@ -72,8 +78,8 @@ func TestSelfRepair(t *testing.T) {
 				t.Fatalf("%s after ip netns del %s: exit %d after %v\n%s%s", command, nodeNS, code, time.Since(start).Round(time.Millisecond), out, stderr)
 			}
 			t.Logf("%s repaired in %v:\n%s", command, time.Since(start).Round(time.Millisecond), out+stderr)
-			if command == "deploy" && !strings.Contains(out+stderr, "namespace") {
-				t.Errorf("deploy does not say it rebuilt the namespace:\n%s%s", out, stderr)
+			if wantSaid := "its namespace " + nodeNS + " was " + tc.fault; command == "deploy" && !strings.Contains(out+stderr, wantSaid) {
+				t.Errorf("deploy does not say %q:\n%s%s", wantSaid, out, stderr)
 			}
 			mustPass(t, command)
 		})
