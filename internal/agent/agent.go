@@ -159,7 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// follow watches pools, nodes and affinities and hands every new desired state to the
+// follow watches pools, nodes, affinities and IPAM blocks (the local pods) and hands every new desired state to the
 // reconciler. Watches start before the list, so nothing that changes in between is missed.
 func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -171,7 +171,7 @@ func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 		default:
 		}
 	}
-	for _, kind := range []datastore.Kind{datastore.KindIPPool, datastore.KindNode, datastore.KindBlockAffinity} {
+	for _, kind := range []datastore.Kind{datastore.KindIPPool, datastore.KindNode, datastore.KindBlockAffinity, datastore.KindIPAMBlock} {
 		events, err := a.store.Watch(ctx, kind, 0)
 		if err != nil {
 			return fmt.Errorf("watch %s: %w", kind, err)
@@ -215,10 +215,15 @@ func (a *Agent) publish(ctx context.Context, rec *dataplane.Reconciler) error {
 	if err != nil {
 		return err
 	}
+	blocks, _, err := datastore.IPAMBlocks(a.store).List(ctx)
+	if err != nil {
+		return err
+	}
 	d, err := DesiredState(a.cfg.NodeName, pools, nodes, affs)
 	if err != nil {
 		return err
 	}
+	d.Workloads = LocalWorkloads(a.cfg.NodeName, blocks)
 	rec.SetDesired(d)
 	return nil
 }

@@ -10,7 +10,10 @@ package agent
 import (
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 
+	"github.com/knetlab/knetlab/internal/cni"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 )
@@ -64,4 +67,45 @@ func hostOf(n *datastore.Node) (dataplane.Host, error) {
 		h.VTEPMAC = mac
 	}
 	return h, nil
+}
+
+// LocalWorkloads lists the pods the datastore records on node self: every allocation whose
+// attributes name a namespace, a pod and self as the node, as the CNI plugin writes them. The
+// host veth is the one the plugin derives from the pod's name. Allocations of other nodes,
+// without pod attributes (tunnel addresses) or in deleted blocks are not workloads.
+func LocalWorkloads(self string, blocks []*datastore.IPAMBlock) []dataplane.Workload {
+	var out []dataplane.Workload
+	for _, b := range blocks {
+		if b.Spec.Deleted || !b.Spec.CIDR.Addr().Is4() {
+			continue
+		}
+		for ord, attr := range b.Spec.Allocations {
+			if attr == nil || *attr < 0 || *attr >= len(b.Spec.Attributes) {
+				continue
+			}
+			a := b.Spec.Attributes[*attr].Secondary
+			ns, pod := a[datastore.AttrNamespace], a[datastore.AttrPod]
+			if a[datastore.AttrNode] != self || ns == "" || pod == "" {
+				continue
+			}
+			ip := addOrdinal(b.Spec.CIDR.Masked().Addr(), ord)
+			if !b.Spec.CIDR.Contains(ip) {
+				continue
+			}
+			out = append(out, dataplane.Workload{
+				Pod: ns + "/" + pod, IP: ip,
+				HostVeth: cni.HostVethName(cni.PodID{Namespace: ns, Name: pod}),
+			})
+		}
+	}
+	slices.SortFunc(out, func(x, y dataplane.Workload) int { return x.IP.Compare(y.IP) })
+	return out
+}
+
+// addOrdinal is the address ord places after ip (an IPv4 block's base).
+func addOrdinal(ip netip.Addr, ord int) netip.Addr {
+	b := ip.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(ord)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -2,10 +2,12 @@ package agent
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/calico"
+	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 )
 
@@ -69,5 +71,33 @@ func TestDesiredState(t *testing.T) {
 		if _, err := DesiredState(tt.self, pools, tt.nodes, affs); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to say %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestLocalWorkloads(t *testing.T) {
+	ord := func(i int) *int { return &i }
+	pod := func(ns, name, node string) datastore.AllocationAttribute {
+		return datastore.AllocationAttribute{HandleID: "k8s-pod-network." + name, Secondary: map[string]string{
+			datastore.AttrNamespace: ns, datastore.AttrPod: name, datastore.AttrNode: node}}
+	}
+	blocks := []*datastore.IPAMBlock{
+		{Spec: datastore.IPAMBlockSpec{
+			CIDR:        netip.MustParsePrefix("192.168.23.128/26"),
+			Allocations: []*int{ord(0), nil, ord(1), ord(2), ord(7)},
+			Attributes: []datastore.AllocationAttribute{
+				{HandleID: "vxlan-tunnel-addr-k01-worker", Secondary: map[string]string{"node": "k01-worker", "type": "vxlanTunnelAddress"}},
+				pod("default", "net-w1", "k01-worker"),
+				pod("default", "net-w2", "k01-worker2"), // another node's pod
+			},
+		}},
+		{Spec: datastore.IPAMBlockSpec{ // a deleted block holds no workload
+			CIDR: netip.MustParsePrefix("192.168.1.0/26"), Deleted: true,
+			Allocations: []*int{ord(0)}, Attributes: []datastore.AllocationAttribute{pod("default", "old", "k01-worker")},
+		}},
+	}
+	got := LocalWorkloads("k01-worker", blocks)
+	want := []dataplane.Workload{{Pod: "default/net-w1", IP: netip.MustParseAddr("192.168.23.130"), HostVeth: "cali9b3c98e46e6"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("LocalWorkloads = %+v, want %+v (the attribute index 7 is out of range and ignored)", got, want)
 	}
 }

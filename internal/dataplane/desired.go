@@ -51,6 +51,9 @@ type DesiredState struct {
 	Peers  []Host
 	Blocks []Block
 	Pools  []Pool
+	// Workloads are the local pods the datastore records, whose routes and host-side veth
+	// settings the agent restores (Workload says what it owns).
+	Workloads []Workload
 }
 
 // VTEPMAC returns the VXLAN MAC a node uses when none is configured: 0x66 followed by the

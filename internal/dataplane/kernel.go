@@ -24,7 +24,8 @@ var ErrIPIPUnsupported = errors.New("IPIP is unsupported on this kernel (no ipip
 // PodDevicePrefix names the host ends of pod veths. Their /32 routes belong to the CNI plugin,
 // which installs them with proto boot, as Calico's CNI plugin and Felix do (Felix's
 // DeviceRouteProtocol defaults to RTPROT_BOOT). The agent only ever deletes proto-80 routes,
-// and skips any route through a cali device even then, so pod routes are safe twice over.
+// and skips any route through a cali device even then, so pod routes are safe twice over. It
+// restores a missing pod route of a workload the datastore records (workload.go).
 const PodDevicePrefix = "cali"
 
 // Changes lists what one Apply changed in the kernel, one line per change; empty means the
@@ -136,6 +137,9 @@ func (p *Programmer) Apply(d DesiredState) (Changes, error) {
 		}
 	}
 	if err := p.applyNAT(plan.NAT, &ch); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.applyWorkloads(d.Workloads, &ch); err != nil {
 		errs = append(errs, err)
 	}
 	for _, c := range ch {

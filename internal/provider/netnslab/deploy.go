@@ -210,6 +210,9 @@ func (d *deployer) run(ctx context.Context, prog provider.Progress) error {
 	if err := prepareNetnsDir(); err != nil {
 		return err
 	}
+	if err := d.stopOrphans(); err != nil {
+		return err
+	}
 	prog.Step("namespaces: %d", len(t.namespaces))
 	for _, spec := range t.namespaces {
 		if err := ctx.Err(); err != nil {
@@ -253,6 +256,40 @@ func (d *deployer) run(ctx context.Context, prog provider.Progress) error {
 		return nil
 	}
 	return d.deployCNI(ctx, prog)
+}
+
+// stopOrphans stops every lab process (an agent, the datastore) whose namespace was deleted or
+// replaced since it started, and forgets its record, so that the deploy rebuilds the namespace
+// (links, addresses, routes), starts the process again inside it and re-adds the node's pods,
+// whose veths went with the old namespace. It waits for them to end: the old namespace, and
+// the pods' veth pairs into it, go only with its last process.
+func (d *deployer) stopOrphans() error {
+	var stop []journal.Process
+	for _, pr := range d.store.Processes() {
+		why, ok := orphaned(pr)
+		if !ok {
+			continue
+		}
+		stop = append(stop, pr)
+		d.did("processes", "stopped %s (pid %d): %s", pr.Name, pr.PID, why)
+	}
+	if len(stop) == 0 {
+		return nil
+	}
+	stopProcesses(stop)
+	deadline := time.Now().Add(stopGrace)
+	for _, pr := range stop {
+		for pr.Alive() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if pr.Alive() {
+			return fmt.Errorf("%s (pid %d) runs on in a deleted namespace and did not stop on SIGKILL", pr.Name, pr.PID)
+		}
+		if err := d.store.RemoveProcess(pr.PID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *deployer) ensureNamespace(spec namespaceSpec) error {

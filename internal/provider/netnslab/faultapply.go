@@ -150,11 +150,16 @@ func proxyARPOff(_ context.Context, t *faultTarget) (journal.Fault, error) {
 		if p.Node != node.Name || p.HostIface == "" {
 			continue
 		}
+		// The agent restores the host-side settings of its pods, as Felix does.
+		pid, err := pauseAgent(t.rec, node.Name)
+		if err != nil {
+			return journal.Fault{}, err
+		}
 		key := "net.ipv4.conf." + p.HostIface + ".proxy_arp"
-		err := withNode(t, node.Name, func(ns netns.NsHandle) error {
+		err = withNode(t, node.Name, func(ns netns.NsHandle) error {
 			return kernel.WriteSysctls(ns, map[string]string{key: "0"})
 		})
-		return journal.Fault{Node: node.Name, Entry: key}, err
+		return journal.Fault{Node: node.Name, Entry: key, PID: pid}, err
 	}
 	return journal.Fault{}, fmt.Errorf("lab %s has no pod on %s; knetlab pod add %s <name> --node %s adds one", t.lab.Name, node.Name, t.lab.Name, node.Name)
 }

@@ -55,7 +55,7 @@ func faults() []fault {
 		{name: "agent-stopped", check: "topology.nodes", apply: agentStopped,
 			description: "kill the second worker's agent: its tables stay, but nothing keeps them any more"},
 		{name: "proxy-arp-off", check: "pods.wiring", apply: proxyARPOff,
-			description: "turn proxy_arp off on the host end of a pod on the first worker (no answer for 169.254.1.1)"},
+			description: "pause the first worker's agent, then turn proxy_arp off on the host end of a pod there (no answer for 169.254.1.1)"},
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 // heal undoes what no agent repairs by itself: it resumes every paused agent of the lab (each
 // then resyncs its tables with the datastore) and puts back the host-side sysctls of every
-// pod, which the CNI plugin set once at ADD and nobody watches. Agents that are gone are
+// pod (a running agent restores them itself; a paused one does not). Agents that are gone are
 // restarted by a deploy (repair), which knetlab fix runs next. It returns what it did.
 func heal(t *faultTarget) ([]string, error) {
 	var did []string
@@ -27,6 +27,11 @@ func heal(t *faultTarget) ([]string, error) {
 	}
 	for _, p := range t.rec.Pods {
 		if p.HostIface == "" {
+			continue
+		}
+		// A node whose namespace is gone has no sysctls to reset: the deploy that fix runs
+		// next rebuilds the node and re-adds its pods.
+		if ns, ok := t.rec.Namespace(p.Node); !ok || inspectNamespace(ns.Name) != nsPresent {
 			continue
 		}
 		want := map[string]string{

@@ -100,3 +100,25 @@ func processesIn(namespaces []string) []journal.Process {
 	}
 	return out
 }
+
+// orphaned says whether the live lab process pr runs outside the namespace it was started in,
+// and how: the named namespace was deleted (`ip netns del`) or replaced by another of the same
+// name. Such a process keeps its old namespace alive and serves nothing the lab can reach. The
+// identity compared is the nsfs inode: /proc/<pid>/ns/net against /run/netns/<name>.
+func orphaned(pr journal.Process) (string, bool) {
+	if pr.Namespace == "" || !pr.Alive() {
+		return "", false
+	}
+	link, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pr.PID), "ns", "net"))
+	if err != nil {
+		return "", false // it ended meanwhile
+	}
+	ino, ok := namespaceInode(pr.Namespace)
+	switch {
+	case !ok:
+		return fmt.Sprintf("its namespace %s was deleted", pr.Namespace), true
+	case link != fmt.Sprintf("net:[%d]", ino):
+		return fmt.Sprintf("its namespace %s was replaced", pr.Namespace), true
+	}
+	return "", false
+}
