@@ -159,7 +159,9 @@ func generate(f Files, labName string, serverIPs []netip.Addr, now time.Time) er
 		return err
 	}
 	server := template(now, "knetlab lab "+labName+" datastore")
-	server.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	// Client auth too: etcd's HTTP gateway connects to its own gRPC server with the server
+	// certificate, which the client certificate check would otherwise refuse.
+	server.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	for _, ip := range serverIPs {
 		server.IPAddresses = append(server.IPAddresses, ip.AsSlice())
 	}
