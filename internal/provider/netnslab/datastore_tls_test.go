@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -105,6 +106,33 @@ func TestDatastoreRefusesAPodWithoutTheLabCertificate(t *testing.T) {
 		}
 		if !strings.Contains(again.String(), "nothing to change") {
 			t.Errorf("a redeploy of a healthy lab changed something:\n%s", again)
+		}
+		// Lost credentials (removed by hand): deploy makes new ones and restarts the datastore
+		// and the agents, which hold the old ones, with them.
+		if err := os.RemoveAll(pki.Dir); err != nil {
+			t.Fatal(err)
+		}
+		repair := &recorder{}
+		if err := c.p.Deploy(context.Background(), c.lab, provider.DeployOptions{Progress: repair}); err != nil {
+			t.Fatalf("deploy after the PKI was removed: %v\n%s", err, repair)
+		}
+		if !strings.Contains(repair.String(), "new datastore credentials: restarted 5 lab processes") {
+			t.Errorf("deploy did not report restarting the datastore and 4 agents with new credentials:\n%s", repair)
+		}
+		// Each restarted agent logs "agent starting" once it holds a datastore connection.
+		for _, n := range c.lab.Nodes {
+			log := filepath.Join(journal.Dir(c.p.root, c.lab.Name), "logs", "agent-"+n.Name+".log")
+			eventually(t, "agent of "+n.Name+" connected with the new certificate", 10*time.Second, func() error {
+				b, _ := os.ReadFile(log)
+				if k := strings.Count(string(b), `"msg":"agent starting"`); k < 2 {
+					return fmt.Errorf("%d starts logged", k)
+				}
+				return nil
+			})
+		}
+		first, _ = os.ReadFile(pki.ClientCert)
+		if len(c.datastoreNodes()) != len(c.lab.Nodes) {
+			t.Error("after new credentials the datastore does not list every node")
 		}
 		rebuilt := &recorder{}
 		if err := c.p.Deploy(context.Background(), c.lab, provider.DeployOptions{Progress: rebuilt, Reconfigure: true}); err != nil {
