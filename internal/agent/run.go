@@ -53,6 +53,11 @@ type Options struct {
 	Node          string   // the node's Kubernetes name
 	Kubeconfig    string   // kubernetes datastore; "": the pod's service account
 	EtcdEndpoints []string // etcd datastore: client URLs
+	// EtcdCert, EtcdKey and EtcdCA are the agent's client certificate, its key and the CA of
+	// an https etcd (a netns lab's datastore requires a client certificate signed by the lab CA).
+	EtcdCert string
+	EtcdKey  string
+	EtcdCA   string
 	// Autodetect are the CIDRs the node's underlay address is chosen from (Calico's
 	// nodeAddressAutodetectionV4).
 	Autodetect []netip.Prefix
@@ -75,10 +80,14 @@ func (o Options) Validate() error {
 		if len(o.EtcdEndpoints) > 0 {
 			problems = append(problems, "--etcd-endpoints needs --datastore etcd")
 		}
+		if o.etcdTLS().IsSet() {
+			problems = append(problems, "--etcd-cert, --etcd-key and --etcd-ca need --datastore etcd")
+		}
 	case DatastoreEtcd:
 		if len(o.EtcdEndpoints) == 0 {
 			problems = append(problems, "--datastore etcd needs --etcd-endpoints")
 		}
+		problems = append(problems, o.etcdTLSProblems()...)
 		if o.Kubeconfig != "" {
 			problems = append(problems, "--kubeconfig needs --datastore kubernetes")
 		}
@@ -110,12 +119,44 @@ func (o Options) Validate() error {
 	return nil
 }
 
+func (o Options) etcdTLS() datastore.ClientTLS {
+	return datastore.ClientTLS{CertFile: o.EtcdCert, KeyFile: o.EtcdKey, CAFile: o.EtcdCA}
+}
+
+// etcdTLSProblems: the three TLS files go together, with https endpoints only.
+func (o Options) etcdTLSProblems() []string {
+	var problems []string
+	tls := o.etcdTLS()
+	if tls.IsSet() && (o.EtcdCert == "" || o.EtcdKey == "" || o.EtcdCA == "") {
+		problems = append(problems, "--etcd-cert, --etcd-key and --etcd-ca go together")
+	}
+	for _, f := range []struct{ flag, path string }{{"--etcd-cert", o.EtcdCert}, {"--etcd-key", o.EtcdKey}, {"--etcd-ca", o.EtcdCA}} {
+		if f.path != "" && !filepath.IsAbs(f.path) {
+			problems = append(problems, fmt.Sprintf("%s %q must be an absolute path", f.flag, f.path))
+		}
+	}
+	for _, ep := range o.EtcdEndpoints {
+		switch https := strings.HasPrefix(ep, "https://"); {
+		case https && !tls.IsSet():
+			problems = append(problems, fmt.Sprintf("--etcd-endpoints %s is https: give --etcd-cert, --etcd-key and --etcd-ca", ep))
+		case !https && tls.IsSet():
+			problems = append(problems, fmt.Sprintf("--etcd-endpoints %s is not https but --etcd-cert/--etcd-key/--etcd-ca are given", ep))
+		}
+	}
+	return problems
+}
+
 // Args is the command line, Command first, that runs o: what a netns lab starts in each node.
 // `knetlab agent` parses it back to o.
 func (o Options) Args() []string {
 	args := []string{Command, "--datastore", o.Datastore}
 	if len(o.EtcdEndpoints) > 0 {
 		args = append(args, "--etcd-endpoints", strings.Join(o.EtcdEndpoints, ","))
+	}
+	for _, f := range []struct{ flag, value string }{{"--etcd-cert", o.EtcdCert}, {"--etcd-key", o.EtcdKey}, {"--etcd-ca", o.EtcdCA}} {
+		if f.value != "" {
+			args = append(args, f.flag, f.value)
+		}
 	}
 	if o.Kubeconfig != "" {
 		args = append(args, "--kubeconfig", o.Kubeconfig)
@@ -224,9 +265,9 @@ func openLog(o Options) (*slog.Logger, func(), error) {
 // when ctx ends while the etcd datastore does not answer yet.
 func openStore(ctx context.Context, o Options, log *slog.Logger) (datastore.Store, func() ([]byte, error), error) {
 	if o.Datastore == DatastoreEtcd {
-		store, err := waitForEtcd(ctx, o.EtcdEndpoints, log)
+		store, err := waitForEtcd(ctx, datastore.EtcdConfig{Endpoints: o.EtcdEndpoints, TLS: o.etcdTLS()}, log)
 		if err != nil {
-			return nil, nil, exitcode.NewEnvironment(err, "check --etcd-endpoints and that the etcd there is running")
+			return nil, nil, exitcode.NewEnvironment(err, "check --etcd-endpoints, the --etcd-cert/--etcd-key/--etcd-ca files, and that the etcd there is running")
 		}
 		if store == nil { // ctx ended; a nil *Etcd would be a non-nil Store
 			return nil, nil, nil
@@ -246,10 +287,10 @@ func openStore(ctx context.Context, o Options, log *slog.Logger) (datastore.Stor
 
 // waitForEtcd connects to etcd, retrying for DatastoreWait while it does not answer (it may be
 // starting). It returns nil, nil when ctx ends first.
-func waitForEtcd(ctx context.Context, endpoints []string, log *slog.Logger) (*datastore.Etcd, error) {
+func waitForEtcd(ctx context.Context, cfg datastore.EtcdConfig, log *slog.Logger) (*datastore.Etcd, error) {
 	deadline := time.Now().Add(DatastoreWait)
 	for {
-		store, err := datastore.NewEtcd(ctx, datastore.EtcdConfig{Endpoints: endpoints})
+		store, err := datastore.NewEtcd(ctx, cfg)
 		if err == nil {
 			return store, nil
 		}
@@ -259,7 +300,7 @@ func waitForEtcd(ctx context.Context, endpoints []string, log *slog.Logger) (*da
 		if !errors.Is(err, datastore.ErrUnavailable) || time.Now().After(deadline) {
 			return nil, err
 		}
-		log.Warn("datastore not reachable yet", "endpoints", endpoints, "err", err)
+		log.Warn("datastore not reachable yet", "endpoints", cfg.Endpoints, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, nil
@@ -277,7 +318,8 @@ func installCNI(o Options, pluginKubeconfig func() ([]byte, error)) (cni.Install
 	}
 	inst := cni.Installation{
 		BinDir: o.CNIBinDir, ConfDir: o.CNIConfDir, Executable: exe, NodeName: o.Node, MTU: o.MTU,
-		Datastore: cni.DatastoreConf{Type: o.Datastore}, DatastoreEndpoints: o.EtcdEndpoints,
+		Datastore:          cni.DatastoreConf{Type: o.Datastore, EtcdCertFile: o.EtcdCert, EtcdKeyFile: o.EtcdKey, EtcdCACertFile: o.EtcdCA},
+		DatastoreEndpoints: o.EtcdEndpoints,
 	}
 	if inst.BinDir == "" {
 		inst.BinDir = DefaultCNIBinDir

@@ -38,7 +38,8 @@ starts it in each node's namespace over the lab's etcd.
 
 With --datastore kubernetes (the default) the datastore is the datastore.knetlab.dev custom
 resources, reached with the pod's service account, or --kubeconfig outside a pod. With
---datastore etcd it is the etcd at --etcd-endpoints.
+--datastore etcd it is the etcd at --etcd-endpoints; an https endpoint needs the client
+certificate, key and CA (--etcd-cert, --etcd-key, --etcd-ca), which a netns lab makes at deploy.
 
 You do not normally run this yourself: knetlab deploy starts it.`,
 		Args:        cobra.NoArgs,
@@ -50,6 +51,9 @@ You do not normally run this yourself: knetlab deploy starts it.`,
 	fl.StringVar(&o.Node, "node", "", "this node's Kubernetes name (the DaemonSet passes spec.nodeName)")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig for the kubernetes datastore; empty: the pod's service account")
 	fl.StringSliceVar(&o.EtcdEndpoints, "etcd-endpoints", nil, "etcd client URLs for the etcd datastore, comma-separated")
+	fl.StringVar(&o.EtcdCert, "etcd-cert", "", "client certificate for an https etcd datastore")
+	fl.StringVar(&o.EtcdKey, "etcd-key", "", "key of --etcd-cert")
+	fl.StringVar(&o.EtcdCA, "etcd-ca", "", "CA certificate the https etcd datastore's certificate is signed by")
 	fl.Var((*cidrList)(&o.Autodetect), "autodetect", "CIDRs the node's underlay address is chosen from, comma-separated (Calico's nodeAddressAutodetectionV4)")
 	fl.BoolVar(&o.InstallCNI, "install-cni", false, "install the CNI plugin and its network config on the node before the agent starts")
 	fl.StringVar(&o.CNIBinDir, "cni-bin-dir", "", "where --install-cni puts the plugin (default "+agent.DefaultCNIBinDir+")")

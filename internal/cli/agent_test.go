@@ -37,6 +37,14 @@ func TestAgentFlagValidation(t *testing.T) {
 		{"etcd without endpoints", []string{"--node=a", "--autodetect=10.10.0.0/16", "--datastore=etcd"}, []string{"needs --etcd-endpoints"}},
 		{"etcd endpoints for kubernetes", []string{"--node=a", "--autodetect=10.10.0.0/16", "--etcd-endpoints=http://172.18.0.2:2379"}, []string{"--etcd-endpoints needs --datastore etcd"}},
 		{"a kubeconfig for etcd", []string{"--node=a", "--autodetect=10.10.0.0/16", "--datastore=etcd", "--etcd-endpoints=http://x:2379", "--kubeconfig=/k"}, []string{"--kubeconfig needs --datastore kubernetes"}},
+		{"https etcd without a client certificate", []string{"--node=a", "--autodetect=10.10.0.0/16", "--datastore=etcd", "--etcd-endpoints=https://172.18.0.2:2379"},
+			[]string{"--etcd-endpoints https://172.18.0.2:2379 is https: give --etcd-cert, --etcd-key and --etcd-ca"}},
+		{"a client certificate for http etcd", []string{"--node=a", "--autodetect=10.10.0.0/16", "--datastore=etcd", "--etcd-endpoints=http://172.18.0.2:2379",
+			"--etcd-cert=/c", "--etcd-key=/k", "--etcd-ca=/ca"}, []string{"is not https but --etcd-cert"}},
+		{"a client certificate without its key", []string{"--node=a", "--autodetect=10.10.0.0/16", "--datastore=etcd", "--etcd-endpoints=https://172.18.0.2:2379",
+			"--etcd-cert=/c", "--etcd-ca=ca"}, []string{"--etcd-cert, --etcd-key and --etcd-ca go together", `--etcd-ca "ca" must be an absolute path`}},
+		{"a client certificate for kubernetes", []string{"--node=a", "--autodetect=10.10.0.0/16", "--etcd-cert=/c", "--etcd-key=/k", "--etcd-ca=/ca"},
+			[]string{"--etcd-cert, --etcd-key and --etcd-ca need --datastore etcd"}},
 		{"bad CIDR", []string{"--node=a", "--autodetect=10.10.0.0/16,10.10.300.0/24"}, []string{`"10.10.300.0/24" is not an IPv4 CIDR`}},
 		{"IPv6 CIDR", []string{"--node=a", "--autodetect=fd00::/64"}, []string{"not an IPv4 CIDR"}},
 		{"relative CNI dir", []string{"--node=a", "--autodetect=10.10.0.0/16", "--cni-bin-dir=opt/cni/bin"}, []string{"--cni-bin-dir \"opt/cni/bin\" must be an absolute path"}},
@@ -232,7 +240,8 @@ func TestAgentOutsideAPodNeedsAKubeconfig(t *testing.T) {
 // one `knetlab agent` parses, field for field.
 func TestAgentArgsRoundTrip(t *testing.T) {
 	for _, o := range []agent.Options{
-		{Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{"http://172.18.0.2:2379"}, Node: "k01-worker",
+		{Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{"https://172.18.0.2:2379"}, Node: "k01-worker",
+			EtcdCert: "/run/knetlab/c/pki/client.crt", EtcdKey: "/run/knetlab/c/pki/client.key", EtcdCA: "/run/knetlab/c/pki/ca.crt",
 			Autodetect: []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16"), netip.MustParsePrefix("172.18.0.0/16")},
 			LogFile:    "/run/knetlab/calico-overlay/logs/agent-k01-worker.log"},
 		{Datastore: agent.DatastoreKubernetes, Kubeconfig: "/etc/kubernetes/admin.conf", Node: "k01-worker2",

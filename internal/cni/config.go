@@ -14,6 +14,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 
+	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/lab"
 )
 
@@ -23,7 +24,9 @@ const PluginType = "knetlab-cni"
 // NetConf is the network configuration the runtime passes on stdin, e.g.
 //
 //	{"cniVersion": "1.0.0", "name": "k8s-pod-network", "type": "knetlab-cni",
-//	 "nodeName": "k01-worker", "datastoreEndpoints": ["http://172.18.0.2:2379"],
+//	 "nodeName": "k01-worker", "datastoreEndpoints": ["https://172.18.0.2:2379"],
+//	 "datastore": {"etcdCertFile": ".../pki/client.crt", "etcdKeyFile": ".../pki/client.key",
+//	               "etcdCACertFile": ".../pki/ca.crt"},
 //	 "logFile": "/var/lib/knetlab/calico-overlay/cni.log"}
 type NetConf struct {
 	types.NetConf
@@ -57,6 +60,16 @@ type DatastoreConf struct {
 	Type string `json:"type,omitempty"`
 	// Kubeconfig is the kubeconfig file the kubernetes backend connects with.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// EtcdCertFile, EtcdKeyFile and EtcdCACertFile are the plugin's client certificate, its
+	// key and the CA for https datastoreEndpoints (a netns lab's etcd requires them).
+	EtcdCertFile   string `json:"etcdCertFile,omitempty"`
+	EtcdKeyFile    string `json:"etcdKeyFile,omitempty"`
+	EtcdCACertFile string `json:"etcdCACertFile,omitempty"`
+}
+
+// EtcdTLS are the etcd client files the config names.
+func (d DatastoreConf) EtcdTLS() datastore.ClientTLS {
+	return datastore.ClientTLS{CertFile: d.EtcdCertFile, KeyFile: d.EtcdKeyFile, CAFile: d.EtcdCACertFile}
 }
 
 // Backend is the datastore type, with the default filled in.
@@ -73,9 +86,15 @@ func (d DatastoreConf) problems() []string {
 		if d.Kubeconfig != "" {
 			return []string{"datastore.kubeconfig is set but datastore.type is etcd: set type kubernetes, or drop kubeconfig"}
 		}
+		if t := d.EtcdTLS(); t.IsSet() && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
+			return []string{"datastore.etcdCertFile, etcdKeyFile and etcdCACertFile go together"}
+		}
 	case DatastoreKubernetes:
 		if d.Kubeconfig == "" {
 			return []string{"datastore.type kubernetes needs datastore.kubeconfig (the plugin runs outside any pod)"}
+		}
+		if d.EtcdTLS().IsSet() {
+			return []string{"datastore.etcdCertFile/etcdKeyFile/etcdCACertFile are set but datastore.type is kubernetes"}
 		}
 	default:
 		return []string{fmt.Sprintf("datastore.type is %q, want %q or %q", d.Type, DatastoreEtcd, DatastoreKubernetes)}

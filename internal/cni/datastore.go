@@ -31,7 +31,7 @@ func OpenStore(ctx context.Context, conf *NetConf) (datastore.Store, error) {
 			return nil, types.NewError(types.ErrInvalidNetworkConfig, "datastore not configured",
 				"set datastoreEndpoints (the lab's etcd client URLs), or datastore.type kubernetes, in the network config")
 		}
-		store, err := datastore.NewEtcd(ctx, datastore.EtcdConfig{Endpoints: conf.DatastoreEndpoints})
+		store, err := datastore.NewEtcd(ctx, datastore.EtcdConfig{Endpoints: conf.DatastoreEndpoints, TLS: conf.Datastore.EtcdTLS()})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrDatastoreUnavailable, err)
 		}

@@ -35,6 +35,9 @@ func TestParseDatastoreConfig(t *testing.T) {
 		{"kubernetes without a kubeconfig", head + `,"datastore":{"type":"kubernetes"}}`, "", "needs datastore.kubeconfig"},
 		{"a kubeconfig for etcd", head + `,"datastore":{"kubeconfig":"/x"}}`, "", "type is etcd"},
 		{"unknown type", head + `,"datastore":{"type":"consul"}}`, "", `"consul"`},
+		{"etcd over TLS", head + `,"datastoreEndpoints":["https://172.18.0.2:2379"],"datastore":{"etcdCertFile":"/c","etcdKeyFile":"/k","etcdCACertFile":"/ca"}}`, DatastoreEtcd, ""},
+		{"etcd certificate without its key", head + `,"datastoreEndpoints":["https://172.18.0.2:2379"],"datastore":{"etcdCertFile":"/c","etcdCACertFile":"/ca"}}`, "", "go together"},
+		{"etcd certificate for kubernetes", head + `,"datastore":{"type":"kubernetes","kubeconfig":"/k","etcdCertFile":"/c"}}`, "", "datastore.type is kubernetes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +235,13 @@ func TestInstall(t *testing.T) {
 			name:       "etcd datastore",
 			in:         Installation{NodeName: "k01-worker", DatastoreEndpoints: []string{"http://172.18.0.2:2379"}},
 			wantPlugin: `{"datastoreEndpoints":["http://172.18.0.2:2379"],"nodeName":"k01-worker","type":"knetlab-cni"}`,
+		},
+		{
+			name: "etcd datastore over TLS",
+			in: Installation{NodeName: "k01-worker", DatastoreEndpoints: []string{"https://172.18.0.2:2379"},
+				Datastore: DatastoreConf{Type: DatastoreEtcd, EtcdCertFile: "/pki/client.crt", EtcdKeyFile: "/pki/client.key", EtcdCACertFile: "/pki/ca.crt"}},
+			wantPlugin: `{"datastore":{"etcdCACertFile":"/pki/ca.crt","etcdCertFile":"/pki/client.crt","etcdKeyFile":"/pki/client.key"},` +
+				`"datastoreEndpoints":["https://172.18.0.2:2379"],"nodeName":"k01-worker","type":"knetlab-cni"}`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -83,6 +83,10 @@ func (in Installation) ConfList() ([]byte, error) {
 		conf["datastore"] = DatastoreConf{Type: DatastoreKubernetes, Kubeconfig: filepath.Join(in.ConfDir, KubeconfigName)}
 	} else {
 		conf["datastoreEndpoints"] = in.DatastoreEndpoints
+		if in.Datastore.EtcdTLS().IsSet() {
+			conf["datastore"] = DatastoreConf{EtcdCertFile: in.Datastore.EtcdCertFile, EtcdKeyFile: in.Datastore.EtcdKeyFile,
+				EtcdCACertFile: in.Datastore.EtcdCACertFile}
+		}
 	}
 	if in.MTU != 0 {
 		conf["mtu"] = in.MTU

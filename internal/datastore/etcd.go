@@ -2,9 +2,12 @@ package datastore
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -18,13 +21,61 @@ import (
 
 // EtcdConfig says how to reach the lab's etcd.
 type EtcdConfig struct {
-	Endpoints   []string      // e.g. http://172.18.0.2:2379
+	Endpoints   []string      // e.g. https://172.18.0.2:2379
 	DialTimeout time.Duration // 0: 5s
 	Prefix      string        // key prefix; "": DefaultPrefix
 	// Dialer opens the connection to an endpoint; nil means a plain TCP dial. A client outside
 	// the lab's namespaces (knetlab deploy, verify) dials from inside one, because the lab's
 	// addresses are reachable nowhere else.
 	Dialer func(ctx context.Context, addr string) (net.Conn, error)
+	// TLS are the client's certificate, key and the CA of the server: needed for https
+	// endpoints (a lab's etcd requires a client certificate), refused for http ones.
+	TLS ClientTLS
+}
+
+// ClientTLS are the files of a client of a datastore served over mutual TLS.
+type ClientTLS struct {
+	CertFile string
+	KeyFile  string
+	CAFile   string
+}
+
+// IsSet reports whether any file is given.
+func (c ClientTLS) IsSet() bool { return c.CertFile != "" || c.KeyFile != "" || c.CAFile != "" }
+
+// Config loads the files into a TLS client configuration that presents the certificate and
+// trusts only the CA.
+func (c ClientTLS) Config() (*tls.Config, error) {
+	if c.CertFile == "" || c.KeyFile == "" || c.CAFile == "" {
+		return nil, errors.New("datastore TLS needs a client certificate, its key and the CA certificate")
+	}
+	pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("datastore client certificate: %w", err)
+	}
+	caPEM, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("datastore CA: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("datastore CA %s: no PEM certificate in it", c.CAFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
+}
+
+// checkEndpoints refuses a mix the connection would get wrong: https without TLS files (the
+// server would refuse the client), http with them (they would silently go unused).
+func checkEndpoints(endpoints []string, t ClientTLS) error {
+	for _, ep := range endpoints {
+		switch {
+		case strings.HasPrefix(ep, "https://") && !t.IsSet():
+			return fmt.Errorf("datastore endpoint %s is https but no client certificate is given", ep)
+		case !strings.HasPrefix(ep, "https://") && t.IsSet():
+			return fmt.Errorf("datastore endpoint %s is not https but TLS files are given", ep)
+		}
+	}
+	return nil
 }
 
 // Etcd is the Store on etcd v3. Create is a transaction guarded by CreateRevision == 0,
@@ -52,11 +103,22 @@ func NewEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
+	if err := checkEndpoints(cfg.Endpoints, cfg.TLS); err != nil {
+		return nil, fmt.Errorf("connect to datastore: %w", err)
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLS.IsSet() {
+		var err error
+		if tlsConfig, err = cfg.TLS.Config(); err != nil {
+			return nil, fmt.Errorf("connect to datastore %v: %w", cfg.Endpoints, err)
+		}
+	}
 	var dialOpts []grpc.DialOption
 	if cfg.Dialer != nil {
 		dialOpts = append(dialOpts, grpc.WithContextDialer(cfg.Dialer))
 	}
 	client, err := clientv3.New(clientv3.Config{
+		TLS:         tlsConfig,
 		DialOptions: dialOpts,
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.DialTimeout,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
@@ -17,7 +18,7 @@ type ServeConfig struct {
 	// DataDir holds etcd's WAL and snapshots, under the lab's state directory. Required.
 	DataDir string
 	// ClientURL is where agents and CNI plugins connect: in a lab, the control-plane node's
-	// management address, e.g. http://172.18.0.2:2379 inside that node's namespace.
+	// management address, e.g. https://172.18.0.2:2379 inside that node's namespace.
 	// Port 0 picks a free port (tests); Server.ClientURL reports the real one.
 	ClientURL string
 	// PeerURL is raft's listener. A one-member cluster has no peers, so it stays on loopback.
@@ -32,10 +33,22 @@ type ServeConfig struct {
 	LogLevel string
 	// ReadyTimeout bounds the wait for etcd to serve. 0: 15s.
 	ReadyTimeout time.Duration
+	// TLS, when set, serves clients over https and requires a client certificate signed by
+	// TLS.ClientCA; ClientURL must then be https. Unset: plain http, for tests only.
+	TLS ServerTLS
 	// UnsafeNoFsync skips fsync on writes. Only for throwaway datastores (tests, benchmarks):
 	// a host crash can then lose acknowledged writes.
 	UnsafeNoFsync bool
 }
+
+// ServerTLS are the files of a datastore that serves clients over mutual TLS.
+type ServerTLS struct {
+	CertFile string // the server certificate, naming the client URL's address
+	KeyFile  string
+	ClientCA string // the CA client certificates must chain to
+}
+
+func (t ServerTLS) set() bool { return t.CertFile != "" || t.KeyFile != "" || t.ClientCA != "" }
 
 // Server is a running embedded etcd.
 type Server struct {
@@ -93,7 +106,7 @@ func embedConfig(cfg ServeConfig) (*embed.Config, string, error) {
 		return nil, "", errors.New("datastore: no data directory given")
 	}
 	if cfg.ClientURL == "" {
-		return nil, "", errors.New("datastore: no client URL given (e.g. http://172.18.0.2:2379)")
+		return nil, "", errors.New("datastore: no client URL given (e.g. https://172.18.0.2:2379)")
 	}
 	if cfg.PeerURL == "" {
 		cfg.PeerURL = "http://127.0.0.1:2380"
@@ -107,7 +120,7 @@ func embedConfig(cfg ServeConfig) (*embed.Config, string, error) {
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "warn"
 	}
-	client, err := parseHTTPURL("client", cfg.ClientURL)
+	client, err := parseClientURL(cfg.ClientURL, cfg.TLS)
 	if err != nil {
 		return nil, "", err
 	}
@@ -118,6 +131,12 @@ func embedConfig(cfg ServeConfig) (*embed.Config, string, error) {
 	ecfg := embed.NewConfig()
 	ecfg.Name = cfg.Name
 	ecfg.Dir = cfg.DataDir
+	if cfg.TLS.set() {
+		ecfg.ClientTLSInfo = transport.TLSInfo{
+			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, TrustedCAFile: cfg.TLS.ClientCA,
+			ClientCertAuth: true,
+		}
+	}
 	ecfg.ListenClientUrls = []url.URL{*client}
 	ecfg.AdvertiseClientUrls = []url.URL{*client}
 	ecfg.ListenPeerUrls = []url.URL{*peer}
@@ -137,6 +156,21 @@ func embedConfig(cfg ServeConfig) (*embed.Config, string, error) {
 	ecfg.AutoCompactionMode = "periodic"
 	ecfg.AutoCompactionRetention = "1h"
 	return ecfg, cfg.LogFile, nil
+}
+
+// parseClientURL checks the client URL against the TLS files: https needs all three, http none.
+func parseClientURL(raw string, t ServerTLS) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Port() == "" {
+		return nil, fmt.Errorf("datastore: client URL %q: want https://<address>:<port>", raw)
+	}
+	switch {
+	case u.Scheme == "https" && (t.CertFile == "" || t.KeyFile == "" || t.ClientCA == ""):
+		return nil, fmt.Errorf("datastore: client URL %q needs a server certificate, its key and the client CA", raw)
+	case u.Scheme == "http" && t.set():
+		return nil, fmt.Errorf("datastore: client URL %q is plain http but TLS files are given: use https", raw)
+	}
+	return u, nil
 }
 
 func parseHTTPURL(what, raw string) (*url.URL, error) {

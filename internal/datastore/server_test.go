@@ -71,8 +71,11 @@ func TestServeRejectsBadConfig(t *testing.T) {
 	}{
 		{"no data directory", datastore.ServeConfig{ClientURL: "http://127.0.0.1:0"}, "no data directory"},
 		{"no client URL", datastore.ServeConfig{DataDir: dir}, "no client URL"},
-		{"client URL without port", datastore.ServeConfig{DataDir: dir, ClientURL: "http://127.0.0.1"}, "want http://<address>:<port>"},
-		{"https client URL", datastore.ServeConfig{DataDir: dir, ClientURL: "https://127.0.0.1:2379"}, "want http://<address>:<port>"},
+		{"client URL without port", datastore.ServeConfig{DataDir: dir, ClientURL: "http://127.0.0.1"}, "want https://<address>:<port>"},
+		{"ftp client URL", datastore.ServeConfig{DataDir: dir, ClientURL: "ftp://127.0.0.1:2379"}, "want https://<address>:<port>"},
+		{"https client URL without TLS files", datastore.ServeConfig{DataDir: dir, ClientURL: "https://127.0.0.1:2379"}, "needs a server certificate"},
+		{"http client URL with TLS files", datastore.ServeConfig{DataDir: dir, ClientURL: "http://127.0.0.1:2379",
+			TLS: datastore.ServerTLS{CertFile: "c", KeyFile: "k", ClientCA: "ca"}}, "plain http but TLS files"},
 		{"client port in use", datastore.ServeConfig{
 			DataDir: filepath.Join(dir, "busy"), ClientURL: "http://" + busy.Addr().String(), PeerURL: "http://127.0.0.1:0",
 		}, "port free"},

@@ -26,6 +26,7 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/labca"
 )
 
 // The lab's own CNI, brought up after the underlay: the datastore in the control-plane node,
@@ -64,9 +65,63 @@ func controlPlane(l *lab.Lab) lab.Node {
 	return l.Nodes[0]
 }
 
-// DatastoreURL is the etcd client URL of a lab: the control-plane node's management address.
+// DatastoreURL is the etcd client URL of a lab: https on the control-plane node's management
+// address. Pods reach that network through their node, so etcd requires a client certificate
+// signed by the lab's CA (labPKI), which only the lab's agents, CNI plugin and knetlab hold.
 func DatastoreURL(l *lab.Lab) string {
-	return fmt.Sprintf("http://%s", netip.AddrPortFrom(controlPlane(l).ManagementAddress().Addr(), datastorePort))
+	return fmt.Sprintf("https://%s", datastoreAddr(l))
+}
+
+func datastoreAddr(l *lab.Lab) netip.AddrPort {
+	return netip.AddrPortFrom(controlPlane(l).ManagementAddress().Addr(), datastorePort)
+}
+
+// labPKI names the lab's CA and certificates in its state directory.
+func labPKI(stateDir string) labca.Files { return labca.At(filepath.Join(stateDir, "pki")) }
+
+// clientTLS is what a client of the lab's datastore at url presents: the lab's client
+// certificate for https, nothing for a lab an older knetlab deployed on plain http.
+func clientTLS(stateDir, url string) datastore.ClientTLS {
+	if !strings.HasPrefix(url, "https://") {
+		return datastore.ClientTLS{}
+	}
+	f := labPKI(stateDir)
+	return datastore.ClientTLS{CertFile: f.ClientCert, KeyFile: f.ClientKey, CAFile: f.CACert}
+}
+
+// ensurePKI re-uses the lab's CA and certificates, or makes them (recorded first, so destroy
+// removes them even after a killed deploy). A datastore or agent that runs with credentials
+// other than these (new ones, or a lab an older knetlab served on plain http) is stopped, so
+// that ensureDatastore and ensureAgent start it again with them.
+func (d *deployer) ensurePKI(url string) (labca.Files, error) {
+	dir := labPKI(journal.Dir(d.root, d.topo.lab.Name)).Dir
+	if err := d.store.AddFile(dir); err != nil {
+		return labca.Files{}, err
+	}
+	f, created, err := labca.Ensure(dir, d.topo.lab.Name, []netip.Addr{datastoreAddr(d.topo.lab).Addr()}, time.Now())
+	if err != nil {
+		return f, exitcode.NewEnvironment(err, "check that "+dir+" is writable, then deploy again")
+	}
+	if !created && (d.store.Lab.Datastore == "" || d.store.Lab.Datastore == url) {
+		return f, nil
+	}
+	var stale []journal.Process
+	for _, pr := range d.store.Processes() {
+		if pr.Name == datastoreProcess || strings.HasPrefix(pr.Name, agentProcess) {
+			stale = append(stale, pr)
+		}
+	}
+	if len(stale) == 0 {
+		return f, nil
+	}
+	stopProcesses(stale)
+	for _, pr := range stale {
+		if err := d.store.RemoveProcess(pr.PID); err != nil {
+			return f, err
+		}
+	}
+	d.did("processes", "new datastore credentials: restarted %d lab processes with them", len(stale))
+	return f, nil
 }
 
 // autodetectCIDRs are the CIDRs a node's agent picks its underlay address from: the lab's
@@ -83,7 +138,11 @@ func autodetectCIDRs(l *lab.Lab, n lab.Node) []netip.Prefix {
 func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error {
 	l := d.topo.lab
 	url := DatastoreURL(l)
-	if err := d.ensureDatastore(url); err != nil {
+	pki, err := d.ensurePKI(url)
+	if err != nil {
+		return err
+	}
+	if err := d.ensureDatastore(url, pki); err != nil {
 		return err
 	}
 	store, err := d.connectDatastore(ctx, url)
@@ -105,7 +164,7 @@ func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error 
 		return err
 	}
 	for _, n := range l.Nodes {
-		if err := d.ensureAgent(n, url); err != nil {
+		if err := d.ensureAgent(n, url, pki); err != nil {
 			return err
 		}
 	}
@@ -188,13 +247,14 @@ func (d *deployer) startDaemon(ns, name string, args []string) error {
 	return nil
 }
 
-func (d *deployer) ensureDatastore(url string) error {
+func (d *deployer) ensureDatastore(url string, pki labca.Files) error {
 	if _, ok, err := runningProcess(d.store, datastoreProcess); err != nil || ok {
 		return err
 	}
 	cp := controlPlane(d.topo.lab)
 	args := datastore.ServeConfig{
 		ClientURL: url, DataDir: d.stateFile("datastore"), LogFile: d.stateFile("logs", "datastore.log"),
+		TLS: datastore.ServerTLS{CertFile: pki.ServerCert, KeyFile: pki.ServerKey, ClientCA: pki.CACert},
 	}.DaemonArgs()
 	if err := d.startDaemon(NamespaceName(d.topo.lab.Name, cp.Name), datastoreProcess, args); err != nil {
 		return err
@@ -203,13 +263,14 @@ func (d *deployer) ensureDatastore(url string) error {
 	return nil
 }
 
-func (d *deployer) ensureAgent(n lab.Node, url string) error {
+func (d *deployer) ensureAgent(n lab.Node, url string, pki labca.Files) error {
 	name := agentProcess + n.Name
 	if _, ok, err := runningProcess(d.store, name); err != nil || ok {
 		return err
 	}
 	args := agent.Options{
 		Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{url}, Node: n.Name,
+		EtcdCert: pki.ClientCert, EtcdKey: pki.ClientKey, EtcdCA: pki.CACert,
 		Autodetect: autodetectCIDRs(d.topo.lab, n), LogFile: d.stateFile("logs", "agent-"+n.Name+".log"),
 	}.Args()
 	if err := d.startDaemon(NamespaceName(d.topo.lab.Name, n.Name), name, args); err != nil {
@@ -259,12 +320,14 @@ func namespaceDialer(nsName string) func(ctx context.Context, addr string) (net.
 	}
 }
 
-// openDatastore connects to a lab's datastore through its management network namespace.
-func openDatastore(ctx context.Context, labName, url string, timeout time.Duration) (*datastore.Etcd, error) {
+// openDatastore connects to a lab's datastore through its management network namespace, with
+// the lab's client certificate from the lab's state under root.
+func openDatastore(ctx context.Context, root, labName, url string, timeout time.Duration) (*datastore.Etcd, error) {
 	return datastore.NewEtcd(ctx, datastore.EtcdConfig{
 		Endpoints:   []string{url},
 		DialTimeout: timeout,
 		Dialer:      namespaceDialer(NamespaceName(labName, networkMember)),
+		TLS:         clientTLS(journal.Dir(root, labName), url),
 	})
 }
 
@@ -273,7 +336,7 @@ func openDatastore(ctx context.Context, labName, url string, timeout time.Durati
 func (d *deployer) connectDatastore(ctx context.Context, url string) (*datastore.Etcd, error) {
 	ctx, cancel := context.WithTimeout(ctx, datastoreReadyTimeout)
 	defer cancel()
-	addr := strings.TrimPrefix(url, "http://")
+	addr := datastoreAddr(d.topo.lab).String()
 	dial := namespaceDialer(NamespaceName(d.topo.lab.Name, networkMember))
 	for {
 		conn, err := dial(ctx, addr)
@@ -290,7 +353,7 @@ func (d *deployer) connectDatastore(ctx context.Context, url string) (*datastore
 		case <-time.After(pollInterval):
 		}
 	}
-	store, err := openDatastore(ctx, d.topo.lab.Name, url, 5*time.Second)
+	store, err := openDatastore(ctx, d.root, d.topo.lab.Name, url, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("%w; see %s", err, d.stateFile("logs"))
 	}

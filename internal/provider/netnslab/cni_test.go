@@ -118,7 +118,7 @@ func eventually(t *testing.T, what string, deadline time.Duration, cond func() e
 // datastore connects to the lab's datastore; closed at the end of the test.
 func (c *cniLab) datastore() datastore.Store {
 	c.t.Helper()
-	store, err := openDatastore(context.Background(), c.lab.Name, c.record().Datastore, 5*time.Second)
+	store, err := openDatastore(context.Background(), c.p.root, c.lab.Name, c.record().Datastore, 5*time.Second)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestCNIDeployCalicoOverlay(t *testing.T) {
 	c, progress := deployCNILab(t, "calico-overlay")
 	ctx := context.Background()
 	rec := c.record()
-	if rec.Datastore != "http://172.18.0.2:2379" {
+	if rec.Datastore != "https://172.18.0.2:2379" {
 		t.Errorf("datastore recorded as %q, want the control plane's management address", rec.Datastore)
 	}
 

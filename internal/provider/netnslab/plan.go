@@ -49,9 +49,12 @@ func (p *Provider) PlanDeploy(_ context.Context, l *lab.Lab, opts provider.Deplo
 func cniSteps(l *lab.Lab) []provider.Step {
 	cp := controlPlane(l)
 	datastore := provider.Step{
-		Title:   "start the datastore and seed the IP pools",
-		Actions: []string{fmt.Sprintf("start the datastore (etcd) in %s at %s", cp.Name, DatastoreURL(l))},
-		Waits:   fmt.Sprintf("etcd to answer (%s)", datastoreReadyTimeout),
+		Title: "start the datastore and seed the IP pools",
+		Actions: []string{
+			"create the lab's CA and the datastore's server and client certificates (ECDSA P-256, 0600) in its state directory, or re-use them",
+			fmt.Sprintf("start the datastore (etcd) in %s at %s, requiring a client certificate of the lab's CA", cp.Name, DatastoreURL(l)),
+		},
+		Waits: fmt.Sprintf("etcd to answer (%s)", datastoreReadyTimeout),
 	}
 	for _, p := range l.CNI.Pools {
 		datastore.Actions = append(datastore.Actions, fmt.Sprintf("seed IPPool %s %s blockSize %d vxlanMode %s natOutgoing %t", p.Name, p.CIDR, p.BlockSize, p.VXLANMode, p.NATOutgoing))

@@ -64,6 +64,9 @@ func (rt *podRuntime) netConf(node string) ([]byte, error) {
 		DatastoreEndpoints: []string{rt.datastore},
 		LogFile:            filepath.Join(rt.dir, "logs", "cni.log"),
 	}
+	if tls := clientTLS(rt.dir, rt.datastore); tls.IsSet() {
+		conf.Datastore = cni.DatastoreConf{Type: cni.DatastoreEtcd, EtcdCertFile: tls.CertFile, EtcdKeyFile: tls.KeyFile, EtcdCACertFile: tls.CAFile}
+	}
 	return json.Marshal(conf)
 }
 

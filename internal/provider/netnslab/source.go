@@ -122,7 +122,7 @@ func (s *Source) datastore(ctx context.Context, rec *journal.Lab) (*datastore.Et
 		s.store.Close()
 		s.store = nil
 	}
-	store, err := openDatastore(ctx, s.lab.Name, rec.Datastore, 3*time.Second)
+	store, err := openDatastore(ctx, s.root, s.lab.Name, rec.Datastore, 3*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the datastore of lab %s at %s: %w; knetlab deploy %s restarts it", s.lab.Name, rec.Datastore, err, s.lab.Name)
 	}

@@ -69,7 +69,7 @@ type Lab struct {
 	Processes  []Process   `json:"processes,omitempty"`
 	Files      []string    `json:"files,omitempty"`
 	Pods       []Pod       `json:"pods,omitempty"`
-	// Datastore is the client URL of the lab's etcd, e.g. http://172.18.0.2:2379.
+	// Datastore is the client URL of the lab's etcd, e.g. https://172.18.0.2:2379 (http: an older knetlab).
 	Datastore string `json:"datastore,omitempty"`
 	// Faults are the teaching faults knetlab break applied and knetlab fix has not yet undone.
 	Faults []Fault `json:"faults,omitempty"`
