@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/ui"
+	"github.com/knetlab/knetlab/labs"
+	"github.com/knetlab/knetlab/verify/source"
+)
+
+// callLog is what the recording providers were asked, as "<provider> <call> <lab>" lines.
+type callLog struct{ calls []string }
+
+func (c *callLog) add(p, call, lab string) { c.calls = append(c.calls, p+" "+call+" "+lab) }
+
+func (c *callLog) take() []string {
+	out := c.calls
+	c.calls = nil
+	return out
+}
+
+// errFakeSource ends verify and capture once they have reached a provider's Source.
+var errFakeSource = errors.New("no tables in a recording provider")
+
+// recordingProvider answers every call of provider.Provider by logging it, under its name.
+type recordingProvider struct {
+	name string
+	log  *callLog
+}
+
+func (p recordingProvider) Name() string { return p.name }
+
+func (p recordingProvider) Deploy(_ context.Context, l *lab.Lab, _ provider.DeployOptions) error {
+	p.log.add(p.name, "deploy", l.Name)
+	return nil
+}
+
+func (p recordingProvider) Destroy(_ context.Context, labName string, opts provider.DestroyOptions) error {
+	what := labName
+	if opts.Lab != nil {
+		what += " (definition " + opts.Lab.Name + ")"
+	}
+	p.log.add(p.name, "destroy", what)
+	return nil
+}
+
+func (p recordingProvider) Status(_ context.Context, labName string) ([]provider.LabStatus, error) {
+	p.log.add(p.name, "status", labName)
+	return nil, nil
+}
+
+func (p recordingProvider) Exec(_ context.Context, labName, _ string, _ []string, _ provider.Stdio) error {
+	p.log.add(p.name, "exec", labName)
+	return nil
+}
+
+func (p recordingProvider) Source(_ context.Context, l *lab.Lab) (source.Source, error) {
+	p.log.add(p.name, "source", l.Name)
+	return nil, errFakeSource
+}
+
+// recordingRegistry registers a recording "fake" provider and a recording stand-in for the
+// default provider, both logging to log.
+func recordingRegistry(log *callLog) *provider.Registry {
+	reg := provider.NewRegistry()
+	for _, name := range []string{"fake", provider.Default} {
+		reg.Register(name, func() (provider.Provider, error) { return recordingProvider{name: name, log: log}, nil })
+	}
+	return reg
+}
+
+func runReg(t *testing.T, reg *provider.Registry, args ...string) (code int, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, reg)
+	return code, errb.String()
+}
+
+// A lab deployed with --provider fake is verified, captured, shown, exec'd into and destroyed
+// there without --provider; once destroyed, the default provider is asked again.
+func TestCommandsUseTheProviderThatDeployedTheLab(t *testing.T) {
+	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
+	log := &callLog{}
+	reg := recordingRegistry(log)
+	if code, stderr := runReg(t, reg, "deploy", "calico-overlay", "--provider", "fake"); code != 0 {
+		t.Fatalf("deploy --provider fake: exit %d, %s", code, stderr)
+	}
+	log.take()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", "calico-overlay"}, "fake source calico-overlay"},
+		{[]string{"capture", "calico-overlay", "--out", t.TempDir()}, "fake source calico-overlay"},
+		{[]string{"status", "calico-overlay"}, "fake status calico-overlay"},
+		{[]string{"exec", "calico-overlay", "k01-worker", "--", "true"}, "fake exec calico-overlay"},
+		{[]string{"deploy", "calico-overlay"}, "fake deploy calico-overlay"},
+		{[]string{"destroy", "calico-overlay"}, "fake destroy calico-overlay (definition calico-overlay)"},
+		// destroy removed the record: the lab is the default provider's business again.
+		{[]string{"verify", "calico-overlay"}, provider.Default + " source calico-overlay"},
+	} {
+		_, stderr := runReg(t, reg, tt.args...)
+		if got := log.take(); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("knetlab %s: provider calls %q, want [%q] (stderr %q)", strings.Join(tt.args, " "), got, tt.want, stderr)
+		}
+	}
+}
+
+// A --provider that contradicts the lab's record is bad usage naming both, and reaches no provider.
+func TestAProviderContradictingTheRecordIsRefused(t *testing.T) {
+	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
+	log := &callLog{}
+	reg := recordingRegistry(log)
+	if code, stderr := runReg(t, reg, "deploy", "calico-overlay", "--provider", "fake"); code != 0 {
+		t.Fatalf("deploy --provider fake: exit %d, %s", code, stderr)
+	}
+	log.take()
+	other := "--provider=" + provider.Default
+	for _, args := range [][]string{
+		{"verify", "calico-overlay", other},
+		{"capture", "calico-overlay", "--out", t.TempDir(), other},
+		{"status", "calico-overlay", other},
+		{"exec", "calico-overlay", "k01-worker", other, "--", "true"},
+		{"destroy", "calico-overlay", other},
+		{"deploy", "calico-overlay", other},
+	} {
+		code, stderr := runReg(t, reg, args...)
+		if code != exitcode.Usage || !strings.Contains(stderr, "--provider fake") || !strings.Contains(stderr, "--provider "+provider.Default) {
+			t.Errorf("knetlab %s: exit %d, stderr %q; want exit 2 naming --provider fake and --provider %s",
+				strings.Join(args, " "), code, stderr, provider.Default)
+		}
+		if got := log.take(); len(got) > 0 {
+			t.Errorf("knetlab %s reached %q", strings.Join(args, " "), got)
+		}
+	}
+}
+
+// A lab deployed from a lab file is verified and destroyed by name, even after the file is gone.
+func TestALabFromAFileIsKnownByName(t *testing.T) {
+	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
+	data, err := labs.FS.ReadFile("calico-overlay/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "lab.yaml")
+	text := strings.Replace(string(data), "name: calico-overlay\n", "name: my-overlay\n", 1)
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := &callLog{}
+	reg := recordingRegistry(log)
+	if code, stderr := runReg(t, reg, "deploy", "--lab-file", file, "--provider", "fake"); code != 0 {
+		t.Fatalf("deploy --lab-file: exit %d, %s", code, stderr)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", "my-overlay"}, "fake source my-overlay"},
+		{[]string{"destroy", "my-overlay"}, "fake destroy my-overlay (definition my-overlay)"},
+	} {
+		code, stderr := runReg(t, reg, tt.args...)
+		if got := log.take(); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("knetlab %s: exit %d, provider calls %q, want [%q] (stderr %q)", strings.Join(tt.args, " "), code, got, tt.want, stderr)
+		}
+	}
+	if code, stderr := runReg(t, reg, "verify", "my-overlay"); code != exitcode.Usage || !strings.Contains(stderr, fmt.Sprintf("%q", "my-overlay")) {
+		t.Errorf("verify my-overlay after destroy: exit %d, %q; want exit 2: the lab is known no more", code, stderr)
+	}
+}
