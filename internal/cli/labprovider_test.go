@@ -79,6 +79,20 @@ func recordingRegistry(log *callLog) *provider.Registry {
 	return reg
 }
 
+// deployedWithFake deploys a lab with --provider fake (args: the lab, or --lab-file FILE) into a
+// state root of the test's own, and returns the registry and its log, emptied.
+func deployedWithFake(t *testing.T, args ...string) (*provider.Registry, *callLog) {
+	t.Helper()
+	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
+	log := &callLog{}
+	reg := recordingRegistry(log)
+	if code, stderr := runReg(t, reg, append([]string{"deploy", "--provider", "fake"}, args...)...); code != 0 {
+		t.Fatalf("deploy --provider fake %s: exit %d, %s", strings.Join(args, " "), code, stderr)
+	}
+	log.take()
+	return reg, log
+}
+
 func runReg(t *testing.T, reg *provider.Registry, args ...string) (code int, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -89,13 +103,7 @@ func runReg(t *testing.T, reg *provider.Registry, args ...string) (code int, std
 // A lab deployed with --provider fake is verified, captured, shown, exec'd into and destroyed
 // there without --provider; once destroyed, the default provider is asked again.
 func TestCommandsUseTheProviderThatDeployedTheLab(t *testing.T) {
-	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
-	log := &callLog{}
-	reg := recordingRegistry(log)
-	if code, stderr := runReg(t, reg, "deploy", "calico-overlay", "--provider", "fake"); code != 0 {
-		t.Fatalf("deploy --provider fake: exit %d, %s", code, stderr)
-	}
-	log.take()
+	reg, log := deployedWithFake(t, "calico-overlay")
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -118,13 +126,7 @@ func TestCommandsUseTheProviderThatDeployedTheLab(t *testing.T) {
 
 // A --provider that contradicts the lab's record is bad usage naming both, and reaches no provider.
 func TestAProviderContradictingTheRecordIsRefused(t *testing.T) {
-	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
-	log := &callLog{}
-	reg := recordingRegistry(log)
-	if code, stderr := runReg(t, reg, "deploy", "calico-overlay", "--provider", "fake"); code != 0 {
-		t.Fatalf("deploy --provider fake: exit %d, %s", code, stderr)
-	}
-	log.take()
+	reg, log := deployedWithFake(t, "calico-overlay")
 	other := "--provider=" + provider.Default
 	for _, args := range [][]string{
 		{"verify", "calico-overlay", other},
@@ -147,25 +149,11 @@ func TestAProviderContradictingTheRecordIsRefused(t *testing.T) {
 
 // A lab deployed from a lab file is verified and destroyed by name, even after the file is gone.
 func TestALabFromAFileIsKnownByName(t *testing.T) {
-	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
-	data, err := labs.FS.ReadFile("calico-overlay/lab.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "lab.yaml")
-	text := strings.Replace(string(data), "name: calico-overlay\n", "name: my-overlay\n", 1)
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	log := &callLog{}
-	reg := recordingRegistry(log)
-	if code, stderr := runReg(t, reg, "deploy", "--lab-file", file, "--provider", "fake"); code != 0 {
-		t.Fatalf("deploy --lab-file: exit %d, %s", code, stderr)
-	}
+	file, _ := editedLab(t, "name: calico-overlay\n", "name: my-overlay\n")
+	reg, log := deployedWithFake(t, "--lab-file", file)
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
-	log.take()
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -181,4 +169,20 @@ func TestALabFromAFileIsKnownByName(t *testing.T) {
 	if code, stderr := runReg(t, reg, "verify", "my-overlay"); code != exitcode.Usage || !strings.Contains(stderr, fmt.Sprintf("%q", "my-overlay")) {
 		t.Errorf("verify my-overlay after destroy: exit %d, %q; want exit 2: the lab is known no more", code, stderr)
 	}
+}
+
+// editedLab writes calico-overlay's lab.yaml with old replaced by new to a file of the test's,
+// and returns its path and text.
+func editedLab(t *testing.T, old, new string) (file, text string) {
+	t.Helper()
+	data, err := labs.FS.ReadFile("calico-overlay/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(t.TempDir(), "lab.yaml")
+	text = strings.Replace(string(data), old, new, 1)
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file, text
 }

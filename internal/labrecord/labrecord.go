@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
@@ -50,6 +51,12 @@ const version = 1
 
 func dir(labName string) string { return filepath.Join(Root(), ".labs", labName) }
 
+// labName is a lab's name as internal/lab validates it, a DNS label: anything else (a path
+// such as "../..", given to destroy) is no lab's and names no record.
+var labName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func isLab(name string) bool { return len(name) <= 63 && labName.MatchString(name) }
+
 // Definition is the path of the record's copy of the lab file, "" when the lab came from the
 // built-in catalogue.
 func (r *Record) Definition() string {
@@ -61,7 +68,7 @@ func (r *Record) Definition() string {
 
 // Load returns the lab's record, nil when there is none.
 func Load(labName string) (*Record, error) {
-	if labName == "" {
+	if !isLab(labName) {
 		return nil, nil
 	}
 	d := dir(labName)
@@ -109,6 +116,9 @@ func All() ([]*Record, error) {
 // Save records that provider deployed labName; labFile and definition are the --lab-file and
 // its bytes (both empty for a lab of the catalogue). Files are written atomically.
 func Save(labName, provider, labFile string, definition []byte) error {
+	if !isLab(labName) {
+		return exitcode.Usagef("%q is not a lab name", labName)
+	}
 	d := dir(labName)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return exitcode.NewEnvironment(fmt.Errorf("record lab %s: %w", labName, err),
@@ -146,7 +156,7 @@ func writeAtomic(path string, data []byte) error {
 
 // Remove deletes the lab's record; none is success.
 func Remove(labName string) error {
-	if labName == "" {
+	if !isLab(labName) {
 		return nil
 	}
 	if err := os.RemoveAll(dir(labName)); err != nil {
