@@ -53,6 +53,9 @@ func resolveDeployed(name, file string) (*deployedLab, error) {
 // labProvider is the provider of the lab labName: --provider when given (it must agree with
 // the lab's record), else the recorded one, else the default.
 func labProvider(reg *provider.Registry, rec *labrecord.Record, labName, given string) (provider.Provider, error) {
+	if given != "" && !reg.Has(given) {
+		return reg.Get(given) // an unknown provider, whatever the record says
+	}
 	name, err := labrecord.Provider(rec, labName, given, provider.Default)
 	if err != nil {
 		return nil, err

@@ -147,6 +147,20 @@ func TestAProviderContradictingTheRecordIsRefused(t *testing.T) {
 	}
 }
 
+// An unknown --provider is named as unknown, record or not.
+func TestAnUnknownProviderIsUnknownWhateverTheRecord(t *testing.T) {
+	reg, log := deployedWithFake(t, "calico-overlay")
+	for _, cmd := range []string{"verify", "deploy", "status", "destroy"} {
+		code, stderr := runReg(t, reg, cmd, "calico-overlay", "--provider", "nope")
+		if code != exitcode.Usage || !strings.Contains(stderr, `unknown provider "nope"`) {
+			t.Errorf("knetlab %s calico-overlay --provider nope: exit %d, %q; want exit 2, unknown provider", cmd, code, stderr)
+		}
+	}
+	if got := log.take(); len(got) > 0 {
+		t.Errorf("an unknown provider reached %q", got)
+	}
+}
+
 // A lab deployed from a lab file is verified and destroyed by name, even after the file is gone.
 func TestALabFromAFileIsKnownByName(t *testing.T) {
 	file, _ := editedLab(t, "name: calico-overlay\n", "name: my-overlay\n")

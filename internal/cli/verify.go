@@ -205,9 +205,12 @@ func verifySource(ctx context.Context, reg *provider.Registry, f *verifyFlags, l
 		}
 		return src, nil
 	}
-	name, err := labrecord.Provider(rec, l.Name, f.provider, provider.Default)
-	if err != nil {
-		return nil, err
+	name := f.provider
+	if reg.Has(name) || name == "" {
+		var err error
+		if name, err = labrecord.Provider(rec, l.Name, f.provider, provider.Default); err != nil {
+			return nil, err
+		}
 	}
 	if !reg.Has(name) {
 		if name == provider.Default {
