@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify/capture"
@@ -44,14 +43,15 @@ What the lab cannot provide (no datastore yet) is left out and verify --from ski
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := lab.Resolve(argOr(args, 0), f.lab.file)
+			dl, err := resolveDeployed(argOr(args, 0), f.lab.file)
 			if err != nil {
 				return err
 			}
+			l := dl.lab
 			if f.out == "" {
 				return exitcode.Usagef("capture needs --out DIR")
 			}
-			p, err := reg.Get(f.provider)
+			p, err := labProvider(reg, dl.record, l.Name, f.provider)
 			if err != nil {
 				return err
 			}

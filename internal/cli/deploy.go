@@ -40,11 +40,12 @@ it changed ("nothing to change" when all is there). --reconfigure destroys and r
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeLabs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := lab.Resolve(argOr(args, 0), f.lab.file)
+			dl, err := resolveDeployed(argOr(args, 0), f.lab.file)
 			if err != nil {
 				return err
 			}
-			p, err := reg.Get(f.provider)
+			l := dl.lab
+			p, err := labProvider(reg, dl.record, l.Name, f.provider)
 			if err != nil {
 				return err
 			}
@@ -56,8 +57,14 @@ it changed ("nothing to change" when all is there). --reconfigure destroys and r
 				}
 				return pl.Print(s.Out)
 			}
+			// Recorded first, so that a deploy that fails half way is destroyed where it is. A
+			// record that cannot be written (not root) must not hide the provider's own reason.
+			recErr := recordDeploy(cmd.Context(), dl, p, f.lab.file)
 			if err := p.Deploy(cmd.Context(), l, opts); err != nil {
 				return err
+			}
+			if recErr != nil {
+				return fmt.Errorf("lab %s is up (provider %s), but later commands need --provider %s: %w", l.Name, p.Name(), p.Name(), recErr)
 			}
 			fmt.Fprintf(s.Out, "lab %s is up (provider %s): knetlab status %s\n", l.Name, p.Name(), l.Name)
 			return nil
@@ -93,8 +100,9 @@ func (n noPlanner) PlanDestroy(context.Context, string, provider.DestroyOptions)
 }
 
 // registerProviderFlag adds --provider with completion of the registered providers.
+// Without it, a command on a deployed lab uses the provider that deployed it.
 func registerProviderFlag(c *cobra.Command, v *string, reg *provider.Registry) {
-	c.Flags().StringVar(v, "provider", provider.Default, "lab provider: netns or clab")
+	c.Flags().StringVar(v, "provider", "", "lab provider: netns or clab (default: the one that deployed the lab, else "+provider.Default+")")
 	_ = c.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return reg.Names(), cobra.ShellCompDirectiveNoFileComp
 	})

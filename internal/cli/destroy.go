@@ -10,6 +10,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/labrecord"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 )
@@ -45,22 +46,29 @@ else.`,
 				return exitcode.Usagef("which lab? knetlab destroy <lab>, or --all")
 			}
 			var l *lab.Lab
+			var rec *labrecord.Record
 			var err error
 			switch {
-			case f.lab.file != "":
-				l, err = lab.Resolve(name, f.lab.file)
-			case name != "" && slices.Contains(lab.Names(), name):
-				l, err = lab.Load(name)
+			case f.all:
+			case f.lab.file != "" || slices.Contains(lab.Names(), name):
+				var dl *deployedLab
+				if dl, err = resolveDeployed(name, f.lab.file); err == nil {
+					l, rec = dl.lab, dl.record
+				}
+			default:
+				// A lab outside the catalogue: its record's copy of the lab file, or, when it
+				// has none, the provider's own record alone.
+				if rec, err = labrecord.Load(name); err == nil && rec.Definition() != "" {
+					l, err = lab.Resolve(name, rec.Definition())
+				}
 			}
-			// A lab outside the catalogue (deployed from a file since gone) is destroyed from its
-			// record alone.
 			if err != nil {
 				return err
 			}
 			if l != nil {
 				name = l.Name
 			}
-			p, err := reg.Get(f.provider)
+			p, err := labProvider(reg, rec, name, f.provider)
 			if err != nil {
 				return err
 			}
@@ -75,7 +83,10 @@ else.`,
 			}
 			opts := provider.DestroyOptions{Lab: l, All: f.all, Progress: ui.NewProgress(s)}
 			if !f.dryRun {
-				return p.Destroy(cmd.Context(), name, opts)
+				if err := p.Destroy(cmd.Context(), name, opts); err != nil {
+					return err
+				}
+				return removeRecords(p, name, f.all)
 			}
 			plans, err := planner(p).PlanDestroy(cmd.Context(), name, opts)
 			if err != nil {
@@ -106,4 +117,23 @@ func confirm(s *ui.Streams, question string) bool {
 		return true
 	}
 	return false
+}
+
+// removeRecords forgets the destroyed lab, or with all every lab p had deployed.
+func removeRecords(p provider.Provider, name string, all bool) error {
+	if !all {
+		return labrecord.Remove(name)
+	}
+	recs, err := labrecord.All()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Provider == p.Name() {
+			if err := labrecord.Remove(r.Lab); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

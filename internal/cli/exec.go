@@ -3,9 +3,9 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/knetlab/knetlab/internal/lab"
-
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/labrecord"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 )
@@ -30,7 +30,11 @@ targets too, as <pod> or <namespace>/<pod>. knetlab exits with the command's exi
 			if cmd.ArgsLenAtDash() != 2 {
 				return exitcode.Usagef("usage: knetlab exec <lab> <node> -- CMD... (a node, the switch or a pod)")
 			}
-			p, err := reg.Get(f.provider)
+			rec, err := labrecord.Load(args[0])
+			if err != nil {
+				return err
+			}
+			p, err := labProvider(reg, rec, args[0], f.provider)
 			if err != nil {
 				return err
 			}

@@ -3,15 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
-	"github.com/knetlab/knetlab/labs"
 )
 
 // Every way of calling knetlab wrongly is bad usage, exit 2, with an error line that says what
@@ -101,15 +98,7 @@ func errorsJoinChain(cause error) error {
 // A lab file with a float where a whole number goes is refused before anything is planned or
 // deployed (issue 12: vlan: 10.5 was deployed as VLAN 10).
 func TestLabFileWithAFloatVLANIsRefused(t *testing.T) {
-	data, err := labs.FS.ReadFile("calico-overlay/lab.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "lab.yaml")
-	text := strings.Replace(string(data), "    vlan: 20\n", "    vlan: 20.5\n", 1)
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file, text := editedLab(t, "    vlan: 20\n", "    vlan: 20.5\n")
 	code, stdout, stderr := run(t, "deploy", "--dry-run", "--lab-file", file)
 	line := strings.Count(text[:strings.Index(text, "vlan: 20.5")], "\n") + 1
 	if want := fmt.Sprintf("%s:%d: nodes[3].vlan: 20.5 is not a whole number", file, line); code != exitcode.Usage || !strings.Contains(stderr, want) {

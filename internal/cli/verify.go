@@ -11,6 +11,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/labrecord"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify"
@@ -98,11 +99,13 @@ func runVerify(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *ve
 		return exitcode.Usagef("name a lab to verify live (%s), or give --from DIR to verify a capture", strings.Join(lab.Names(), ", "))
 	}
 	var l *lab.Lab
+	var rec *labrecord.Record
 	if labName != "" || f.lab.file != "" {
-		var err error
-		if l, err = lab.Resolve(labName, f.lab.file); err != nil {
+		dl, err := resolveDeployed(labName, f.lab.file)
+		if err != nil {
 			return err
 		}
+		l, rec = dl.lab, dl.record
 	}
 	ids := f.checks
 	if len(ids) == 0 && l != nil {
@@ -112,7 +115,7 @@ func runVerify(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *ve
 		return err
 	}
 
-	src, err := verifySource(ctx, reg, f, l)
+	src, err := verifySource(ctx, reg, f, l, rec)
 	if err != nil {
 		return err
 	}
@@ -191,7 +194,7 @@ func wrapList(items []string, indent string, width int) string {
 }
 
 // verifySource is the capture with --from, else the lab's live source from its provider.
-func verifySource(ctx context.Context, reg *provider.Registry, f *verifyFlags, l *lab.Lab) (source.Source, error) {
+func verifySource(ctx context.Context, reg *provider.Registry, f *verifyFlags, l *lab.Lab, rec *labrecord.Record) (source.Source, error) {
 	if f.from != "" {
 		src, err := capture.OpenContext(ctx, f.from)
 		if err != nil {
@@ -203,8 +206,11 @@ func verifySource(ctx context.Context, reg *provider.Registry, f *verifyFlags, l
 		return src, nil
 	}
 	name := f.provider
-	if name == "" {
-		name = provider.Default
+	if reg.Has(name) || name == "" {
+		var err error
+		if name, err = labrecord.Provider(rec, l.Name, f.provider, provider.Default); err != nil {
+			return nil, err
+		}
 	}
 	if !reg.Has(name) {
 		if name == provider.Default {

@@ -2,15 +2,19 @@ package clab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/internal/collect/kube"
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
+	"github.com/knetlab/knetlab/internal/datastore"
+	"github.com/knetlab/knetlab/internal/datastore/kubestore"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/render"
 	"github.com/knetlab/knetlab/verify/facts"
@@ -33,6 +37,7 @@ type liveSource struct {
 	workDir string
 	docker  dockerAPI
 	kube    *kube.Collector
+	facts   factsReader // the datastore the lab's CNI keeps its IPAM in (recordedFacts)
 	nodes   *nodeexec.Collector
 	pods    podExecer // runs the probes' ping in the lab's test pods
 
@@ -56,13 +61,21 @@ type podExecer interface {
 	Exec(ctx context.Context, namespace, pod, container string, argv []string) ([]byte, error)
 }
 
+// factsReader reads the cluster's IPAM facts: kube.Collector from Calico's CRDs, storeFacts
+// from the knetlab datastore.
+type factsReader interface {
+	Facts(ctx context.Context) (*facts.Facts, error)
+}
+
 func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *liveSource {
+	collector := &kube.Collector{Dynamic: k.dyn, Core: k.core}
 	return &liveSource{
 		workDir: workDir,
 		lab:     l,
 		h:       h,
 		docker:  d,
-		kube:    &kube.Collector{Dynamic: k.dyn, Core: k.core},
+		kube:    collector,
+		facts:   recordedFacts(workDir, collector, k),
 		// kind node containers are named after their nodes.
 		nodes: nodeexec.New(nodeexec.DockerExecer{Client: d}),
 		pods:  &kube.PodExec{REST: k.core.CoreV1().RESTClient(), Config: k.cfg},
@@ -81,7 +94,55 @@ func (s *liveSource) Live() bool { return true }
 
 var _ source.Live = (*liveSource)(nil)
 
-func (s *liveSource) Facts(ctx context.Context) (*facts.Facts, error) { return s.kube.Facts(ctx) }
+func (s *liveSource) Facts(ctx context.Context) (*facts.Facts, error) { return s.readFacts(ctx) }
+
+// readFacts reads the facts from where the lab's CNI keeps them (a source built by hand in a
+// test, without facts, reads Calico's CRDs).
+func (s *liveSource) readFacts(ctx context.Context) (*facts.Facts, error) {
+	if s.facts == nil {
+		return s.kube.Facts(ctx)
+	}
+	return s.facts.Facts(ctx)
+}
+
+// recordedFacts is where a lab's facts live, by the CNI its deploy recorded in the work
+// directory: upstream Calico keeps them in its CRDs (crd.projectcalico.org), knetlab's agent
+// in the kubernetes datastore (datastore.knetlab.dev), and neither has the other's. A lab
+// without that record is not judged on a guess.
+func recordedFacts(workDir string, calicoCRDs *kube.Collector, k *kubeClients) factsReader {
+	path := filepath.Join(workDir, recordFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return unknownFacts{fmt.Errorf("which CNI the lab runs is unknown: %w; knetlab deploy records it (deploying an up lab again changes nothing else)", err)}
+	}
+	var rec labRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return unknownFacts{fmt.Errorf("which CNI the lab runs is unknown: %s: %w", path, err)}
+	}
+	switch rec.CNI {
+	case CNICalico:
+		return calicoCRDs
+	case CNIKnetlab:
+		return storeFacts{kubestore.New(k.dyn)}
+	}
+	return unknownFacts{fmt.Errorf("%s records CNI %q: knetlab reads the facts of calico or knetlab only", path, rec.CNI)}
+}
+
+// storeFacts reads the facts of a --cni knetlab lab from its kubernetes datastore.
+type storeFacts struct{ store datastore.Store }
+
+func (f storeFacts) Facts(ctx context.Context) (*facts.Facts, error) {
+	out, err := datastore.Facts(ctx, f.store)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is the knetlab agent's CRD installed? kubectl get crd ippools.datastore.knetlab.dev)", err)
+	}
+	return out, nil
+}
+
+// unknownFacts are the facts of a lab whose CNI is not known: an error saying why.
+type unknownFacts struct{ err error }
+
+func (f unknownFacts) Facts(context.Context) (*facts.Facts, error) { return nil, f.err }
 
 // NodeState reads every node of the lab on the first call of a round, all nodes and all
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
@@ -108,7 +169,7 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 		names = append(names, n.Name)
 	}
 	r := &nodeRound{states: map[string]*observed.Node{}, errs: map[string]error{}, served: map[string]bool{}}
-	f, factsErr := s.kube.Facts(ctx)
+	f, factsErr := s.readFacts(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, name := range names {

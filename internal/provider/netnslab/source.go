@@ -102,7 +102,7 @@ func (s *Source) Facts(ctx context.Context) (*facts.Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := loadFacts(ctx, store)
+	f, err := datastore.Facts(ctx, store)
 	if err != nil {
 		return nil, fmt.Errorf("%w; is the datastore running? knetlab status %s shows it, knetlab deploy %s restarts it", err, s.lab.Name, s.lab.Name)
 	}

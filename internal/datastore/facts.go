@@ -1,19 +1,19 @@
-package netnslab
+package datastore
 
 import (
 	"context"
 	"fmt"
 	"slices"
 
-	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
-// loadFacts reads what verify needs from the datastore: pools, nodes, block affinities, and
-// pods (every allocation recorded with a namespace and pod name).
-func loadFacts(ctx context.Context, s datastore.Store) (*facts.Facts, error) {
+// Facts reads what verify needs from a datastore, etcd or kubernetes alike: pools, nodes, block
+// affinities, and pods (every allocation recorded with a namespace and pod name). Both
+// providers' labs running knetlab's CNI are judged from it.
+func Facts(ctx context.Context, s Store) (*facts.Facts, error) {
 	f := &facts.Facts{}
-	pools, _, err := datastore.IPPools(s).List(ctx)
+	pools, _, err := IPPools(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -24,7 +24,7 @@ func loadFacts(ctx context.Context, s datastore.Store) (*facts.Facts, error) {
 			NATOutgoing: p.Spec.NATOutgoing, Disabled: p.Spec.Disabled,
 		})
 	}
-	nodes, _, err := datastore.Nodes(s).List(ctx)
+	nodes, _, err := Nodes(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -34,7 +34,7 @@ func loadFacts(ctx context.Context, s datastore.Store) (*facts.Facts, error) {
 			VXLANTunnelAddr: n.Spec.IPv4VXLANTunnelAddr, VXLANTunnelMAC: n.Spec.VXLANTunnelMACAddr,
 		})
 	}
-	affs, _, err := datastore.BlockAffinities(s).List(ctx)
+	affs, _, err := BlockAffinities(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -43,7 +43,7 @@ func loadFacts(ctx context.Context, s datastore.Store) (*facts.Facts, error) {
 			Node: a.Spec.Node, CIDR: a.Spec.CIDR, State: a.Spec.State, Deleted: a.Spec.Deleted,
 		})
 	}
-	blocks, _, err := datastore.IPAMBlocks(s).List(ctx)
+	blocks, _, err := IPAMBlocks(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -56,7 +56,7 @@ func loadFacts(ctx context.Context, s datastore.Store) (*facts.Facts, error) {
 
 // blockPods lists the pods holding addresses in the block. Allocations without a pod (the
 // tunnel address) are not pods.
-func blockPods(b *datastore.IPAMBlock) []facts.Pod {
+func blockPods(b *IPAMBlock) []facts.Pod {
 	var out []facts.Pod
 	addr := b.Spec.CIDR.Masked().Addr()
 	for ord, attr := range b.Spec.Allocations {
@@ -67,14 +67,14 @@ func blockPods(b *datastore.IPAMBlock) []facts.Pod {
 			continue
 		}
 		sec := b.Spec.Attributes[*attr].Secondary
-		if sec[datastore.AttrNamespace] == "" || sec[datastore.AttrPod] == "" {
+		if sec[AttrNamespace] == "" || sec[AttrPod] == "" {
 			continue
 		}
-		node := sec[datastore.AttrNode]
+		node := sec[AttrNode]
 		if node == "" {
 			node = b.Spec.AffineNode()
 		}
-		out = append(out, facts.Pod{Namespace: sec[datastore.AttrNamespace], Name: sec[datastore.AttrPod], Node: node, IP: addr})
+		out = append(out, facts.Pod{Namespace: sec[AttrNamespace], Name: sec[AttrPod], Node: node, IP: addr})
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package netnslab
+package datastore_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
-func TestLoadFacts(t *testing.T) {
+func TestFacts(t *testing.T) {
 	ctx := context.Background()
 	store := storetest.Connect(t)
 	must := func(err error) {
@@ -50,7 +50,7 @@ func TestLoadFacts(t *testing.T) {
 		},
 	}))
 
-	got, err := loadFacts(ctx, store)
+	got, err := datastore.Facts(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +69,11 @@ func TestLoadFacts(t *testing.T) {
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("loadFacts\n got %+v\nwant %+v", got, want)
+		t.Fatalf("Facts\n got %+v\nwant %+v", got, want)
 	}
 }
 
-// loadFacts reads the kubernetes datastore as it reads etcd (both are a datastore.Store): the
+// Facts reads the kubernetes datastore as it reads etcd (both are a datastore.Store): the
 // pod the plugin allocated for, and the block affinity behind it.
 func TestFactsFromKubernetes(t *testing.T) {
 	ctx := context.Background()
@@ -87,7 +87,7 @@ func TestFactsFromKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := loadFacts(ctx, store)
+	f, err := datastore.Facts(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/labrecord"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/safeio"
+)
+
+// deployedLab is a lab a command works on, with the record its deploy left (nil when none).
+type deployedLab struct {
+	lab    *lab.Lab
+	record *labrecord.Record
+}
+
+// resolveDeployed resolves a lab as every command on a deployed lab does: --lab-file when
+// given, else the copy of the lab file its deploy recorded, else the catalogue.
+func resolveDeployed(name, file string) (*deployedLab, error) {
+	if file != "" {
+		l, err := lab.Resolve(name, file)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := labrecord.Load(l.Name)
+		if err != nil {
+			return nil, err
+		}
+		return &deployedLab{lab: l, record: rec}, nil
+	}
+	rec, err := labrecord.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	if def := rec.Definition(); def != "" {
+		l, err := lab.Resolve(name, def)
+		if err != nil {
+			return nil, exitcode.Usagef("lab %s: its recorded definition: %v (give --lab-file)", name, err)
+		}
+		return &deployedLab{lab: l, record: rec}, nil
+	}
+	l, err := lab.Resolve(name, "")
+	if err != nil {
+		return nil, err
+	}
+	return &deployedLab{lab: l, record: rec}, nil
+}
+
+// labProvider is the provider of the lab labName: --provider when given (it must agree with
+// the lab's record), else the recorded one, else the default.
+func labProvider(reg *provider.Registry, rec *labrecord.Record, labName, given string) (provider.Provider, error) {
+	if given != "" && !reg.Has(given) {
+		return reg.Get(given) // an unknown provider, whatever the record says
+	}
+	name, err := labrecord.Provider(rec, labName, given, provider.Default)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Get(name)
+}
+
+// recordDeploy remembers that p deploys the lab, with a copy of its lab file when it came from
+// one: file (--lab-file), or the copy an earlier deploy recorded.
+func recordDeploy(ctx context.Context, dl *deployedLab, p provider.Provider, file string) error {
+	var data []byte
+	read := file
+	if file == "" && dl.record.Definition() != "" {
+		file, read = dl.record.LabFile, dl.record.Definition()
+	}
+	if read != "" {
+		var err error
+		data, err = safeio.ReadFile(ctx, "", read, lab.MaxFileSize)
+		if errors.Is(err, fs.ErrNotExist) {
+			return exitcode.Usagef("lab file %s does not exist", file)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return labrecord.Save(dl.lab.Name, p.Name(), file, data)
+}
