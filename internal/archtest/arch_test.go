@@ -239,3 +239,18 @@ func TestNoPrivateContractCited(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The datastore is the product's: it must not know the judge's model (the facts verify reads
+// from it are collected by internal/collect/storefacts).
+func TestDatastoreKnowsNothingOfVerify(t *testing.T) {
+	for path, p := range packages(t) {
+		if !within(path, "internal/datastore") {
+			continue
+		}
+		for _, imp := range local(p.Imports) {
+			if within(imp, "verify") {
+				t.Errorf("%s imports %s: the datastore knows nothing of verify", path, imp)
+			}
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/internal/collect/kube"
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
+	"github.com/knetlab/knetlab/internal/collect/storefacts"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore"
 	"github.com/knetlab/knetlab/internal/lab"
@@ -132,7 +133,7 @@ func recordedFacts(workDir string, calicoCRDs *kube.Collector, k *kubeClients) f
 type storeFacts struct{ store datastore.Store }
 
 func (f storeFacts) Facts(ctx context.Context) (*facts.Facts, error) {
-	out, err := datastore.Facts(ctx, f.store)
+	out, err := storefacts.Load(ctx, f.store)
 	if err != nil {
 		return nil, fmt.Errorf("%w (is the knetlab agent's CRD installed? kubectl get crd ippools.datastore.knetlab.dev)", err)
 	}

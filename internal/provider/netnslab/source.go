@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/knetlab/knetlab/internal/collect/kernel"
+	"github.com/knetlab/knetlab/internal/collect/storefacts"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/exitcode"
@@ -102,7 +103,7 @@ func (s *Source) Facts(ctx context.Context) (*facts.Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := datastore.Facts(ctx, store)
+	f, err := storefacts.Load(ctx, store)
 	if err != nil {
 		return nil, fmt.Errorf("%w; is the datastore running? knetlab status %s shows it, knetlab deploy %s restarts it", err, s.lab.Name, s.lab.Name)
 	}

@@ -1,4 +1,4 @@
-package datastore_test
+package storefacts_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/collect/storefacts"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore/kubestoretest"
 	"github.com/knetlab/knetlab/internal/datastore/storetest"
@@ -50,7 +51,7 @@ func TestFacts(t *testing.T) {
 		},
 	}))
 
-	got, err := datastore.Facts(ctx, store)
+	got, err := storefacts.Load(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestFactsFromKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := datastore.Facts(ctx, store)
+	f, err := storefacts.Load(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,19 +1,24 @@
-package datastore
+// Package storefacts collects verify's facts from knetlab's own datastore (etcd or the
+// Kubernetes CRD backend): pools, nodes, block affinities and the pods that IPAM allocations
+// name. Both providers' labs running knetlab's CNI are judged from it; the datastore itself
+// knows nothing of verify.
+package storefacts
 
 import (
 	"context"
 	"fmt"
 	"slices"
 
+	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/verify/facts"
 )
 
-// Facts reads what verify needs from a datastore, etcd or kubernetes alike: pools, nodes, block
+// Load reads what verify needs from a datastore, etcd or kubernetes alike: pools, nodes, block
 // affinities, and pods (every allocation recorded with a namespace and pod name). Both
 // providers' labs running knetlab's CNI are judged from it.
-func Facts(ctx context.Context, s Store) (*facts.Facts, error) {
+func Load(ctx context.Context, s datastore.Store) (*facts.Facts, error) {
 	f := &facts.Facts{}
-	pools, _, err := IPPools(s).List(ctx)
+	pools, _, err := datastore.IPPools(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -24,7 +29,7 @@ func Facts(ctx context.Context, s Store) (*facts.Facts, error) {
 			NATOutgoing: p.Spec.NATOutgoing, Disabled: p.Spec.Disabled,
 		})
 	}
-	nodes, _, err := Nodes(s).List(ctx)
+	nodes, _, err := datastore.Nodes(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -34,7 +39,7 @@ func Facts(ctx context.Context, s Store) (*facts.Facts, error) {
 			VXLANTunnelAddr: n.Spec.IPv4VXLANTunnelAddr, VXLANTunnelMAC: n.Spec.VXLANTunnelMACAddr,
 		})
 	}
-	affs, _, err := BlockAffinities(s).List(ctx)
+	affs, _, err := datastore.BlockAffinities(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -43,7 +48,7 @@ func Facts(ctx context.Context, s Store) (*facts.Facts, error) {
 			Node: a.Spec.Node, CIDR: a.Spec.CIDR, State: a.Spec.State, Deleted: a.Spec.Deleted,
 		})
 	}
-	blocks, _, err := IPAMBlocks(s).List(ctx)
+	blocks, _, err := datastore.IPAMBlocks(s).List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("facts from datastore: %w", err)
 	}
@@ -56,7 +61,7 @@ func Facts(ctx context.Context, s Store) (*facts.Facts, error) {
 
 // blockPods lists the pods holding addresses in the block. Allocations without a pod (the
 // tunnel address) are not pods.
-func blockPods(b *IPAMBlock) []facts.Pod {
+func blockPods(b *datastore.IPAMBlock) []facts.Pod {
 	var out []facts.Pod
 	addr := b.Spec.CIDR.Masked().Addr()
 	for ord, attr := range b.Spec.Allocations {
@@ -67,14 +72,14 @@ func blockPods(b *IPAMBlock) []facts.Pod {
 			continue
 		}
 		sec := b.Spec.Attributes[*attr].Secondary
-		if sec[AttrNamespace] == "" || sec[AttrPod] == "" {
+		if sec[datastore.AttrNamespace] == "" || sec[datastore.AttrPod] == "" {
 			continue
 		}
-		node := sec[AttrNode]
+		node := sec[datastore.AttrNode]
 		if node == "" {
 			node = b.Spec.AffineNode()
 		}
-		out = append(out, facts.Pod{Namespace: sec[AttrNamespace], Name: sec[AttrPod], Node: node, IP: addr})
+		out = append(out, facts.Pod{Namespace: sec[datastore.AttrNamespace], Name: sec[datastore.AttrPod], Node: node, IP: addr})
 	}
 	return out
 }
