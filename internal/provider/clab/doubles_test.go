@@ -3,6 +3,7 @@ package clab
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/collect/nodeexec/dockertest"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/clab/clabtest"
 )
@@ -305,4 +307,46 @@ func entryKeys(t *testing.T, data []byte) map[string]bool {
 		}
 	}
 	return keys
+}
+
+// TestExecOnTheWire: `knetlab exec` passes the command's streams through and takes its exit
+// code from exec inspect; the switch is reached by its containerlab container name.
+func TestExecOnTheWire(t *testing.T) {
+	containers := engineContainers()
+	containers[0].Exec = func(argv []string) dockertest.Result {
+		if strings.Join(argv, " ") == "Cli -c show version" {
+			return dockertest.Result{Stdout: "Arista cEOSLab\n"}
+		}
+		return dockertest.Result{NotFound: true}
+	}
+	containers[2].Exec = func(argv []string) dockertest.Result {
+		return dockertest.Result{Stdout: "partial\n", Stderr: "RTNETLINK answers: Operation not permitted\n", ExitCode: 2}
+	}
+	eng := dockertest.New(t, containers...)
+	p := &Provider{home: t.TempDir(), source: testSource, h: wireHost(t, eng, &fakeKind{})}
+	ctx := context.Background()
+
+	var out, errOut strings.Builder
+	if err := p.Exec(ctx, "calico-overlay", "ceos01", []string{"Cli", "-c", "show version"}, provider.Stdio{Out: &out, Err: &errOut}); err != nil {
+		t.Fatalf("exec in the switch: %v", err)
+	}
+	if out.String() != "Arista cEOSLab\n" {
+		t.Errorf("switch stdout = %q", out.String())
+	}
+
+	out.Reset()
+	err := p.Exec(ctx, "calico-overlay", "k01-worker", []string{"ip", "link", "set", "eth1", "down"}, provider.Stdio{Out: &out, Err: &errOut})
+	var ce *exitcode.CommandError
+	if !errors.As(err, &ce) || ce.Code != 2 {
+		t.Fatalf("exec exit: err = %v, want a CommandError with code 2", err)
+	}
+	if out.String() != "partial\n" || !strings.Contains(errOut.String(), "RTNETLINK answers") {
+		t.Errorf("streams: stdout %q, stderr %q", out.String(), errOut.String())
+	}
+
+	// A node the lab declares but whose container is gone: the daemon's 404, exit 3.
+	err = p.Exec(ctx, "calico-overlay", "k01-worker3", []string{"true"}, provider.Stdio{})
+	if exitcode.Code(err) != exitcode.Environment || !strings.Contains(err.Error(), "No such container: k01-worker3") {
+		t.Errorf("exec in a missing container: exit %d, %v", exitcode.Code(err), err)
+	}
 }
