@@ -30,6 +30,7 @@ type Node struct {
 	Status     string
 	IPv4, IPv6 string // "172.20.20.2/24"; "N/A" when containerlab gave none
 	AbsLabPath string // the topology file
+	LabPath    string // the topology file as printed: relative to the working directory when shorter
 	Owner      string
 }
 
@@ -80,8 +81,9 @@ func InspectJSON(version string, nodes []Node) string {
 	for _, n := range nodes {
 		d := details{LabName: n.Lab, Name: n.Name, ContainerID: n.ContainerID, Image: n.Image, Kind: n.Kind,
 			State: n.State, IPv4Address: n.IPv4, IPv6Address: n.IPv6, Owner: n.Owner}
-		if n.AbsLabPath != "" {
-			d.LabPath = n.AbsLabPath // relative to the working directory when shorter; absolute here
+		d.LabPath = n.LabPath
+		if d.LabPath == "" {
+			d.LabPath = n.AbsLabPath
 		}
 		if grouped {
 			d.AbsLabPath, d.Status = n.AbsLabPath, shortStatus(n.Status)
