@@ -13,7 +13,7 @@ import (
 
 // kindNodeShell answers like a kind node: ip prints JSON, a failing ip prints on stderr and
 // exits non-zero, ping does not exist in the image.
-func kindNodeShell(argv []string) dockertest.Result {
+func kindNodeShell(argv []string, _ []byte) dockertest.Result {
 	switch strings.Join(argv, " ") {
 	case "ip -j route show":
 		return dockertest.Result{Stdout: `[{"dst":"default"}]`, Stderr: "Warning: something\n"}

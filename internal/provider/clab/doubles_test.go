@@ -308,13 +308,16 @@ func TestInspectFixturesMatchContainerlab(t *testing.T) {
 // code from exec inspect; the switch is reached by its containerlab container name.
 func TestExecOnTheWire(t *testing.T) {
 	containers := engineContainers()
-	containers[0].Exec = func(argv []string) dockertest.Result {
-		if strings.Join(argv, " ") == "Cli -c show version" {
+	containers[0].Exec = func(argv []string, stdin []byte) dockertest.Result {
+		switch strings.Join(argv, " ") {
+		case "Cli -c show version":
 			return dockertest.Result{Stdout: "Arista cEOSLab\n"}
+		case "Cli":
+			return dockertest.Result{Stdout: "ran: " + string(stdin)}
 		}
 		return dockertest.Result{NotFound: true}
 	}
-	containers[2].Exec = func(argv []string) dockertest.Result {
+	containers[2].Exec = func(argv []string, _ []byte) dockertest.Result {
 		return dockertest.Result{Stdout: "partial\n", Stderr: "RTNETLINK answers: Operation not permitted\n", ExitCode: 2}
 	}
 	eng := dockertest.New(t, containers...)
@@ -327,6 +330,16 @@ func TestExecOnTheWire(t *testing.T) {
 	}
 	if out.String() != "Arista cEOSLab\n" {
 		t.Errorf("switch stdout = %q", out.String())
+	}
+
+	// With stdin the command reads it to the end: Exec must half-close its side of the
+	// connection, or the command (and knetlab) would wait forever.
+	out.Reset()
+	if err := p.Exec(ctx, "calico-overlay", "ceos01", []string{"Cli"}, provider.Stdio{In: strings.NewReader("show vlan\n"), Out: &out}); err != nil {
+		t.Fatalf("exec with stdin: %v", err)
+	}
+	if out.String() != "ran: show vlan\n" {
+		t.Errorf("stdin did not reach the command: stdout %q", out.String())
 	}
 
 	out.Reset()

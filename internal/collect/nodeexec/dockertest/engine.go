@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/client"
 )
@@ -55,8 +56,10 @@ type Container struct {
 	Status string // "Up 3 minutes"
 	// Networks maps a network name to the container's IPv4 address on it.
 	Networks map[string]string
-	// Exec runs a command in the container; nil answers every command as not found.
-	Exec func(argv []string) Result
+	// Exec runs a command in the container with what the client sent on stdin (read to the
+	// client's half-close when the exec attached stdin, else nil); nil answers every command as
+	// not found.
+	Exec func(argv []string, stdin []byte) Result
 }
 
 // Network is one docker network.
@@ -81,6 +84,7 @@ type Engine struct {
 	Images     map[string]string // ref → image ID
 	Networks   []Network
 
+	t        testing.TB
 	srv      *httptest.Server
 	mu       sync.Mutex
 	requests []Request
@@ -91,6 +95,7 @@ type Engine struct {
 type execInstance struct {
 	id, container string
 	cmd           []string
+	stdin         bool
 	stdout        bool
 	stderr        bool
 	running       bool
@@ -99,7 +104,7 @@ type execInstance struct {
 
 // New starts an engine with these containers; it stops when the test ends.
 func New(t testing.TB, containers ...Container) *Engine {
-	e := &Engine{Containers: containers, Images: map[string]string{}, execs: map[string]*execInstance{}}
+	e := &Engine{t: t, Containers: containers, Images: map[string]string{}, execs: map[string]*execInstance{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.srv.Close)
 	return e
@@ -405,7 +410,7 @@ func (e *Engine) execCreate(w http.ResponseWriter, ref string, body []byte) {
 	}
 	e.nextExec++
 	id := fmt.Sprintf("%064x", e.nextExec)
-	e.execs[id] = &execInstance{id: id, container: c.ID, cmd: cfg.Cmd, stdout: cfg.AttachStdout, stderr: cfg.AttachStderr}
+	e.execs[id] = &execInstance{id: id, container: c.ID, cmd: cfg.Cmd, stdin: cfg.AttachStdin, stdout: cfg.AttachStdout, stderr: cfg.AttachStderr}
 	writeJSON(w, http.StatusCreated, map[string]string{"Id": id})
 }
 
@@ -446,16 +451,6 @@ func (e *Engine) execStart(w http.ResponseWriter, r *http.Request, id string, bo
 	run := c.Exec
 	e.mu.Unlock()
 
-	res := Result{NotFound: true}
-	if run != nil {
-		res = run(ex.cmd)
-	}
-	if res.NotFound {
-		res.Stdout = fmt.Sprintf("OCI runtime exec failed: exec failed: unable to start container process: exec: %q: executable file not found in $PATH: unknown\r\n", ex.cmd[0])
-		res.Stderr, res.ExitCode = "", 127
-		ex.stdout = true // the daemon writes a start error to the stdout stream regardless
-	}
-
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		apiError(w, http.StatusInternalServerError, "dockertest: cannot hijack")
@@ -474,6 +469,28 @@ func (e *Engine) execStart(w http.ResponseWriter, r *http.Request, id string, bo
 		fmt.Fprintf(buf, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", contentType)
 	} else {
 		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", contentType)
+	}
+	_ = buf.Flush()
+	var stdin []byte
+	if ex.stdin {
+		// The command reads stdin until the client half-closes its side; a client that never
+		// does would hang a real command, so a stuck test fails after the deadline.
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		stdin, err = io.ReadAll(buf)
+		if err != nil {
+			e.t.Errorf("dockertest: exec %v: stdin not closed by the client (%v): a real command would wait forever", ex.cmd, err)
+			return // the exec never exits
+		}
+		_ = conn.SetReadDeadline(time.Time{})
+	}
+	res := Result{NotFound: true}
+	if run != nil {
+		res = run(ex.cmd, stdin)
+	}
+	if res.NotFound {
+		res.Stdout = fmt.Sprintf("OCI runtime exec failed: exec failed: unable to start container process: exec: %q: executable file not found in $PATH: unknown\r\n", ex.cmd[0])
+		res.Stderr, res.ExitCode = "", 127
+		ex.stdout = true // the daemon writes a start error to the stdout stream regardless
 	}
 	if ex.stdout && res.Stdout != "" {
 		writeFrame(buf, 1, res.Stdout)
