@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knetlab/knetlab/deploy/manifests"
 	"github.com/knetlab/knetlab/internal/collect/nodeexec/dockertest"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/provider"
@@ -356,5 +357,49 @@ func TestExecOnTheWire(t *testing.T) {
 	err = p.Exec(ctx, "calico-overlay", "k01-worker3", []string{"true"}, provider.Stdio{})
 	if exitcode.Code(err) != exitcode.Environment || !strings.Contains(err.Error(), "No such container: k01-worker3") {
 		t.Errorf("exec in a missing container: exit %d, %v", exitcode.Code(err), err)
+	}
+}
+
+// TestBuildImageOnTheWire: the agent image build sends the source tree as the build context
+// with the Dockerfile's path, streams the steps, and fails on an error inside the stream,
+// which the daemon sends with HTTP 200.
+func TestBuildImageOnTheWire(t *testing.T) {
+	src := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(src, "build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, DockerfilePath), []byte("FROM golang:1.24\nRUN go build ./cmd/knetlab\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eng := dockertest.New(t)
+	d := &deployment{h: wireHost(t, eng, &fakeKind{}), source: src}
+	var log recorder
+	if err := d.buildImage(context.Background(), &log); err != nil {
+		t.Fatalf("build: %v\n%s", err, log.String())
+	}
+	if _, ok := eng.Images[manifests.Image]; !ok {
+		t.Errorf("image %s not tagged; engine has %v", manifests.Image, eng.Images)
+	}
+	for _, r := range eng.Requests() {
+		if r.Path == "/build" {
+			if q := r.Query; q.Get("dockerfile") != DockerfilePath || q.Get("t") != manifests.Image || q.Get("forcerm") != "1" {
+				t.Errorf("build query %v", q)
+			}
+		}
+	}
+	if !strings.Contains(log.String(), "build: Step 2/2 : RUN go build ./cmd/knetlab") {
+		t.Errorf("build steps not streamed:\n%s", log.String())
+	}
+
+	eng.BuildError = "go: cannot find main module"
+	err := d.buildImage(context.Background(), &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code: 1") {
+		t.Errorf("failed RUN step: err = %v, want the build's error", err)
+	}
+
+	d.source = t.TempDir() // no build/Dockerfile
+	err = d.buildImage(context.Background(), &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "Cannot locate specified Dockerfile: build/Dockerfile") {
+		t.Errorf("no Dockerfile: err = %v", err)
 	}
 }

@@ -12,13 +12,16 @@
 package dockertest
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -83,6 +86,9 @@ type Engine struct {
 	Containers []Container
 	Images     map[string]string // ref → image ID
 	Networks   []Network
+	// BuildError, when set, fails every build at its first RUN instruction the way the daemon
+	// reports it: HTTP 200 and an error message in the JSON stream.
+	BuildError string
 
 	t        testing.TB
 	srv      *httptest.Server
@@ -167,6 +173,10 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 		e.execInspect(w, parts[1])
 	case len(parts) >= 3 && parts[0] == "images" && parts[len(parts)-1] == "json" && r.Method == http.MethodGet:
 		e.imageInspect(w, strings.Join(parts[1:len(parts)-1], "/"))
+	case p == "/build" && r.Method == http.MethodPost:
+		e.build(w, r, body)
+	case p == "/images/get" && r.Method == http.MethodGet:
+		e.imageSave(w, r.URL.Query()["names"])
 	case p == "/networks" && r.Method == http.MethodGet:
 		e.listNetworks(w)
 	case len(parts) == 2 && parts[0] == "networks" && r.Method == http.MethodGet:
@@ -625,4 +635,84 @@ func (e *Engine) Client(t testing.TB) *client.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// build is POST /build with the classic builder: the body is the context as a tar, the
+// Dockerfile is named by the dockerfile parameter (default Dockerfile). Progress is a stream of
+// JSON messages; a failing step is an error message in that stream with status 200.
+func (e *Engine) build(w http.ResponseWriter, r *http.Request, body []byte) {
+	q := r.URL.Query()
+	name := q.Get("dockerfile")
+	if name == "" {
+		name = "Dockerfile"
+	}
+	var dockerfile []byte
+	tr := tar.NewReader(bytes.NewReader(body))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "failed to read the build context: "+err.Error())
+			return
+		}
+		if path.Clean(hdr.Name) == path.Clean(name) {
+			dockerfile, _ = io.ReadAll(tr)
+		}
+	}
+	if dockerfile == nil {
+		apiError(w, http.StatusInternalServerError, "Cannot locate specified Dockerfile: "+name)
+		return
+	}
+	var steps []string
+	for _, l := range strings.Split(string(dockerfile), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			steps = append(steps, l)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	for i, step := range steps {
+		_ = enc.Encode(map[string]string{"stream": fmt.Sprintf("Step %d/%d : %s\n", i+1, len(steps), step)})
+		if e.BuildError != "" && strings.HasPrefix(strings.ToUpper(step), "RUN ") {
+			msg := fmt.Sprintf("The command '/bin/sh -c %s' returned a non-zero code: 1", strings.TrimSpace(step[4:]))
+			_ = enc.Encode(map[string]string{"stream": e.BuildError + "\n"})
+			_ = enc.Encode(map[string]any{"errorDetail": map[string]any{"code": 1, "message": msg}, "error": msg})
+			return
+		}
+	}
+	id := fmt.Sprintf("%012x", len(body))
+	_ = enc.Encode(map[string]any{"aux": map[string]string{"ID": "sha256:" + id}})
+	_ = enc.Encode(map[string]string{"stream": "Successfully built " + id + "\n"})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range q["t"] {
+		e.Images[t] = "sha256:" + id
+		_ = enc.Encode(map[string]string{"stream": "Successfully tagged " + t + "\n"})
+	}
+}
+
+// imageSave is GET /images/get: a tar of the named images; an unknown name is a 404.
+func (e *Engine) imageSave(w http.ResponseWriter, names []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range names {
+		if _, ok := e.Images[n]; !ok {
+			apiError(w, http.StatusNotFound, "reference does not exist")
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	tw := tar.NewWriter(w)
+	repos := map[string]map[string]string{}
+	for _, n := range names {
+		repo, tag, _ := strings.Cut(n, ":")
+		repos[repo] = map[string]string{tag: strings.TrimPrefix(e.Images[n], "sha256:")}
+	}
+	data, _ := json.Marshal(repos)
+	_ = tw.WriteHeader(&tar.Header{Name: "repositories", Mode: 0o644, Size: int64(len(data))})
+	_, _ = tw.Write(data)
+	_ = tw.Close()
 }
