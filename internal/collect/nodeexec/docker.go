@@ -65,8 +65,13 @@ func (d DockerExecer) Exec(ctx context.Context, node string, argv []string) ([]b
 		return nil, fmt.Errorf("docker exec in %s: %w", name, err)
 	}
 	if inspected.ExitCode != 0 {
-		return nil, fmt.Errorf("%s in %s exited %d: %s", argv[0], name, inspected.ExitCode,
-			strings.TrimSpace(stderr.String()))
+		why := strings.TrimSpace(stderr.String())
+		if why == "" {
+			// The daemon writes why a command could not start (not in the image: exit 127) on
+			// the stdout stream.
+			why = strings.TrimSpace(stdout.String())
+		}
+		return nil, fmt.Errorf("%s in %s exited %d: %s", argv[0], name, inspected.ExitCode, why)
 	}
 	return stdout.Bytes(), nil
 }

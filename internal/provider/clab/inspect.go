@@ -1,6 +1,7 @@
 package clab
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -33,9 +34,13 @@ func (c Container) MgmtIPv4() (netip.Addr, bool) {
 }
 
 // ParseInspect reads `containerlab inspect --format json`. Containerlab has printed two shapes:
-// up to 0.63 one object {"containers": [...]}, since then an object keyed by lab name
-// {"<lab>": [...]}. Both are accepted; the result is sorted by name.
+// up to 0.67 one object {"containers": [...]}, since 0.68 an object keyed by lab name
+// {"<lab>": [...]}. Both are accepted; the result is sorted by name. With no containers up to
+// 0.67 print nothing on stdout (only a log line on stderr) and 0.68+ print {}: both are none.
 func ParseInspect(data []byte) ([]Container, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil
+	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("containerlab inspect output is not the JSON object of --format json: %w", err)

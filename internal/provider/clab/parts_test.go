@@ -56,7 +56,14 @@ func TestParseInspect(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"", "[]", "+---+------+\n| # | Name |\n", `{"containers": {"name": "x"}}`} {
+	// containerlab up to 0.67 prints nothing on stdout for a lab without containers (cmd/inspect.go
+	// logs "no containers found" and exits 0): that is no containers, not malformed output.
+	for _, none := range []string{"", "\n", "{}\n"} {
+		if cs, err := ParseInspect([]byte(none)); err != nil || len(cs) != 0 {
+			t.Errorf("ParseInspect(%q) = %v, %v; want no containers", none, cs, err)
+		}
+	}
+	for _, bad := range []string{"[]", "+---+------+\n| # | Name |\n", `{"containers": {"name": "x"}}`} {
 		if _, err := ParseInspect([]byte(bad)); err == nil {
 			t.Errorf("ParseInspect(%q) accepted", bad)
 		}
