@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,26 +21,20 @@ import (
 // run labs side by side) leaves the host as it found it. Collisions, hostile pod names, parallel
 // verifies and self-repair have their own tests in this package.
 
-// hostState is what a lab may leave on the host: network namespaces, links in the root
-// namespace, lab state directories, and processes that run knetlab.
+// hostState is what a test's labs may leave on the host: their network namespaces, lab state
+// directories, and the lab daemons this test binary started. Other packages' tests build labs
+// at the same time (go test runs packages in parallel), so only this test's labs count; links
+// in the root namespace are checked for the whole run by .ci/run.
 type hostState struct {
-	namespaces, links, stateDirs, processes []string
+	namespaces, stateDirs, processes []string
 }
 
-func snapshotHost(t *testing.T, stateRoot string) hostState {
+// snapshotHost reads what the labs named labNames have on the host.
+func snapshotHost(t *testing.T, stateRoot string, labNames ...string) hostState {
 	t.Helper()
 	var s hostState
-	if entries, err := os.ReadDir("/run/netns"); err == nil {
-		for _, e := range entries {
-			s.namespaces = append(s.namespaces, e.Name())
-		}
-	}
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, i := range ifaces {
-		s.links = append(s.links, i.Name)
+	for _, name := range labNames {
+		s.namespaces = append(s.namespaces, labNamespaces(t, name)...)
 	}
 	if entries, err := os.ReadDir(stateRoot); err == nil {
 		for _, e := range entries {
@@ -103,7 +96,6 @@ func (s hostState) leaksSince(before hostState) []string {
 		before, after []string
 	}{
 		{"namespace", before.namespaces, s.namespaces},
-		{"root link", before.links, s.links},
 		{"state dir", before.stateDirs, s.stateDirs},
 		{"process", before.processes, s.processes},
 	} {
@@ -120,16 +112,16 @@ func TestReliabilityDeployDestroyCycles(t *testing.T) {
 	testenv.RequireLab(t, "ip")
 	root := t.TempDir()
 	t.Setenv("KNETLAB_STATE_DIR", root)
-	file, _ := renamedLab(t, "pod-network")
+	file, name := renamedLab(t, "pod-network")
 	t.Cleanup(func() { run(t, "destroy", "--lab-file", file) })
 	must := mustExit(t)
-	before := snapshotHost(t, root)
+	before := snapshotHost(t, root, name)
 	const cycles = 50
 	for i := 0; i < cycles; i++ {
 		must(0, "deploy", "--lab-file", file)
 		must(0, "destroy", "--lab-file", file)
 	}
-	if leaks := snapshotHost(t, root).leaksSince(before); len(leaks) > 0 {
+	if leaks := snapshotHost(t, root, name).leaksSince(before); len(leaks) > 0 {
 		t.Errorf("%d deploy/destroy cycles left: %v", cycles, leaks)
 	}
 }
@@ -156,9 +148,9 @@ func TestReliabilityKilledDeploysAreDestroyed(t *testing.T) {
 		{name: "while adding pods", killOn: "pods: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file, _ := renamedLab(t, "calico-overlay")
+			file, name := renamedLab(t, "calico-overlay")
 			t.Cleanup(func() { run(t, "destroy", "--lab-file", file) })
-			before := snapshotHost(t, root)
+			before := snapshotHost(t, root, name)
 			cmd := exec.Command(os.Args[0], "deploy", "--lab-file", file)
 			cmd.Env = append(os.Environ(), cliEnv+"=1")
 			if tc.killAfter != "" {
@@ -170,7 +162,7 @@ func TestReliabilityKilledDeploysAreDestroyed(t *testing.T) {
 				t.Fatalf("deploy was not killed %s: %v\n%s", tc.name, err, out)
 			}
 			mustExit(t)(0, "destroy", "--lab-file", file)
-			if leaks := snapshotHost(t, root).leaksSince(before); len(leaks) > 0 {
+			if leaks := snapshotHost(t, root, name).leaksSince(before); len(leaks) > 0 {
 				t.Errorf("destroy after a deploy killed %s left: %v", tc.name, leaks)
 			}
 		})
@@ -209,9 +201,8 @@ func TestReliabilityThreeLabsSideBySide(t *testing.T) {
 	testenv.RequireLab(t, "ip", "ping")
 	root := t.TempDir()
 	t.Setenv("KNETLAB_STATE_DIR", root)
-	before := snapshotHost(t, root)
 	must := mustExit(t)
-	var files []string
+	var files, names []string
 	for i, catalogue := range []string{"calico-overlay", "pod-network", "calico-overlay"} {
 		file, name := renamedLab(t, catalogue)
 		if i == 2 { // the same lab again, under a third name
@@ -220,14 +211,18 @@ func TestReliabilityThreeLabsSideBySide(t *testing.T) {
 				t.Fatal(err)
 			}
 			data = []byte(strings.Replace(string(data), "name: "+name+"\n", "name: "+name+"-2\n", 1))
+			name += "-2"
 			file = filepath.Join(t.TempDir(), "lab.yaml")
 			if err := os.WriteFile(file, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
-		files = append(files, file)
+		files, names = append(files, file), append(names, name)
 		t.Cleanup(func() { run(t, "destroy", "--lab-file", file) })
-		must(0, "deploy", "--lab-file", file)
+	}
+	before := snapshotHost(t, root, names...)
+	for _, f := range files {
+		must(0, "deploy", "--lab-file", f)
 	}
 	for _, f := range files {
 		must(0, "verify", "--lab-file", f)
@@ -239,7 +234,7 @@ func TestReliabilityThreeLabsSideBySide(t *testing.T) {
 	for _, f := range files[1:] {
 		must(0, "destroy", "--lab-file", f)
 	}
-	if leaks := snapshotHost(t, root).leaksSince(before); len(leaks) > 0 {
+	if leaks := snapshotHost(t, root, names...).leaksSince(before); len(leaks) > 0 {
 		t.Errorf("three labs deployed and destroyed left: %v", leaks)
 	}
 }
