@@ -303,7 +303,7 @@ func (p *Provider) Exec(ctx context.Context, labName, target string, argv []stri
 		return exitcode.NewUsage(err)
 	}
 	if t.def == nil {
-		if t.def, err = lab.Load(labName); err != nil {
+		if t.def, err = definitionOf(labName); err != nil {
 			return exitcode.NewUsage(fmt.Errorf("lab %s: %w", labName, err))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/labrecord"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/render"
 )
@@ -46,11 +47,24 @@ func resolveTarget(labName string, def *lab.Lab, workDir string) (target, error)
 		t.cluster = rec.Cluster
 		return t, nil
 	}
-	if l, err := lab.Load(labName); err == nil {
+	if l, err := definitionOf(labName); err == nil {
 		t.def, t.cluster = l, l.Cluster.Name
 		return t, nil
 	}
 	return t, fmt.Errorf("lab %s: %w and no built-in lab of that name (pass --lab-file)", labName, errNoWorkDir)
+}
+
+// definitionOf is the definition of a lab known by name only: the record's copy of the lab file
+// it was deployed with (labrecord), else the built-in lab of that name.
+func definitionOf(labName string) (*lab.Lab, error) {
+	rec, err := labrecord.Load(labName)
+	if err != nil {
+		return nil, err
+	}
+	if def := rec.Definition(); def != "" {
+		return lab.LoadFile(def)
+	}
+	return lab.Load(labName)
 }
 
 // destroyPlan removes one lab: containerlab destroy, the kind cluster, the leftovers of that lab
