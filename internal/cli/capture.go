@@ -35,6 +35,9 @@ knetlab verify --from DIR checks offline (docs/capture.md):
   DIR/nodes/<node>/nat.txt          the natOutgoing masquerade, as nft list table ip knetlab
   DIR/nodes/<node>/pods/<ns>/<pod>/ each local pod's eth0 addresses and routes
   DIR/switch/<name>/show-*.json     the switch, in the shapes of cEOS's show ... | json
+  DIR/versions.txt                  knetlab's version; on clab also containerlab, the kind node
+                                    image and its digest, Calico and its pinned manifests, cEOS
+  DIR/deploy.log                    clab: the deploy's progress and containerlab's output
 
 A capture is a bundle to share: a teacher can verify a student's lab, a bug report can carry one.
 What the lab cannot provide (no datastore yet) is left out and verify --from skips its checks.`,
@@ -64,6 +67,13 @@ What the lab cannot provide (no datastore yet) is left out and verify --from ski
 				nodes = append(nodes, n.Name)
 			}
 			n, err := capture.FromSource(cmd.Context(), src, nodes, f.out)
+			if err != nil {
+				return fmt.Errorf("capture %s: %w", l.Name, err)
+			}
+			extra, err := provider.Bundle(cmd.Context(), p, l, Version)
+			if err == nil {
+				err = capture.WriteExtra(f.out, extra)
+			}
 			if err != nil {
 				return fmt.Errorf("capture %s: %w", l.Name, err)
 			}

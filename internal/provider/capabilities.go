@@ -67,3 +67,12 @@ type Pod struct {
 	HostIface string // the host end of its veth, in the node
 	NetNS     string // its network namespace
 }
+
+// Bundler is implemented by providers that add files of their own to a capture, so that a
+// bundle from a real run says what it ran with (versions.txt) and how its deploy went
+// (deploy.log). Names are plain file names; the capture writes them beside its own files.
+type Bundler interface {
+	// Bundle returns the extra files. A version the provider cannot find out is written as
+	// unknown with the reason, not left out and not guessed.
+	Bundle(ctx context.Context, l *lab.Lab) (map[string][]byte, error)
+}

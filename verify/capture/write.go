@@ -252,3 +252,24 @@ func MarshalCluster(f *facts.Facts) ([]byte, error) {
 func affinityName(a facts.BlockAffinity) string {
 	return a.Node + "-" + strings.NewReplacer(".", "-", "/", "-").Replace(a.CIDR.String())
 }
+
+// WriteExtra saves files a bundle carries beside the capture (versions.txt, deploy.log), each
+// directly in dir. A name with a path separator, "." or "..", or a name of the layout itself
+// (cluster.yaml, nodes, switch) is refused: an extra file never leaves dir nor replaces a
+// capture file. Open ignores them.
+func WriteExtra(dir string, files map[string][]byte) error {
+	for name := range files {
+		if !safeName(name) || name == ClusterFile || name == NodesDir || name == SwitchDir {
+			return fmt.Errorf("write capture: %q cannot be an extra file of the capture", name)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write capture: %w", err)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("write capture: %w", err)
+		}
+	}
+	return nil
+}

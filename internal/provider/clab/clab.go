@@ -95,13 +95,19 @@ func progressOr(pr provider.Progress) provider.Progress {
 	return pr
 }
 
-// Deploy implements provider.Provider: it runs the deploy plan.
+// Deploy implements provider.Provider: it runs the deploy plan, and keeps its progress (with
+// containerlab's output) in the work directory's deploy.log, which capture bundles.
 func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployOptions) error {
 	pl, err := p.PlanDeploy(ctx, l, opts)
 	if err != nil {
 		return err
 	}
-	return exitcode.FromOutside(pl.Run(ctx, progressOr(opts.Progress)), toolFix)
+	log := &deployLog{next: progressOr(opts.Progress)}
+	err = pl.Run(ctx, log)
+	if lerr := log.save(p.workDir(l.Name), err); err == nil {
+		err = lerr
+	}
+	return exitcode.FromOutside(err, toolFix)
 }
 
 // toolFix is what to do when docker, kind or containerlab failed a step.

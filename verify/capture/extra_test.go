@@ -1,0 +1,36 @@
+package capture_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/knetlab/knetlab/verify/capture"
+)
+
+// TestWriteExtra: a bundle's extra files (versions.txt, deploy.log) go beside the capture, one
+// level only, and never over a file of the layout.
+func TestWriteExtra(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{"versions.txt": []byte("containerlab: 0.68.0\n"), "deploy.log": []byte("[1/9] check the host\n")}
+	if err := capture.WriteExtra(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "../escape.txt", "a/b.txt", `a\b.txt`, "cluster.yaml", "nodes", "switch"} {
+		err := capture.WriteExtra(dir, map[string][]byte{bad: []byte("x")})
+		if err == nil || !strings.Contains(err.Error(), strconv.Quote(bad)) {
+			t.Errorf("WriteExtra(%q): err = %v, want a refusal naming it", bad, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape.txt")); err == nil {
+		t.Error("a file was written outside the capture")
+	}
+}
