@@ -36,8 +36,14 @@ func (d *deployLog) keep(format string, args []any) {
 	d.lines = append(d.lines, time.Now().UTC().Format(time.RFC3339)+" "+fmt.Sprintf(format, args...))
 }
 
-func (d *deployLog) Step(format string, args ...any) { d.keep(format, args); d.next.Step(format, args...) }
-func (d *deployLog) Done(format string, args ...any) { d.keep(format, args); d.next.Done(format, args...) }
+func (d *deployLog) Step(format string, args ...any) {
+	d.keep(format, args)
+	d.next.Step(format, args...)
+}
+func (d *deployLog) Done(format string, args ...any) {
+	d.keep(format, args)
+	d.next.Done(format, args...)
+}
 
 // save writes deploy.log with the error the deploy stopped at. A deploy that stopped before the
 // work directory existed (preflight) leaves nothing behind, as it created nothing.
