@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,5 +33,21 @@ func TestWriteExtra(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape.txt")); err == nil {
 		t.Error("a file was written outside the capture")
+	}
+
+	// A capture with extra files beside it reads as without them.
+	cap := t.TempDir()
+	if err := os.CopyFS(cap, os.DirFS("testdata/lesson06")); err != nil {
+		t.Fatal(err)
+	}
+	if err := capture.WriteExtra(cap, files); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.Open(cap)
+	if err != nil {
+		t.Fatalf("open a capture with extra files: %v", err)
+	}
+	if _, err := src.NodeState(context.Background(), "k01-worker"); err != nil {
+		t.Errorf("node state of a capture with extra files: %v", err)
 	}
 }
