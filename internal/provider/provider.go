@@ -1,9 +1,9 @@
 // Package provider is how a lab comes to exist: the netns provider builds it from network
 // namespaces on this host, the clab provider drives containerlab, kind and Docker. Commands talk
 // to the Provider interface, and to the optional capabilities beside it (Planner for --dry-run,
-// Faults for break and fix, PodRuntime for pods) that a provider may implement; no command and
-// no verify code knows which provider runs. The binary's main registers its providers in a
-// Registry, which the command line gets handed.
+// Faults for break and fix, PodRuntime for pods, Bundler for a capture's extra files) that a
+// provider may implement; no command and no verify code knows which provider runs. The binary's
+// main registers its providers in a Registry, which the command line gets handed.
 package provider
 
 import (
