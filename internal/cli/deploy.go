@@ -61,6 +61,7 @@ it changed ("nothing to change" when all is there). --reconfigure destroys and r
 			// record that cannot be written (not root) must not hide the provider's own reason.
 			recErr := recordDeploy(cmd.Context(), dl, p, f.lab.file)
 			if err := p.Deploy(cmd.Context(), l, opts); err != nil {
+				forgetIfNothingBuilt(cmd.Context(), dl, p)
 				return err
 			}
 			if recErr != nil {

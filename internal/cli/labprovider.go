@@ -83,3 +83,17 @@ func recordDeploy(ctx context.Context, dl *deployedLab, p provider.Provider, fil
 	}
 	return labrecord.Save(dl.lab.Name, p.Name(), file, data)
 }
+
+// forgetIfNothingBuilt removes the record a failed first deploy wrote when the provider holds
+// nothing of the lab (a preflight refused it: no Docker, not root), so that later commands are
+// not sent to a provider that never built it. A lab the provider knows, even half-built, keeps
+// its record: destroy finds it there.
+func forgetIfNothingBuilt(ctx context.Context, dl *deployedLab, p provider.Provider) {
+	if dl.record != nil {
+		return // deployed before: the record is older than this deploy
+	}
+	if st, err := p.Status(ctx, dl.lab.Name); err == nil && len(st) > 0 {
+		return
+	}
+	_ = labrecord.Remove(dl.lab.Name)
+}

@@ -200,3 +200,33 @@ func editedLab(t *testing.T, old, new string) (file, text string) {
 	}
 	return file, text
 }
+
+// refusingProvider refuses every deploy before building anything, as the clab provider's
+// preflight does on a host without Docker.
+type refusingProvider struct{ recordingProvider }
+
+func (p refusingProvider) Deploy(_ context.Context, l *lab.Lab, _ provider.DeployOptions) error {
+	p.log.add(p.name, "deploy", l.Name)
+	return exitcode.NewEnvironment(errors.New("Docker daemon not reachable"), "start Docker")
+}
+
+// A deploy the provider refused before building anything leaves no record behind: later
+// commands must not be sent to a provider that holds nothing of the lab.
+func TestARefusedDeployLeavesNoRecord(t *testing.T) {
+	t.Setenv("KNETLAB_STATE_DIR", t.TempDir())
+	log := &callLog{}
+	reg := recordingRegistry(log)
+	reg.Register("refusing", func() (provider.Provider, error) {
+		return refusingProvider{recordingProvider{name: "refusing", log: log}}, nil
+	})
+	if code, stderr := runReg(t, reg, "deploy", "calico-overlay", "--provider", "refusing"); code != exitcode.Environment {
+		t.Fatalf("deploy --provider refusing: exit %d, %s; want 3", code, stderr)
+	}
+	log.take()
+	runReg(t, reg, "status", "calico-overlay")
+	for _, call := range log.take() {
+		if strings.HasPrefix(call, "refusing ") {
+			t.Errorf("after a refused deploy, status went to the refusing provider: %q", call)
+		}
+	}
+}
