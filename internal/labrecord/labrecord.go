@@ -163,7 +163,9 @@ func Remove(labName string) error {
 		return fmt.Errorf("remove the record of lab %s: %w", labName, err)
 	}
 	_ = os.Remove(filepath.Join(Root(), ".labs")) // fails, as it should, while other labs have records
-	_ = os.Remove(Root())
+	if os.Getenv("KNETLAB_STATE_DIR") == "" {
+		_ = os.Remove(Root()) // knetlab's own root, when nothing else is left in it; a root the user named stays
+	}
 	return nil
 }
 
