@@ -137,7 +137,7 @@ func TestBreakFix(t *testing.T) {
 			return finding{Check: "pods.wiring", Node: node, Kind: "different", Entry: entry, Field: "value", Expected: "1", Found: "0"}
 		}},
 	}
-	if declared := netnslab.New().Faults(); len(tests) != len(declared) {
+	if declared := netnslab.New().Faults(nil); len(tests) != len(declared) {
 		t.Errorf("%d faults tested, %d declared", len(tests), len(declared))
 	}
 	for _, tc := range tests {
