@@ -78,11 +78,11 @@ func labStatus(rec *journal.Lab) provider.LabStatus {
 		ls.State = "degraded"
 		var what []string
 		if missing > 0 {
-			what = append(what, fmt.Sprintf("%d namespace(s) missing", missing))
+			what = append(what, count(missing, "namespace")+" missing")
 		}
 		for _, st := range []string{journal.StatePaused, journal.StateExited} {
 			if n := notRunning[st]; n > 0 {
-				what = append(what, fmt.Sprintf("%d process(es) %s", n, st))
+				what = append(what, count(n, "process")+" "+st)
 			}
 		}
 		repair := "deploy again to repair"
@@ -93,4 +93,15 @@ func labStatus(rec *journal.Lab) provider.LabStatus {
 	}
 	ls.Detail = strings.Join(details, "; ")
 	return ls
+}
+
+// count is "1 process", "2 processes".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
