@@ -137,7 +137,7 @@ func TestBreakFix(t *testing.T) {
 			return finding{Check: "pods.wiring", Node: node, Kind: "different", Entry: entry, Field: "value", Expected: "1", Found: "0"}
 		}},
 	}
-	if declared := netnslab.New().Faults(); len(tests) != len(declared) {
+	if declared := netnslab.New().Faults(nil); len(tests) != len(declared) {
 		t.Errorf("%d faults tested, %d declared", len(tests), len(declared))
 	}
 	for _, tc := range tests {
@@ -151,6 +151,13 @@ func TestBreakFix(t *testing.T) {
 				t.Fatalf("break printed no %q line:\n%s", "<fault> on <node>: <entry>", out)
 			}
 			want := tc.want(m[2], m[3])
+			// status tells the truth (issue 16): the fault is listed, and the node's agent is
+			// paused (SIGSTOP) or, after agent-stopped, exited; the lab is degraded.
+			agent := "paused"
+			if tc.fault == "agent-stopped" {
+				agent = "exited"
+			}
+			checkStatus(t, name, "degraded", fmt.Sprintf("faults: %s on %s", tc.fault, m[2]), m[2], agent)
 
 			code, v := verifyJSON(t, "--lab-file", file)
 			if code != exitcode.CheckFailed {
@@ -167,7 +174,28 @@ func TestBreakFix(t *testing.T) {
 			if code, v := verifyJSON(t, "--lab-file", file); code != exitcode.OK {
 				t.Fatalf("verify after fix of %s: exit %d:\n  %s", tc.fault, code, findingsText(v.findings()))
 			}
+			checkStatus(t, name, "running", "", m[2], "running")
 		})
+	}
+}
+
+// checkStatus runs status on lab name and wants the lab state, a line faults (none at all
+// when ""), and node's agent in state agent.
+func checkStatus(t *testing.T, name, state, faults, node, agent string) {
+	t.Helper()
+	code, out, stderr := run(t, "status", name)
+	if code != exitcode.OK {
+		t.Fatalf("status: exit %d\n%s%s", code, out, stderr)
+	}
+	if !strings.Contains(out, name+" (netns): "+state+"\n") {
+		t.Errorf("status: lab state is not %s:\n%s", state, out)
+	}
+	if faults == "" && strings.Contains(out, "faults:") || faults != "" && !strings.Contains(out, faults+"\n") {
+		t.Errorf("status: want faults line %q:\n%s", faults, out)
+	}
+	row := regexp.MustCompile(`(?m)^agent ` + regexp.QuoteMeta(node) + `\s+process\s+` + agent + `\s`)
+	if !row.MatchString(out) {
+		t.Errorf("status: the agent of %s is not %s:\n%s", node, agent, out)
 	}
 }
 

@@ -27,7 +27,7 @@ func newBreakCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 real clusters, so that knetlab verify has something to find. Faults that change what a node's
 agent owns pause that agent first (SIGSTOP), or it would repair them within seconds.
 
-  knetlab break <lab> --list     one fault per line: its name, then what it does
+  knetlab break <lab> --list     the faults the lab supports, one a line: name, what it does
   knetlab break <lab> <fault>    apply it; knetlab verify <lab> then fails naming it
   knetlab fix <lab>              undo every fault and wait until verify passes
 
@@ -41,19 +41,19 @@ docs/break-fix.md has the exercises.`,
 			if err != nil {
 				return err
 			}
-			if f.list {
-				if len(args) > 1 {
-					return exitcode.Usagef("break --list takes only the lab")
-				}
-				listFaults(s.Out, p.Faults())
-				return nil
-			}
-			if len(args) < 2 {
-				return exitcode.Usagef("which fault? knetlab break %s --list shows them", args[0])
+			if f.list && len(args) > 1 {
+				return exitcode.Usagef("break --list takes only the lab")
 			}
 			l, err := lab.Resolve(args[0], f.lab.file)
 			if err != nil {
 				return err
+			}
+			if f.list {
+				listFaults(s.Out, p.Faults(l))
+				return nil
+			}
+			if len(args) < 2 {
+				return exitcode.Usagef("which fault? knetlab break %s --list shows them", args[0])
 			}
 			applied, err := p.Break(cmd.Context(), l, args[1])
 			if err != nil {

@@ -68,6 +68,9 @@ func newStatusCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 				if ls.Detail != "" {
 					fmt.Fprintln(s.Out, ls.Detail)
 				}
+				if len(ls.Faults) > 0 {
+					fmt.Fprintln(s.Out, "faults: "+strings.Join(ls.Faults, ", "))
+				}
 				var rows [][]string
 				for _, n := range ls.Nodes {
 					rows = append(rows, []string{n.Name, n.Kind, n.State, orDash(n.Address), orDash(n.Detail)})

@@ -13,8 +13,9 @@ import (
 // purpose (knetlab break: teaching faults, each found again by one verify check) and to undo
 // what they broke (knetlab fix).
 type Faults interface {
-	// Faults lists the faults, in the order break --list prints them.
-	Faults() []FaultInfo
+	// Faults lists the faults that lab l supports (every fault when l is nil), in the order
+	// break --list prints them.
+	Faults(l *lab.Lab) []FaultInfo
 	// Break applies the named fault to the deployed lab and records it, so that Heal undoes it.
 	Break(ctx context.Context, l *lab.Lab, fault string) (AppliedFault, error)
 	// Heal undoes what a redeploy does not repair (faults recorded by Break, and what they

@@ -74,6 +74,7 @@ type LabStatus struct {
 	Provider string
 	State    string // "running", "degraded", "incomplete" (a deploy did not finish)
 	Detail   string
+	Faults   []string // teaching faults applied and not yet fixed, e.g. "fdb-missing on k01-worker"
 	Nodes    []NodeStatus
 }
 
@@ -81,7 +82,7 @@ type LabStatus struct {
 type NodeStatus struct {
 	Name    string
 	Kind    string // node, switch, network, datastore
-	State   string // running, stopped, missing
+	State   string // running, paused (stopped by a signal), exited, stopped, missing
 	Address string
 	Detail  string
 }

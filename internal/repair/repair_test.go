@@ -34,7 +34,7 @@ func (p *fakeProvider) Source(context.Context, *lab.Lab) (source.Source, error) 
 	p.calls = append(p.calls, "source")
 	return capture.Open(p.capture)
 }
-func (p *fakeProvider) Faults() []provider.FaultInfo { return nil }
+func (p *fakeProvider) Faults(*lab.Lab) []provider.FaultInfo { return nil }
 func (p *fakeProvider) Break(context.Context, *lab.Lab, string) (provider.AppliedFault, error) {
 	return provider.AppliedFault{}, nil
 }

@@ -33,7 +33,18 @@ type fault struct {
 	// check is the verify check that must then fail, naming the node and the entry apply
 	// reports.
 	check string
+	// needs is nil when lab l has what the fault breaks, else why not: break refuses the fault
+	// with it and break --list leaves the fault out.
+	needs func(l *lab.Lab) error
 	apply func(ctx context.Context, t *faultTarget) (journal.Fault, error)
+}
+
+// fits is nil when the fault can be applied to lab l, else why not.
+func (f fault) fits(l *lab.Lab) error {
+	if f.needs == nil {
+		return nil
+	}
+	return f.needs(l)
 }
 
 // faultTarget is the deployed lab a fault applies to.
@@ -46,15 +57,15 @@ type faultTarget struct {
 // faults are the faults, in the order break --list prints them.
 func faults() []fault {
 	return []fault{
-		{name: "fdb-missing", check: "vxlan.fdb", apply: fdbMissing,
+		{name: "fdb-missing", check: "vxlan.fdb", needs: workers(1), apply: fdbMissing,
 			description: "pause the first worker's agent, then delete its FDB entry toward the node in the other subnet (or another node)"},
-		{name: "vxlan-mtu", check: "vxlan.device", apply: vxlanMTU,
+		{name: "vxlan-mtu", check: "vxlan.device", needs: workers(1), apply: vxlanMTU,
 			description: "pause the first worker's agent, then set vxlan.calico's MTU to 1400, below the 1450 its pods send"},
-		{name: "worker3-via-eth1", check: "routes.blocks", apply: viaUnderlay,
+		{name: "worker3-via-eth1", check: "routes.blocks", needs: twoSubnets, apply: viaUnderlay,
 			description: "pause the first worker's agent, then route the other subnet's block through eth1 instead of vxlan.calico"},
-		{name: "agent-stopped", check: "topology.nodes", apply: agentStopped,
+		{name: "agent-stopped", check: "topology.nodes", needs: workers(2), apply: agentStopped,
 			description: "kill the second worker's agent: its tables stay, but nothing keeps them any more"},
-		{name: "proxy-arp-off", check: "pods.wiring", apply: proxyARPOff,
+		{name: "proxy-arp-off", check: "pods.wiring", needs: workers(1), apply: proxyARPOff,
 			description: "pause the first worker's agent, then turn proxy_arp off on the host end of a pod there (no answer for 169.254.1.1)"},
 	}
 }
@@ -69,10 +80,13 @@ func findFault(name string) (fault, bool) {
 	return all[i], true
 }
 
-// Faults implements provider.Faults.
-func (p *Provider) Faults() []provider.FaultInfo {
+// Faults implements provider.Faults: the faults that fit l (every fault when l is nil).
+func (p *Provider) Faults(l *lab.Lab) []provider.FaultInfo {
 	var out []provider.FaultInfo
 	for _, f := range faults() {
+		if l != nil && f.fits(l) != nil {
+			continue
+		}
 		out = append(out, provider.FaultInfo{Name: f.name, Description: f.description, Check: f.check})
 	}
 	return out
@@ -84,6 +98,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 	f, ok := findFault(name)
 	if !ok {
 		return provider.AppliedFault{}, exitcode.Usagef("unknown fault %q; knetlab break %s --list shows them", name, l.Name)
+	}
+	if err := f.fits(l); err != nil {
+		return provider.AppliedFault{}, err
 	}
 	if err := requireRoot("break"); err != nil {
 		return provider.AppliedFault{}, err
@@ -203,6 +220,39 @@ func firstWorker(l *lab.Lab) (lab.Node, error) {
 	return worker(l, 0)
 }
 
+// workers is the need of a fault that breaks the first n workers' tables or agents.
+func workers(n int) func(*lab.Lab) error {
+	return func(l *lab.Lab) error {
+		_, err := worker(l, n-1)
+		return err
+	}
+}
+
+// twoSubnets is the need of a fault that breaks the path to the node across subnets: a node
+// outside the first worker's subnet, as peerAcross finds it in the datastore.
+func twoSubnets(l *lab.Lab) error {
+	node, err := firstWorker(l)
+	if err != nil {
+		return err
+	}
+	for _, n := range l.Nodes {
+		if n.Name != node.Name && acrossSubnets(node.Address, n.Address) {
+			return nil
+		}
+	}
+	return errOneSubnet(l.Name, node.Name, node.Address)
+}
+
+// acrossSubnets says whether other lies outside self's subnet: traffic between them is routed
+// (and CrossSubnet encapsulates it).
+func acrossSubnets(self, other netip.Prefix) bool {
+	return other.IsValid() && !self.Masked().Contains(other.Addr())
+}
+
+func errOneSubnet(labName, node string, subnet netip.Prefix) error {
+	return exitcode.Usagef("no node of lab %s is outside %s's subnet %s; this fault needs two subnets (calico-overlay)", labName, node, subnet.Masked())
+}
+
 func worker(l *lab.Lab, i int) (lab.Node, error) {
 	var workers []lab.Node
 	for _, n := range l.Nodes {
@@ -211,7 +261,7 @@ func worker(l *lab.Lab, i int) (lab.Node, error) {
 		}
 	}
 	if i >= len(workers) {
-		return lab.Node{}, fmt.Errorf("lab %s has fewer than %d workers", l.Name, i+1)
+		return lab.Node{}, exitcode.Usagef("lab %s has fewer than %d workers; this fault needs %d", l.Name, i+1, i+1)
 	}
 	return workers[i], nil
 }
@@ -224,11 +274,11 @@ func peerAcross(t *faultTarget, node string) (facts.Node, error) {
 		return facts.Node{}, fmt.Errorf("the datastore has no node %s; is its agent running?", node)
 	}
 	for _, n := range t.facts.Nodes {
-		if n.Name != node && n.Address.IsValid() && !self.Address.Masked().Contains(n.Address.Addr()) {
+		if n.Name != node && acrossSubnets(self.Address, n.Address) {
 			return n, nil
 		}
 	}
-	return facts.Node{}, exitcode.Usagef("no node of lab %s is outside %s's subnet %s; this fault needs two subnets (calico-overlay)", t.lab.Name, node, self.Address.Masked())
+	return facts.Node{}, errOneSubnet(t.lab.Name, node, self.Address)
 }
 
 // peerOf is the node across subnets when there is one (its traffic is encapsulated whatever

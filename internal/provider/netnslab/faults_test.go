@@ -25,7 +25,7 @@ func TestFaultTable(t *testing.T) {
 			t.Errorf("findFault(%q) = %q, %v", f.name, got.name, ok)
 		}
 	}
-	if got := New().Faults(); len(got) != len(faults()) || got[0].Name != "fdb-missing" || got[0].Check != "vxlan.fdb" {
+	if got := New().Faults(nil); len(got) != len(faults()) || got[0].Name != "fdb-missing" || got[0].Check != "vxlan.fdb" {
 		t.Errorf("Faults() = %+v, want the table in its order", got)
 	}
 	for _, want := range []string{"fdb-missing", "vxlan-mtu", "worker3-via-eth1", "agent-stopped", "proxy-arp-off"} {

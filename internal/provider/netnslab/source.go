@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -192,12 +191,8 @@ func paused(pid int) bool {
 	if err != nil {
 		return false
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return false
-	}
-	return s[i+2] == 'T'
+	letter, _, err := journal.ParseStat(string(b))
+	return err == nil && journal.StateOf(letter) == journal.StatePaused
 }
 
 func memberStatus(labName, member, kind, iface string) observed.NodeStatus {

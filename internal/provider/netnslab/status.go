@@ -59,22 +59,49 @@ func labStatus(rec *journal.Lab) provider.LabStatus {
 			Address: strings.Join(ns.Addresses, ", "), Detail: "netns " + ns.Name,
 		})
 	}
+	notRunning := map[string]int{}
 	for _, pr := range rec.Processes {
-		st := "running"
-		if !pr.Alive() {
-			st = "stopped"
-			missing++
+		st := pr.State()
+		if st != journal.StateRunning {
+			notRunning[st]++
 		}
 		ls.Nodes = append(ls.Nodes, provider.NodeStatus{Name: pr.Name, Kind: "process", State: st, Detail: fmt.Sprintf("pid %d in %s", pr.PID, pr.Namespace)})
+	}
+	for _, f := range rec.Faults {
+		ls.Faults = append(ls.Faults, f.Name+" on "+f.Node)
 	}
 	switch {
 	case rec.Phase != journal.PhaseDeployed:
 		ls.State = "incomplete"
 		details = append(details, "a deploy did not finish: deploy again to complete it, or destroy it")
-	case missing > 0:
+	case missing > 0 || len(notRunning) > 0:
 		ls.State = "degraded"
-		details = append(details, fmt.Sprintf("%d missing: deploy again to repair", missing))
+		var what []string
+		if missing > 0 {
+			what = append(what, count(missing, "namespace")+" missing")
+		}
+		for _, st := range []string{journal.StatePaused, journal.StateExited} {
+			if n := notRunning[st]; n > 0 {
+				what = append(what, count(n, "process")+" "+st)
+			}
+		}
+		repair := "deploy again to repair"
+		if len(rec.Faults) > 0 || notRunning[journal.StatePaused] > 0 {
+			repair = "knetlab fix " + rec.Lab + " repairs it"
+		}
+		details = append(details, strings.Join(what, ", ")+": "+repair)
 	}
 	ls.Detail = strings.Join(details, "; ")
 	return ls
+}
+
+// count is "1 process", "2 processes".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -408,24 +408,59 @@ func readStat(pid int) (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
+	letter, st, err := ParseStat(string(b))
+	if err != nil {
+		return "", 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return letter, st, nil
+}
+
+// ParseStat returns the state letter (R, S, T, Z, ...) and the start time (clock ticks since
+// boot) from the text of a /proc/<pid>/stat.
+func ParseStat(s string) (string, uint64, error) {
 	// The command name (field 2) may hold spaces and parentheses: fields count from the last ')'.
-	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return "", 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return "", 0, errors.New("unexpected format")
 	}
 	fields := strings.Fields(s[i+1:])
 	const startTimeField = 22 - 3 // field 22 overall; fields[0] is field 3, the state
 	if len(fields) <= startTimeField {
-		return "", 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		return "", 0, errors.New("unexpected format")
 	}
 	st, err := strconv.ParseUint(fields[startTimeField], 10, 64)
 	return fields[0], st, err
 }
 
+// A lab process's state, as status shows it.
+const (
+	StateRunning = "running"
+	StatePaused  = "paused" // stopped by a signal (SIGSTOP, as faults pause an agent) or a tracer
+	StateExited  = "exited" // gone, a zombie, or its PID now names another process
+)
+
+// StateOf is the state of a process whose /proc/<pid>/stat shows the state letter letter.
+func StateOf(letter string) string {
+	switch letter {
+	case "T", "t":
+		return StatePaused
+	case "Z", "X", "x":
+		return StateExited
+	}
+	return StateRunning
+}
+
+// State is the recorded process's state: StateRunning, StatePaused or StateExited.
+func (p Process) State() string {
+	letter, st, err := readStat(p.PID)
+	if err != nil || st != p.StartTime {
+		return StateExited
+	}
+	return StateOf(letter)
+}
+
 // Alive reports whether the recorded process still runs: same PID, same start time, and not a
 // zombie (a process that has exited but whose parent has not reaped it yet is done).
 func (p Process) Alive() bool {
-	state, st, err := readStat(p.PID)
-	return err == nil && st == p.StartTime && state != "Z"
+	return p.State() != StateExited
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,4 +187,68 @@ func TestLockSurvivesRemovalWhileHeld(t *testing.T) {
 		third.Close()
 		t.Fatal("two commands hold lab-e's lock at once")
 	}
+}
+
+// A process's state letter from /proc/<pid>/stat: R and S run, T (stopped by SIGSTOP) and t
+// (stopped by a tracer) are paused, Z (not reaped) and X are exited. The command name may hold
+// spaces and parentheses.
+func TestParseStatStates(t *testing.T) {
+	for _, tc := range []struct{ stat, letter, state string }{
+		{"1234 (calico-agent) R 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 8 0 98765 1 1", "R", StateRunning},
+		{"1234 (calico-agent) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 8 0 98765 1 1", "S", StateRunning},
+		{"1234 (a (b) c) T 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 8 0 98765 1 1", "T", StatePaused},
+		{"1234 (agent) t 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 8 0 98765 1 1", "t", StatePaused},
+		{"1234 (agent) Z 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 8 0 98765 1 1", "Z", StateExited},
+	} {
+		letter, start, err := ParseStat(tc.stat)
+		if err != nil || letter != tc.letter || start != 98765 {
+			t.Errorf("ParseStat(%q) = %q, %d, %v; want %q, 98765", tc.stat, letter, start, err, tc.letter)
+		}
+		if got := StateOf(letter); got != tc.state {
+			t.Errorf("StateOf(%q) = %q, want %q", letter, got, tc.state)
+		}
+	}
+	for _, bad := range []string{"", "1234 agent R 1", "1234 (agent) R 1 2 3"} {
+		if _, _, err := ParseStat(bad); err == nil {
+			t.Errorf("ParseStat(%q): no error", bad)
+		}
+	}
+}
+
+// A recorded process that is paused by SIGSTOP is paused; one that was killed is exited, both
+// as a zombie its parent has not reaped and once it is gone; one whose PID now names another
+// process (another start time) is exited.
+func TestProcessState(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep:", err)
+	}
+	defer cmd.Process.Kill()
+	start, err := ProcessStartTime(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Process{Name: "sleep", PID: cmd.Process.Pid, StartTime: start}
+	wait := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for p.State() != want && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := p.State(); got != want {
+			t.Errorf("State() = %q, want %q", got, want)
+		}
+	}
+	wait(StateRunning)
+	if other := (Process{PID: p.PID, StartTime: start + 1}); other.State() != StateExited {
+		t.Errorf("a process with another start time: State() = %q, want %q", other.State(), StateExited)
+	}
+	_ = cmd.Process.Signal(syscall.SIGSTOP)
+	wait(StatePaused)
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	wait(StateRunning)
+	_ = cmd.Process.Kill()
+	wait(StateExited) // a zombie: not reaped yet
+	_ = cmd.Wait()
+	wait(StateExited) // gone
 }
