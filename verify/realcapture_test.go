@@ -69,7 +69,7 @@ func checkRealK01Worker(t *testing.T, files map[string]string) {
 	if err := os.WriteFile(filepath.Join(dir, capture.ClusterFile), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src, err := capture.Open(dir)
+	src, err := capture.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func corpusDirs(t *testing.T) []string {
 
 // verifyCapture opens dir as `verify --from` does and runs every check.
 func verifyCapture(dir string) (*report.Report, error) {
-	src, err := capture.Open(dir)
+	src, err := capture.Open(context.Background(), dir)
 	if err != nil {
 		return nil, err
 	}

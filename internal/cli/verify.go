@@ -196,7 +196,7 @@ func wrapList(items []string, indent string, width int) string {
 // verifySource is the capture with --from, else the lab's live source from its provider.
 func verifySource(ctx context.Context, reg *provider.Registry, f *verifyFlags, l *lab.Lab, rec *labrecord.Record) (source.Source, error) {
 	if f.from != "" {
-		src, err := capture.OpenContext(ctx, f.from)
+		src, err := capture.Open(ctx, f.from)
 		if err != nil {
 			return nil, err
 		}

@@ -30,9 +30,9 @@ func (p *fakeProvider) Status(context.Context, string) ([]provider.LabStatus, er
 func (p *fakeProvider) Exec(context.Context, string, string, []string, provider.Stdio) error {
 	return nil
 }
-func (p *fakeProvider) Source(context.Context, *lab.Lab) (source.Source, error) {
+func (p *fakeProvider) Source(ctx context.Context, _ *lab.Lab) (source.Source, error) {
 	p.calls = append(p.calls, "source")
-	return capture.Open(p.capture)
+	return capture.Open(ctx, p.capture)
 }
 func (p *fakeProvider) Faults(*lab.Lab) []provider.FaultInfo { return nil }
 func (p *fakeProvider) Break(context.Context, *lab.Lab, string) (provider.AppliedFault, error) {

@@ -88,14 +88,12 @@ type Capture struct {
 
 var _ source.Source = (*Capture)(nil)
 
-// Open reads the capture directory dir. Every file is parsed now, so that a broken file is a
-// usage error (exit 2) naming the file and line before any check runs.
-func Open(dir string) (source.Source, error) { return OpenContext(context.Background(), dir) }
-
-// OpenContext is Open that stops when ctx is done. Every file is read through internal/safeio:
+// Open reads the capture directory dir, stopping when ctx is done. Every file is parsed now, so
+// that a broken file is a usage error (exit 2) naming the file and line before any check runs.
+// Every file is read through internal/safeio:
 // regular files only, links only when relative and inside dir, at most safeio.MaxFileSize each;
 // anything else is a usage error naming the file and why (docs/capture.md, "Input limits").
-func OpenContext(ctx context.Context, dir string) (source.Source, error) {
+func Open(ctx context.Context, dir string) (source.Source, error) {
 	info, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

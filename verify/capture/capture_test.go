@@ -26,7 +26,7 @@ var netipEqual = cmp.Options{
 
 func open(t *testing.T, dir string) *Capture {
 	t.Helper()
-	src, err := Open(dir)
+	src, err := Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestOpenErrors(t *testing.T) {
 					writeFile(t, dir, name, content)
 				}
 			}
-			_, err := Open(dir)
+			_, err := Open(context.Background(), dir)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -481,7 +481,7 @@ func TestOpenSwitch(t *testing.T) {
 		{"two switches", []string{"ceos01", "ceos02"}, "", "holds 2 switches"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Open(withSwitch(t, tt.names, tt.skip))
+			_, err := Open(context.Background(), withSwitch(t, tt.names, tt.skip))
 			if exitcode.Code(err) != exitcode.Usage || !strings.Contains(fmt.Sprint(err), tt.want) {
 				t.Errorf("err = %v, want a usage error containing %q", err, tt.want)
 			}

@@ -43,7 +43,7 @@ func TestWriteExtra(t *testing.T) {
 	if err := capture.WriteExtra(cap, files); err != nil {
 		t.Fatal(err)
 	}
-	src, err := capture.Open(cap)
+	src, err := capture.Open(context.Background(), cap)
 	if err != nil {
 		t.Fatalf("open a capture with extra files: %v", err)
 	}

@@ -75,7 +75,7 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 	}
 	for name, dir := range map[string]string{"healthy": healthy, "wrong gateway": broken, "cEOS switch and NAT": withSwitch} {
 		t.Run(name, func(t *testing.T) {
-			src, err := capture.Open(dir)
+			src, err := capture.Open(context.Background(), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestCaptureRoundTripKeepsVerdicts(t *testing.T) {
 			if _, err := capture.FromSource(ctx, src, nodes, dir); err != nil {
 				t.Fatal(err)
 			}
-			again, err := capture.Open(dir)
+			again, err := capture.Open(context.Background(), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func (s partialSource) Switch(context.Context) (*observed.Switch, error) {
 // Ready condition the live topology reported.
 func TestFromSourceLeavesOutWhatIsAbsent(t *testing.T) {
 	ctx := context.Background()
-	src, err := capture.Open("testdata/lesson06")
+	src, err := capture.Open(context.Background(), "testdata/lesson06")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestFromSourceLeavesOutWhatIsAbsent(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, capture.SwitchDir)); err == nil {
 		t.Errorf("a source without a switch gave a %s/ directory", capture.SwitchDir)
 	}
-	again, err := capture.Open(dir)
+	again, err := capture.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

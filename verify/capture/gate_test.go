@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,7 @@ func TestCaptureRefusesForeignFormats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := copyCapture(t, map[string]func(string) string{tt.file: replace(tt.with)})
-			_, err := capture.Open(dir)
+			_, err := capture.Open(context.Background(), dir)
 			if err == nil {
 				t.Fatal("the capture was accepted")
 			}

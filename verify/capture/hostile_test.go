@@ -22,7 +22,7 @@ func TestOpenInChild(t *testing.T) {
 	if !ok {
 		t.Skip("run in a child process by TestOpenRefusesHostileFiles")
 	}
-	_, err := Open(dir)
+	_, err := Open(context.Background(), dir)
 	fmt.Printf("code=%d\n%v\n", exitcode.Code(err), err)
 	safeiotest.Exit(0)
 }
@@ -195,7 +195,7 @@ func TestOpenFollowsLinksInsideTheCapture(t *testing.T) {
 	abs := t.TempDir()
 	writeFile(t, abs, "shared/ip-neigh.txt", "")
 	symlink(t, filepath.Join(abs, "shared/ip-neigh.txt"), filepath.Join(abs, "nodes/k01-worker/ip-neigh.txt"))
-	_, err = Open(abs)
+	_, err = Open(context.Background(), abs)
 	if exitcode.Code(err) != exitcode.Usage || err == nil || !strings.Contains(err.Error(), "ln -sr") {
 		t.Errorf("an absolute link inside the capture: error %v, want exit 2 with the fix (ln -sr)", err)
 	}
@@ -208,7 +208,7 @@ func BenchmarkOpenLesson06(b *testing.B) {
 	dir := filepath.Join("testdata", "lesson06")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Open(dir); err != nil {
+		if _, err := Open(context.Background(), dir); err != nil {
 			b.Fatal(err)
 		}
 	}

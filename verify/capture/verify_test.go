@@ -53,7 +53,7 @@ func copyCapture(t *testing.T, edits map[string]func(string) string) string {
 
 func run(t *testing.T, dir string, checks ...string) *report.Report {
 	t.Helper()
-	src, err := capture.Open(dir)
+	src, err := capture.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestSwitchCaptureWithLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := capture.Open(dir)
+	src, err := capture.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,18 +46,6 @@ func parseLinks(data []byte, c command) ([]observed.Link, error) {
 	return p.links, nil
 }
 
-// LinkStats reads the counters of the one link `ip -j -s link show dev X` prints.
-func LinkStats(data []byte) (observed.LinkStats, error) {
-	links, err := Links(data)
-	if err != nil {
-		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: %w", err)
-	}
-	if len(links) != 1 || links[0].Stats == nil {
-		return observed.LinkStats{}, fmt.Errorf("ip -j -s link: want one link with its counters, got %d links", len(links))
-	}
-	return *links[0].Stats, nil
-}
-
 // MergeAddrs returns links with the addresses of the same-named links in addrLinks. A link that
 // only addrLinks knows is appended, so that no address is lost when the link capture was
 // filtered more narrowly than the address capture.

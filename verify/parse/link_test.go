@@ -3,19 +3,19 @@ package parse
 import (
 	"slices"
 	"testing"
+
+	"github.com/knetlab/knetlab/verify/observed"
 )
 
-func TestLinkStats(t *testing.T) {
-	st, err := LinkStats(fixture(t, "pod/ip-stats-cali.json"))
-	if err != nil || st.RxPackets == 0 || st.TxPackets == 0 {
-		t.Errorf("recorded stats = %+v, %v; the ping must have moved packets", st, err)
+// The counters of `ip -j -s link` are read into the link (stats64).
+func TestLinksReadCounters(t *testing.T) {
+	links, err := Links(fixture(t, "pod/ip-stats-cali.json"))
+	if err != nil || len(links) != 1 || links[0].Stats == nil || links[0].Stats.RxPackets == 0 || links[0].Stats.TxPackets == 0 {
+		t.Errorf("recorded link = %+v, %v; the ping must have moved packets", links, err)
 	}
-	st, err = LinkStats([]byte(`[{"ifname":"vxlan.calico","stats64":{"rx":{"packets":17},"tx":{"packets":42}}}]`))
-	if err != nil || st.RxPackets != 17 || st.TxPackets != 42 {
-		t.Errorf("stats = %+v, %v; want rx 17 tx 42", st, err)
-	}
-	if _, err := LinkStats([]byte(`[]`)); err == nil {
-		t.Errorf("no link accepted")
+	links, err = Links([]byte(`[{"ifname":"vxlan.calico","stats64":{"rx":{"packets":17},"tx":{"packets":42}}}]`))
+	if err != nil || len(links) != 1 || links[0].Stats == nil || *links[0].Stats != (observed.LinkStats{RxPackets: 17, TxPackets: 42}) {
+		t.Errorf("links = %+v, %v; want rx 17 tx 42", links, err)
 	}
 }
 
