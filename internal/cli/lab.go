@@ -71,7 +71,7 @@ func newLabShowCmd(s *ui.Streams) *cobra.Command {
 func showLab(s *ui.Streams, l *lab.Lab) {
 	s.Heading("%s — lesson %02d: %s", l.Name, l.Lesson.Number, l.Lesson.Title)
 	if l.Lesson.Summary != "" {
-		fmt.Fprintln(s.Out, l.Lesson.Summary)
+		s.Text("", l.Lesson.Summary)
 	}
 	fmt.Fprintf(s.Out, "source: %s\n", l.Source)
 	fmt.Fprintln(s.Out)
@@ -129,7 +129,7 @@ func showLab(s *ui.Streams, l *lab.Lab) {
 		for _, p := range ad.CIDRs {
 			cidrs = append(cidrs, p.String())
 		}
-		fmt.Fprintf(s.Out, "node address autodetection: cidrs %s\n", strings.Join(cidrs, ", "))
+		s.Text("node address autodetection: ", "cidrs "+strings.Join(cidrs, ", "))
 	}
 	fmt.Fprintln(s.Out)
 
@@ -146,5 +146,5 @@ func showLab(s *ui.Streams, l *lab.Lab) {
 		s.Table([]string{"POD", "NODE", "IMAGE", "SERVICE"}, rows)
 		fmt.Fprintln(s.Out)
 	}
-	fmt.Fprintf(s.Out, "checks: %s\n", strings.Join(l.Checks, ", "))
+	s.Text("checks: ", strings.Join(l.Checks, ", "))
 }

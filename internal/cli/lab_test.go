@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/labs"
 )
 
@@ -95,5 +97,28 @@ func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "knetlab ") {
 		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+// lab show and its tables fit the terminal (issue 16: 139–160 columns): at 80 and 100 columns
+// no line is wider, except one holding a single token too long to break (the node image).
+func TestLabShowFitsTheTerminal(t *testing.T) {
+	for _, width := range []int{80, 100} {
+		var out, errb bytes.Buffer
+		s := &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Width: width}
+		if code := Main([]string{"lab", "show", "calico-overlay"}, s, testProviders()); code != 0 {
+			t.Fatalf("lab show: exit %d\n%s", code, errb.String())
+		}
+		for _, l := range strings.Split(out.String(), "\n") {
+			// The node image is one token of 93 characters: it stays whole, after its label.
+			if len([]rune(l)) > width && !strings.HasPrefix(l, "NODE IMAGE  ") {
+				t.Errorf("%d columns: line of %d:\n%s", width, len([]rune(l)), l)
+			}
+		}
+		for _, want := range []string{"ceos01:eth4", "10.10.20.20/24", "172.18.0.5/16", "connectivity.encap", "Calico-Network-2"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%d columns: %q missing or cut:\n%s", width, want, out.String())
+			}
+		}
 	}
 }

@@ -66,10 +66,10 @@ func newStatusCmd(s *ui.Streams, reg *provider.Registry) *cobra.Command {
 				}
 				s.Heading("%s (%s): %s", ls.Lab, ls.Provider, state)
 				if ls.Detail != "" {
-					fmt.Fprintln(s.Out, ls.Detail)
+					s.Text("", ls.Detail)
 				}
 				if len(ls.Faults) > 0 {
-					fmt.Fprintln(s.Out, "faults: "+strings.Join(ls.Faults, ", "))
+					s.Text("faults: ", strings.Join(ls.Faults, ", "))
 				}
 				var rows [][]string
 				for _, n := range ls.Nodes {

@@ -30,6 +30,7 @@ type verifyFlags struct {
 	wait      time.Duration
 	provider  string
 	strict    bool
+	failed    bool
 }
 
 // The --output formats.
@@ -52,6 +53,8 @@ Verdicts (docs/verify.md, "Verdicts"): a live lab must yield every input its che
 node, table, datastore or switch that is not there FAILS them (the lab is broken or half-built).
 In a capture an absent file was not captured: what needs it is skipped with the reason, never
 passed. A check that judged some nodes and skipped others is PART (partial), not PASS.
+The text report fits the terminal (80 columns on a pipe; COLUMNS overrides): lines break at
+spaces only, never inside an address or a name.
 Checks (docs/verify.md says what each compares):
 ` + wrapList(checkid.All, "  ", 96) + `
 
@@ -63,6 +66,7 @@ it) · 3 the environment is missing something.`,
   knetlab verify --from ./capture --check routes.blocks,vxlan.fdb --output json
   knetlab verify calico-overlay --from ./capture --junit-file verify.xml
   knetlab verify --from ./capture --strict     # CI: what was not captured is not a pass
+  knetlab verify --from ./capture --failed-only # only the findings; COLUMNS=120 widens the text
   sudo knetlab verify calico-overlay --wait 2m`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeLabs,
@@ -77,6 +81,7 @@ it) · 3 the environment is missing something.`,
 	c.Flags().StringVar(&f.junitFile, "junit-file", "", "also write a JUnit report to this file (atomically)")
 	c.Flags().DurationVar(&f.wait, "wait", 0, "re-run failing checks until they pass or this much time has passed (e.g. 2m)")
 	c.Flags().BoolVar(&f.strict, "strict", false, "exit 1 when any check or node was skipped (for CI over captures: what was not judged is not passed)")
+	c.Flags().BoolVar(&f.failed, "failed-only", false, "text output: show only the checks that failed (the summary still counts every check)")
 	registerProviderFlag(c, &f.provider, reg)
 	_ = c.RegisterFlagCompletionFunc("check", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return checkid.All, cobra.ShellCompDirectiveNoFileComp
@@ -137,7 +142,7 @@ func runVerify(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *ve
 	case "junit":
 		err = report.WriteJUnit(s.Out, rep)
 	default:
-		report.WriteText(s, rep)
+		report.WriteTextWith(s, rep, report.TextOptions{FailedOnly: f.failed})
 	}
 	if err != nil {
 		return fmt.Errorf("write the report: %w", err)

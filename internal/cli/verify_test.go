@@ -118,6 +118,8 @@ func TestVerifyCapture(t *testing.T) {
 		{"wrong gateway fails that route", []string{"verify", "--from", broken}, exitcode.CheckFailed,
 			[]string{"FAIL  routes.blocks", "k01-worker:", "DIFFERENT 192.168.209.64/26 (gateway)", "expected  192.168.209.64", "found     192.168.209.65",
 				"k01-worker3 is in 10.10.20.0/24, not in k01-worker's 10.10.10.0/24"}, nil, nil},
+		{"--failed-only shows only the failed checks, and the summary names them", []string{"verify", "--from", broken, "--failed-only"}, exitcode.CheckFailed,
+			[]string{"FAIL  routes.blocks", "DIFFERENT 192.168.209.64/26 (gateway)", "1 failed (routes.blocks)", "not shown (--failed-only)"}, []string{"PASS", "SKIP"}, nil},
 		{"--check limits the checks", []string{"verify", "--from", broken, "--check", "vxlan.fdb,vxlan.neigh"}, exitcode.OK,
 			[]string{"PASS  vxlan.neigh", "PASS  vxlan.fdb", "2 checks: 2 passed"}, []string{"routes.blocks"}, nil},
 		{"node without FDB file is skipped", []string{"verify", "--from", noFDB, "--check", "vxlan.fdb"}, exitcode.OK,

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
@@ -22,12 +22,41 @@ type Streams struct {
 	Out, Err io.Writer
 	// TTY is true when Out is a terminal: colour, tables with borders, live progress.
 	TTY bool
+	// Width is the number of columns text and tables are fitted to (see Wrap and Table); 0
+	// fits nothing (streams a test builds without saying how wide they are).
+	Width int
 }
 
-// StdStreams returns the process's streams, with TTY detected on stdout (NO_COLOR turns it off).
+// StdStreams returns the process's streams, with TTY detected on stdout (NO_COLOR turns it off)
+// and the width stdout has (TerminalWidth).
 func StdStreams() *Streams {
-	tty := term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
-	return &Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, TTY: tty}
+	fd := int(os.Stdout.Fd())
+	isTerm := term.IsTerminal(fd)
+	tty := isTerm && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	cols := 0
+	if isTerm {
+		cols, _, _ = term.GetSize(fd)
+	}
+	return &Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, TTY: tty, Width: TerminalWidth(os.Getenv("COLUMNS"), cols)}
+}
+
+// DefaultWidth is the width of a pipe, or of a terminal whose size cannot be read: the classic
+// terminal, so that a report saved to a file or pasted into an issue reads the same everywhere.
+const DefaultWidth = 80
+
+// MinWidth is the narrowest layout: below it every line would wrap.
+const MinWidth = 40
+
+// TerminalWidth is the width output is fitted to: $COLUMNS when it is a number (an override, as
+// for ls and man), else the terminal's columns, else DefaultWidth (a pipe); never below MinWidth.
+func TerminalWidth(columnsEnv string, terminalCols int) int {
+	w := DefaultWidth
+	if n, err := strconv.Atoi(strings.TrimSpace(columnsEnv)); err == nil && n > 0 {
+		w = n
+	} else if terminalCols > 0 {
+		w = terminalCols
+	}
+	return max(w, MinWidth)
 }
 
 // Styles used on a terminal.
@@ -47,7 +76,8 @@ func (s *Streams) Paint(st lipgloss.Style, text string) string {
 	return st.Render(text)
 }
 
-// Table writes rows under headers: a lipgloss table on a terminal, tab-aligned columns on a pipe.
+// Table writes rows under headers: a lipgloss table on a terminal when it fits s.Width, else
+// plain columns (FitTable), as on a pipe.
 func (s *Streams) Table(headers []string, rows [][]string) {
 	if s.TTY {
 		t := table.New().
@@ -62,15 +92,23 @@ func (s *Streams) Table(headers []string, rows [][]string) {
 				}
 				return st
 			})
-		fmt.Fprintln(s.Out, t.Render())
-		return
+		out := t.Render()
+		if s.Width <= 0 || lipgloss.Width(out) <= s.Width {
+			fmt.Fprintln(s.Out, out)
+			return
+		}
 	}
-	tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(headers, "\t"))
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	for _, line := range FitTable(headers, rows, s.Width) {
+		fmt.Fprintln(s.Out, line)
 	}
-	tw.Flush()
+}
+
+// Text writes a paragraph after a label ("" for none), wrapped to s.Width at spaces, continuation
+// lines under the text's start.
+func (s *Streams) Text(label, text string) {
+	for _, l := range WrapIndent(label, text, s.Width) {
+		fmt.Fprintln(s.Out, l)
+	}
 }
 
 // Heading writes a section title.

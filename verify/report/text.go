@@ -2,39 +2,65 @@ package report
 
 import (
 	"fmt"
-	"io"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/knetlab/knetlab/internal/ui"
 )
 
 // WriteText writes the report for a person: one line per check, then for every failed or
 // skipped node what was found and why. Colour only on a terminal; on a pipe the text is plain
-// and stable, so it can be diffed and grepped.
-func WriteText(s *ui.Streams, r *Report) {
-	w := s.Out
-	title := "knetlab verify: " + r.Source
-	if r.Lab != "" {
-		title += " (lab " + r.Lab + ")"
-	}
-	fmt.Fprintln(w, s.Paint(ui.Bold, title))
-	fmt.Fprintln(w)
+// and stable, so it can be diffed and grepped. Lines are fitted to s.Width (see ui.Wrap):
+// broken at spaces only, continuation lines indented under the text they continue, an
+// address or a name never cut.
+func WriteText(s *ui.Streams, r *Report) { WriteTextWith(s, r, TextOptions{}) }
+
+// TextOptions change what the text report shows.
+type TextOptions struct {
+	// FailedOnly leaves out the checks that passed or were skipped (the summary still counts
+	// them): on a broken lab, the findings are then the first screen.
+	FailedOnly bool
+}
+
+// WriteTextWith is WriteText with options.
+func WriteTextWith(s *ui.Streams, r *Report, opts TextOptions) {
+	w := &textWriter{s: s, width: s.Width}
+	w.line(s.Paint(ui.Bold, reportTitle(r)))
+	w.line("")
 
 	idWidth, titleWidth := 0, 0
 	for _, c := range r.Checks {
 		idWidth = max(idWidth, len(c.ID))
 		titleWidth = max(titleWidth, len(c.Title))
 	}
+	// Titles are aligned in a column only when every check line then fits: otherwise the
+	// padding alone would wrap lines that fit without it.
+	pad := titleWidth
 	for _, c := range r.Checks {
-		line := fmt.Sprintf("%s  %-*s  %-*s  %s", statusWord(s, c), idWidth, c.ID, titleWidth, c.Title, checkSummary(c))
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		if w.width > 0 && 4+2+idWidth+2+titleWidth+2+len(checkSummary(c)) > w.width {
+			pad = 0
+		}
+	}
+	for _, c := range r.Checks {
+		if opts.FailedOnly && c.Status != Failed {
+			continue
+		}
+		head := fmt.Sprintf("%s  %-*s  ", strings.Repeat("x", 4), idWidth, c.ID)
+		text := fmt.Sprintf("%-*s  %s", pad, c.Title, checkSummary(c))
+		lines := ui.WrapIndent(head, strings.TrimRight(text, " "), w.width)
+		lines[0] = statusWord(s, c) + strings.TrimPrefix(lines[0], "xxxx")
+		for _, l := range lines {
+			w.line(l)
+		}
 		if c.Status == Skipped && c.Reason != "" {
-			fmt.Fprintf(w, "      %s\n", s.Paint(ui.Faint, c.Reason))
+			w.wrapped("      ", c.Reason, &ui.Faint)
 			continue
 		}
 		for _, n := range c.Nodes {
-			writeNode(s, w, n)
+			w.node(n)
 		}
 	}
 	sum := r.Summary()
@@ -46,37 +72,79 @@ func WriteText(s *ui.Streams, r *Report) {
 	if sum.Partial > 0 {
 		partial = fmt.Sprintf(" (%d partial)", sum.Partial)
 	}
-	fmt.Fprintf(w, "\n%d %s: %d passed%s, %d failed, %d skipped; nodes: %d passed, %d failed, %d skipped in %s\n",
-		len(r.Checks), noun, sum.Passed, partial, sum.Failed, sum.Skipped,
-		sum.Nodes.Passed, sum.Nodes.Failed, sum.Nodes.Skipped, roundDuration(r.Duration))
+	var failed []string
+	for _, c := range r.Checks {
+		if c.Status == Failed {
+			failed = append(failed, c.ID)
+		}
+	}
+	failedList := ""
+	if len(failed) > 0 {
+		failedList = " (" + strings.Join(failed, ", ") + ")"
+	}
+	hidden := ""
+	if opts.FailedOnly {
+		hidden = fmt.Sprintf("; %d not shown (--failed-only)", len(r.Checks)-sum.Failed)
+	}
+	w.line("")
+	w.wrapped("", fmt.Sprintf("%d %s: %d passed%s, %d failed%s, %d skipped; nodes: %d passed, %d failed, %d skipped in %s%s",
+		len(r.Checks), noun, sum.Passed, partial, sum.Failed, failedList, sum.Skipped,
+		sum.Nodes.Passed, sum.Nodes.Failed, sum.Nodes.Skipped, roundDuration(r.Duration), hidden), nil)
 }
 
-func writeNode(s *ui.Streams, w io.Writer, n *Node) {
+// reportTitle names the source, and the lab when the source's description does not already.
+func reportTitle(r *Report) string {
+	title := "knetlab verify: " + r.Source
+	if r.Lab != "" && !slices.Contains(strings.Fields(r.Source), r.Lab) {
+		title += " (lab " + r.Lab + ")"
+	}
+	return title
+}
+
+// textWriter writes the report's lines, fitted to width (0: not fitted).
+type textWriter struct {
+	s     *ui.Streams
+	width int
+}
+
+func (w *textWriter) line(l string) { fmt.Fprintln(w.s.Out, strings.TrimRight(l, " ")) }
+
+// wrapped writes text after prefix, continuation lines under the text's start, each painted
+// with st on a terminal.
+func (w *textWriter) wrapped(prefix, text string, st *lipgloss.Style) {
+	for _, l := range ui.WrapIndent(prefix, text, w.width) {
+		indent := len(l) - len(strings.TrimLeft(l, " "))
+		if st != nil {
+			l = l[:indent] + w.s.Paint(*st, l[indent:])
+		}
+		w.line(l)
+	}
+}
+
+func (w *textWriter) node(n *Node) {
 	switch n.Status {
 	case Skipped:
-		fmt.Fprintf(w, "      %s skipped: %s\n", n.Node, s.Paint(ui.Faint, n.Reason))
+		w.wrapped("      ", n.Node+" skipped: "+n.Reason, nil)
 	case Failed:
-		fmt.Fprintf(w, "      %s:\n", s.Paint(ui.Bold, n.Node))
+		w.line("      " + w.s.Paint(ui.Bold, n.Node+":"))
 		for _, f := range n.Findings {
 			head := strings.ToUpper(string(f.Kind)) + " " + f.Entry
 			if f.Field != "" {
 				head += " (" + f.Field + ")"
 			}
-			fmt.Fprintf(w, "        %s\n", s.Paint(ui.Red, head))
-			if f.Expected != "" {
-				fmt.Fprintf(w, "          expected  %s\n", f.Expected)
-			}
-			if f.Found != "" {
-				fmt.Fprintf(w, "          found     %s\n", f.Found)
-			}
-			if f.Reason != "" {
-				fmt.Fprintf(w, "          why       %s\n", f.Reason)
+			w.wrapped("        ", head, &ui.Red)
+			for _, v := range []struct{ label, value string }{
+				{"expected", f.Expected}, {"found", f.Found}, {"why", f.Reason},
+			} {
+				if v.value != "" {
+					w.wrapped(fmt.Sprintf("          %-8s  ", v.label), v.value, nil)
+				}
 			}
 		}
 	}
 	if n.Status != Skipped {
 		for _, note := range n.Notes {
-			fmt.Fprintf(w, "      %s note: %s\n", n.Node, s.Paint(ui.Faint, note))
+			w.wrapped("      ", n.Node+" note: "+note, nil)
 		}
 	}
 }
