@@ -100,7 +100,7 @@ func destroyAtEnd(t *testing.T, file, name string) {
 	})
 }
 
-// appliedRE is what break prints: "<fault> on <node>: <entry>".
+// appliedRE is what break --explain prints: "<fault> on <node>: <entry>".
 var appliedRE = regexp.MustCompile(`(?m)^(\S+) on (\S+): (.+)$`)
 
 // Every fault makes verify exit 1 with a finding that names the node, the entry the fault
@@ -142,7 +142,9 @@ func TestBreakFix(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
-			code, out, stderr := run(t, "break", "--lab-file", file, name, tc.fault)
+			// --explain: the test needs the node and entry to know which finding to demand;
+			// without it break no longer names them (the student finds them, issue 16).
+			code, out, stderr := run(t, "break", "--lab-file", file, name, tc.fault, "--explain")
 			if code != exitcode.OK {
 				t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
 			}
@@ -176,6 +178,66 @@ func TestBreakFix(t *testing.T) {
 			}
 			checkStatus(t, name, "running", "", m[2], "running")
 		})
+	}
+}
+
+// The exercise mode (issue 16): break without --explain names no node, entry or check;
+// --random --quiet prints nothing and status does not name the fault; hint reveals the failing
+// check, then the node, then the table, one a call, and they agree with what verify finds;
+// fix clears the fault and its hints.
+func TestExerciseMode(t *testing.T) {
+	file, name := deployCNILab(t)
+
+	code, out, stderr := run(t, "break", "--lab-file", file, name, "vxlan-mtu")
+	if code != exitcode.OK || appliedRE.MatchString(out) || strings.Contains(out, "k01-worker") || strings.Contains(out, "vxlan.device") {
+		t.Errorf("break without --explain: exit %d, it hands over the answer:\n%s%s", code, out, stderr)
+	}
+	if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
+		t.Fatalf("fix: exit %d\n%s%s", code, out, stderr)
+	}
+
+	code, out, stderr = run(t, "break", "--lab-file", file, name, "--random", "--quiet")
+	if code != exitcode.OK || out != "" {
+		t.Fatalf("break --random --quiet: exit %d, stdout %q\n%s", code, out, stderr)
+	}
+	_, status, _ := run(t, "status", name)
+	for _, ft := range netnslab.New().Faults(nil) {
+		if strings.Contains(status, ft.Name) {
+			t.Errorf("status names the exercise's fault %s:\n%s", ft.Name, status)
+		}
+	}
+	if !strings.Contains(status, "unnamed fault") {
+		t.Errorf("status does not say a fault is applied:\n%s", status)
+	}
+	_, v := verifyJSON(t, "--lab-file", file)
+	var hints []string
+	for i := 0; i < 4; i++ {
+		code, out, stderr := run(t, "hint", "--lab-file", file, name)
+		if code != exitcode.OK {
+			t.Fatalf("hint %d: exit %d\n%s%s", i+1, code, out, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != i+1 {
+			t.Errorf("hint call %d printed %d steps:\n%s", i+1, len(lines), out)
+		}
+		hints = append(hints, lines[len(lines)-1])
+	}
+	check := regexp.MustCompile(`fails check (\S+)`).FindStringSubmatch(hints[0])
+	node := regexp.MustCompile(`look at node (\S+)`).FindStringSubmatch(hints[1])
+	if check == nil || node == nil {
+		t.Fatalf("hints 1 and 2 name no check and node:\n%s", strings.Join(hints, "\n"))
+	}
+	if !slices.ContainsFunc(v.findings(), func(f finding) bool { return f.Check == check[1] && f.Node == node[1] }) {
+		t.Errorf("hints say %s on %s; verify found:\n  %s", check[1], node[1], findingsText(v.findings()))
+	}
+	if !strings.Contains(hints[3], "knetlab fix "+name) {
+		t.Errorf("the last hint does not send to fix: %s", hints[3])
+	}
+	if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
+		t.Fatalf("fix: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, out, _ := run(t, "hint", "--lab-file", file, name); !strings.Contains(out, "no fault is applied") {
+		t.Errorf("hint after fix: %s", out)
 	}
 }
 

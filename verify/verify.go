@@ -338,7 +338,7 @@ func gather(ctx context.Context, src source.Source, checks []check.Check, opts O
 		}
 	}
 
-	if needs&check.NeedNodes != 0 && in.Expect != nil {
+	if needs&(check.NeedNodes|check.WantNodes) != 0 && in.Expect != nil {
 		var err error
 		if in.Nodes, in.NodeAbsent, err = readNodes(ctx, src, in.Expect, opts.Concurrency, g); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
 )
 
@@ -20,6 +21,10 @@ func TestBreakUsage(t *testing.T) {
 		{[]string{"break", "calico-overlay"}, exitcode.Usage, "", "knetlab break calico-overlay --list"},
 		{[]string{"break", "calico-overlay", "no-such-fault"}, exitcode.Usage, "", `unknown fault "no-such-fault"`},
 		{[]string{"fix"}, exitcode.Usage, "", "accepts 1 arg"},
+		{[]string{"break", "calico-overlay", "fdb-missing", "--random"}, exitcode.Usage, "", "chooses the fault itself"},
+		{[]string{"break", "calico-overlay", "--random", "--explain"}, exitcode.Usage, "", "does not name its fault"},
+		{[]string{"break", "calico-overlay", "--random", "--list"}, exitcode.Usage, "", "--list takes only the lab"},
+		{[]string{"hint"}, exitcode.Usage, "", "accepts 1 arg"},
 	} {
 		code, out, stderr := run(t, tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(stderr, tc.err) {
@@ -44,5 +49,32 @@ func TestBreakUsage(t *testing.T) {
 	_, out, _ = run(t, "break", "pod-network", "--list")
 	if strings.Contains(out, "worker3-via-eth1") || !strings.Contains(out, "fdb-missing") {
 		t.Errorf("break pod-network --list:\n%s\nwant the faults without worker3-via-eth1", out)
+	}
+}
+
+// hint reveals one step a call: the check, then the node, then the table and entry, then that
+// fix undoes it; never more than the steps asked for.
+func TestHintLines(t *testing.T) {
+	ft := provider.AppliedFault{Name: "fdb-missing", Node: "k01-worker", Check: "vxlan.fdb",
+		Entry: "66:d2:0c:f0:ef:e5 dev vxlan.calico dst 10.10.20.20", Table: "the FDB of vxlan.calico (bridge fdb show dev vxlan.calico)"}
+	for step, want := range map[int][]string{
+		1: {"fails check vxlan.fdb"},
+		2: {"fails check vxlan.fdb", "look at node k01-worker"},
+		3: {"fails check vxlan.fdb", "look at node k01-worker", "bridge fdb show dev vxlan.calico); the entry: 66:d2:0c:f0:ef:e5"},
+		4: {"fails check vxlan.fdb", "look at node k01-worker", "bridge fdb show", "it was fdb-missing on k01-worker", "knetlab fix calico-overlay"},
+	} {
+		lines := hintLines("calico-overlay", provider.Hint{Fault: ft, Step: step})
+		out := strings.Join(lines, "\n")
+		if len(lines) != len(want) && !(step == 4 && len(lines) == 4) {
+			t.Errorf("step %d: %d lines, want %d:\n%s", step, len(lines), len(want), out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("step %d lacks %q:\n%s", step, w, out)
+			}
+		}
+		if step < 3 && strings.Contains(out, "66:d2") || step < 2 && strings.Contains(out, "k01-worker") || step < 4 && strings.Contains(out, "fdb-missing") {
+			t.Errorf("step %d reveals more than its steps:\n%s", step, out)
+		}
 	}
 }

@@ -30,6 +30,9 @@ type FaultInfo struct {
 	Name        string
 	Description string
 	Check       string // the verify check that fails once the fault is applied
+	// Table is where on the node the fault is seen, with the command that shows it, e.g.
+	// "the FDB of vxlan.calico: bridge fdb show dev vxlan.calico".
+	Table string
 }
 
 // AppliedFault is what Break changed.
@@ -38,7 +41,35 @@ type AppliedFault struct {
 	Node  string // the node it broke
 	Entry string // the entry it changed, as the failing check names it
 	Check string // the verify check that now fails
+	Table string // where on the node it is seen (FaultInfo.Table)
+	// Unnamed is true for a fault applied as an exercise (break --random): status does not
+	// name it, so that the student finds it.
+	Unnamed bool
 }
+
+// Exercises is implemented by providers whose faults a student can be set to find: a fault
+// applied without being named, and hints that reveal it one step at a time (knetlab break
+// --random, knetlab hint). The hint state is kept with the lab's record of the fault, so fix
+// (ForgetFaults) clears it.
+type Exercises interface {
+	// BreakUnnamed applies the fault as Faults.Break does and records it as unnamed.
+	BreakUnnamed(ctx context.Context, l *lab.Lab, fault string) (AppliedFault, error)
+	// NextHint reveals the next step of the first applied fault not yet wholly revealed,
+	// records that it did, and returns the fault with the steps revealed so far. ok is false
+	// when no fault is applied.
+	NextHint(ctx context.Context, l *lab.Lab) (h Hint, ok bool, err error)
+}
+
+// Hint is what knetlab hint has revealed of an applied fault.
+type Hint struct {
+	Fault AppliedFault
+	// Step is how many steps are revealed: 1 the failing check, 2 the node, 3 the table and
+	// entry, HintSteps and above nothing more (fix undoes it).
+	Step int
+}
+
+// HintSteps is the number of hint steps; the call after the last one is told to run fix.
+const HintSteps = 3
 
 // PodRuntime is implemented by providers that are their lab's container runtime (netns): they
 // create pods by running the CNI plugin themselves. On a kind cluster kubelet does that, and pods

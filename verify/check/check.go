@@ -29,6 +29,9 @@ const (
 	NeedLab                       // the lab definition
 	NeedSwitch                    // the switch's state (and a lab with a switch)
 	NeedProber                    // a source that can send traffic
+	// WantNodes asks for the node tables without needing them: the check runs without them
+	// and says what it could not tell (the connectivity checks explain a lost ping with them).
+	WantNodes
 )
 
 // Check is one check of docs/verify.md.

@@ -46,13 +46,16 @@ func connectivityEncap(ctx context.Context, in *Inputs) []*report.Node {
 			entry := fmt.Sprintf("%s/%s → %s/%s (%s)", src.Namespace, src.Name, dst.Namespace, dst.Name, dst.IP)
 			fail := func(field, want, got string) {
 				r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: entry, Field: field,
-					Expected: want, Found: got, Reason: route.Why().Text("")})
+					Expected: want, Found: got, Reason: "the path: " + route.Why().Text("")})
 			}
 			got, err := in.Prober.PingThrough(ctx, src, dst.IP, EncapBurst, expect.VXLANDevice)
 			if f, why := judgeEgress(route.Dev == expect.VXLANDevice, got, err); why != "" {
 				unjudged[src.Node] = append(unjudged[src.Node], entry+": "+why)
 			} else if f != nil {
 				fail(f.Field, f.Expected, f.Found)
+				if err == nil && got.Answered == 0 {
+					r.Findings[len(r.Findings)-1].Layer = failedLayer(in, src, dst)
+				}
 			}
 		}
 	}

@@ -40,7 +40,7 @@ func connectivityPods(ctx context.Context, in *Inputs) []*report.Node {
 					Found: err.Error(), Reason: why})
 			case got == 0:
 				r.Findings = append(r.Findings, report.Finding{Kind: report.Broken, Entry: entry, Expected: "echo replies",
-					Found: fmt.Sprintf("0 of %d answered", PingCount), Reason: why})
+					Found: fmt.Sprintf("0 of %d answered", PingCount), Layer: failedLayer(in, src, dst), Reason: why})
 			}
 		}
 	}
@@ -69,13 +69,14 @@ func poolPods(in *Inputs) []facts.Pod {
 	return pods
 }
 
-// pathWhy says which path a pod pair's traffic takes, for the finding.
+// pathWhy says which path a pod pair's traffic takes, for the finding: the path it must take,
+// not where it failed (the finding's layer says that).
 func pathWhy(c *expect.Cluster, src, dst facts.Pod) string {
 	if src.Node == dst.Node {
 		return fmt.Sprintf("both pods run on %s: the host routes between their veths", src.Node)
 	}
 	if r := routeTo(c, src.Node, dst.IP); r != nil {
-		return r.Why().Text("")
+		return "the path: " + r.Why().Text("")
 	}
 	return fmt.Sprintf("%s has no route to %s in the expectation (no confirmed block holds it)", src.Node, dst.IP)
 }

@@ -19,8 +19,8 @@ var registry = []Check{
 	{ID: checkid.VXLANNeigh, Title: "permanent neighbours for remote VTEPs", Needs: NeedFacts | NeedNodes, Run: vxlanNeigh},
 	{ID: checkid.VXLANFDB, Title: "FDB entries for remote VTEPs", Needs: NeedFacts | NeedNodes, Run: vxlanFDB},
 	{ID: checkid.PodsWiring, Title: "pod and host veth wiring", Needs: NeedFacts | NeedNodes, Run: podsWiring},
-	{ID: checkid.ConnectivityPods, Title: "every pod pings every pod", Needs: NeedFacts | NeedProber, Run: connectivityPods},
-	{ID: checkid.ConnectivityEncap, Title: "only cross-subnet traffic is encapsulated", Needs: NeedFacts | NeedProber, Run: connectivityEncap},
+	{ID: checkid.ConnectivityPods, Title: "every pod pings every pod", Needs: NeedFacts | NeedProber | WantNodes, Run: connectivityPods},
+	{ID: checkid.ConnectivityEncap, Title: "only cross-subnet traffic is encapsulated", Needs: NeedFacts | NeedProber | WantNodes, Run: connectivityEncap},
 	{ID: checkid.NATOutgoing, Title: "masquerade for natOutgoing pools", Needs: NeedFacts | NeedNodes, Run: natOutgoing},
 }
 

@@ -65,6 +65,7 @@ type jsonFinding struct {
 	Expected string      `json:"expected,omitempty"`
 	Found    string      `json:"found,omitempty"`
 	Reason   string      `json:"reason,omitempty"`
+	Layer    string      `json:"layer,omitempty"`
 }
 
 // WriteJSON writes the report in the documented schema, indented, with a final newline.

@@ -137,6 +137,9 @@ func findingsText(n *Node) string {
 		if f.Reason != "" {
 			fmt.Fprintf(&b, "  why:      %s\n", f.Reason)
 		}
+		if f.Layer != "" {
+			fmt.Fprintf(&b, "  layer:    %s\n", f.Layer)
+		}
 	}
 	return b.String()
 }

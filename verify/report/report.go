@@ -77,6 +77,10 @@ type Finding struct {
 	Found    string
 	// Reason is why the expectation holds.
 	Reason string
+	// Layer is, for a condition that failed (a ping lost), the layer that failed as the
+	// tables show it ("neighbour (ARP): ...", "route: ...", "encapsulation: ..."), or why
+	// it cannot be told.
+	Layer string
 }
 
 // Summary counts checks by status, and the targets (nodes, the switch, the cluster) of all

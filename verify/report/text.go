@@ -134,7 +134,7 @@ func (w *textWriter) node(n *Node) {
 			}
 			w.wrapped("        ", head, &ui.Red)
 			for _, v := range []struct{ label, value string }{
-				{"expected", f.Expected}, {"found", f.Found}, {"why", f.Reason},
+				{"expected", f.Expected}, {"found", f.Found}, {"layer", f.Layer}, {"why", f.Reason},
 			} {
 				if v.value != "" {
 					w.wrapped(fmt.Sprintf("          %-8s  ", v.label), v.value, nil)

@@ -33,6 +33,8 @@ type fault struct {
 	// check is the verify check that must then fail, naming the node and the entry apply
 	// reports.
 	check string
+	// table is where on the node the fault shows, with the command that shows it (a hint).
+	table string
 	// needs is nil when lab l has what the fault breaks, else why not: break refuses the fault
 	// with it and break --list leaves the fault out.
 	needs func(l *lab.Lab) error
@@ -58,14 +60,19 @@ type faultTarget struct {
 func faults() []fault {
 	return []fault{
 		{name: "fdb-missing", check: "vxlan.fdb", needs: workers(1), apply: fdbMissing,
+			table:       "the FDB of vxlan.calico (bridge fdb show dev vxlan.calico), beside its neighbours (ip neigh show dev vxlan.calico)",
 			description: "pause the first worker's agent, then delete its FDB entry toward the node in the other subnet (or another node)"},
 		{name: "vxlan-mtu", check: "vxlan.device", needs: workers(1), apply: vxlanMTU,
+			table:       "the vxlan.calico device (ip -d link show vxlan.calico)",
 			description: "pause the first worker's agent, then set vxlan.calico's MTU to 1400, below the 1450 its pods send"},
 		{name: "worker3-via-eth1", check: "routes.blocks", needs: twoSubnets, apply: viaUnderlay,
+			table:       "the block routes (ip route show proto 80), beside the underlay's neighbours (ip neigh show dev eth1)",
 			description: "pause the first worker's agent, then route the other subnet's block through eth1 instead of vxlan.calico"},
 		{name: "agent-stopped", check: "topology.nodes", needs: workers(2), apply: agentStopped,
+			table:       "the node's agent process (knetlab status shows the lab's processes)",
 			description: "kill the second worker's agent: its tables stay, but nothing keeps them any more"},
 		{name: "proxy-arp-off", check: "pods.wiring", needs: workers(1), apply: proxyARPOff,
+			table:       "the sysctls of the host ends of its pods' veths (grep -H . /proc/sys/net/ipv4/conf/cali*/proxy_arp)",
 			description: "pause the first worker's agent, then turn proxy_arp off on the host end of a pod there (no answer for 169.254.1.1)"},
 	}
 }
@@ -87,7 +94,7 @@ func (p *Provider) Faults(l *lab.Lab) []provider.FaultInfo {
 		if l != nil && f.fits(l) != nil {
 			continue
 		}
-		out = append(out, provider.FaultInfo{Name: f.name, Description: f.description, Check: f.check})
+		out = append(out, provider.FaultInfo{Name: f.name, Description: f.description, Check: f.check, Table: f.table})
 	}
 	return out
 }
@@ -95,6 +102,15 @@ func (p *Provider) Faults(l *lab.Lab) []provider.FaultInfo {
 // Break implements provider.Faults: under the lab's lock, it applies the fault and records it
 // in the lab's journal, so that Heal undoes it.
 func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider.AppliedFault, error) {
+	return p.breakLab(ctx, l, name, false)
+}
+
+// BreakUnnamed implements provider.Exercises: Break, recorded as unnamed.
+func (p *Provider) BreakUnnamed(ctx context.Context, l *lab.Lab, name string) (provider.AppliedFault, error) {
+	return p.breakLab(ctx, l, name, true)
+}
+
+func (p *Provider) breakLab(ctx context.Context, l *lab.Lab, name string, unnamed bool) (provider.AppliedFault, error) {
 	f, ok := findFault(name)
 	if !ok {
 		return provider.AppliedFault{}, exitcode.Usagef("unknown fault %q; knetlab break %s --list shows them", name, l.Name)
@@ -120,8 +136,9 @@ func (p *Provider) Break(ctx context.Context, l *lab.Lab, name string) (provider
 		// lab's state, not a knetlab bug.
 		return provider.AppliedFault{}, exitcode.FromOutside(err, "knetlab verify "+l.Name+" shows what is wrong; knetlab fix "+l.Name+" heals it")
 	}
+	applied.Unnamed = unnamed
 	store.Lab.Faults = append(store.Lab.Faults, applied)
-	out := provider.AppliedFault{Name: f.name, Node: applied.Node, Entry: applied.Entry, Check: f.check}
+	out := appliedFault(applied)
 	if err := store.Save(); err != nil {
 		return out, fmt.Errorf("%s applied, but not recorded: %w; knetlab fix %s still undoes it", f.name, err, l.Name)
 	}
@@ -145,6 +162,43 @@ func (p *Provider) Heal(ctx context.Context, l *lab.Lab) ([]string, error) {
 	}
 	healed, err := heal(&faultTarget{lab: l, rec: store.Lab})
 	return append(did, healed...), err
+}
+
+// appliedFault is a recorded fault as the provider interface says it.
+func appliedFault(j journal.Fault) provider.AppliedFault {
+	out := provider.AppliedFault{Name: j.Name, Node: j.Node, Entry: j.Entry, Unnamed: j.Unnamed}
+	if f, ok := findFault(j.Name); ok {
+		out.Check, out.Table = f.check, f.table
+	}
+	return out
+}
+
+// NextHint implements provider.Exercises: under the lab's lock, it reveals one more step of the
+// first fault not wholly revealed (or, when all are, says so again for the last one) and
+// records it with the fault, which fix forgets.
+func (p *Provider) NextHint(ctx context.Context, l *lab.Lab) (provider.Hint, bool, error) {
+	if err := requireRoot("hint"); err != nil {
+		return provider.Hint{}, false, err
+	}
+	store, err := p.openFaults(ctx, l)
+	if err != nil {
+		return provider.Hint{}, false, err
+	}
+	defer store.Close()
+	faults := store.Lab.Faults
+	if len(faults) == 0 {
+		return provider.Hint{}, false, nil
+	}
+	i := slices.IndexFunc(faults, func(f journal.Fault) bool { return f.Hints < provider.HintSteps })
+	if i < 0 {
+		i = len(faults) - 1
+	}
+	faults[i].Hints = min(faults[i].Hints+1, provider.HintSteps+1)
+	h := provider.Hint{Fault: appliedFault(faults[i]), Step: faults[i].Hints}
+	if err := store.Save(); err != nil {
+		return h, true, fmt.Errorf("record the hint: %w", err)
+	}
+	return h, true, nil
 }
 
 // ForgetFaults implements provider.Faults.

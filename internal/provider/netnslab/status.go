@@ -68,6 +68,11 @@ func labStatus(rec *journal.Lab) provider.LabStatus {
 		ls.Nodes = append(ls.Nodes, provider.NodeStatus{Name: pr.Name, Kind: "process", State: st, Detail: fmt.Sprintf("pid %d in %s", pr.PID, pr.Namespace)})
 	}
 	for _, f := range rec.Faults {
+		if f.Unnamed && f.Hints <= provider.HintSteps {
+			// An exercise: the student finds it (hint reveals it step by step).
+			ls.Faults = append(ls.Faults, "an unnamed fault (knetlab hint "+rec.Lab+" gives one clue at a time)")
+			continue
+		}
 		ls.Faults = append(ls.Faults, f.Name+" on "+f.Node)
 	}
 	switch {

@@ -81,6 +81,10 @@ type Fault struct {
 	Node  string `json:"node"`
 	Entry string `json:"entry,omitempty"` // what it changed, e.g. the deleted FDB entry
 	PID   int    `json:"pid,omitempty"`   // the agent it paused or stopped
+	// Unnamed is a fault applied as an exercise (knetlab break --random): status does not name it.
+	Unnamed bool `json:"unnamed,omitempty"`
+	// Hints is how many hint steps knetlab hint has revealed of it.
+	Hints int `json:"hints,omitempty"`
 }
 
 // Pod is a pod the lab created through the CNI plugin: its network namespace (a named
