@@ -108,3 +108,18 @@ type Bundler interface {
 	// unknown with the reason, not left out and not guessed.
 	Bundle(ctx context.Context, l *lab.Lab) (map[string][]byte, error)
 }
+
+// LinkCounters is implemented by providers that can read a node's interface counters while the
+// lab runs (knetlab watch: vxlan.calico and the underlay, live).
+type LinkCounters interface {
+	// LinkCounters returns the packet and byte counters of every interface of the node, as the
+	// kernel counts them now.
+	LinkCounters(ctx context.Context, labName, node string) ([]LinkCounter, error)
+}
+
+// LinkCounter is one interface's counters at one moment.
+type LinkCounter struct {
+	Name                 string
+	RxPackets, TxPackets uint64
+	RxBytes, TxBytes     uint64
+}
