@@ -83,8 +83,8 @@ docs/break-fix.md has the exercises.`,
 				fmt.Fprintf(s.Out, "knetlab verify %s shows it (%s); knetlab fix %s undoes it\n", l.Name, applied.Check, l.Name)
 			case !f.quiet:
 				// Which node, entry and check is what the exercise is about: not said unless asked.
-				fmt.Fprintf(s.Out, "%s applied to %s: find it with knetlab verify %s (knetlab hint %s gives one clue at a time); knetlab fix %s undoes it\n",
-					applied.Name, l.Name, l.Name, l.Name, l.Name)
+				s.Text("", fmt.Sprintf("%s applied to %s: find it with knetlab verify %s (knetlab hint %s gives one clue at a time); knetlab fix %s undoes it",
+					applied.Name, l.Name, l.Name, l.Name, l.Name))
 			}
 			return nil
 		},
@@ -111,8 +111,8 @@ func breakRandom(ctx context.Context, s *ui.Streams, p breakable, l *lab.Lab, qu
 		return err
 	}
 	if !quiet {
-		fmt.Fprintf(s.Out, "a fault was applied to %s; run knetlab verify %s to find it (knetlab hint %s gives one clue at a time, knetlab fix %s undoes it)\n",
-			l.Name, l.Name, l.Name, l.Name)
+		s.Text("", fmt.Sprintf("a fault was applied to %s; run knetlab verify %s to find it (knetlab hint %s gives one clue at a time, knetlab fix %s undoes it)",
+			l.Name, l.Name, l.Name, l.Name))
 	}
 	return nil
 }
