@@ -52,6 +52,10 @@ func layerOf(f string) string {
 // 169.254.1.1 went unanswered. The finding must name the layer that failed, from the observed
 // tables of both nodes: here the host end of net-w1's veth has proxy_arp 0.
 func TestConnectivityNamesTheLayer(t *testing.T) {
+	proxyARPOff := func(in *Inputs) {
+		w := in.Nodes["k01-worker"]
+		w.Sysctls["net.ipv4.conf."+w.Pods[0].HostIface+".proxy_arp"] = "0"
+	}
 	tests := []struct {
 		name   string
 		breakf func(in *Inputs)
@@ -61,22 +65,16 @@ func TestConnectivityNamesTheLayer(t *testing.T) {
 		not    []string
 	}{
 		{name: "proxy ARP off on the host end of net-w1",
-			breakf: func(in *Inputs) {
-				w := in.Nodes["k01-worker"]
-				w.Sysctls["net.ipv4.conf."+w.Pods[0].HostIface+".proxy_arp"] = "0"
-			},
-			cut:  func(p *cutProber) { p.pods["net-w1"] = true },
-			pair: "k01-control-plane: default/net-cp → default/net-w1",
-			want: []string{"ARP", "proxy_arp 0", "169.254.1.1", "net-w1"},
-			not:  []string{"route:", "encapsulation"}},
+			breakf: proxyARPOff,
+			cut:    func(p *cutProber) { p.pods["net-w1"] = true },
+			pair:   "k01-control-plane: default/net-cp → default/net-w1",
+			want:   []string{"ARP", "proxy_arp 0", "169.254.1.1", "net-w1"},
+			not:    []string{"route:", "encapsulation"}},
 		{name: "the same from net-w1's side",
-			breakf: func(in *Inputs) {
-				w := in.Nodes["k01-worker"]
-				w.Sysctls["net.ipv4.conf."+w.Pods[0].HostIface+".proxy_arp"] = "0"
-			},
-			cut:  func(p *cutProber) { p.pods["net-w1"] = true },
-			pair: "k01-worker: default/net-w1 → default/net-w3",
-			want: []string{"ARP", "proxy_arp 0", "169.254.1.1"}},
+			breakf: proxyARPOff,
+			cut:    func(p *cutProber) { p.pods["net-w1"] = true },
+			pair:   "k01-worker: default/net-w1 → default/net-w3",
+			want:   []string{"ARP", "proxy_arp 0", "169.254.1.1"}},
 		{name: "FDB entry missing: encapsulation",
 			breakf: func(in *Inputs) {
 				w := in.Nodes["k01-worker"]
