@@ -97,6 +97,9 @@ func runVerify(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *ve
 	if !slices.Contains(verifyOutputs, f.output) {
 		return exitcode.Usagef("unknown --output %q: use %s", f.output, strings.Join(verifyOutputs, ", "))
 	}
+	if f.failed && f.output != "text" {
+		return exitcode.Usagef("--failed-only is for the text report; the %s report always holds every check", f.output)
+	}
 	if f.wait < 0 {
 		return exitcode.Usagef("--wait %s is negative", f.wait)
 	}

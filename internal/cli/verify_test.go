@@ -32,6 +32,7 @@ func TestVerifyUsage(t *testing.T) {
 		{"unknown provider", []string{"verify", "calico-overlay", "--provider", "bogus"}, exitcode.Usage, []string{`unknown provider "bogus"`}},
 		{"bad wait", []string{"verify", "--from", "x", "--wait", "soon"}, exitcode.Usage, []string{"--wait"}},
 		{"two labs", []string{"verify", "a", "b"}, exitcode.Usage, []string{"accepts at most 1 arg"}},
+		{"--failed-only is for text", []string{"verify", "--from", "x", "--failed-only", "-o", "json"}, exitcode.Usage, []string{"--failed-only", "text report"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
