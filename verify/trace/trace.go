@@ -17,6 +17,9 @@ const (
 	VerdictOK = "ok"
 	// VerdictDiverged: the path parts from the expected one (or ends where it should not).
 	VerdictDiverged = "diverged"
+	// VerdictDropped: not delivered, where the expected tables drop it too (an address nobody
+	// holds, a blackholed block).
+	VerdictDropped = "dropped"
 	// VerdictUnknown: a table the walk needed was not captured; nothing is judged past it.
 	VerdictUnknown = "unknown"
 )
@@ -66,8 +69,7 @@ func (w *World) Trace(ctx context.Context, from, to Endpoint) *Result {
 		res.Verdict = VerdictDiverged
 		res.Expected = &want
 	case found.End.Kind != EndDelivered:
-		// Not delivered, as the expected tables say too (an address nobody holds).
-		res.Verdict = VerdictDiverged
+		res.Verdict = VerdictDropped
 	default:
 		res.Verdict = VerdictOK
 	}

@@ -314,6 +314,17 @@ func (k *walker) holds(n *observed.Node, a netip.Addr) (dev string, ok bool) {
 	return "", false
 }
 
+// holdsNode is holds for a node by name; a node whose tables were not read holds its underlay
+// address of the facts (the walk then stops there, saying its tables are unknown).
+func (k *walker) holdsNode(name string, a netip.Addr) (string, bool) {
+	m, err := k.w.Node(k.ctx, name)
+	if err != nil || m == nil {
+		f, ok := k.w.factsNode(name)
+		return "", ok && f.Address.Addr() == a
+	}
+	return k.holds(m, a)
+}
+
 // atNode: delivered here, decapsulated here, or routed on.
 func (k *walker) atNode(pl place) (place, *End) {
 	n, end := k.nodeTables(pl.node)
@@ -541,14 +552,10 @@ func (k *walker) underlay(n *observed.Node, link *observed.Link, gw netip.Addr) 
 		if f.Name == n.Name {
 			continue
 		}
-		m, err := k.w.Node(k.ctx, f.Name)
-		if err != nil {
-			continue
-		}
-		if dev, ok := k.holds(m, gw); ok {
-			arp.Note = fmt.Sprintf("%s is %s's", gw, m.Name)
+		if dev, ok := k.holdsNode(f.Name, gw); ok {
+			arp.Note = fmt.Sprintf("%s is %s's", gw, f.Name)
 			k.hop(arp, gw.String())
-			return place{node: m.Name, in: orDefault(dev, "underlay")}, nil
+			return place{node: f.Name, in: orDefault(dev, "underlay")}, nil
 		}
 	}
 	if k.w.Switch == nil && k.w.SwitchWhy != "" && !k.w.Live {
@@ -607,11 +614,7 @@ func (k *walker) portHolding(vlan int, a netip.Addr, skip string) (place, *obser
 		if !ok {
 			continue
 		}
-		m, err := k.w.Node(k.ctx, node)
-		if err != nil {
-			continue
-		}
-		if dev, ok := k.holds(m, a); ok {
+		if dev, ok := k.holdsNode(node, a); ok {
 			return place{node: node, in: orDefault(dev, "underlay")}, q, true
 		}
 	}
