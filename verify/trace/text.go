@@ -24,9 +24,15 @@ func WriteText(s *ui.Streams, r *Result) {
 			mark = s.Paint(ui.Red, "✗")
 			entry = s.Paint(ui.Red, entry)
 		}
+		if h.Warning != "" && mark == " " {
+			mark = s.Paint(ui.Yellow, "!")
+		}
 		fmt.Fprintf(w, "%s%3d  %-*s  %-9s  %s\n", mark, i+1, atWidth, h.At, h.Step, entry)
 		if h.Note != "" {
 			fmt.Fprintf(w, "      %-*s  %-9s  %s\n", atWidth, "", "", s.Paint(ui.Faint, h.Note))
+		}
+		if h.Warning != "" {
+			fmt.Fprintf(w, "      %-*s  %-9s  %s\n", atWidth, "", "", s.Paint(ui.Yellow, h.Warning))
 		}
 	}
 	if d := r.Divergence; d != nil {
@@ -51,8 +57,7 @@ func WriteText(s *ui.Streams, r *Result) {
 func WriteSummary(s *ui.Streams, rs []*Result) {
 	rows := make([][]string, 0, len(rs))
 	for _, r := range rs {
-		verdict := r.Summary()
-		rows = append(rows, []string{r.From.Name, r.To.Name, r.Kind, fmt.Sprint(len(r.Hops)), verdictWord(s, r), detail(r, verdict)})
+		rows = append(rows, []string{r.From.Name, r.To.Name, r.Kind, fmt.Sprint(len(r.Hops)), verdictWord(s, r), r.detail()})
 	}
 	s.Table([]string{"FROM", "TO", "PATH", "HOPS", "VERDICT", "DETAIL"}, rows)
 }
@@ -63,18 +68,10 @@ func verdictWord(s *ui.Streams, r *Result) string {
 		return s.Paint(ui.Green, "delivered")
 	case VerdictUnknown:
 		return s.Paint(ui.Yellow, "unknown")
+	case VerdictDiverged:
+		return s.Paint(ui.Red, "diverges")
 	}
 	return s.Paint(ui.Red, r.End.Kind)
-}
-
-func detail(r *Result, _ string) string {
-	switch {
-	case r.Divergence != nil:
-		return fmt.Sprintf("diverges at hop %d (%s): expected %s", r.Divergence.Hop, r.Divergence.At, r.Divergence.Expected)
-	case r.Verdict == VerdictOK:
-		return ""
-	}
-	return r.End.Detail
 }
 
 // WriteJSON writes one result, or with all a list, as JSON.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/source"
@@ -61,9 +60,7 @@ func (w *World) Trace(ctx context.Context, from, to Endpoint) *Result {
 	}
 	want := w.Expected().Walk(ctx, from, to)
 	res.Divergence = compare(&found, &want)
-	if res.Divergence == nil {
-		res.Divergence = w.notReady(&found)
-	}
+	w.markNotReady(&res.Path)
 	switch {
 	case res.Divergence != nil:
 		res.Verdict = VerdictDiverged
@@ -97,16 +94,17 @@ func compare(found, want *Path) *Divergence {
 	return nil
 }
 
-// notReady marks the first hop on a node whose agent is not running: the path is what its
-// tables say now, and nothing keeps them.
-func (w *World) notReady(p *Path) *Divergence {
-	for i, h := range p.Hops {
-		if why, ok := w.NotReady[h.At]; ok {
-			return &Divergence{Hop: i + 1, At: h.At, Expected: h.At + " ready, its agent keeping these tables", Found: why,
-				Reason: "the entry is the last the node's agent wrote: nothing repairs it or follows the datastore any more (topology.nodes)"}
+// markNotReady warns on the first hop at each node whose agent is not running: the path is
+// what its tables say now, and nothing keeps them (verify's topology.nodes fails).
+func (w *World) markNotReady(p *Path) {
+	warned := map[string]bool{}
+	for i := range p.Hops {
+		h := &p.Hops[i]
+		if why, ok := w.NotReady[h.At]; ok && !warned[h.At] {
+			warned[h.At] = true
+			h.Warning = fmt.Sprintf("%s is not ready (%s): these are the last tables its agent wrote, and nothing keeps them", h.At, why)
 		}
 	}
-	return nil
 }
 
 // Pairs are every ordered pair of pods, sorted by name.
@@ -135,20 +133,33 @@ func (w *World) All(ctx context.Context, pods []facts.Pod) []*Result {
 	return out
 }
 
-// Summary is the one line --all prints for a result.
+// Summary is the one line --all gives a result: from, to, path kind, hop count, verdict.
 func (r *Result) Summary() string {
 	verdict := r.Verdict
+	if r.Verdict == VerdictOK {
+		verdict = "delivered"
+	}
+	line := fmt.Sprintf("%s → %s %s %d hops %s", r.From.Name, r.To.Name, r.Kind, len(r.Hops), verdict)
+	if d := r.detail(); d != "" {
+		line += ": " + d
+	}
+	return line
+}
+
+// detail says why a result is not a plain delivery, or warns.
+func (r *Result) detail() string {
 	switch {
 	case r.Divergence != nil:
-		verdict = fmt.Sprintf("diverges at hop %d (%s): %s", r.Divergence.Hop, r.Divergence.At, r.End.Detail)
-	case r.Verdict == VerdictUnknown:
-		verdict = "unknown: " + r.End.Detail
-	case r.Verdict == VerdictOK:
-		verdict = "delivered"
-	default:
-		verdict = r.End.Kind + ": " + r.End.Detail
+		return fmt.Sprintf("at hop %d (%s) expected %s; %s", r.Divergence.Hop, r.Divergence.At, r.Divergence.Expected, r.End.Detail)
+	case r.Verdict != VerdictOK:
+		return r.End.Detail
 	}
-	return strings.Join([]string{r.From.Name, "→", r.To.Name, r.Kind, fmt.Sprintf("%d hops", len(r.Hops)), verdict}, " ")
+	for _, h := range r.Hops {
+		if h.Warning != "" {
+			return h.Warning
+		}
+	}
+	return ""
 }
 
 // TestPods are the pods --all pairs: the lab's declared ones (namespace/name) when given, else

@@ -191,9 +191,6 @@ func TestFaults(t *testing.T) {
 				}
 			}
 		}, EndNoNeighbour, 3, "192.168.209.64/26 via 192.168.209.64 dev vxlan.calico onlink", "must go via vxlan.calico"},
-		{"agent-stopped", "net-w1", "net-w2", func(w *World, _ map[string]*observed.Node) {
-			w.NotReady = map[string]string{"k01-worker2": "agent not running (pid 4242)"}
-		}, EndDelivered, 6, "k01-worker2 ready, its agent keeping these tables", "nothing repairs it"},
 		{"proxy-arp-off", "net-w1", "net-w2", func(_ *World, n map[string]*observed.Node) {
 			n["k01-worker"].Sysctls["net.ipv4.conf."+host+".proxy_arp"] = "0"
 		}, EndNoNeighbour, 2, "net.ipv4.conf." + host + ".proxy_arp = 1", "answers the pod's ARP"},
@@ -214,6 +211,29 @@ func TestFaults(t *testing.T) {
 				t.Errorf("the expected path is not given, or not delivered: %+v", r.Expected)
 			}
 		})
+	}
+}
+
+// agent-stopped leaves the tables as they were: the packet still goes the expected way, and
+// the first hop on the node whose agent is gone says that nothing keeps its tables.
+func TestAgentStoppedWarnsOnItsNode(t *testing.T) {
+	w, _ := lesson06(t)
+	w.NotReady = map[string]string{"k01-worker2": "agent not running (pid 4242)"}
+	r := traceOf(t, w, "net-w1", "net-w2")
+	if r.Verdict != VerdictOK {
+		t.Fatalf("verdict %s\n%s", r.Verdict, hopText(r))
+	}
+	var warned []int
+	for i, h := range r.Hops {
+		if h.Warning != "" {
+			warned = append(warned, i+1)
+			if !strings.Contains(h.Warning, "agent not running (pid 4242)") {
+				t.Errorf("warning %q", h.Warning)
+			}
+		}
+	}
+	if !slices.Equal(warned, []int{6}) || !strings.Contains(r.Summary(), "nothing keeps them") {
+		t.Errorf("warnings on hops %v, want [6] (k01-worker2's route); summary %q\n%s", warned, r.Summary(), hopText(r))
 	}
 }
 

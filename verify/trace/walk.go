@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"syscall"
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/observed"
@@ -51,6 +52,8 @@ type Hop struct {
 	Entry string `json:"entry"`
 	// Note says more: the device, the neighbour's answer, a multipath choice.
 	Note string `json:"note,omitempty"`
+	// Warning says the hop rests on tables nothing keeps (its node's agent is not running).
+	Warning string `json:"warning,omitempty"`
 
 	key string // what must agree between the found and the expected path
 	why string // on the expected path: why the entry must be so
@@ -75,7 +78,7 @@ func (p *Path) Kind() string {
 	kind := "local"
 	for _, h := range p.Hops {
 		switch {
-		case h.Step == StepEncap:
+		case h.Step == StepEncap || h.Step == StepRoute && strings.Contains(h.Entry, " dev "+expect.VXLANDevice):
 			return "vxlan"
 		case h.Step == StepRoute && strings.Contains(h.Entry, " proto bird"):
 			kind = "bgp"
@@ -387,6 +390,13 @@ func (k *walker) route(n *observed.Node, member string, dst netip.Addr) (*observ
 		switch {
 		case errors.Is(err, source.ErrNoRoute):
 			return nil, &End{Kind: EndNoRoute, At: member, Detail: fmt.Sprintf("%s has no route to %s (the kernel: %v)", member, dst, err)}
+		case errors.Is(err, syscall.EINVAL) && n.Has(observed.TableRoutes):
+			// The kernel answers a lookup that ends in a blackhole, unreachable or prohibit
+			// route with EINVAL, even with fibmatch: such a route is found in the table.
+			if r := longestMatch(n.Routes, dst); r != nil && dropRoute(member, r) != nil {
+				return r, nil
+			}
+			return nil, unknown(member, "ask %s's kernel for its route to %s: %v", member, dst, err)
 		case err != nil:
 			return nil, unknown(member, "ask %s's kernel for its route to %s: %v", member, dst, err)
 		}
