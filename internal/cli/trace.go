@@ -110,7 +110,11 @@ func runTrace(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *tra
 	}
 
 	if f.all {
-		results := w.All(ctx, trace.TestPods(w.Facts, labPods(l), src))
+		pods := trace.TestPods(w.Facts, labPods(l), src)
+		if len(pods) < 2 {
+			return exitcode.Usagef("trace --all: %s has %d test pods; it takes two to make a pair", src.Describe(), len(pods))
+		}
+		results := w.All(ctx, pods)
 		if f.output == "json" {
 			err = trace.WriteJSON(s.Out, results)
 		} else {

@@ -75,6 +75,9 @@ type Path struct {
 // Kind is "vxlan" when the packet was encapsulated, "bgp" when a BGP route carried it, "direct"
 // when it crossed the underlay as it is, "local" when it stayed on its node.
 func (p *Path) Kind() string {
+	if len(p.Hops) == 0 {
+		return "-"
+	}
 	kind := "local"
 	for _, h := range p.Hops {
 		switch {
@@ -182,15 +185,16 @@ func (k *walker) podOf(from Endpoint) (*observed.PodWiring, *End) {
 	if end != nil {
 		return nil, end
 	}
-	if end := need(n, observed.TablePods, "the pods"); end != nil {
-		return nil, end
+	if !n.Has(observed.TablePods) {
+		return nil, unknown(from.Name, "the pods of %s were not captured: pod %s's tables are unknown (trace from its node %s instead)", from.Node, from.Name, from.Node)
 	}
 	for i := range n.Pods {
 		if n.Pods[i].Namespace == from.pod.Namespace && n.Pods[i].Name == from.pod.Name {
 			return &n.Pods[i], nil
 		}
 	}
-	return nil, unknown(from.Name, "pod %s: its tables on %s were not read (its namespace is gone, or not captured)", from.Name, from.Node)
+	return nil, unknown(from.Name, "pod %s: its tables on %s were not read (its namespace is gone, or not captured; trace from its node %s instead)",
+		from.Name, from.Node, from.Node)
 }
 
 // fromPod: the pod's route, and the host end that answers for its next hop.
@@ -198,7 +202,7 @@ func (k *walker) fromPod(pl place) (place, *End) {
 	pod := pl.pod
 	at := pod.Namespace + "/" + pod.Name
 	if pod.Absent[observed.TableRoutes] {
-		return pl, unknown(at, "the routes of pod %s were not captured", at)
+		return pl, unknown(at, "the routes of pod %s were not captured (trace from its node %s instead)", at, pl.node)
 	}
 	r := longestMatch(pod.Routes, k.pkt.dst)
 	if r == nil {
@@ -373,6 +377,9 @@ func (k *walker) atNode(pl place) (place, *End) {
 		return pl, end
 	}
 	link, ok := n.Link(nh.Dev)
+	if why := n.FilteredWhy(observed.TableLinks); !ok && why != "" {
+		return pl, unknown(n.Name, "%s's links were captured filtered (%s): %s is not among them", n.Name, why, nh.Dev)
+	}
 	if !ok {
 		return pl, &End{Kind: EndDropped, At: n.Name, Detail: fmt.Sprintf("%s has no device %s", n.Name, nh.Dev)}
 	}
@@ -413,6 +420,9 @@ func (k *walker) route(n *observed.Node, member string, dst netip.Addr) (*observ
 		return nil, end
 	}
 	r := longestMatch(n.Routes, dst)
+	if why := n.FilteredWhy(observed.TableRoutes); why != "" {
+		return nil, unknown(member, "the routes of %s were captured filtered (%s): the route to %s cannot be told", member, why, dst)
+	}
 	if r == nil {
 		return nil, &End{Kind: EndNoRoute, At: member, Detail: fmt.Sprintf("%s has no route to %s", member, dst)}
 	}
@@ -458,6 +468,9 @@ func (k *walker) encap(n *observed.Node, link *observed.Link, gw netip.Addr) (pl
 			nb = x
 		}
 	}
+	if why := n.FilteredWhy(observed.TableNeigh); nb == nil && why != "" {
+		return place{}, unknown(n.Name, "the neighbours of %s were captured filtered (%s): the one for %s is not among them", n.Name, why, gw)
+	}
 	if nb == nil || nb.LLAddr == "" || hasState(nb, "FAILED", "INCOMPLETE") {
 		found := "no entry"
 		if nb != nil {
@@ -483,6 +496,9 @@ func (k *walker) encap(n *observed.Node, link *observed.Link, gw netip.Addr) (pl
 				fdb = e
 			}
 		}
+	}
+	if why := n.FilteredWhy(observed.TableFDB); fdb == nil && why != "" {
+		return place{}, unknown(n.Name, "the FDB of %s was captured filtered (%s): the entry for %s is not among it", n.Name, why, nb.LLAddr)
 	}
 	if fdb == nil {
 		return place{}, &End{Kind: EndNoFDB, At: n.Name, Detail: fmt.Sprintf("no FDB entry for %s on %s: the frame has no VTEP to go to and is dropped",
