@@ -48,6 +48,12 @@ func WriteText(s *ui.Streams, r *Result) {
 		fmt.Fprintf(w, "%s %s, along the expected path (%s)\n", s.Paint(ui.Green, "✓"), r.End.Detail, r.Kind)
 	case VerdictUnknown:
 		fmt.Fprintf(w, "%s %s: %s\n", s.Paint(ui.Yellow, "?"), s.Paint(ui.Yellow, "unknown"), r.End.Detail)
+	case VerdictDiverged:
+		if r.End.Kind == EndDelivered {
+			fmt.Fprintf(w, "%s %s, but not along the expected path\n", s.Paint(ui.Red, "✗"), r.End.Detail)
+			return
+		}
+		fmt.Fprintf(w, "%s %s\n", s.Paint(ui.Red, "✗"), end)
 	default:
 		fmt.Fprintf(w, "%s %s\n", s.Paint(ui.Red, "✗"), end)
 	}

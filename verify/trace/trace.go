@@ -80,7 +80,11 @@ func compare(found, want *Path) *Divergence {
 			return &Divergence{Hop: i + 1, At: h.At, Expected: "the path ends: " + want.End.Detail, Found: h.Entry}
 		}
 		if w := want.Hops[i]; h.key != w.key {
-			return &Divergence{Hop: i + 1, At: h.At, Expected: w.Entry, Found: h.Entry, Reason: w.why}
+			d := &Divergence{Hop: i + 1, At: h.At, Expected: w.Entry, Found: h.Entry, Reason: w.why}
+			if w.Entry == h.Entry { // they differ in what the note says (an MTU)
+				d.Expected, d.Found = w.Entry+"; "+w.Note, h.Entry+"; "+h.Note
+			}
+			return d
 		}
 	}
 	n := len(found.Hops)

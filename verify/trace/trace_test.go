@@ -182,7 +182,7 @@ func TestFaults(t *testing.T) {
 		{"vxlan-mtu", "net-w1", "net-w3", func(_ *World, n map[string]*observed.Node) {
 			l, _ := n["k01-worker"].Link("vxlan.calico")
 			l.MTU = 1400
-		}, EndDelivered, 6, "10.10.10.11 → 10.10.20.20 udp/4789 vni 4096", "1450"},
+		}, EndDelivered, 6, "10.10.10.11 → 10.10.20.20 udp/4789 vni 4096; vxlan.calico mtu 1450", "1450"},
 		{"worker3-via-eth1", "net-w1", "net-w3", func(_ *World, n map[string]*observed.Node) {
 			w := n["k01-worker"]
 			for i := range w.Routes {
