@@ -2,14 +2,17 @@ package trace
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/expect/expecttest"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/source"
 )
 
 // lesson06 is the calico-overlay lab as tables: the healthy dataplane of every node, the
@@ -345,5 +348,50 @@ func TestAllPairs(t *testing.T) {
 	// k01-worker3 is alone in its subnet: 3 pairs each way go through vxlan.calico.
 	if kinds["vxlan"] != 6 || kinds["direct"] != 6 {
 		t.Errorf("path kinds %v, want 6 vxlan and 6 direct", kinds)
+	}
+}
+
+// kernel answers route lookups as a live source's kernel does.
+type kernel struct {
+	answer func(member string, dst netip.Addr) (observed.Route, error)
+	asked  []string
+}
+
+func (k *kernel) RouteGet(_ context.Context, member string, dst netip.Addr) (observed.Route, error) {
+	k.asked = append(k.asked, member+" "+dst.String())
+	return k.answer(member, dst)
+}
+
+// Where the source can ask a kernel, its answer decides, not the walk's own longest match; the
+// switch's routes, when its kernel is not asked (ErrAbsent), are matched over its table.
+func TestKernelDecides(t *testing.T) {
+	w, nodes := lesson06(t)
+	k := &kernel{answer: func(member string, dst netip.Addr) (observed.Route, error) {
+		if member == "ceos01" {
+			return observed.Route{}, source.ErrAbsent
+		}
+		if member == "k01-worker3" && dst.String() == "192.168.209.70" {
+			return observed.Route{}, fmt.Errorf("route get: %w", syscall.EINVAL) // a blackhole
+		}
+		if member == "k01-worker" && dst.String() == "192.168.104.8" {
+			return observed.Route{}, fmt.Errorf("k01-worker: %w", source.ErrNoRoute)
+		}
+		if r := longestMatch(nodes[member].Routes, dst); r != nil {
+			return *r, nil
+		}
+		return observed.Route{}, source.ErrNoRoute
+	}}
+	w.router = k
+	r := traceOf(t, w, "net-w1", "net-w3")
+	if r.Verdict != VerdictOK || !slices.Contains(k.asked, "k01-worker 10.10.20.20") || !slices.Contains(k.asked, "ceos01 10.10.20.20") {
+		t.Errorf("verdict %s, asked %q\n%s", r.Verdict, k.asked, hopText(r))
+	}
+	r = traceOf(t, w, "net-w1", "192.168.209.70")
+	if r.End.Kind != EndBlackhole || r.End.At != "k01-worker3" {
+		t.Errorf("a blackhole the kernel answers EINVAL for: %+v\n%s", r.End, hopText(r))
+	}
+	r = traceOf(t, w, "net-w1", "net-w2")
+	if r.End.Kind != EndNoRoute || !strings.Contains(r.End.Detail, "the kernel") || r.Divergence == nil {
+		t.Errorf("the kernel finds no route, whatever the table says: %+v\n%s", r.End, hopText(r))
 	}
 }

@@ -392,8 +392,12 @@ func (k *walker) atNode(pl place) (place, *End) {
 // route is the node's route to dst: the kernel's own answer where the source can ask it,
 // otherwise the longest match over the node's routes.
 func (k *walker) route(n *observed.Node, member string, dst netip.Addr) (*observed.Route, *End) {
+	var got observed.Route
+	var err error
 	if k.w.router != nil {
-		got, err := k.w.router.RouteGet(k.ctx, member, dst)
+		got, err = k.w.router.RouteGet(k.ctx, member, dst)
+	}
+	if k.w.router != nil && !errors.Is(err, source.ErrAbsent) { // ErrAbsent: this member is not asked
 		switch {
 		case errors.Is(err, source.ErrNoRoute):
 			return nil, &End{Kind: EndNoRoute, At: member, Detail: fmt.Sprintf("%s has no route to %s (the kernel: %v)", member, dst, err)}
@@ -673,8 +677,12 @@ func (k *walker) atSwitch(pl place) (place, *End) {
 		return pl, &End{Kind: EndTTL, At: sw.Name, Detail: "TTL exceeded"}
 	}
 	var best *observed.SwitchRoute
+	var got observed.Route
+	var err error
 	if k.w.router != nil {
-		got, err := k.w.router.RouteGet(k.ctx, sw.Name, k.pkt.dst)
+		got, err = k.w.router.RouteGet(k.ctx, sw.Name, k.pkt.dst)
+	}
+	if k.w.router != nil && !errors.Is(err, source.ErrAbsent) {
 		switch {
 		case errors.Is(err, source.ErrNoRoute):
 		case err != nil:
