@@ -9,8 +9,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/expect/expecttest"
+	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/source"
 )
@@ -393,5 +395,71 @@ func TestKernelDecides(t *testing.T) {
 	r = traceOf(t, w, "net-w1", "net-w2")
 	if r.End.Kind != EndNoRoute || !strings.Contains(r.End.Detail, "the kernel") || r.Divergence == nil {
 		t.Errorf("the kernel finds no route, whatever the table says: %+v\n%s", r.End, hopText(r))
+	}
+}
+
+// Calico 3.30's VXLAN routes carry no proto, and a /32 to each remote tunnel address is added:
+// the walk follows what the tables say, and neither shape is a divergence.
+func TestCalico330Shapes(t *testing.T) {
+	w, nodes := lesson06(t)
+	n := nodes["k01-worker"]
+	for i := range n.Routes {
+		if n.Routes[i].Dev == "vxlan.calico" {
+			n.Routes[i].Protocol = ""
+		}
+	}
+	n.Routes = append(n.Routes, observed.Route{Type: "unicast", Dst: netip.MustParsePrefix("192.168.209.64/32"), Dev: "vxlan.calico", Scope: "link"})
+	r := traceOf(t, w, "net-w1", "net-w3")
+	if r.Verdict != VerdictOK || r.Hops[2].Entry != "192.168.209.64/26 via 192.168.209.64 dev vxlan.calico onlink" {
+		t.Errorf("verdict %s\n%s", r.Verdict, hopText(r))
+	}
+	// To the tunnel address itself the /32 matches.
+	r = traceOf(t, w, "net-w1", "192.168.209.64")
+	if r.Verdict != VerdictOK || r.Hops[2].Entry != "192.168.209.64 dev vxlan.calico scope link" || r.End.At != "k01-worker3" {
+		t.Errorf("to the tunnel address: verdict %s\n%s", r.Verdict, hopText(r))
+	}
+}
+
+// Plain BGP (the calico-bgp lab): no encapsulation, every node on one network with no switch,
+// each remote /24 via its owner proto bird.
+func TestBGPPath(t *testing.T) {
+	f := &facts.Facts{
+		Pools: []facts.Pool{{Name: "default-ipv4-ippool", CIDR: netip.MustParsePrefix("10.244.128.0/17"), BlockSize: 24,
+			VXLANMode: calico.EncapNever, IPIPMode: calico.EncapNever, NATOutgoing: true}},
+		Nodes: []facts.Node{
+			{Name: "k8s-guide-control-plane", Address: netip.MustParsePrefix("172.18.0.2/16")},
+			{Name: "k8s-guide-worker", Address: netip.MustParsePrefix("172.18.0.3/16")},
+			{Name: "k8s-guide-worker2", Address: netip.MustParsePrefix("172.18.0.4/16")},
+		},
+		Affinities: []facts.BlockAffinity{
+			{Node: "k8s-guide-control-plane", CIDR: netip.MustParsePrefix("10.244.128.0/24"), State: "confirmed"},
+			{Node: "k8s-guide-worker", CIDR: netip.MustParsePrefix("10.244.129.0/24"), State: "confirmed"},
+			{Node: "k8s-guide-worker2", CIDR: netip.MustParsePrefix("10.244.130.0/24"), State: "confirmed"},
+		},
+		Pods: []facts.Pod{
+			{Namespace: "default", Name: "a", Node: "k8s-guide-worker", IP: netip.MustParseAddr("10.244.129.5")},
+			{Namespace: "default", Name: "b", Node: "k8s-guide-worker2", IP: netip.MustParseAddr("10.244.130.7")},
+		},
+	}
+	c := expect.Compute(f)
+	nodes := map[string]*observed.Node{}
+	for _, n := range f.Nodes {
+		nodes[n.Name] = expecttest.Healthy(c, n.Name)
+	}
+	w := NewWorld(f, nodes, nil)
+	r := traceOf(t, w, "a", "b")
+	want := []string{"default/a route", "k8s-guide-worker proxy-arp", "k8s-guide-worker route", "k8s-guide-worker arp", "k8s-guide-worker2 route", "default/b deliver"}
+	if r.Verdict != VerdictOK || r.Kind != "bgp" || !slices.Equal(steps(r), want) {
+		t.Fatalf("verdict %s kind %s, want ok bgp with steps %q\n%s", r.Verdict, r.Kind, want, hopText(r))
+	}
+	if got := r.Hops[2].Entry; got != "10.244.130.0/24 via 172.18.0.4 dev eth1 proto bird" {
+		t.Errorf("route %q", got)
+	}
+	// A route the RR never delivered: the node has no route to the block, and says why it must.
+	n := nodes["k8s-guide-worker"]
+	n.Routes = slices.DeleteFunc(n.Routes, func(r observed.Route) bool { return r.Dst.String() == "10.244.130.0/24" || r.Dst.Bits() == 0 })
+	r = traceOf(t, w, "a", "b")
+	if r.End.Kind != EndNoRoute || r.Divergence == nil || !strings.Contains(r.Divergence.Reason, "routed by BGP via 172.18.0.4") {
+		t.Errorf("end %+v divergence %+v\n%s", r.End, r.Divergence, hopText(r))
 	}
 }
