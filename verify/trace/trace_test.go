@@ -320,7 +320,7 @@ func TestEnds(t *testing.T) {
 		w, nodes := lesson06(t)
 		delete(nodes["k01-worker"].Tables, observed.TableFDB)
 		r := traceOf(t, w, "net-w1", "net-w3")
-		if r.Verdict != VerdictUnknown || !strings.Contains(r.End.Detail, "FDB of k01-worker not captured") || len(r.Hops) != 4 {
+		if r.Verdict != VerdictUnknown || !strings.Contains(r.End.Detail, "the FDB of k01-worker: not captured (the fdb table)") || len(r.Hops) != 4 {
 			t.Errorf("verdict %s end %+v\n%s", r.Verdict, r.End, hopText(r))
 		}
 	})

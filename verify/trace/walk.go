@@ -177,7 +177,7 @@ func need(n *observed.Node, t observed.Table, what string) *End {
 	if n.Has(t) {
 		return nil
 	}
-	return unknown(n.Name, "%s of %s not captured (%s table): the next hop cannot be told", what, n.Name, t)
+	return unknown(n.Name, "%s of %s: not captured (the %s table), so the next hop cannot be told", what, n.Name, t)
 }
 
 func (k *walker) podOf(from Endpoint) (*observed.PodWiring, *End) {
