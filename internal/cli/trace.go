@@ -14,6 +14,7 @@ import (
 	"github.com/knetlab/knetlab/internal/labrecord"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
+	"github.com/knetlab/knetlab/verify/source"
 	"github.com/knetlab/knetlab/verify/trace"
 )
 
@@ -105,8 +106,11 @@ func runTrace(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *tra
 		defer c.Close()
 	}
 	w, err := trace.FromSource(ctx, src, labPorts(l))
-	if err != nil {
-		return exitcode.Usagef("trace %s: %v", src.Describe(), err)
+	switch {
+	case err != nil && !source.IsLive(src):
+		return exitcode.Usagef("trace %s: %v", src.Describe(), err) // a capture with nothing to trace over
+	case err != nil:
+		return fmt.Errorf("trace %s: %w", src.Describe(), err)
 	}
 
 	if f.all {
