@@ -11,7 +11,6 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
-	"github.com/knetlab/knetlab/internal/labrecord"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/ui"
 	"github.com/knetlab/knetlab/verify/source"
@@ -89,14 +88,9 @@ func runTrace(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *tra
 	default:
 		return exitcode.Usagef("trace takes <lab> <from> <to>, or --from DIR <from> <to>")
 	}
-	var l *lab.Lab
-	var rec *labrecord.Record
-	if labName != "" || f.lab.file != "" {
-		dl, err := resolveDeployed(labName, f.lab.file)
-		if err != nil {
-			return err
-		}
-		l, rec = dl.lab, dl.record
+	l, rec, err := optionalLab(labName, f.lab.file)
+	if err != nil {
+		return err
 	}
 	src, err := verifySource(ctx, reg, &verifyFlags{from: f.from, provider: f.provider, lab: f.lab}, l, rec)
 	if err != nil {

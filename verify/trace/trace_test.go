@@ -56,6 +56,15 @@ func lesson06(t *testing.T) (*World, map[string]*observed.Node) {
 	return NewWorld(f, nodes, sw), nodes
 }
 
+// replaceRoute puts r in place of the node's route to the same destination.
+func replaceRoute(n *observed.Node, r observed.Route) {
+	for i := range n.Routes {
+		if n.Routes[i].Dst == r.Dst {
+			n.Routes[i] = r
+		}
+	}
+}
+
 func mustResolve(t *testing.T, w *World, arg string) Endpoint {
 	t.Helper()
 	e, err := w.Resolve(arg)
@@ -189,12 +198,7 @@ func TestFaults(t *testing.T) {
 			l.MTU = 1400
 		}, EndDelivered, 6, "10.10.10.11 → 10.10.20.20 udp/4789 vni 4096; vxlan.calico mtu 1450", "1450"},
 		{"worker3-via-eth1", "net-w1", "net-w3", func(_ *World, n map[string]*observed.Node) {
-			w := n["k01-worker"]
-			for i := range w.Routes {
-				if w.Routes[i].Dst.String() == "192.168.209.64/26" {
-					w.Routes[i] = observed.Route{Type: "unicast", Dst: w.Routes[i].Dst, Gateway: netip.MustParseAddr("10.10.20.20"), Dev: "eth1", Onlink: true, Protocol: "80"}
-				}
-			}
+			replaceRoute(n["k01-worker"], observed.Route{Type: "unicast", Dst: netip.MustParsePrefix("192.168.209.64/26"), Gateway: netip.MustParseAddr("10.10.20.20"), Dev: "eth1", Onlink: true, Protocol: "80"})
 		}, EndNoNeighbour, 3, "192.168.209.64/26 via 192.168.209.64 dev vxlan.calico onlink", "must go via vxlan.calico"},
 		{"proxy-arp-off", "net-w1", "net-w2", func(_ *World, n map[string]*observed.Node) {
 			n["k01-worker"].Sysctls["net.ipv4.conf."+host+".proxy_arp"] = "0"
@@ -275,12 +279,7 @@ func TestEnds(t *testing.T) {
 	t.Run("loop", func(t *testing.T) {
 		w, nodes := lesson06(t)
 		// k01-worker2 sends its own block back to k01-worker, which sends it to k01-worker2.
-		n := nodes["k01-worker2"]
-		for i := range n.Routes {
-			if n.Routes[i].Dst.String() == "192.168.104.0/26" {
-				n.Routes[i] = observed.Route{Type: "unicast", Dst: n.Routes[i].Dst, Gateway: netip.MustParseAddr("10.10.10.11"), Dev: "eth1", Onlink: true}
-			}
-		}
+		replaceRoute(nodes["k01-worker2"], observed.Route{Type: "unicast", Dst: netip.MustParsePrefix("192.168.104.0/26"), Gateway: netip.MustParseAddr("10.10.10.11"), Dev: "eth1", Onlink: true})
 		r := traceOf(t, w, "net-w1", "192.168.104.9")
 		if r.End.Kind != EndTTL || r.Divergence == nil {
 			t.Errorf("end %+v divergence %+v\n%s", r.End, r.Divergence, hopText(r))
@@ -288,15 +287,10 @@ func TestEnds(t *testing.T) {
 	})
 	t.Run("multipath", func(t *testing.T) {
 		w, nodes := lesson06(t)
-		n := nodes["k01-worker"]
-		for i := range n.Routes {
-			if n.Routes[i].Dst.String() == "192.168.104.0/26" {
-				n.Routes[i] = observed.Route{Type: "unicast", Dst: n.Routes[i].Dst, Protocol: "80", Nexthops: []observed.Nexthop{
-					{Gateway: netip.MustParseAddr("10.10.10.12"), Dev: "eth1", Weight: 1, Onlink: true},
-					{Gateway: netip.MustParseAddr("10.10.10.10"), Dev: "eth1", Weight: 1, Onlink: true},
-				}}
-			}
-		}
+		replaceRoute(nodes["k01-worker"], observed.Route{Type: "unicast", Dst: netip.MustParsePrefix("192.168.104.0/26"), Protocol: "80", Nexthops: []observed.Nexthop{
+			{Gateway: netip.MustParseAddr("10.10.10.12"), Dev: "eth1", Weight: 1, Onlink: true},
+			{Gateway: netip.MustParseAddr("10.10.10.10"), Dev: "eth1", Weight: 1, Onlink: true},
+		}})
 		r := traceOf(t, w, "net-w1", "net-w2")
 		h := r.Hops[2]
 		if !strings.Contains(h.Note, "multipath: 2 next hops") || !strings.Contains(h.Entry, "nexthop via 10.10.10.10 dev eth1") {
