@@ -40,8 +40,9 @@ part, with the expectation's reason (docs/trace.md).
 
 <from> and <to> are pods (namespace/name, or name), nodes, or IPv4 addresses.
 
-  knetlab trace <lab> <from> <to>        the deployed lab; on the netns provider each node's and
-                                         the switch's kernel is asked for its route (fibmatch)
+  knetlab trace <lab> <from> <to>        the deployed lab; each node's kernel is asked for its
+                                         route (ip route get fibmatch: netlink on netns, docker
+                                         exec on kind), the netns switch's too
   knetlab trace --from DIR <from> <to>   a capture (docs/capture.md): the same walk over its files
   knetlab trace --all <lab>              every pair of the lab's test pods, one line each
 
