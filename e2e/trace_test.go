@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,12 +14,15 @@ import (
 
 // traced is the part of trace's JSON the tests read.
 type traced struct {
-	From, To struct{ Name string }
-	Kind     string
-	Hops     []struct{ At, Step, Entry string }
-	End      struct{ Kind, At, Detail string }
-	Verdict  string
-	Diverge  *struct {
+	From, To struct {
+		Name string
+		IP   netip.Addr
+	}
+	Kind    string
+	Hops    []struct{ At, Step, Entry string }
+	End     struct{ Kind, At, Detail string }
+	Verdict string
+	Diverge *struct {
 		Hop                         int
 		At, Expected, Found, Reason string
 	} `json:"divergence"`
@@ -108,6 +112,16 @@ func TestTraceCalicoOverlay(t *testing.T) {
 	}
 	if !encap || !viaSwitch || !decap {
 		t.Errorf("net-w1 → net-w3: outer header %v, ceos01 Vlan20 → eth4 %v, decapsulated on k01-worker3 %v\n%s", encap, viaSwitch, decap, hopsOf(r))
+	}
+
+	// An address of k01-worker3's block that no pod holds: its owner's kernel blackholes it.
+	unused := r.To.IP
+	for range 10 {
+		unused = unused.Next()
+	}
+	if code, r := traceJSON(t, "--lab-file", file, name, "net-w1", unused.String()); code != exitcode.CheckFailed || r.End.Kind != "blackhole" ||
+		r.End.At != "k01-worker3" || r.Verdict != "dropped" {
+		t.Errorf("net-w1 → %s: exit %d verdict %s\n%s", unused, code, r.Verdict, hopsOf(r))
 	}
 
 	code, r = traceJSON(t, "--lab-file", file, name, "net-w1", "default/net-w2")

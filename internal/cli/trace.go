@@ -100,7 +100,7 @@ func runTrace(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *tra
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
 	}
-	w, err := trace.FromSource(ctx, src, labPorts(l))
+	w, err := trace.FromSource(ctx, src, l.VerifySpec())
 	switch {
 	case err != nil && !source.IsLive(src):
 		return exitcode.Usagef("trace %s: %v", src.Describe(), err) // a capture with nothing to trace over
@@ -157,19 +157,6 @@ func runTrace(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *tra
 		return &exitcode.CheckError{Failed: 1}
 	}
 	return nil
-}
-
-// labPorts maps the lab's switch ports to the nodes behind them (nil without a lab or switch).
-func labPorts(l *lab.Lab) map[string]string {
-	sp := l.VerifySpec()
-	if sp == nil || sp.Switch == nil {
-		return nil
-	}
-	out := map[string]string{}
-	for _, p := range sp.Switch.Ports {
-		out[p.Name] = p.Node
-	}
-	return out
 }
 
 // labPods are the lab's declared test pods as namespace/name (nil without a lab).

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // expectation turns a node's found tables into the tables verify expects: Calico's entries
@@ -26,6 +28,9 @@ func (w *World) Expected() *World {
 	ew := &World{Facts: w.Facts, Describe: "expected tables", Switch: w.Switch, SwitchWhy: w.SwitchWhy, Ports: w.Ports,
 		Live: w.Live, nodes: map[string]nodeRead{}}
 	ew.expected = &expectation{c: expect.Compute(w.Facts), why: map[string]string{}}
+	if w.Switch != nil && w.SwitchSpec != nil {
+		ew.Switch = ew.expected.lab(w.Switch, w.SwitchSpec)
+	}
 	ew.load = w.Node
 	return ew
 }
@@ -145,4 +150,29 @@ func (e *expectation) node(name string, n *observed.Node) *observed.Node {
 	}
 	out.Mark(observed.TableSysctls)
 	return &out
+}
+
+// lab is the switch as the lab declares it: each lab port up in its VLAN, each VLAN's SVI up
+// with its gateway address, a connected route per VLAN subnet. Ports the lab does not name stay
+// as found.
+func (e *expectation) lab(found *observed.Switch, sp *spec.Switch) *observed.Switch {
+	sw := &observed.Switch{Name: found.Name, Ports: append([]observed.SwitchPort(nil), found.Ports...)}
+	for _, p := range sp.Ports {
+		i := slices.IndexFunc(sw.Ports, func(q observed.SwitchPort) bool { return q.Name == p.Name })
+		if i < 0 {
+			sw.Ports = append(sw.Ports, observed.SwitchPort{Name: p.Name})
+			i = len(sw.Ports) - 1
+		}
+		q := &sw.Ports[i]
+		q.VLAN, q.Up, q.Status, q.Mode = p.VLAN, true, "connected", "access"
+		e.why[whyKey(sw.Name, StepSwitch, p.Name)] = fmt.Sprintf("the lab puts %s behind %s %s, an access port in VLAN %d", p.Node, sw.Name, p.Name, p.VLAN)
+	}
+	for _, v := range sp.VLANs {
+		sw.VLANs = append(sw.VLANs, observed.SwitchVLAN{ID: v.ID, Name: v.Name})
+		sw.SVIs = append(sw.SVIs, observed.SVI{Name: v.SVI, VLAN: v.ID, Up: true, Address: v.Gateway})
+		sw.Routes = append(sw.Routes, observed.SwitchRoute{Dst: v.Subnet, Type: "connected", Iface: v.SVI})
+		e.why[whyKey(sw.Name, StepSwitch, v.SVI)] = fmt.Sprintf("the lab's VLAN %d (%s) has its gateway %s on %s", v.ID, v.Name, v.Gateway, v.SVI)
+		e.why[whyKey(sw.Name, StepRoute, v.Subnet.String())] = fmt.Sprintf("%s routes the lab's %s through %s, its connected subnet", sw.Name, v.Subnet, v.SVI)
+	}
+	return sw
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // lesson06 is the calico-overlay lab as tables: the healthy dataplane of every node, the
@@ -455,5 +456,28 @@ func TestBGPPath(t *testing.T) {
 	r = traceOf(t, w, "a", "b")
 	if r.End.Kind != EndNoRoute || r.Divergence == nil || !strings.Contains(r.Divergence.Reason, "routed by BGP via 172.18.0.4") {
 		t.Errorf("end %+v divergence %+v\n%s", r.End, r.Divergence, hopText(r))
+	}
+}
+
+// With the lab's switch known, a port in the wrong VLAN is where the path parts, with the
+// lab's reason.
+func TestSwitchAgainstTheLab(t *testing.T) {
+	w, _ := lesson06(t)
+	w.SwitchSpec = &spec.Switch{Name: "ceos01", VLANs: []spec.VLAN{
+		{ID: 10, Name: "Calico-Network", Subnet: netip.MustParsePrefix("10.10.10.0/24"), SVI: "Vlan10", Gateway: netip.MustParsePrefix("10.10.10.1/24")},
+		{ID: 20, Name: "Calico-Network-2", Subnet: netip.MustParsePrefix("10.10.20.0/24"), SVI: "Vlan20", Gateway: netip.MustParsePrefix("10.10.20.1/24")},
+	}}
+	for i, n := range []string{"k01-control-plane", "k01-worker", "k01-worker2", "k01-worker3"} {
+		w.SwitchSpec.Ports = append(w.SwitchSpec.Ports, spec.Port{Name: w.Switch.Ports[i].Name, Node: n, VLAN: w.Switch.Ports[i].VLAN})
+	}
+	if r := traceOf(t, w, "net-w1", "net-w3"); r.Verdict != VerdictOK {
+		t.Fatalf("healthy: %s\n%s", r.Verdict, hopText(r))
+	}
+	w.Switch.Ports[3].VLAN = 10 // eth4, k01-worker3's port
+	r := traceOf(t, w, "net-w1", "net-w3")
+	d := r.Divergence
+	if r.End.Kind != EndNoNeighbour || d == nil || d.Hop != 11 || d.Expected != "VLAN 20 Calico-Network-2: Vlan20 → eth4" ||
+		d.Reason != "the lab puts k01-worker3 behind ceos01 eth4, an access port in VLAN 20" {
+		t.Errorf("end %+v divergence %+v\n%s", r.End, d, hopText(r))
 	}
 }

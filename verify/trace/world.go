@@ -18,6 +18,7 @@ import (
 	"github.com/knetlab/knetlab/verify/facts"
 	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/spec"
 )
 
 // World is what a walk reads: the facts, each node's tables (read once, on first use), the
@@ -34,6 +35,8 @@ type World struct {
 	SwitchWhy string
 	// Ports maps a switch port (eth2) to the lab node behind it.
 	Ports map[string]string
+	// SwitchSpec is the switch the lab declares; the expected tables take its VLANs and SVIs.
+	SwitchSpec *spec.Switch
 	// NotReady holds, by node, why a node on the path is not ready (its agent stopped):
 	// its tables are the last it wrote and nothing keeps them.
 	NotReady map[string]string
@@ -64,9 +67,10 @@ func NewWorld(f *facts.Facts, nodes map[string]*observed.Node, sw *observed.Swit
 }
 
 // FromSource makes a world that reads src: the facts and the switch at once, each node's
-// tables when the walk first reaches it. ports maps the switch's ports to the lab's nodes when
-// the lab says so (nil: taken from the port descriptions, "Connection to <node>").
-func FromSource(ctx context.Context, src source.Source, ports map[string]string) (*World, error) {
+// tables when the walk first reaches it. The lab, when known, says which node is behind which
+// switch port and what the switch must be (its VLANs and SVIs); without it the ports are read
+// from their descriptions ("Connection to <node>") and the switch is expected as found.
+func FromSource(ctx context.Context, src source.Source, l *spec.Lab) (*World, error) {
 	f, err := src.Facts(ctx)
 	if err != nil {
 		return nil, err
@@ -85,9 +89,13 @@ func FromSource(ctx context.Context, src source.Source, ports map[string]string)
 	default:
 		w.Switch = sw
 	}
-	w.Ports = ports
-	if w.Ports == nil {
-		w.Ports = portsFromSwitch(w.Switch)
+	w.Ports = portsFromSwitch(w.Switch)
+	if l != nil && l.Switch != nil {
+		w.SwitchSpec = l.Switch
+		w.Ports = map[string]string{}
+		for _, p := range l.Switch.Ports {
+			w.Ports[p.Name] = p.Node
+		}
 	}
 	if w.Live {
 		w.NotReady = map[string]string{}
