@@ -161,6 +161,11 @@ func TestEndpoints(t *testing.T) {
 	if r.Verdict != VerdictOK || r.End.At != "k01-worker3" || r.To.Kind != "node" {
 		t.Errorf("pod to node: %s %+v\n%s", r.Verdict, r.End, hopText(r))
 	}
+	// A pod to itself never leaves it.
+	r = traceOf(t, w, "net-w1", "net-w1")
+	if r.Verdict != VerdictOK || len(r.Hops) != 0 || r.End.At != "default/net-w1" {
+		t.Errorf("pod to itself: %s %+v\n%s", r.Verdict, r.End, hopText(r))
+	}
 	// To the switch's SVI.
 	r = traceOf(t, w, "k01-worker3", "10.10.20.1")
 	if r.Verdict != VerdictOK || r.End.At != "ceos01" {

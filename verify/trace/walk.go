@@ -103,10 +103,10 @@ type tunnel struct {
 
 // place is where the packet is.
 type place struct {
-	node    string // a node, or the switch (atSwitch)
-	pod     *observed.PodWiring
-	in      string // the device it came in on; "" when the node sends it itself
-	switch_ bool
+	node     string // a node, or the switch (atSwitch)
+	pod      *observed.PodWiring
+	in       string // the device it came in on; "" when the node sends it itself
+	atSwitch bool
 }
 
 type walker struct {
@@ -137,7 +137,7 @@ func (w *World) Walk(ctx context.Context, from, to Endpoint) Path {
 		switch {
 		case pl.pod != nil:
 			pl, end = k.fromPod(pl)
-		case pl.switch_:
+		case pl.atSwitch:
 			pl, end = k.atSwitch(pl)
 		default:
 			pl, end = k.atNode(pl)
@@ -201,6 +201,11 @@ func (k *walker) podOf(from Endpoint) (*observed.PodWiring, *End) {
 func (k *walker) fromPod(pl place) (place, *End) {
 	pod := pl.pod
 	at := pod.Namespace + "/" + pod.Name
+	for _, a := range pod.Eth0.Addrs {
+		if a.Addr() == k.pkt.dst {
+			return pl, &End{Kind: EndDelivered, At: at, Detail: fmt.Sprintf("delivered to %s (%s is its own address)", at, k.pkt.dst)}
+		}
+	}
 	if pod.Absent[observed.TableRoutes] {
 		return pl, unknown(at, "the routes of pod %s were not captured (trace from its node %s instead)", at, pl.node)
 	}
@@ -618,7 +623,7 @@ func (k *walker) throughSwitch(n *observed.Node, link *observed.Link, gw netip.A
 			k.hop(arp, gw.String())
 			k.hop(Hop{At: sw.Name, Step: StepSwitch, Entry: fmt.Sprintf("%s: %s → %s", vlan, port.Name, s.Name),
 				Note: fmt.Sprintf("from %s %s", n.Name, link.Name), key: "switch|" + port.Name + "|" + s.Name}, s.Name)
-			return place{node: sw.Name, switch_: true, in: s.Name}, nil
+			return place{node: sw.Name, atSwitch: true, in: s.Name}, nil
 		}
 	}
 	pl, out, ok := k.portHolding(port.VLAN, gw, port.Name)
