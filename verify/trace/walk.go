@@ -115,14 +115,13 @@ type walker struct {
 	p     Path
 	pkt   packet
 	inner []tunnel // packets waiting inside their VXLAN outer header
-	to    Endpoint
 	seen  map[string]bool
 	ttl   int
 }
 
 // Walk follows a packet from one endpoint to the other over the world's tables.
 func (w *World) Walk(ctx context.Context, from, to Endpoint) Path {
-	k := &walker{ctx: ctx, w: w, to: to, seen: map[string]bool{}, ttl: maxHops, pkt: packet{src: from.IP, dst: to.IP}}
+	k := &walker{ctx: ctx, w: w, seen: map[string]bool{}, ttl: maxHops, pkt: packet{src: from.IP, dst: to.IP}}
 	pl := place{node: from.Node}
 	if from.Kind == "pod" {
 		pod, end := k.podOf(from)
@@ -132,7 +131,11 @@ func (w *World) Walk(ctx context.Context, from, to Endpoint) Path {
 		}
 		pl.pod = pod
 	}
-	for {
+	for steps := 0; ; steps++ {
+		if steps > 4*maxHops { // a bound of its own, whatever the tables do
+			k.p.End = End{Kind: EndTTL, At: pl.node, Detail: fmt.Sprintf("more than %d steps: the packet circles", 4*maxHops)}
+			return k.p
+		}
 		var end *End
 		switch {
 		case pl.pod != nil:
@@ -213,7 +216,7 @@ func (k *walker) fromPod(pl place) (place, *End) {
 	if r == nil {
 		return pl, &End{Kind: EndNoRoute, At: at, Detail: fmt.Sprintf("pod %s has no route to %s", at, k.pkt.dst)}
 	}
-	k.routeHop(at, r, "")
+	k.routeHop(at, r)
 	if end := dropRoute(at, r); end != nil {
 		return pl, end
 	}
@@ -249,12 +252,13 @@ func (k *walker) fromPod(pl place) (place, *End) {
 }
 
 // routeHop records a route decision.
-func (k *walker) routeHop(at string, r *observed.Route, note string) {
+func (k *walker) routeHop(at string, r *observed.Route) {
 	var gws []string
 	for _, h := range r.Hops() {
 		gws = append(gws, h.Gateway.String()+"%"+h.Dev)
 	}
-	if len(r.Nexthops) > 1 && note == "" {
+	note := ""
+	if len(r.Nexthops) > 1 {
 		note = fmt.Sprintf("multipath: %d next hops; the kernel puts each flow on one of them, this trace follows the first", len(r.Nexthops))
 	}
 	typ := r.Type
@@ -363,7 +367,7 @@ func (k *walker) atNode(pl place) (place, *End) {
 	if end != nil {
 		return pl, end
 	}
-	k.routeHop(n.Name, r, "")
+	k.routeHop(n.Name, r)
 	if end := dropRoute(n.Name, r); end != nil {
 		return pl, end
 	}
