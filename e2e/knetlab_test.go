@@ -22,7 +22,7 @@ func init() { labprocess.Registry().Dispatch(os.Args) }
 
 // run executes knetlab in-process, as a pipe would see it (no TTY), and returns its exit
 // code and streams.
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func run(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = cli.Main(args, &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, providers())

@@ -14,7 +14,7 @@ import (
 
 // renamedLab writes a catalogue lab under a name of this test run, so the in-process CLI's
 // namespaces never meet a lab someone deployed on the same host.
-func renamedLab(t *testing.T, catalogue string) (file, name string) {
+func renamedLab(t testing.TB, catalogue string) (file, name string) {
 	t.Helper()
 	data, err := labs.FS.ReadFile(catalogue + "/lab.yaml")
 	if err != nil {

@@ -50,6 +50,19 @@ func resolveDeployed(name, file string) (*deployedLab, error) {
 	return &deployedLab{lab: l, record: rec}, nil
 }
 
+// optionalLab resolves the lab a command names (by name, or --lab-file) with its record; nil
+// when it names none (a command over a capture).
+func optionalLab(name, file string) (*lab.Lab, *labrecord.Record, error) {
+	if name == "" && file == "" {
+		return nil, nil, nil
+	}
+	dl, err := resolveDeployed(name, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dl.lab, dl.record, nil
+}
+
 // labProvider is the provider of the lab labName: --provider when given (it must agree with
 // the lab's record), else the recorded one, else the default.
 func labProvider(reg *provider.Registry, rec *labrecord.Record, labName, given string) (provider.Provider, error) {

@@ -106,14 +106,9 @@ func runVerify(ctx context.Context, s *ui.Streams, reg *provider.Registry, f *ve
 	if f.from == "" && labName == "" && f.lab.file == "" {
 		return exitcode.Usagef("name a lab to verify live (%s), or give --from DIR to verify a capture", strings.Join(lab.Names(), ", "))
 	}
-	var l *lab.Lab
-	var rec *labrecord.Record
-	if labName != "" || f.lab.file != "" {
-		dl, err := resolveDeployed(labName, f.lab.file)
-		if err != nil {
-			return err
-		}
-		l, rec = dl.lab, dl.record
+	l, rec, err := optionalLab(labName, f.lab.file)
+	if err != nil {
+		return err
 	}
 	ids := f.checks
 	if len(ids) == 0 && l != nil {

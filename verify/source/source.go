@@ -79,3 +79,13 @@ type Egress struct {
 	Forwarded uint64 // echo requests from the pod to dst that the node forwarded
 	Through   uint64 // of those, the ones routed out through the device
 }
+
+// Router is implemented by live sources that can ask a node's (or the switch's) kernel which
+// route it takes to an address, as `ip route get fibmatch <dst>` does: the matching table
+// entry itself, not a cached result. ErrNoRoute (wrapped) when no route matches.
+type Router interface {
+	RouteGet(ctx context.Context, member string, dst netip.Addr) (observed.Route, error)
+}
+
+// ErrNoRoute is a Router's answer when no route of the member's table matches.
+var ErrNoRoute = errors.New("no route to host")

@@ -211,25 +211,30 @@ func readRoutes(h *netlink.Handle, names linkNames) ([]observed.Route, error) {
 	}
 	out := make([]observed.Route, 0, len(list))
 	for _, r := range list {
-		dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0) // the default route has no RTA_DST
-		if p, ok := prefixOf(r.Dst); ok {
-			dst = p
-		}
-		out = append(out, observed.Route{
-			Type:     RouteType(r.Type),
-			Dst:      dst,
-			Gateway:  addrOf(r.Gw),
-			Dev:      names.parent(r.LinkIndex),
-			Protocol: ProtocolName(int(r.Protocol)),
-			Scope:    scopeName(r.Scope),
-			Onlink:   r.Flags&unix.RTNH_F_ONLINK != 0,
-			Metric:   r.Priority,
-			MTU:      r.MTU,
-			Src:      addrOf(r.Src),
-			Nexthops: nexthops(r.MultiPath, names),
-		})
+		out = append(out, routeOf(r, names))
 	}
 	return out, nil
+}
+
+// routeOf is one netlink route in the names `ip route` prints.
+func routeOf(r netlink.Route, names linkNames) observed.Route {
+	dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0) // the default route has no RTA_DST
+	if p, ok := prefixOf(r.Dst); ok {
+		dst = p
+	}
+	return observed.Route{
+		Type:     RouteType(r.Type),
+		Dst:      dst,
+		Gateway:  addrOf(r.Gw),
+		Dev:      names.parent(r.LinkIndex),
+		Protocol: ProtocolName(int(r.Protocol)),
+		Scope:    scopeName(r.Scope),
+		Onlink:   r.Flags&unix.RTNH_F_ONLINK != 0,
+		Metric:   r.Priority,
+		MTU:      r.MTU,
+		Src:      addrOf(r.Src),
+		Nexthops: nexthops(r.MultiPath, names),
+	}
 }
 
 // nexthops are the next hops of a multipath route (RTA_MULTIPATH), as `ip route` shows them:

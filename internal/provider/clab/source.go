@@ -330,3 +330,15 @@ func (s *liveSource) Switch(ctx context.Context) (*observed.Switch, error) {
 	}
 	return nil, fmt.Errorf("containerlab inspect lists no container for switch %s of lab %s", sw.Name, s.lab.Name)
 }
+
+// RouteGet implements source.Router for knetlab trace: a kind node's kernel is asked through
+// docker exec (ip -j route get fibmatch). The cEOS switch is not asked (ErrAbsent): trace
+// matches its routes, read with show ip route, itself.
+func (s *liveSource) RouteGet(ctx context.Context, member string, dst netip.Addr) (observed.Route, error) {
+	if _, ok := s.lab.Node(member); !ok {
+		return observed.Route{}, fmt.Errorf("route lookups on %s are not asked of the switch: %w", member, source.ErrAbsent)
+	}
+	return s.nodes.RouteGet(ctx, member, dst)
+}
+
+var _ source.Router = (*liveSource)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -300,3 +301,24 @@ func (s *Source) Switch(context.Context) (*observed.Switch, error) {
 	defer h.Close()
 	return kernel.ReadSwitch(h, s.lab.Switch.Name)
 }
+
+// RouteGet implements source.Router: the route the kernel of a node or of the switch matches
+// for dst (ip route get fibmatch), for knetlab trace.
+func (s *Source) RouteGet(_ context.Context, member string, dst netip.Addr) (observed.Route, error) {
+	_, isNode := s.lab.Node(member)
+	if !isNode && (s.lab.Switch == nil || s.lab.Switch.Name != member) {
+		return observed.Route{}, fmt.Errorf("lab %s has no node or switch %q", s.lab.Name, member)
+	}
+	h, err := openNamespace(NamespaceName(s.lab.Name, member))
+	if err != nil {
+		return observed.Route{}, fmt.Errorf("%w; knetlab deploy %s repairs it", err, s.lab.Name)
+	}
+	defer h.Close()
+	r, err := kernel.RouteGet(h, dst)
+	if err != nil {
+		return observed.Route{}, fmt.Errorf("%s: %w", member, err)
+	}
+	return r, nil
+}
+
+var _ source.Router = (*Source)(nil)
