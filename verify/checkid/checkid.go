@@ -20,6 +20,8 @@ const (
 	ConnectivityPods  = "connectivity.pods"
 	ConnectivityEncap = "connectivity.encap"
 	NATOutgoing       = "nat.outgoing"
+	BGPPeers          = "bgp.peers"
+	BGPRIB            = "bgp.rib"
 )
 
 // All lists every check ID in report order.
@@ -31,6 +33,7 @@ var All = []string{
 	PodsWiring,
 	ConnectivityPods, ConnectivityEncap,
 	NATOutgoing,
+	BGPPeers, BGPRIB,
 }
 
 // Known reports whether id is a check ID.
@@ -46,4 +49,10 @@ func Known(id string) bool {
 // NeedsSwitch reports whether the check reads the lab's switch.
 func NeedsSwitch(id string) bool {
 	return id == SwitchPorts || id == SwitchSVIs || id == SwitchRoutes
+}
+
+// NeedsBGP reports whether the check reads the lab's BGP speakers: it applies only to a lab
+// that routes its pools with BGP.
+func NeedsBGP(id string) bool {
+	return id == BGPPeers || id == BGPRIB
 }
