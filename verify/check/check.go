@@ -23,13 +23,13 @@ type Need uint8
 
 // The inputs.
 const (
-	NeedFacts    Need = 1 << iota // pools, nodes, affinities, pods
-	NeedNodes                     // node tables (the check says which, per node)
-	NeedTopology                  // node run states
-	NeedLab                       // the lab definition
-	NeedSwitch                    // the switch's state (and a lab with a switch)
-	NeedProber                    // a source that can send traffic
-	NeedReflectors                // the BGP route reflectors' state, where there are any
+	NeedFacts      Need = 1 << iota // pools, nodes, affinities, pods
+	NeedNodes                       // node tables (the check says which, per node)
+	NeedTopology                    // node run states
+	NeedLab                         // the lab definition
+	NeedSwitch                      // the switch's state (and a lab with a switch)
+	NeedProber                      // a source that can send traffic
+	NeedReflectors                  // the BGP route reflectors' state, where there are any
 )
 
 // Check is one check of docs/verify.md.
