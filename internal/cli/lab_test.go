@@ -14,7 +14,8 @@ func TestLabList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"calico-overlay", "06 Calico overlay networks", "ceos01 (arista_ceos)", "pod-network", "02 Pod networking"} {
+	for _, want := range []string{"calico-overlay", "06 Calico overlay networks", "ceos01 (arista_ceos)", "pod-network", "02 Pod networking",
+		"calico-bgp", "07 Calico BGP routing with a route reflector"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("lab list lacks %q:\n%s", want, out)
 		}
@@ -39,6 +40,28 @@ func TestLabShow(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("lab show lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// The BGP lab shows its AS, mesh, peers and route reflectors.
+func TestLabShowBGP(t *testing.T) {
+	code, out, _ := run(t, "lab", "show", "calico-bgp")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"lesson 07: Calico BGP routing with a route reflector",
+		"default-ipv4-ippool  10.244.128.0/17  /24    Never  Never",
+		"BGP: AS 64496, node-to-node mesh off",
+		"gobgp-peer  172.18.0.5 (reflector gobgp)  64496  all()",
+		"gobgp      172.18.0.5/16  64496  192.0.2.1  192.0.2.1   172.18.0.0/16 (k8s-group, AS 64496)  knetlab-gobgp:v4.8.0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lab show lacks %q:\n%s", want, out)
+		}
+	}
+	if _, out, _ := run(t, "lab", "show", "pod-network"); strings.Contains(out, "BGP") {
+		t.Errorf("a lab without BGP shows a BGP section:\n%s", out)
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 
 func TestCatalogueLabsAreValid(t *testing.T) {
 	names := Names()
-	if strings.Join(names, ",") != "calico-overlay,pod-network" {
-		t.Fatalf("catalogue = %v, want calico-overlay and pod-network", names)
+	if strings.Join(names, ",") != "calico-bgp,calico-overlay,pod-network" {
+		t.Fatalf("catalogue = %v, want calico-bgp, calico-overlay and pod-network", names)
 	}
 	for _, n := range names {
 		if _, err := Load(n); err != nil {

@@ -20,8 +20,13 @@ const (
 	ConnectivityPods  = "connectivity.pods"
 	ConnectivityEncap = "connectivity.encap"
 	NATOutgoing       = "nat.outgoing"
-	BGPPeers          = "bgp.peers"
-	BGPRIB            = "bgp.rib"
+)
+
+// The BGP check IDs. They read the lab's BGP configuration, so a lab without one cannot
+// declare them.
+const (
+	BGPPeers = "bgp.peers"
+	BGPRIB   = "bgp.rib"
 )
 
 // All lists every check ID in report order.
@@ -51,8 +56,7 @@ func NeedsSwitch(id string) bool {
 	return id == SwitchPorts || id == SwitchSVIs || id == SwitchRoutes
 }
 
-// NeedsBGP reports whether the check reads the lab's BGP speakers: it applies only to a lab
-// that routes its pools with BGP.
+// NeedsBGP reports whether the check reads the lab's BGP configuration (peers, reflectors).
 func NeedsBGP(id string) bool {
 	return id == BGPPeers || id == BGPRIB
 }
