@@ -85,7 +85,7 @@ func TestBGPPeersFindings(t *testing.T) {
 		}, "k8s-guide-worker", report.Unexpected, "", []string{"session with 172.18.0.4", "node-to-node mesh (off)"}},
 		{"reflector without a node", func(in *Inputs) {
 			in.Reflectors["gobgp"].Sessions = in.Reflectors["gobgp"].Sessions[1:]
-		}, "gobgp", report.Missing, "", []string{"session with k8s-guide-control-plane (172.18.0.2)", "reflects the node's blocks"}},
+		}, "gobgp", report.Missing, "", []string{"session with k8s-guide-control-plane (172.18.0.2)", "k8s-guide-control-plane peers with gobgp (172.18.0.5) because BGPPeer gobgp-peer selects all(); with no session, the reflector neither learns"}},
 		{"reflector sees a node Idle", func(in *Inputs) {
 			in.Reflectors["gobgp"].Sessions[2].State = observed.BGPIdle
 		}, "gobgp", report.Different, "state", []string{"k8s-guide-worker2", "the reflector neither learns the node's blocks"}},
