@@ -64,8 +64,10 @@ func (s *bgpLabSource) NodeState(_ context.Context, name string) (*observed.Node
 	}
 	return n, nil
 }
-func (s *bgpLabSource) Switch(context.Context) (*observed.Switch, error) { return nil, source.ErrAbsent }
-func (s *bgpLabSource) ReflectorNames() []string                         { return []string{"gobgp"} }
+func (s *bgpLabSource) Switch(context.Context) (*observed.Switch, error) {
+	return nil, source.ErrAbsent
+}
+func (s *bgpLabSource) ReflectorNames() []string { return []string{"gobgp"} }
 func (s *bgpLabSource) Reflector(_ context.Context, name string) (*observed.Reflector, error) {
 	r, ok := s.rrs[name]
 	if !ok {
