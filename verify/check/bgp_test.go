@@ -239,3 +239,48 @@ func TestRoutesBlocksBGPShapes(t *testing.T) {
 		})
 	}
 }
+
+// In a cluster whose pools have no tunnel, a node gets a block only when a pod on it takes an
+// address: a node that hosts no pod and owns no block is noted, not failed. With a pod, or where a
+// tunnel address would have given it a block, owning none is still a finding.
+func TestAffinitiesPodlessNodeWithoutTunnel(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		in      func() *Inputs
+		keepPod bool
+		finding bool
+	}{
+		{"BGP, no pod on it", func() *Inputs { return bgpInputs(false) }, false, false},
+		{"BGP, a pod on it", func() *Inputs { return bgpInputs(false) }, true, true},
+		{"VXLAN, no pod on it", func() *Inputs { return lesson06Inputs(false) }, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in()
+			node := in.Expect.Nodes[1].Name()
+			var affs = in.Facts.Affinities[:0]
+			for _, a := range in.Facts.Affinities {
+				if a.Node != node {
+					affs = append(affs, a)
+				}
+			}
+			in.Facts.Affinities = affs
+			if !tt.keepPod {
+				pods := in.Facts.Pods[:0]
+				for _, p := range in.Facts.Pods {
+					if p.Node != node {
+						pods = append(pods, p)
+					}
+				}
+				in.Facts.Pods = pods
+			}
+			in.Expect = expect.Compute(in.Facts)
+			r := resultOf(t, ipamAffinities(context.Background(), in), node)
+			if got := len(r.Findings) > 0; got != tt.finding {
+				t.Errorf("%s: findings %+v notes %q; want a finding: %v", node, r.Findings, r.Notes, tt.finding)
+			}
+			if !tt.finding && !strings.Contains(strings.Join(r.Notes, "\n"), "hosts no pod") {
+				t.Errorf("notes %q, want one saying the node hosts no pod", r.Notes)
+			}
+		})
+	}
+}
