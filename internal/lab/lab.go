@@ -252,5 +252,6 @@ func (l *Lab) VerifySpec() *spec.Lab {
 		s.Pools = append(s.Pools, spec.Pool{Name: p.Name, CIDR: p.CIDR, BlockSize: p.BlockSize,
 			VXLANMode: p.VXLANMode, IPIPMode: p.IPIPMode, NATOutgoing: p.NATOutgoing})
 	}
+	s.BGP = l.verifyBGP()
 	return s
 }

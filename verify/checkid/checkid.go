@@ -38,6 +38,7 @@ var All = []string{
 	PodsWiring,
 	ConnectivityPods, ConnectivityEncap,
 	NATOutgoing,
+	BGPPeers, BGPRIB,
 }
 
 // Known reports whether id is a check ID.
