@@ -2,6 +2,8 @@ package kube
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,19 +59,17 @@ func TestCalicoNodePods(t *testing.T) {
 	}
 }
 
-// The reply of calico-node's birdcl (Calico's BIRD v0.3.3+birdv1.6.8): the protocol rows of
-// ddella's recorded `show protocols all` (verify/parse/testdata/bgp), with the calico-bgp lab's
-// one BGPPeer row for its mesh rows.
-const birdReply = "BIRD v0.3.3+birdv1.6.8 ready.\n" +
-	"name     proto    table    state  since       info\n" +
-	"static1  Static   master   up     18:12:19    \n" +
-	"kernel1  Kernel   master   up     18:12:19    \n" +
-	"device1  Device   master   up     18:12:19    \n" +
-	"direct1  Direct   master   up     18:12:19    \n" +
-	"Node_172_18_0_5 BGP      master   up     18:12:31    Established   \n"
+// birdReply is calico-node's birdcl answer on a calico-bgp node (testdata/README.md).
+func birdReply(t *testing.T) string {
+	data, err := os.ReadFile(filepath.Join("testdata", "birdcl-show-protocols.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
 
 func TestBirdSessions(t *testing.T) {
-	rec := &recordedExec{stdout: birdReply}
+	rec := &recordedExec{stdout: birdReply(t)}
 	got, err := BirdSessions(context.Background(), testPodExec(t, rec), "calico-node-w1")
 	if err != nil {
 		t.Fatal(err)

@@ -41,17 +41,6 @@ var bgpNodes = []struct{ name, addr, block, pod string }{
 	{"k8s-guide-worker2", "172.18.0.4", "10.244.190.0/24", "calico-node-w2k9m"},
 }
 
-// birdUp is calico-node's birdcl answer on a node of the calico-bgp lab: BIRD's protocol rows as
-// ddella's recorded `show protocols` (verify/parse/testdata/bgp) prints them, with the lab's
-// one BGPPeer session for that capture's mesh sessions.
-const birdUp = "BIRD v0.3.3+birdv1.6.8 ready.\n" +
-	"name     proto    table    state  since       info\n" +
-	"static1  Static   master   up     18:12:19    \n" +
-	"kernel1  Kernel   master   up     18:12:19    \n" +
-	"device1  Device   master   up     18:12:19    \n" +
-	"direct1  Direct   master   up     18:12:19    \n" +
-	"Node_172_18_0_5 BGP      master   up     18:12:31    Established   \n"
-
 // birdDown is birdcl's answer while BIRD is not running (calico-node starting, BIRD crashed):
 // BIRD's client dies with this on stderr and exit code 1.
 const birdDown = "Unable to connect to server control socket (/var/run/calico/bird.ctl): No such file or directory\n"
@@ -115,6 +104,16 @@ func (s *calicoNodeStream) StreamWithContext(_ context.Context, o remotecommand.
 	return err
 }
 
+// birdUp is calico-node's birdcl answer on a node of the calico-bgp lab, its session with the
+// reflector Established (internal/collect/kube/testdata/README.md).
+func birdUp(t *testing.T) string {
+	data, err := os.ReadFile(filepath.Join("..", "..", "collect", "kube", "testdata", "birdcl-show-protocols.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 // newBGPTestSource is a live source on the calico-bgp lab: its cluster's facts, every node's
 // calico-node answering birdcl with birdUp, and the gobgp reflector container (through the
 // Docker Engine double) answering with GoBGP's recorded output.
@@ -134,7 +133,7 @@ func newBGPTestSource(t *testing.T) (*liveSource, *calicoNodeExec, *dockertest.E
 			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: kube.CalicoNamespace, Name: n.pod, Labels: map[string]string{"k8s-app": "calico-node"}},
 				Spec: corev1.PodSpec{NodeName: n.name, HostNetwork: true}, Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: n.addr}},
 		)
-		calico.bird[n.pod] = birdUp
+		calico.bird[n.pod] = birdUp(t)
 		dyn = append(dyn, &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "crd.projectcalico.org/v1", "kind": "BlockAffinity",
 			"metadata": map[string]any{"name": n.name + "-" + strings.NewReplacer(".", "-", "/", "-").Replace(n.block)},
@@ -262,7 +261,7 @@ func TestSourceBGPUnreadableFails(t *testing.T) {
 	}
 
 	// No calico-node on a node (a CNI other than Calico, a DaemonSet not scheduled there).
-	calico.bird["calico-node-w1x4d"] = birdUp
+	calico.bird["calico-node-w1x4d"] = birdUp(t)
 	if err := s.kube.Core.CoreV1().Pods(kube.CalicoNamespace).Delete(context.Background(), "calico-node-w2k9m", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
