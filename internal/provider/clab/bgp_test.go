@@ -325,3 +325,23 @@ func TestCaptureOfTheBGPLab(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceReflectorWithoutClients: a reflector whose gobgpd runs but that no node reaches
+// prints what GoBGP v4.8.0 prints then — no dynamic neighbour (`[]`) and an empty RIB (`{}`) —
+// and that is judged, not refused: every node's session and every block is missing.
+func TestSourceReflectorWithoutClients(t *testing.T) {
+	s, _, _, rr := newBGPTestSource(t)
+	rr.Neighbors, rr.RIB = "[]\n", "{}\n"
+	got, findings := bgpVerdicts(t, s, s)
+	if got["bgp.peers gobgp"] != report.Failed || got["bgp.rib gobgp"] != report.Failed {
+		t.Errorf("bgp.peers gobgp = %q, bgp.rib gobgp = %q, want both failed\n%s", got["bgp.peers gobgp"], got["bgp.rib gobgp"], findings)
+	}
+	for _, want := range []string{"bgp.peers gobgp: session with k8s-guide-worker (172.18.0.3)", "bgp.rib gobgp: 10.244.190.0/24"} {
+		if !strings.Contains(findings, want) {
+			t.Errorf("findings do not say %q:\n%s", want, findings)
+		}
+	}
+	if strings.Contains(findings, "cannot read") {
+		t.Errorf("an empty reflector was taken for an unreadable one:\n%s", findings)
+	}
+}
