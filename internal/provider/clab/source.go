@@ -31,7 +31,8 @@ const (
 )
 
 // liveSource is the live verify source of a clab lab: kind nodes read by docker exec, facts from the
-// API server, the switch over SSH, and the connectivity probes sent from the lab's test pods.
+// API server, the switch over SSH, the connectivity probes sent from the lab's test pods, and in
+// a BGP lab calico-node's BIRD (pods/exec) and the route reflectors' gobgp (docker exec).
 type liveSource struct {
 	lab     *lab.Lab
 	h       *host
