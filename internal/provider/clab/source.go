@@ -178,6 +178,11 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 		go func() {
 			defer wg.Done()
 			n, err := s.nodes.NodeState(ctx, name) // a partly read node comes with its error
+			if n != nil && s.lab.BGP != nil {
+				if bgpErr := s.readBIRD(ctx, name, n); bgpErr != nil {
+					err = errors.Join(err, fmt.Errorf("node %s: BGP sessions: %w", name, bgpErr))
+				}
+			}
 			if n != nil && factsErr == nil {
 				boxes, boxErr := s.nodes.Sandboxes(ctx, name)
 				if boxErr == nil {
