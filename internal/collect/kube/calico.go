@@ -25,9 +25,20 @@ const (
 // to server control socket" on stderr and exit 1.
 var BirdProtocolsCmd = []string{"birdcl", "-s", "/var/run/calico/bird.ctl", "show", "protocols"}
 
-// CalicoNodePods names each node's calico-node pod. Of two pods on one node (a rolling update)
+// CalicoNodePod is a node's calico-node pod.
+type CalicoNodePod struct {
+	Name  string
+	Phase corev1.PodPhase
+	// Deleting: the pod is being deleted (a rolling update replaces it).
+	Deleting bool
+}
+
+// Running reports whether BIRD can be asked in the pod.
+func (p CalicoNodePod) Running() bool { return p.Phase == corev1.PodRunning && !p.Deleting }
+
+// CalicoNodePods finds each node's calico-node pod. Of two pods on one node (a rolling update)
 // the running one that is not being deleted wins, then the newer.
-func (c *Collector) CalicoNodePods(ctx context.Context) (map[string]string, error) {
+func (c *Collector) CalicoNodePods(ctx context.Context) (map[string]CalicoNodePod, error) {
 	// The selector by label only: the node is matched here, so that the choice between two pods
 	// of one node is knetlab's and not the API server's.
 	list, err := c.Core.CoreV1().Pods(CalicoNamespace).List(ctx, metav1.ListOptions{LabelSelector: CalicoNodeSelector})
@@ -44,16 +55,18 @@ func (c *Collector) CalicoNodePods(ctx context.Context) (map[string]string, erro
 			best[p.Spec.NodeName] = p
 		}
 	}
-	out := make(map[string]string, len(best))
+	out := make(map[string]CalicoNodePod, len(best))
 	for node, p := range best {
-		out[node] = p.Name
+		out[node] = CalicoNodePod{Name: p.Name, Phase: p.Status.Phase, Deleting: p.DeletionTimestamp != nil}
 	}
 	return out, nil
 }
 
 // preferPod reports whether a is the better calico-node pod of a node than b.
 func preferPod(a, b *corev1.Pod) bool {
-	live := func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil }
+	live := func(p *corev1.Pod) bool {
+		return CalicoNodePod{Phase: p.Status.Phase, Deleting: p.DeletionTimestamp != nil}.Running()
+	}
 	if live(a) != live(b) {
 		return live(a)
 	}

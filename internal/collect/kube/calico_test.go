@@ -53,9 +53,21 @@ func TestCalicoNodePods(t *testing.T) {
 		t.Errorf("pods = %v, want %v", got, want)
 	}
 	for node, pod := range want {
-		if got[node] != pod {
-			t.Errorf("node %s: pod %q, want %q", node, got[node], pod)
+		if got[node].Name != pod || !got[node].Running() {
+			t.Errorf("node %s: pod %+v, want %q running", node, got[node], pod)
 		}
+	}
+	// A node whose only calico-node is being deleted or pending has it, not running.
+	core = fake.NewSimpleClientset(deleting, calicoNodePod("calico-node-p", "k8s-guide-worker", corev1.PodPending, t0))
+	got, err = (&Collector{Core: core}).CalicoNodePods(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got["k8s-guide-worker2"]; p.Name != "calico-node-old" || p.Running() {
+		t.Errorf("deleting pod = %+v, want it found and not running", p)
+	}
+	if p := got["k8s-guide-worker"]; p.Name != "calico-node-p" || p.Running() || p.Phase != corev1.PodPending {
+		t.Errorf("pending pod = %+v", p)
 	}
 }
 

@@ -3,75 +3,152 @@ package clab
 import (
 	"context"
 	"fmt"
-	"sort"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
 
-	"github.com/knetlab/knetlab/internal/collect/kube"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/knetlab/knetlab/internal/collect/nodeexec"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/render"
 	"github.com/knetlab/knetlab/verify/observed"
-	"github.com/knetlab/knetlab/verify/source"
+	"github.com/knetlab/knetlab/verify/parse"
 )
 
-// BGP on a clab lab: calico-node's BIRD on each kind node holds the node's sessions, read with
-// birdcl through pods/exec; the route reflectors are GoBGP containers beside the cluster, read
-// with gobgp through docker exec.
-
-var _ source.Reflectors = (*liveSource)(nil)
-
-// birdReader reads nodes' BIRD sessions in one round: calico-node's pods, listed once.
-type birdReader struct {
-	pods    podExecer
-	byNode  map[string]string // node → its calico-node pod
-	listErr error
+// calicoBGPKinds are the kinds of the rendered bgp.yaml: projectcalico.org/v3 objects, which
+// Calico's API server serves once the operator has it running.
+var calicoBGPKinds = []schema.GroupVersionKind{
+	{Group: "projectcalico.org", Version: "v3", Kind: "BGPConfiguration"},
+	{Group: "projectcalico.org", Version: "v3", Kind: "BGPPeer"},
 }
 
-// birdPods lists the calico-node pods of a lab that speaks BGP; nil for a lab without BGP,
-// whose nodes' BIRD is not read (a VXLAN-only Calico runs none).
-func (s *liveSource) birdPods(ctx context.Context) *birdReader {
-	if s.lab.BGP == nil {
+// reflectorNeighborCmd is how the sessions are read in a reflector's container: gobgp's own CLI,
+// JSON (session_state 6 is Established), as verify reads them.
+var reflectorNeighborCmd = nodeexec.GoBGPNeighborsCmd
+
+// bgpSessionTimeout is how long a reflector may take to see every node Established after the
+// BGPPeer is applied: calico-node reloads BIRD within seconds, BGP's connect retry is 120 s
+// for a peer that refused once.
+const bgpSessionTimeout = 4 * time.Minute
+
+// reflectors are the lab's route reflectors (none without BGP).
+func reflectors(l *lab.Lab) []lab.RouteReflector {
+	if l.BGP == nil {
 		return nil
 	}
-	byNode, err := s.kube.CalicoNodePods(ctx)
-	return &birdReader{pods: s.pods, byNode: byNode, listErr: err}
+	return l.BGP.RouteReflectors
 }
 
-// read sets n's BGP sessions from its calico-node's BIRD and marks the table; an error says
-// why they could not be read.
-func (b *birdReader) read(ctx context.Context, n *observed.Node) error {
-	if b.listErr != nil {
-		return b.listErr
+// reflectorImageSteps build each reflector's image from its rendered Dockerfile, before
+// containerlab starts the container (it would try to pull the tag otherwise).
+func (d *deployment) reflectorImageSteps() []provider.Step {
+	var steps []provider.Step
+	for _, rr := range reflectors(d.lab) {
+		dir := d.path(render.ReflectorDir(d.lab.Name, rr.Name))
+		steps = append(steps, provider.Step{
+			Title: "build the image of route reflector " + rr.Name + " (GoBGP " + render.GoBGPVersion + ")",
+			Actions: []string{fmt.Sprintf("docker client: ImageBuild (context: tar of %s, dockerfile %s, tag %s, output streamed)",
+				dir, filepath.Base(render.ReflectorDockerfilePath(d.lab.Name, rr.Name)), rr.Image)},
+			Run: func(ctx context.Context, p provider.Progress) error {
+				return d.buildImage(ctx, p, dir, filepath.Base(render.ReflectorDockerfilePath(d.lab.Name, rr.Name)), rr.Image)
+			},
+		})
 	}
-	pod, ok := b.byNode[n.Name]
-	if !ok {
-		return fmt.Errorf("no calico-node pod on node %s (namespace %s, label %s): nothing runs BIRD there",
-			n.Name, kube.CalicoNamespace, kube.CalicoNodeSelector)
+	return steps
+}
+
+// bgpSteps apply the Calico BGP resources and wait until every reflector has a session
+// Established with every node.
+func (d *deployment) bgpSteps() ([]provider.Step, error) {
+	l := d.lab
+	if l.BGP == nil {
+		return nil, nil
 	}
-	sessions, err := kube.BirdSessions(ctx, b.pods, pod)
+	objs, err := d.objectsOf(render.BGPPath(l.Name))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n.BGPSpeaker, n.BGPSessions = observed.SpeakerBIRD, sessions
-	n.Mark(observed.TableBGPSessions)
-	return nil
+	steps := []provider.Step{{
+		Title: "configure Calico BGP",
+		Actions: []string{fmt.Sprintf("server-side apply %s: %s", d.path(render.BGPPath(l.Name)), describe(objs)) +
+			" (dynamic client + discovery RESTMapper, field manager knetlab)"},
+		Waits: fmt.Sprintf("first, Calico's API server serves %s (deadline %s)", kindNames(calicoBGPKinds), crdTimeout),
+		Run: func(ctx context.Context, _ provider.Progress) error {
+			if err := d.kube.waitKinds(ctx, calicoBGPKinds); err != nil {
+				return err
+			}
+			return d.kube.apply(ctx, objs)
+		},
+	}}
+	for _, rr := range reflectors(l) {
+		steps = append(steps, provider.Step{
+			Title:   "wait for the BGP sessions of route reflector " + rr.Name,
+			Actions: []string{fmt.Sprintf("docker exec %s %s (Docker Engine API exec, every %s)", rr.Name, strings.Join(reflectorNeighborCmd, " "), pollInterval)},
+			Waits: fmt.Sprintf("a session in state Established (session_state 6) from every node: %s (deadline %s; a timeout names each node's state)",
+				nodeAddresses(l), bgpSessionTimeout),
+			Run: func(ctx context.Context, p provider.Progress) error {
+				e, err := d.h.nodes()
+				if err != nil {
+					return err
+				}
+				if err := waitReflectorSessions(ctx, e, l, rr, bgpSessionTimeout); err != nil {
+					return err
+				}
+				p.Done("route reflector %s: %d sessions Established", rr.Name, len(l.Nodes))
+				return nil
+			},
+		})
+	}
+	return steps, nil
 }
 
-// ReflectorNames implements source.Reflectors: the lab's route reflectors, in name order.
-func (s *liveSource) ReflectorNames() []string {
-	if s.lab.BGP == nil {
-		return nil
+func nodeAddresses(l *lab.Lab) string {
+	var a []string
+	for _, n := range l.Nodes {
+		a = append(a, n.IP().String())
 	}
-	var names []string
-	for _, rr := range s.lab.BGP.RouteReflectors {
-		names = append(names, rr.Name)
-	}
-	sort.Strings(names)
-	return names
+	return strings.Join(a, ", ")
 }
 
-// Reflector implements source.Reflectors: gobgp neighbor -j and gobgp global rib -j in the
-// reflector's container. What could not be read comes with an error, which fails the checks
-// that need it.
-func (s *liveSource) Reflector(ctx context.Context, name string) (*observed.Reflector, error) {
-	if _, ok := s.lab.RouteReflector(name); !ok {
-		return nil, fmt.Errorf("lab %s has no route reflector %s: %w", s.lab.Name, name, source.ErrAbsent)
+// waitReflectorSessions polls the reflector's sessions until every node's is Established.
+func waitReflectorSessions(ctx context.Context, e nodeexec.Execer, l *lab.Lab, rr lab.RouteReflector, timeout time.Duration) error {
+	return waitFor(ctx, "BGP sessions of route reflector "+rr.Name, timeout, func(ctx context.Context) (bool, string, error) {
+		out, err := e.Exec(ctx, rr.Name, reflectorNeighborCmd)
+		if err != nil {
+			return false, fmt.Sprintf("%s: %v", strings.Join(reflectorNeighborCmd, " "), err), nil
+		}
+		sessions, err := parse.GoBGPNeighbors(out)
+		if err != nil {
+			return false, "", fmt.Errorf("%s in %s: %w", strings.Join(reflectorNeighborCmd, " "), rr.Name, err)
+		}
+		missing := notEstablished(l, sessions)
+		return len(missing) == 0, strings.Join(missing, "; "), nil
+	})
+}
+
+// notEstablished names every node whose session with the reflector is not Established, with the
+// state the reflector reports (and why, when it says).
+func notEstablished(l *lab.Lab, sessions []observed.BGPSession) []string {
+	byPeer := map[netip.Addr]observed.BGPSession{}
+	for _, s := range sessions {
+		byPeer[s.Peer] = s
 	}
-	return s.reflectors.Reflector(ctx, name)
+	var out []string
+	for _, n := range l.Nodes {
+		s, ok := byPeer[n.IP()]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s (%s): no session (has the node's BGPPeer been applied, is calico-node running?)", n.Name, n.IP()))
+		case s.State != observed.BGPEstablished:
+			what := fmt.Sprintf("%s (%s): %s", n.Name, n.IP(), s.State)
+			if s.Info != "" {
+				what += " (" + s.Info + ")"
+			}
+			out = append(out, what)
+		}
+	}
+	return out
 }
