@@ -171,6 +171,9 @@ func runCheck(ctx context.Context, c check.Check, g *gathered) *report.Check {
 			return res
 		}
 		res.Nodes = []*report.Node{n}
+	} else if why := notApplicable(c, g.in); why != "" {
+		res.Status, res.Reason = report.Skipped, why
+		return res
 	} else {
 		res.Nodes = c.Run(ctx, g.in)
 		if g.live {
@@ -180,6 +183,13 @@ func runCheck(ctx context.Context, c check.Check, g *gathered) *report.Check {
 	res.Settle()
 	res.Duration = time.Since(start)
 	return res
+}
+
+func notApplicable(c check.Check, in *check.Inputs) string {
+	if c.NotApplicable == nil {
+		return ""
+	}
+	return c.NotApplicable(in)
 }
 
 // gathered is what the engine read from the source: the checks' inputs and, from a live
@@ -338,6 +348,12 @@ func gather(ctx context.Context, src source.Source, checks []check.Check, opts O
 		}
 	}
 
+	if needs&check.NeedReflectors != 0 {
+		if err := readReflectors(ctx, src, opts.Lab, g); err != nil {
+			return nil, err
+		}
+	}
+
 	if needs&(check.NeedNodes|check.WantNodes) != 0 && in.Expect != nil {
 		var err error
 		if in.Nodes, in.NodeAbsent, err = readNodes(ctx, src, in.Expect, opts.Concurrency, g); err != nil {
@@ -382,6 +398,51 @@ func absentReason(err error, def string) string {
 		return def
 	}
 	return err.Error()
+}
+
+// readReflectors reads the BGP route reflectors: the lab's when there is a lab, otherwise every
+// one the source has. From a live source a reflector it cannot read fails the checks that need
+// it; bad input ends the run.
+func readReflectors(ctx context.Context, src source.Source, lab *spec.Lab, g *gathered) error {
+	in := g.in
+	in.Reflectors, in.ReflectorAbsent, in.ReflectorUnread = map[string]*observed.Reflector{}, map[string]string{}, map[string]bool{}
+	rs, readable := src.(source.Reflectors)
+	switch {
+	case lab != nil && lab.BGP != nil:
+		for _, r := range lab.BGP.Reflectors {
+			in.ReflectorNames = append(in.ReflectorNames, r.Name)
+		}
+	case lab != nil:
+		return nil // the lab has no BGP: nothing to read
+	case readable:
+		in.ReflectorNames = rs.ReflectorNames()
+	}
+	for _, name := range in.ReflectorNames {
+		if !readable {
+			in.ReflectorAbsent[name] = fmt.Sprintf("%s cannot read BGP route reflectors", src.Describe())
+			continue
+		}
+		r, err := rs.Reflector(ctx, name)
+		switch {
+		case err != nil && endsTheRun(err):
+			return err
+		case err != nil && g.live:
+			if r != nil {
+				in.Reflectors[name] = r // judge what was read
+			}
+			in.ReflectorAbsent[name] = fmt.Sprintf("cannot read route reflector %s: %v", name, err)
+			in.ReflectorUnread[name] = true
+		case errors.Is(err, source.ErrAbsent):
+			in.ReflectorAbsent[name] = absentReason(err, fmt.Sprintf("no state for route reflector %s in this source", name))
+		case err != nil:
+			in.ReflectorAbsent[name] = fmt.Sprintf("cannot read route reflector %s: %v", name, err)
+		case r == nil:
+			in.ReflectorAbsent[name] = fmt.Sprintf("no state for route reflector %s in this source", name)
+		default:
+			in.Reflectors[name] = r
+		}
+	}
+	return nil
 }
 
 // readNodes reads every node's state, a few at a time. A node the source cannot read is

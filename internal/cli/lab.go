@@ -133,6 +133,35 @@ func showLab(s *ui.Streams, l *lab.Lab) {
 	}
 	fmt.Fprintln(s.Out)
 
+	if b := l.BGP; b != nil {
+		mesh := "off"
+		if b.NodeToNodeMesh {
+			mesh = "on"
+		}
+		s.Heading("BGP: AS %d, node-to-node mesh %s", b.ASNumber, mesh)
+		if len(b.Peers) > 0 {
+			rows = nil
+			for _, p := range b.Peers {
+				addr := p.Address(l).String()
+				if p.Reflector != "" {
+					addr += " (reflector " + p.Reflector + ")"
+				}
+				rows = append(rows, []string{p.Name, addr, strconv.FormatUint(uint64(p.ASNumber), 10), p.NodeSelector})
+			}
+			s.Table([]string{"PEER", "ADDRESS", "AS", "NODES"}, rows)
+		}
+		if len(b.RouteReflectors) > 0 {
+			rows = nil
+			for _, rr := range b.RouteReflectors {
+				c := rr.Clients
+				rows = append(rows, []string{rr.Name, rr.Address.String(), strconv.FormatUint(uint64(rr.ASNumber), 10), rr.RouterID.String(), rr.ClusterID.String(),
+					fmt.Sprintf("%s (%s, AS %d)", c.Prefix, c.PeerGroup, c.PeerAS), rr.Image})
+			}
+			s.Table([]string{"REFLECTOR", "ADDRESS", "AS", "ROUTER ID", "CLUSTER ID", "CLIENTS", "IMAGE"}, rows)
+		}
+		fmt.Fprintln(s.Out)
+	}
+
 	if len(l.Pods) > 0 {
 		s.Heading("Test pods")
 		rows = nil

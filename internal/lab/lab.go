@@ -13,14 +13,16 @@ import (
 
 // Lab is one lab definition.
 type Lab struct {
-	Name    string   `yaml:"name"`
-	Lesson  Lesson   `yaml:"lesson"`
-	Switch  *Switch  `yaml:"switch,omitempty"`
-	Cluster Cluster  `yaml:"cluster"`
-	Nodes   []Node   `yaml:"nodes"`
-	CNI     CNI      `yaml:"cni"`
-	Pods    []Pod    `yaml:"pods,omitempty"`
-	Checks  []string `yaml:"checks"`
+	Name    string  `yaml:"name"`
+	Lesson  Lesson  `yaml:"lesson"`
+	Switch  *Switch `yaml:"switch,omitempty"`
+	Cluster Cluster `yaml:"cluster"`
+	Nodes   []Node  `yaml:"nodes"`
+	CNI     CNI     `yaml:"cni"`
+	// BGP is the lab's BGP configuration; nil when no node speaks BGP.
+	BGP    *BGP     `yaml:"bgp,omitempty"`
+	Pods   []Pod    `yaml:"pods,omitempty"`
+	Checks []string `yaml:"checks"`
 
 	// Source is where the lab was loaded from ("labs/calico-overlay/lab.yaml" or a path on disk).
 	Source string `yaml:"-"`
@@ -250,5 +252,6 @@ func (l *Lab) VerifySpec() *spec.Lab {
 		s.Pools = append(s.Pools, spec.Pool{Name: p.Name, CIDR: p.CIDR, BlockSize: p.BlockSize,
 			VXLANMode: p.VXLANMode, IPIPMode: p.IPIPMode, NATOutgoing: p.NATOutgoing})
 	}
+	s.BGP = l.verifyBGP()
 	return s
 }

@@ -390,8 +390,8 @@ func wholeNumberProblem(n *yaml.Node, t reflect.Type) string {
 // Fields that hold an address with prefix, or a bare address.
 var (
 	prefixFields = map[string]bool{"address": true, "management": true, "subnet": true, "cidr": true,
-		"podSubnet": true, "serviceSubnet": true, "managementSubnet": true, "cidrs": true}
-	addrFields = map[string]bool{"gateway": true}
+		"podSubnet": true, "serviceSubnet": true, "managementSubnet": true, "cidrs": true, "prefix": true}
+	addrFields = map[string]bool{"gateway": true, "peerIP": true, "routerID": true, "clusterID": true}
 )
 
 func addressProblems(n *yaml.Node, p string) []Problem {

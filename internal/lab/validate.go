@@ -103,6 +103,7 @@ func validate(l *Lab) []Problem {
 	v.validateCluster(l)
 	v.validateNodes(l)
 	v.validateCNI(l)
+	v.validateBGP(l)
 	v.validatePods(l)
 	v.validateChecks(l)
 	return v.problems
@@ -155,17 +156,22 @@ func (v *validator) validateSwitch(l *Lab) {
 	}
 }
 
+// pinned checks that an image is pinned to a tag (not latest) or a digest.
+func (v *validator) pinned(field, image, what, example string) {
+	switch {
+	case image == "":
+		v.addf(field, "pin the %s, e.g. %s", what, example)
+	case !pinnedImage.MatchString(image) || !(strings.Contains(image, ":") || strings.Contains(image, "@")):
+		v.addf(field, "%s %q must be pinned to a tag or digest", what, image)
+	case strings.HasSuffix(image, ":latest"):
+		v.addf(field, "%s %q must be pinned to a version, not latest", what, image)
+	}
+}
+
 func (v *validator) validateCluster(l *Lab) {
 	c := l.Cluster
 	v.name("cluster.name", c.Name, "cluster name", maxLabName)
-	switch {
-	case c.NodeImage == "":
-		v.addf("cluster.nodeImage", "pin the kind node image, e.g. kindest/node:v1.32.2")
-	case !pinnedImage.MatchString(c.NodeImage) || !(strings.Contains(c.NodeImage, ":") || strings.Contains(c.NodeImage, "@")):
-		v.addf("cluster.nodeImage", "node image %q must be pinned to a tag or digest", c.NodeImage)
-	case strings.HasSuffix(c.NodeImage, ":latest"):
-		v.addf("cluster.nodeImage", "node image %q must be pinned to a version, not latest", c.NodeImage)
-	}
+	v.pinned("cluster.nodeImage", c.NodeImage, "node image", "kindest/node:v1.32.2")
 	pod := v.subnet("cluster.podSubnet", c.PodSubnet)
 	svc := v.subnet("cluster.serviceSubnet", c.ServiceSubnet)
 	mgmt := v.subnet("cluster.managementSubnet", c.ManagementSubnet)
@@ -394,6 +400,8 @@ func (v *validator) validateChecks(l *Lab) {
 	for i, id := range l.Checks {
 		f := fmt.Sprintf("checks[%d]", i)
 		switch {
+		case checkid.NeedsBGP(id) && l.BGP == nil:
+			v.addf(f, "check %s needs a bgp section, and the lab has none", id)
 		case !checkid.Known(id):
 			v.addf(f, "unknown check %q (checks: %s)", id, strings.Join(checkid.All, ", "))
 		case checkid.NeedsSwitch(id) && l.Switch == nil:

@@ -17,6 +17,12 @@
 //	                                 `show ip interface brief | json`, `show ip route | json`,
 //	                                 `show vlan | json` (all four), optional; `knetlab capture`
 //	                                 renders a netns lab's switch in the same shapes (WriteSwitch)
+//	DIR/nodes/<node>/bird-protocols.txt   a node's BGP sessions, `birdcl show protocols` (BIRD)
+//	DIR/nodes/<node>/gobgp-neighbors.json a node's BGP sessions, `gobgp neighbor -j` (GoBGP)
+//	DIR/nodes/<node>/gobgp-rib.json       the routes a node's GoBGP speaker holds
+//	DIR/rr/<name>/gobgp-neighbors.json    a route reflector's sessions, `gobgp neighbor -j`
+//	DIR/rr/<name>/gobgp-rib.json          a route reflector's RIB, `gobgp global rib -j`
+//	                                      (the gobgp files: JSON or the text tables, by content)
 //
 // Every file is optional. A file that is present marks its table as collected, even when it is
 // empty (an empty ip-neigh.txt says the node has no neighbours); a file that is absent leaves its
@@ -65,6 +71,14 @@ const (
 	NATFile     = "nat.txt" // nft list ruleset, or iptables-save -t nat with ipset save/list
 	SwitchDir   = "switch"
 	PodsDir     = "pods" // under a node: pods/<namespace>/<pod>/ip-addr.txt and ip-route.txt
+	// BirdFile is a node's BGP sessions as calico-node's BIRD shows them (birdcl show protocols).
+	BirdFile = "bird-protocols.txt"
+	// GoBGPNeighborsFile and GoBGPRIBFile are a GoBGP speaker's sessions (gobgp neighbor -j) and
+	// RIB (gobgp global rib -j), under a node whose speaker is GoBGP or under rr/<name>/.
+	GoBGPNeighborsFile = "gobgp-neighbors.json"
+	GoBGPRIBFile       = "gobgp-rib.json"
+	// RRDir holds one directory per BGP route reflector: rr/<name>/.
+	RRDir = "rr"
 )
 
 // SwitchFiles names the file of DIR/switch/<name>/ that holds each EOS command's output, so
@@ -84,9 +98,15 @@ type Capture struct {
 	nodes map[string]*observed.Node
 	names []string         // node directories, sorted
 	sw    *observed.Switch // nil when the capture has no switch directory
+	// rrs are the route reflectors under rr/, by name; rrNames in name order.
+	rrs     map[string]*observed.Reflector
+	rrNames []string
 }
 
-var _ source.Source = (*Capture)(nil)
+var (
+	_ source.Source     = (*Capture)(nil)
+	_ source.Reflectors = (*Capture)(nil)
+)
 
 // Open reads the capture directory dir, stopping when ctx is done. Every file is parsed now, so
 // that a broken file is a usage error (exit 2) naming the file and line before any check runs.
@@ -132,6 +152,9 @@ func Open(ctx context.Context, dir string) (source.Source, error) {
 	}
 	sort.Strings(c.names)
 	if c.sw, err = readSwitch(in, filepath.Join(dir, SwitchDir)); err != nil {
+		return nil, err
+	}
+	if c.rrs, c.rrNames, err = readReflectors(in, filepath.Join(dir, RRDir)); err != nil {
 		return nil, err
 	}
 	if c.facts == nil && len(c.names) == 0 {
@@ -226,6 +249,68 @@ func (c *Capture) Switch(context.Context) (*observed.Switch, error) {
 	return &sw, nil
 }
 
+// ReflectorNames names the route reflectors under rr/, in name order.
+func (c *Capture) ReflectorNames() []string { return append([]string(nil), c.rrNames...) }
+
+// Reflector returns the route reflector captured under DIR/rr/<name>/, or an ErrAbsent error.
+func (c *Capture) Reflector(_ context.Context, name string) (*observed.Reflector, error) {
+	r, ok := c.rrs[name]
+	if !ok {
+		return nil, fmt.Errorf("%s has no %s/%s directory with the route reflector's %s and %s: %w",
+			c.dir, RRDir, name, GoBGPNeighborsFile, GoBGPRIBFile, source.ErrAbsent)
+	}
+	cp := *r
+	return &cp, nil
+}
+
+// readReflectors reads DIR/rr/<name>/{gobgp-neighbors.json,gobgp-rib.json}, each optional: a
+// file that is absent leaves its table unmarked, and what needs it is skipped.
+func readReflectors(in files, dir string) (map[string]*observed.Reflector, []string, error) {
+	entries, ok, err := in.list(dir)
+	if err != nil || !ok {
+		return nil, nil, err
+	}
+	rrs := map[string]*observed.Reflector{}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		r := &observed.Reflector{Name: e.Name()}
+		for _, t := range []struct {
+			file  string
+			table observed.Table
+			read  func(data []byte) error
+		}{
+			{GoBGPNeighborsFile, observed.TableBGPSessions, func(data []byte) (err error) {
+				r.Sessions, err = parse.GoBGPNeighbors(data)
+				return err
+			}},
+			{GoBGPRIBFile, observed.TableBGPRoutes, func(data []byte) (err error) {
+				r.RIB, err = parse.GoBGPRIB(data)
+				return err
+			}},
+		} {
+			path := filepath.Join(dir, e.Name(), t.file)
+			data, ok, err := in.optional(path)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				continue
+			}
+			if err := t.read(data); err != nil {
+				return nil, nil, parseError(path, err)
+			}
+			r.Mark(t.table)
+		}
+		rrs[r.Name] = r
+		names = append(names, r.Name)
+	}
+	sort.Strings(names)
+	return rrs, names, nil
+}
+
 // readSwitch reads the one switch directory under dir. The four files are all required: the
 // switch checks read ports, SVIs, routes and VLANs together, and an absent file would read as a
 // switch with no routes rather than as a capture that lacks them.
@@ -298,6 +383,23 @@ var nodeTables = []struct {
 	}},
 	{NATFile, observed.TableNAT, func(n *observed.Node, data []byte) (err error) {
 		n.NATOutgoing, err = parse.NATOutgoing(data)
+		return err
+	}},
+	{BirdFile, observed.TableBGPSessions, func(n *observed.Node, data []byte) (err error) {
+		n.BGPSpeaker = observed.SpeakerBIRD
+		n.BGPSessions, err = parse.BirdProtocols(data)
+		return err
+	}},
+	{GoBGPNeighborsFile, observed.TableBGPSessions, func(n *observed.Node, data []byte) (err error) {
+		if n.BGPSpeaker == observed.SpeakerBIRD {
+			return fmt.Errorf("the node has %s too: a node runs one BGP speaker, BIRD (calico-node) or GoBGP (knetlab's agent); keep the file of the one it runs", BirdFile)
+		}
+		n.BGPSpeaker = observed.SpeakerGoBGP
+		n.BGPSessions, err = parse.GoBGPNeighbors(data)
+		return err
+	}},
+	{GoBGPRIBFile, observed.TableBGPRoutes, func(n *observed.Node, data []byte) (err error) {
+		n.BGPRoutes, err = parse.GoBGPRIB(data)
 		return err
 	}},
 }

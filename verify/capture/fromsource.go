@@ -52,6 +52,10 @@ func FromSource(ctx context.Context, src source.Source, nodeNames []string, dir 
 	case err != nil:
 		return 0, fmt.Errorf("switch: %w", err)
 	}
+	rrs, err := readReflectorsFrom(ctx, src)
+	if err != nil {
+		return 0, err
+	}
 	if err := Write(dir, f, nodes); err != nil {
 		return 0, err
 	}
@@ -60,7 +64,32 @@ func FromSource(ctx context.Context, src source.Source, nodeNames []string, dir 
 			return 0, err
 		}
 	}
+	for _, r := range rrs {
+		if err := WriteReflector(dir, r); err != nil {
+			return 0, err
+		}
+	}
 	return len(nodes), nil
+}
+
+// readReflectorsFrom reads every route reflector src has; none when it has no reflectors.
+func readReflectorsFrom(ctx context.Context, src source.Source) ([]*observed.Reflector, error) {
+	rs, ok := src.(source.Reflectors)
+	if !ok {
+		return nil, nil
+	}
+	var out []*observed.Reflector
+	for _, name := range rs.ReflectorNames() {
+		r, err := rs.Reflector(ctx, name)
+		switch {
+		case errors.Is(err, source.ErrAbsent):
+			continue // no rr/<name>/: verify --from skips what needs it, saying why
+		case err != nil:
+			return nil, fmt.Errorf("route reflector %s: %w", name, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // recordReadiness sets each node's Ready condition from the live topology.

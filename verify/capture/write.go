@@ -96,6 +96,8 @@ func writeNode(dir string, n *observed.Node, allPools []netip.Prefix) error {
 		{observed.TableAddrs, AddrFile, func() []byte { return parse.FormatAddrs(n.Links) }},
 		{observed.TableSysctls, SysctlFile, func() []byte { return parse.FormatSysctls(n.Sysctls) }},
 		{observed.TableNAT, NATFile, func() []byte { return parse.FormatNAT(n.NATOutgoing, allPools) }},
+		{observed.TableBGPSessions, sessionsFile(n), func() []byte { return formatSessions(n) }},
+		{observed.TableBGPRoutes, GoBGPRIBFile, func() []byte { return parse.FormatGoBGPRIB(n.BGPRoutes) }},
 	}
 	for _, file := range files {
 		if !n.Has(file.table) {
@@ -107,6 +109,50 @@ func writeNode(dir string, n *observed.Node, allPools []netip.Prefix) error {
 	}
 	if n.Has(observed.TablePods) {
 		return writePods(filepath.Join(nodeDir, PodsDir), n)
+	}
+	return nil
+}
+
+// sessionsFile is where a node's BGP sessions are saved: in the format of the speaker it runs,
+// birdcl's table for calico-node's BIRD, `gobgp neighbor -j` for GoBGP (knetlab's agent).
+func sessionsFile(n *observed.Node) string {
+	if n.BGPSpeaker == observed.SpeakerBIRD {
+		return BirdFile
+	}
+	return GoBGPNeighborsFile
+}
+
+func formatSessions(n *observed.Node) []byte {
+	if n.BGPSpeaker == observed.SpeakerBIRD {
+		return parse.FormatBirdProtocols(n.BGPSessions)
+	}
+	return parse.FormatGoBGPNeighbors(n.BGPSessions)
+}
+
+// WriteReflector saves a route reflector's collected tables under dir/rr/<name>/ as
+// `gobgp neighbor -j` and `gobgp global rib -j` print them.
+func WriteReflector(dir string, r *observed.Reflector) error {
+	if !safeName(r.Name) {
+		return fmt.Errorf("write capture: route reflector name %q cannot be a directory name", r.Name)
+	}
+	rrDir := filepath.Join(dir, RRDir, r.Name)
+	if err := os.MkdirAll(rrDir, 0o755); err != nil {
+		return fmt.Errorf("write capture: %w", err)
+	}
+	for _, f := range []struct {
+		table observed.Table
+		file  string
+		data  func() []byte
+	}{
+		{observed.TableBGPSessions, GoBGPNeighborsFile, func() []byte { return parse.FormatGoBGPNeighbors(r.Sessions) }},
+		{observed.TableBGPRoutes, GoBGPRIBFile, func() []byte { return parse.FormatGoBGPRIB(r.RIB) }},
+	} {
+		if !r.Has(f.table) {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(rrDir, f.file), f.data(), 0o644); err != nil {
+			return fmt.Errorf("write capture of route reflector %s: %w", r.Name, err)
+		}
 	}
 	return nil
 }
@@ -259,7 +305,7 @@ func affinityName(a facts.BlockAffinity) string {
 // capture file. Open ignores them.
 func WriteExtra(dir string, files map[string][]byte) error {
 	for name := range files {
-		if !safeName(name) || name == ClusterFile || name == NodesDir || name == SwitchDir {
+		if !safeName(name) || name == ClusterFile || name == NodesDir || name == SwitchDir || name == RRDir {
 			return fmt.Errorf("write capture: %q cannot be an extra file of the capture", name)
 		}
 	}

@@ -23,12 +23,13 @@ type Need uint8
 
 // The inputs.
 const (
-	NeedFacts    Need = 1 << iota // pools, nodes, affinities, pods
-	NeedNodes                     // node tables (the check says which, per node)
-	NeedTopology                  // node run states
-	NeedLab                       // the lab definition
-	NeedSwitch                    // the switch's state (and a lab with a switch)
-	NeedProber                    // a source that can send traffic
+	NeedFacts      Need = 1 << iota // pools, nodes, affinities, pods
+	NeedNodes                       // node tables (the check says which, per node)
+	NeedTopology                    // node run states
+	NeedLab                         // the lab definition
+	NeedSwitch                      // the switch's state (and a lab with a switch)
+	NeedProber                      // a source that can send traffic
+	NeedReflectors                  // the BGP route reflectors' state, where there are any
 	// WantNodes asks for the node tables without needing them: the check runs without them
 	// and says what it could not tell (the connectivity checks explain a lost ping with them).
 	WantNodes
@@ -42,6 +43,9 @@ type Check struct {
 	// Run judges the inputs and returns one result per node (or per switch, or "cluster").
 	// A node whose inputs are absent gets a skipped result with the reason.
 	Run func(ctx context.Context, in *Inputs) []*report.Node
+	// NotApplicable, when set, says why the check does not apply to these inputs (a lab that
+	// does not use what it checks); the check is then skipped as a whole, with that reason.
+	NotApplicable func(in *Inputs) string
 }
 
 // Inputs are what the engine gathered. For every input that is absent, the matching
@@ -66,6 +70,14 @@ type Inputs struct {
 
 	Prober       source.Prober
 	ProberAbsent string
+
+	// Reflectors are the BGP route reflectors' states by name: the lab's reflectors, or without
+	// a lab those the source has. ReflectorAbsent says why a reflector has none; ReflectorUnread
+	// is set for those a live source failed to read (a failure, not a skip).
+	Reflectors      map[string]*observed.Reflector
+	ReflectorNames  []string
+	ReflectorAbsent map[string]string
+	ReflectorUnread map[string]bool
 
 	// Live is true when the inputs come from a running lab, which must yield every input its
 	// checks need: there an entry that is absent is a failure, and the facts are complete (a

@@ -22,6 +22,10 @@ var registry = []Check{
 	{ID: checkid.ConnectivityPods, Title: "every pod pings every pod", Needs: NeedFacts | NeedProber | WantNodes, Run: connectivityPods},
 	{ID: checkid.ConnectivityEncap, Title: "only cross-subnet traffic is encapsulated", Needs: NeedFacts | NeedProber | WantNodes, Run: connectivityEncap},
 	{ID: checkid.NATOutgoing, Title: "masquerade for natOutgoing pools", Needs: NeedFacts | NeedNodes, Run: natOutgoing},
+	{ID: checkid.BGPPeers, Title: "BGP sessions Established with every peer", Needs: NeedFacts | NeedNodes | NeedLab | NeedReflectors,
+		Run: bgpPeers, NotApplicable: noBGPInLab},
+	{ID: checkid.BGPRIB, Title: "blocks in BGP RIBs once, via their owner", Needs: NeedFacts | NeedNodes | NeedReflectors,
+		Run: bgpRIB, NotApplicable: bgpRIBNotApplicable},
 }
 
 // All returns every check in report order.

@@ -22,6 +22,13 @@ const (
 	NATOutgoing       = "nat.outgoing"
 )
 
+// The BGP check IDs. They read the lab's BGP configuration, so a lab without one cannot
+// declare them.
+const (
+	BGPPeers = "bgp.peers"
+	BGPRIB   = "bgp.rib"
+)
+
 // All lists every check ID in report order.
 var All = []string{
 	TopologyNodes, SwitchPorts, SwitchSVIs, SwitchRoutes,
@@ -31,6 +38,7 @@ var All = []string{
 	PodsWiring,
 	ConnectivityPods, ConnectivityEncap,
 	NATOutgoing,
+	BGPPeers, BGPRIB,
 }
 
 // Known reports whether id is a check ID.
@@ -46,4 +54,9 @@ func Known(id string) bool {
 // NeedsSwitch reports whether the check reads the lab's switch.
 func NeedsSwitch(id string) bool {
 	return id == SwitchPorts || id == SwitchSVIs || id == SwitchRoutes
+}
+
+// NeedsBGP reports whether the check reads the lab's BGP configuration (peers, reflectors).
+func NeedsBGP(id string) bool {
+	return id == BGPPeers || id == BGPRIB
 }

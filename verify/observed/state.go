@@ -22,6 +22,11 @@ const (
 	TablePods    Table = "pods"
 	// TableNAT is the natOutgoing masquerade state (nat.outgoing).
 	TableNAT Table = "nat"
+	// TableBGPSessions are a BGP speaker's sessions (a node's, or a route reflector's).
+	TableBGPSessions Table = "bgp-sessions"
+	// TableBGPRoutes are the routes a BGP speaker holds: a node's learned routes, a route
+	// reflector's RIB.
+	TableBGPRoutes Table = "bgp-routes"
 )
 
 // Node is one node's dataplane tables.
@@ -37,6 +42,14 @@ type Node struct {
 	// NATOutgoing are the pool CIDRs whose traffic to outside all pools the node masquerades,
 	// when TableNAT is collected (iptables cali-nat-outgoing or the agent's nftables sets).
 	NATOutgoing []netip.Prefix
+	// BGPSpeaker is the node's BGP daemon, SpeakerBIRD (calico-node) or SpeakerGoBGP
+	// (knetlab's agent), when TableBGPSessions or TableBGPRoutes is collected: a capture
+	// saves its state in that daemon's own format.
+	BGPSpeaker string
+	// BGPSessions are the node's BGP sessions, when TableBGPSessions is collected.
+	BGPSessions []BGPSession
+	// BGPRoutes are the routes the node's BGP speaker holds, when TableBGPRoutes is collected.
+	BGPRoutes []BGPRoute
 	// Filtered says, per table, why a collected table is known to hold only part of what the
 	// node has (e.g. `ip link show dev vxlan.calico`: no lo). An entry absent from such a table
 	// was not captured, rather than missing.
@@ -231,4 +244,68 @@ type NodeStatus struct {
 	Running bool
 	Ready   bool   // kind: Ready after the CNI; netns: the agent is up
 	Detail  string // why not running/ready, as the provider sees it
+}
+
+// The BGP daemons whose state verify reads.
+const (
+	SpeakerBIRD  = "bird"  // calico-node's BIRD (birdcl)
+	SpeakerGoBGP = "gobgp" // GoBGP (gobgp), knetlab's agent and the lab's route reflector
+)
+
+// The BGP session states (RFC 4271's finite state machine), as speakers are normalised to.
+const (
+	BGPIdle        = "Idle"
+	BGPConnect     = "Connect"
+	BGPActive      = "Active"
+	BGPOpenSent    = "OpenSent"
+	BGPOpenConfirm = "OpenConfirm"
+	BGPEstablished = "Established"
+)
+
+// BGPSession is one BGP session as one speaker reports it.
+type BGPSession struct {
+	// Name is the speaker's name for it: BIRD's protocol (Node_172_18_0_5), or the neighbour
+	// address for GoBGP.
+	Name   string
+	Peer   netip.Addr // invalid when the speaker does not show it
+	PeerAS uint32     // 0 when the speaker does not show it
+	// State is the session's state, normalised to the BGP* constants where the speaker says
+	// one of them; otherwise as the speaker says it (BIRD's "Passive", "down").
+	State string
+	// Info is the rest of what the speaker says about it: BIRD's info column (Socket: Connection
+	// refused), GoBGP's disconnect reason, for the findings.
+	Info string
+}
+
+// Established reports whether the session is up.
+func (s BGPSession) Established() bool { return s.State == BGPEstablished }
+
+// BGPRoute is one path a BGP speaker holds for a prefix.
+type BGPRoute struct {
+	Prefix  netip.Prefix
+	NextHop netip.Addr
+	Best    bool
+	// From is the peer the path was learned from; invalid for a path the speaker originated
+	// itself, or when the speaker does not show it.
+	From netip.Addr
+}
+
+// Reflector is a BGP route reflector's state.
+type Reflector struct {
+	Name     string
+	Tables   map[Table]bool // TableBGPSessions, TableBGPRoutes: which were collected
+	Sessions []BGPSession
+	// RIB is the reflector's global RIB: every path it holds, best or not.
+	RIB []BGPRoute
+}
+
+// Has reports whether table t was collected.
+func (r *Reflector) Has(t Table) bool { return r != nil && r.Tables[t] }
+
+// Mark records that table t was collected (possibly empty).
+func (r *Reflector) Mark(t Table) {
+	if r.Tables == nil {
+		r.Tables = map[Table]bool{}
+	}
+	r.Tables[t] = true
 }

@@ -29,6 +29,9 @@ var (
 )
 
 func (c command) fix() string {
+	if c.json == "" {
+		return fmt.Sprintf("save the output of `%s` there instead", c.text)
+	}
 	return fmt.Sprintf("save the output of `%s` (or `%s`) there instead", c.text, c.json)
 }
 
@@ -146,6 +149,7 @@ var shellCommands = map[string]bool{
 	"ip": true, "bridge": true, "sudo": true, "docker": true, "podman": true, "nerdctl": true,
 	"kubectl": true, "oc": true, "crictl": true, "nsenter": true, "ssh": true, "cat": true,
 	"route": true, "netstat": true, "arp": true, "brctl": true, "grep": true, "calicoctl": true,
+	"birdcl": true, "birdc": true, "gobgp": true,
 }
 
 // isWord reports whether s is a lower-case keyword: letters, digits, '_', '-', '.', starting

@@ -52,6 +52,18 @@ type Source interface {
 	Switch(ctx context.Context) (*observed.Switch, error)
 }
 
+// Reflectors is implemented by sources that can read a lab's BGP route reflectors (a live lab
+// with one, a capture with an rr/ directory). A source without it has no reflector state: the
+// checks that need it skip (capture) or fail (live) saying so.
+type Reflectors interface {
+	// ReflectorNames names the route reflectors the source can read, in name order.
+	ReflectorNames() []string
+	// Reflector returns one reflector's sessions and RIB, the tables it could read marked; an
+	// ErrAbsent error (wrapped) when the source has nothing of it. A live source returns what
+	// it could read together with an error naming what it could not.
+	Reflector(ctx context.Context, name string) (*observed.Reflector, error)
+}
+
 // Prober is implemented by live sources that can send traffic (connectivity checks).
 type Prober interface {
 	// Ping sends count echo requests from inside a pod to dst and returns how many were answered.

@@ -19,6 +19,8 @@ type Lab struct {
 	Switch *Switch
 	// Pools are the IP pools the lab declares: ipam.pools wants exactly these.
 	Pools []Pool
+	// BGP is nil when the lab does not route its pools with BGP: the bgp checks skip.
+	BGP *BGP
 }
 
 // Switch is the lab's switch.
@@ -55,4 +57,37 @@ type Pool struct {
 	VXLANMode   calico.EncapMode
 	IPIPMode    calico.EncapMode
 	NATOutgoing bool
+}
+
+// BGP is how the lab's pools are routed by BGP: Calico's BGPConfiguration and BGPPeers, and the
+// lab's own route reflectors.
+type BGP struct {
+	// ASNumber is the nodes' AS (BGPConfiguration default).
+	ASNumber uint32
+	// Mesh is the node-to-node mesh: every node peers with every other node.
+	Mesh bool
+	// Peers are, per node name, the BGP peers that apply to it (BGPPeers whose node selector
+	// selects it); the mesh is not listed.
+	Peers map[string][]Peer
+	// Reflectors are the lab's route reflectors, each of which must see every node.
+	Reflectors []Reflector
+}
+
+// Peer is one BGPPeer as it applies to a node.
+type Peer struct {
+	Name     string // the BGPPeer's name, e.g. gobgp-peer
+	Address  netip.Addr
+	ASNumber uint32
+	// Selector is the BGPPeer's node selector, e.g. all(), for the findings.
+	Selector string
+	// Reflector names the lab's route reflector at Address; "" when the peer is another speaker.
+	Reflector string
+}
+
+// Reflector is one route reflector of the lab.
+type Reflector struct {
+	Name     string
+	Address  netip.Addr
+	RouterID netip.Addr
+	ASNumber uint32
 }
