@@ -173,14 +173,6 @@ ENTRYPOINT ["gobgpd"]
 	return []byte(b.String())
 }
 
-// reflectorsOf is the lab's route reflectors (none without BGP).
-func reflectorsOf(l *lab.Lab) []lab.RouteReflector {
-	if l.BGP == nil {
-		return nil
-	}
-	return l.BGP.RouteReflectors
-}
-
 // tomlString quotes s as a TOML basic string. The values written are addresses and names the
 // lab validation limits to letters, digits and '_', '.', '-', '/', so Go's quoting is TOML's.
 func tomlString(s string) string { return strconv.Quote(s) }

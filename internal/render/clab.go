@@ -148,7 +148,7 @@ func BuildTopology(l *lab.Lab) (ClabTopology, error) {
 		StartupConfig: kindConfig,
 		Extras:        &ClabExtras{K8sKind: &ClabK8sKindExtras{Deploy: ClabK8sKindDeploy{Wait: KindDeployWait}}},
 	})
-	if rrs := reflectorsOf(l); len(rrs) > 0 {
+	if rrs := l.RouteReflectors(); len(rrs) > 0 {
 		noPrefix := ""
 		topo.Prefix = &noPrefix
 		topo.Mgmt = &ClabMgmt{Network: KindNetwork, IPv4Subnet: l.Cluster.ManagementSubnet.String()}
@@ -221,7 +221,7 @@ func Topology(l *lab.Lab) ([]byte, error) {
 		return nil, err
 	}
 	head := header(l, "#", "containerlab topology")
-	for _, rr := range reflectorsOf(l) {
+	for _, rr := range l.RouteReflectors() {
 		head += fmt.Sprintf("# First build route reflector %s's image: docker build -t %s %s\n", rr.Name, rr.Image, ReflectorDir(l.Name, rr.Name))
 	}
 	head += fmt.Sprintf("# Deploy from the directory it was rendered into: containerlab deploy -t %s\n", TopologyPath(l.Name))

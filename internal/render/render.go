@@ -60,7 +60,7 @@ func Render(l *lab.Lab) ([]File, error) {
 	if l.Switch != nil {
 		renderers = append(renderers, renderer{SwitchConfigPath(l.Name, l.Switch.Name), SwitchConfig})
 	}
-	for _, rr := range reflectorsOf(l) {
+	for _, rr := range l.RouteReflectors() {
 		renderers = append(renderers,
 			renderer{ReflectorConfigPath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorConfig(l, rr), nil }},
 			renderer{ReflectorDockerfilePath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorDockerfile(l, rr), nil }})

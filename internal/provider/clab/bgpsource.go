@@ -33,7 +33,7 @@ var _ source.Reflectors = (*liveSource)(nil)
 // ReflectorNames implements source.Reflectors: the lab's route reflectors.
 func (s *liveSource) ReflectorNames() []string {
 	var names []string
-	for _, rr := range reflectors(s.lab) {
+	for _, rr := range s.lab.RouteReflectors() {
 		names = append(names, rr.Name)
 	}
 	sort.Strings(names)

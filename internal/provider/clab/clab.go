@@ -305,7 +305,7 @@ func containerOf(l *lab.Lab, target string) (string, error) {
 	if l.Switch != nil {
 		names = append(names, l.Switch.Name)
 	}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		names = append(names, rr.Name)
 	}
 	return "", exitcode.Usagef("lab %s has no node %q (nodes: %s)", l.Name, target, strings.Join(names, ", "))
