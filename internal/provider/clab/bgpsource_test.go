@@ -3,8 +3,6 @@ package clab
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,24 +16,13 @@ import (
 	"github.com/knetlab/knetlab/verify/source"
 )
 
-// rrRIBJSON is real `gobgp global rib -j` of the same recording as rrNeighborJSON, renamed the
-// same way.
-func rrRIBJSON(t *testing.T, renames ...string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "bgp", "gobgp-v4.8.0", "rr-global-rib.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.NewReplacer(renames...).Replace(string(data))
-}
-
 // TestReflectorOnTheWire: the live source reads the reflector's sessions and RIB with gobgp's
 // CLI in its container, through the Engine API double.
 func TestReflectorOnTheWire(t *testing.T) {
 	l := mustLab(t, "calico-bgp")
 	answers := map[string]string{
 		"gobgp neighbor -j":   rrNeighborJSON(t, calicoBGPPeers...),
-		"gobgp global rib -j": rrRIBJSON(t, calicoBGPPeers...),
+		"gobgp global rib -j": gobgpRecording(t, "rr-global-rib.json", calicoBGPPeers...),
 	}
 	gobgp := dockertest.Container{ID: "rr", Name: "gobgp", Image: "knetlab-gobgp:v4.8.0", State: "running", Status: "Up 1 minute",
 		Labels: map[string]string{"containerlab": "calico-bgp"},
