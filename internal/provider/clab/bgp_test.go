@@ -14,12 +14,18 @@ import (
 	"github.com/knetlab/knetlab/internal/render"
 )
 
-// rrNeighborJSON is real `gobgp neighbor -j` output of a GoBGP v4.8.0 route reflector (recorded
-// for verify/parse: its testdata/bgp/README.md), its loopback addresses renamed: each "from"
-// address becomes the matching "to" address.
+// rrNeighborJSON is real `gobgp neighbor -j` output of a GoBGP v4.8.0 route reflector, renamed
+// as gobgpRecording says.
 func rrNeighborJSON(t *testing.T, renames ...string) string {
+	return gobgpRecording(t, "rr-neighbor.json", renames...)
+}
+
+// gobgpRecording is a file of GoBGP v4.8.0's own CLI output, recorded for verify/parse (its
+// testdata/bgp/README.md), its loopback addresses renamed: each "from" address becomes the
+// matching "to" address.
+func gobgpRecording(t *testing.T, file string, renames ...string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "bgp", "gobgp-v4.8.0", "rr-neighbor.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "bgp", "gobgp-v4.8.0", file))
 	if err != nil {
 		t.Fatal(err)
 	}
