@@ -91,7 +91,7 @@ func compareRoutes(t *testing.T, node string, got []dataplane.Route, want *expec
 		if gotType != w.Type || g.Via != w.Gateway || (!g.Blackhole && g.Dev != dev) || (!w.AnyOnlink && g.OnLink != w.Onlink) {
 			t.Errorf("%s: planned %s; verify expects type %s via %s dev %s onlink %v", node, g, w.Type, w.Gateway, dev, w.Onlink)
 		}
-		// The agent marks every route proto 80 (see RouteProtocol). For plain BGP pools
+		// The agent marks every route proto 80 (ProtoFelix). For plain BGP pools
 		// (no encapsulation at all) Calico's routes are BIRD's, and verify expects "bird":
 		// a known, documented difference for a mode no knetlab lab uses.
 		if !w.AcceptsProtocol("80") {

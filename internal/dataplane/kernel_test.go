@@ -81,7 +81,7 @@ func (l *lab) applyAll(t *testing.T) {
 // kernelRoutes prints a namespace's proto-80 routes the way docs/dataplane.md writes them.
 func kernelRoutes(t *testing.T, h *netlink.Handle) []string {
 	t.Helper()
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: ProtoFelix}, netlink.RT_FILTER_PROTOCOL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +145,9 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.99.0/24", "via", "10.10.10.1", "proto", "static")
 	testbed.Run(t, worker.NS, "ip", "route", "add", "172.31.0.0/24", "via", "10.10.10.1", "proto", "80")
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.77.0/26", "via", "10.10.10.1", "proto", "80")
+	// BGP's routes are the agent's too: a stale one inside the pool goes, one outside stays.
+	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.78.0/26", "via", "10.10.10.1", "proto", "bird")
+	testbed.Run(t, worker.NS, "ip", "route", "add", "172.31.1.0/24", "via", "10.10.10.1", "proto", "bird")
 
 	l.applyAll(t)
 
@@ -180,6 +183,23 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	}
 	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "192.168.99.0/24"); !strings.Contains(out, "proto static") {
 		t.Errorf("foreign route 192.168.99.0/24 was touched: %q", out)
+	}
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "192.168.78.0/26"); out != "" {
+		t.Errorf("stale proto bird route inside the pool stayed: %q", out)
+	}
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "172.31.1.0/24"); !strings.Contains(out, "proto bird") {
+		t.Errorf("proto bird route outside every pool was touched: %q", out)
+	}
+	// A stale route through vxlan.calico is the agent's whatever its protocol; a route the
+	// kernel made there is not.
+	testbed.Run(t, worker.NS, "ip", "route", "add", "10.99.0.1/32", "dev", VXLANDeviceName, "scope", "link")
+	testbed.Run(t, worker.NS, "ip", "route", "add", "10.99.0.2/32", "dev", VXLANDeviceName, "scope", "link", "proto", "kernel")
+	l.applyAll(t)
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "10.99.0.1/32"); out != "" {
+		t.Errorf("stale route through %s stayed: %q", VXLANDeviceName, out)
+	}
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "10.99.0.2/32"); out == "" {
+		t.Errorf("kernel route through %s was deleted", VXLANDeviceName)
 	}
 
 	w2, w3 := VTEPMAC("k01-worker2"), VTEPMAC("k01-worker3")

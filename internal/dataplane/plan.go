@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/knetlab/knetlab/internal/calico"
 )
 
@@ -18,12 +20,33 @@ const (
 	// Ethernet 14): the device MTU is the parent's minus this, 1450 on a 1500 underlay.
 	VXLANOverhead  = 50
 	IPIPDeviceName = "tunl0"
-	// RouteProtocol marks every route the agent programs (RTPROT 80, what Felix uses for its
-	// VXLAN routes). Calico leaves no-encapsulation and IPIP routes to BIRD ("proto bird", 12);
-	// knetlab has no BGP daemon, so its agent programs those too and marks them 80 as well:
-	// one protocol number is what makes "the agent owns it" a property of the route itself.
-	RouteProtocol = 80
 )
+
+// Route protocols, the numbers `ip route` prints after "proto". Each route carries the one
+// Calico itself would give it, so that the lab's tables read like a Calico node's.
+const (
+	// ProtoNone is RTPROT_BOOT, which `ip route` does not print: what Felix gives its routes
+	// through vxlan.calico (remote blocks and the /32 to each remote tunnel address).
+	ProtoNone = unix.RTPROT_BOOT
+	// ProtoFelix (80) marks Felix's other routes: local blackholes and same-subnet routes.
+	ProtoFelix = 80
+	// ProtoBird (12) marks routes a BGP daemon (BIRD in Calico) learned from its peers.
+	ProtoBird = unix.RTPROT_BIRD
+)
+
+// protoNames are the names iproute2 prints instead of a number (/etc/iproute2/rt_protos).
+var protoNames = map[int]string{unix.RTPROT_KERNEL: "kernel", unix.RTPROT_STATIC: "static", ProtoBird: "bird"}
+
+// protoString is the "proto X" part of a route as `ip route` prints it, "" for ProtoNone.
+func protoString(p int) string {
+	if p == ProtoNone || p == 0 {
+		return ""
+	}
+	if n, ok := protoNames[p]; ok {
+		return " proto " + n
+	}
+	return fmt.Sprintf(" proto %d", p)
+}
 
 // Route is one route the node must have. A route either blackholes Dst or sends it Via a
 // gateway out of Dev.
@@ -33,15 +56,17 @@ type Route struct {
 	Via       netip.Addr
 	Dev       string
 	OnLink    bool
+	// Protocol is the route's "proto" (ProtoNone, ProtoFelix, ProtoBird).
+	Protocol int
 	// Why is the rule of docs/dataplane.md that demands the route, for logs and error messages.
 	Why string
 }
 
 func (r Route) String() string {
 	if r.Blackhole {
-		return fmt.Sprintf("blackhole %s proto %d", r.Dst, RouteProtocol)
+		return fmt.Sprintf("blackhole %s%s", r.Dst, protoString(r.Protocol))
 	}
-	s := fmt.Sprintf("%s via %s dev %s proto %d", r.Dst, r.Via, r.Dev, RouteProtocol)
+	s := fmt.Sprintf("%s via %s dev %s%s", r.Dst, r.Via, r.Dev, protoString(r.Protocol))
 	if r.OnLink {
 		s += " onlink"
 	}
@@ -130,7 +155,7 @@ func ComputePlan(d DesiredState) Plan {
 		}
 		if b.Node == self.Name {
 			// Addresses of a local block that no pod holds must not leak to the default route.
-			plan.Routes = append(plan.Routes, Route{Dst: b.CIDR, Blackhole: true, Why: "local block"})
+			plan.Routes = append(plan.Routes, Route{Dst: b.CIDR, Blackhole: true, Protocol: ProtoFelix, Why: "local block"})
 			continue
 		}
 		peer, ok := peers[b.Node]
@@ -145,6 +170,7 @@ func ComputePlan(d DesiredState) Plan {
 		}
 		r.Dst = b.CIDR
 		r.Why = why
+		r.Protocol = ProtoFelix
 		if r.Dev == IPIPDeviceName {
 			plan.NeedsIPIP = true
 		}

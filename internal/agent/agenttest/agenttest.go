@@ -77,7 +77,7 @@ func ExpectedBlockRoutes(self string, block map[string]netip.Prefix) []string {
 
 // BlockRoutes lists a node's proto-80 (agent-owned) routes as sorted "dst dev" pairs.
 func BlockRoutes(t testing.TB, h *netlink.Handle) []string {
-	return testbed.RoutesOf(t, h, dataplane.RouteProtocol)
+	return testbed.RoutesOf(t, h, dataplane.ProtoFelix)
 }
 
 // WaitForBlockRoutes waits until self routes exactly ExpectedBlockRoutes and returns how long
