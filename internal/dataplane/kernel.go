@@ -478,6 +478,10 @@ func (p *Programmer) toNetlink(r Route, indexOf map[string]int) (*netlink.Route,
 		return nil, fmt.Errorf("route %s: device %s does not exist", r.Dst, r.Dev)
 	}
 	nr.LinkIndex = idx
+	if !r.Via.IsValid() {
+		nr.Scope = netlink.SCOPE_LINK
+		return nr, nil
+	}
 	nr.Gw = r.Via.AsSlice()
 	if r.OnLink {
 		nr.Flags = int(netlink.FLAG_ONLINK)
@@ -494,7 +498,8 @@ func sameRoute(have netlink.Route, want *netlink.Route) bool {
 	if want.Type == unix.RTN_BLACKHOLE {
 		return true
 	}
-	return have.LinkIndex == want.LinkIndex && have.Gw.Equal(want.Gw) && onlink(have) == onlink(*want) && len(have.MultiPath) == 0
+	return have.LinkIndex == want.LinkIndex && have.Gw.Equal(want.Gw) && have.Scope == want.Scope &&
+		onlink(have) == onlink(*want) && len(have.MultiPath) == 0
 }
 
 func (p *Programmer) applyNeighbours(want []Neighbour, linkIndex int, ch *Changes) error {

@@ -48,8 +48,8 @@ func protoString(p int) string {
 	return fmt.Sprintf(" proto %d", p)
 }
 
-// Route is one route the node must have. A route either blackholes Dst or sends it Via a
-// gateway out of Dev.
+// Route is one route the node must have. A route either blackholes Dst, or sends it Via a
+// gateway out of Dev, or (no Via) reaches Dst directly on Dev's link ("scope link").
 type Route struct {
 	Dst       netip.Prefix
 	Blackhole bool
@@ -66,7 +66,14 @@ func (r Route) String() string {
 	if r.Blackhole {
 		return fmt.Sprintf("blackhole %s%s", r.Dst, protoString(r.Protocol))
 	}
-	s := fmt.Sprintf("%s via %s dev %s%s", r.Dst, r.Via, r.Dev, protoString(r.Protocol))
+	dst := r.Dst.String()
+	if r.Dst.IsSingleIP() {
+		dst = r.Dst.Addr().String() // ip route prints a host route without its /32
+	}
+	if !r.Via.IsValid() {
+		return fmt.Sprintf("%s dev %s%s scope link", dst, r.Dev, protoString(r.Protocol))
+	}
+	s := fmt.Sprintf("%s via %s dev %s%s", dst, r.Via, r.Dev, protoString(r.Protocol))
 	if r.OnLink {
 		s += " onlink"
 	}
@@ -170,12 +177,13 @@ func ComputePlan(d DesiredState) Plan {
 		}
 		r.Dst = b.CIDR
 		r.Why = why
-		r.Protocol = ProtoFelix
 		if r.Dev == IPIPDeviceName {
 			plan.NeedsIPIP = true
 		}
 		plan.Routes = append(plan.Routes, r)
 	}
+
+	plan.Routes = append(plan.Routes, tunnelRoutes(d, plan)...)
 
 	if plan.VXLAN != nil {
 		for _, p := range d.Peers {
@@ -202,6 +210,43 @@ func ComputePlan(d DesiredState) Plan {
 	return plan
 }
 
+// tunnelRoutes are the host routes Calico 3.30 writes to each remote node's tunnel address:
+// `<T> dev vxlan.calico scope link` when the overlay reaches that node, and, because Felix
+// puts these routes through the same same-subnet test as block routes, `<T> via <M IP> dev
+// P proto 80 onlink` for a CrossSubnet peer in this node's subnet. A block route already
+// covers the tunnel address (usually the block's first one); the host route keeps it
+// reachable when it is not (a borrowed address).
+func tunnelRoutes(d DesiredState, plan Plan) []Route {
+	if plan.VXLAN == nil {
+		return nil
+	}
+	taken := map[netip.Prefix]bool{}
+	for _, r := range plan.Routes {
+		taken[r.Dst] = true
+	}
+	var out []Route
+	for _, peer := range d.Peers {
+		if !peer.TunnelIP.IsValid() || peer.Name == d.Self.Name {
+			continue
+		}
+		dst := netip.PrefixFrom(peer.TunnelIP, peer.TunnelIP.BitLen())
+		pool, ok := poolOf(d.Pools, dst)
+		if !ok || pool.Disabled || !usesEncap(pool.VXLANMode) || taken[dst] {
+			continue
+		}
+		taken[dst] = true
+		peerIP := peer.Underlay.Addr()
+		if pool.VXLANMode == calico.EncapCrossSubnet && d.Self.Underlay.Masked().Contains(peerIP) {
+			out = append(out, Route{Dst: dst, Via: peerIP, Dev: d.Parent, OnLink: true, Protocol: ProtoFelix,
+				Why: fmt.Sprintf("%s's tunnel address; %s is in %s's subnet, so routed directly", peer.Name, peer.Name, d.Self.Name)})
+			continue
+		}
+		out = append(out, Route{Dst: dst, Dev: VXLANDeviceName, Protocol: ProtoNone,
+			Why: fmt.Sprintf("%s's tunnel address, reached on vxlan.calico's link", peer.Name)})
+	}
+	return out
+}
+
 // remoteBlockRoute is the heart of docs/dataplane.md: how a block owned by peer is reached from self.
 func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool) (Route, string, bool) {
 	peerIP := peer.Underlay.Addr()
@@ -211,7 +256,7 @@ func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool)
 	switch {
 	case usesEncap(pool.VXLANMode):
 		if pool.VXLANMode == calico.EncapCrossSubnet && sameSubnet {
-			return Route{Via: peerIP, Dev: parent, OnLink: true},
+			return Route{Via: peerIP, Dev: parent, OnLink: true, Protocol: ProtoFelix},
 				fmt.Sprintf("CrossSubnet: %s (%s) is in %s's subnet %s, so routed directly", peer.Name, peerIP, self.Name, self.Underlay.Masked()), true
 		}
 		if !haveVXLAN {
@@ -224,14 +269,15 @@ func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool)
 		if pool.VXLANMode == calico.EncapCrossSubnet {
 			why = fmt.Sprintf("CrossSubnet: %s (%s) is not in %s's subnet %s, so through vxlan.calico", peer.Name, peerIP, self.Name, self.Underlay.Masked())
 		}
-		return Route{Via: peer.TunnelIP, Dev: VXLANDeviceName, OnLink: true}, why, true
+		// Felix writes its routes through vxlan.calico without a protocol.
+		return Route{Via: peer.TunnelIP, Dev: VXLANDeviceName, OnLink: true, Protocol: ProtoNone}, why, true
 	case usesEncap(pool.IPIPMode):
 		if pool.IPIPMode == calico.EncapCrossSubnet && sameSubnet {
-			return Route{Via: peerIP, Dev: parent}, "IPIP CrossSubnet: same subnet, routed directly", true
+			return Route{Via: peerIP, Dev: parent, Protocol: ProtoFelix}, "IPIP CrossSubnet: same subnet, routed directly", true
 		}
-		return Route{Via: peerIP, Dev: IPIPDeviceName, OnLink: true}, fmt.Sprintf("IPIP %s: through tunl0", pool.IPIPMode), true
+		return Route{Via: peerIP, Dev: IPIPDeviceName, OnLink: true, Protocol: ProtoFelix}, fmt.Sprintf("IPIP %s: through tunl0", pool.IPIPMode), true
 	default:
-		return Route{Via: peerIP, Dev: parent}, "no encapsulation: routed to the owner's underlay address", true
+		return Route{Via: peerIP, Dev: parent, Protocol: ProtoFelix}, "no encapsulation: routed to the owner's underlay address", true
 	}
 }
 

@@ -49,7 +49,8 @@ func overlayCluster(vxlan, ipip calico.EncapMode) DesiredState {
 }
 
 func TestComputePlanRoutes(t *testing.T) {
-	// The wanted routes are written as `ip route` prints them.
+	// The wanted routes are written as `ip route` prints them, in the shapes of Calico 3.30:
+	// no proto on routes through vxlan.calico, a host route to each remote tunnel address.
 	tests := []struct {
 		name      string
 		vxlan     calico.EncapMode
@@ -63,21 +64,27 @@ func TestComputePlanRoutes(t *testing.T) {
 			vxlan: calico.EncapCrossSubnet, ipip: calico.EncapNever, wantVXLAN: true,
 			want: []string{
 				"192.168.0.0/26 via 10.10.10.10 dev eth1 proto 80 onlink",
+				"192.168.0.0 via 10.10.10.10 dev eth1 proto 80 onlink",
 				"blackhole 192.168.10.0/26 proto 80",
 				"blackhole 192.168.10.64/26 proto 80",
 				"192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80 onlink",
-				"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico proto 80 onlink",
+				"192.168.20.1 via 10.10.10.12 dev eth1 proto 80 onlink",
+				"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico onlink",
+				"192.168.30.0 dev vxlan.calico scope link",
 			},
 		},
 		{
 			name:  "VXLAN Always: every remote block through its owner's tunnel address",
 			vxlan: calico.EncapAlways, ipip: calico.EncapNever, wantVXLAN: true,
 			want: []string{
-				"192.168.0.0/26 via 192.168.0.0 dev vxlan.calico proto 80 onlink",
+				"192.168.0.0/26 via 192.168.0.0 dev vxlan.calico onlink",
+				"192.168.0.0 dev vxlan.calico scope link",
 				"blackhole 192.168.10.0/26 proto 80",
 				"blackhole 192.168.10.64/26 proto 80",
-				"192.168.20.0/26 via 192.168.20.1 dev vxlan.calico proto 80 onlink",
-				"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico proto 80 onlink",
+				"192.168.20.0/26 via 192.168.20.1 dev vxlan.calico onlink",
+				"192.168.20.1 dev vxlan.calico scope link",
+				"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico onlink",
+				"192.168.30.0 dev vxlan.calico scope link",
 			},
 		},
 		{
