@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 
+	"github.com/knetlab/knetlab/internal/calicoview"
 	"github.com/knetlab/knetlab/internal/lab"
 )
 
@@ -76,4 +77,12 @@ type Bundler interface {
 	// Bundle returns the extra files. A version the provider cannot find out is written as
 	// unknown with the reason, not left out and not guessed.
 	Bundle(ctx context.Context, l *lab.Lab) (map[string][]byte, error)
+}
+
+// IPAMReader is implemented by providers that read a deployed lab's IPAM data from its
+// datastore (knetlab get): pools, block affinities, IPAM blocks, nodes and the pods' workload
+// endpoints, as Calico's own objects. A lab whose datastore cannot be reached is an
+// environment error naming what to do.
+type IPAMReader interface {
+	ReadIPAM(ctx context.Context, l *lab.Lab) (*calicoview.Objects, error)
 }
