@@ -221,7 +221,7 @@ docs/exit-codes.md.`,
 		newDestroyCmd(s, reg),
 		newAgentCmd(s),
 		newPodCmd(s, reg),
-		newGetCmd(s, reg),
+		newGetCmd(s, reg), newSwitchCmd(s, reg),
 		newBreakCmd(s, reg), newFixCmd(s, reg),
 	)
 	root.SetHelpCommand(newHelpCmd(root))

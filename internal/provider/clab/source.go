@@ -16,6 +16,7 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/storefacts"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/render"
 	"github.com/knetlab/knetlab/verify/facts"
@@ -303,6 +304,17 @@ func containerDetail(c nodeContainer, found bool, name string) string {
 
 // Switch reads the cEOS switch over SSH at its management address from `containerlab inspect`.
 func (s *liveSource) Switch(ctx context.Context) (*observed.Switch, error) {
+	conn, err := s.switchConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return eos.Collect(ctx, conn, s.lab.Switch.Name)
+}
+
+// switchConn is an SSH session to the lab's cEOS switch at its management address from
+// `containerlab inspect`; the caller closes it.
+func (s *liveSource) switchConn(ctx context.Context) (*eos.Scrapli, error) {
 	sw := s.lab.Switch
 	if sw == nil {
 		return nil, source.ErrAbsent
@@ -324,9 +336,29 @@ func (s *liveSource) Switch(ctx context.Context) (*observed.Switch, error) {
 		if !ok {
 			return nil, fmt.Errorf("switch %s has no management address in containerlab inspect (state %s)", sw.Name, c.State)
 		}
-		conn := &eos.Scrapli{Host: ip.String(), Username: switchUser, Password: switchPassword}
-		defer conn.Close()
-		return eos.Collect(ctx, conn, sw.Name)
+		return &eos.Scrapli{Host: ip.String(), Username: switchUser, Password: switchPassword}, nil
 	}
 	return nil, fmt.Errorf("containerlab inspect lists no container for switch %s of lab %s", sw.Name, s.lab.Name)
+}
+
+// SwitchShow implements provider.SwitchCLI: the command goes to cEOS as typed, and its text
+// answer comes back unchanged.
+func (p *Provider) SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error) {
+	if l.Switch == nil {
+		return nil, exitcode.Usagef("lab %s has no switch", l.Name)
+	}
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := src.(*liveSource).switchConn(ctx)
+	if err != nil {
+		return nil, exitcode.NewEnvironment(err, "knetlab status "+l.Name+" shows whether the switch runs")
+	}
+	defer conn.Close()
+	out, err := conn.Command(ctx, command)
+	if err != nil {
+		return nil, exitcode.NewEnvironment(fmt.Errorf("%s on switch %s: %w", command, l.Switch.Name, err), "knetlab status "+l.Name+" shows whether the switch runs")
+	}
+	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/storefacts"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
+	"github.com/knetlab/knetlab/internal/eosview"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
@@ -115,6 +116,23 @@ func readStore[T any](ctx context.Context, s *Source, read func(context.Context,
 		return zero, fmt.Errorf("%w; is the datastore running? knetlab status %s shows it, knetlab deploy %s restarts it", err, s.lab.Name, s.lab.Name)
 	}
 	return v, nil
+}
+
+// SwitchShow implements provider.SwitchCLI: the switch namespace read as verify reads it,
+// printed in EOS's text layout.
+func (p *Provider) SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error) {
+	if l.Switch == nil {
+		return nil, exitcode.Usagef("lab %s has no switch", l.Name)
+	}
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	sw, err := src.Switch(ctx)
+	if err != nil {
+		return nil, exitcode.NewEnvironment(err, "knetlab deploy "+l.Name)
+	}
+	return eosview.Show(sw, command)
 }
 
 // ReadIPAM implements provider.IPAMReader: the lab's etcd read as Calico's objects.
