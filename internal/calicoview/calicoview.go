@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -139,6 +140,34 @@ type Objects struct {
 	Blocks     []IPAMBlock
 	Nodes      []Node
 	Endpoints  []WorkloadEndpoint
+}
+
+// Sort orders every list by name (endpoints by namespace, then name), as the tools list them.
+func (o *Objects) Sort() {
+	slices.SortFunc(o.Pools, func(a, b IPPool) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	slices.SortFunc(o.Nodes, func(a, b Node) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	slices.SortFunc(o.Affinities, func(a, b BlockAffinity) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	slices.SortFunc(o.Blocks, func(a, b IPAMBlock) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	slices.SortFunc(o.Endpoints, func(a, b WorkloadEndpoint) int {
+		if c := strings.Compare(a.Metadata.Namespace, b.Metadata.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Metadata.Name, b.Metadata.Name)
+	})
+}
+
+// PodEndpoint is the WorkloadEndpoint Calico keeps for a pod: named <node>-k8s-<pod>-eth0 with
+// each '-' of node and pod doubled, iface being the host end of the pod's veth.
+func PodEndpoint(namespace, pod, node string, ip netip.Addr, iface string) WorkloadEndpoint {
+	esc := func(s string) string { return strings.ReplaceAll(s, "-", "--") }
+	return WorkloadEndpoint{
+		APIVersion: APIv3, Kind: "WorkloadEndpoint",
+		Metadata: Meta{Name: esc(node) + "-k8s-" + esc(pod) + "-eth0", Namespace: namespace},
+		Spec: WorkloadEndpointSpec{
+			Endpoint: "eth0", InterfaceName: iface, IPNetworks: []string{netip.PrefixFrom(ip, ip.BitLen()).String()},
+			Node: node, Orchestrator: "k8s", Pod: pod,
+		},
+	}
 }
 
 // Resource names what `knetlab get` lists.

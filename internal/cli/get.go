@@ -40,7 +40,9 @@ a student uses on a real cluster:
 -o yaml and -o json print the objects themselves, as those tools do. kubectl prints only NAME and
 AGE for the two CRDs; -o wide adds the spec fields the course reads with a jsonpath (CIDR, NODE,
 STATE of an affinity; CIDR, AFFINITY and addresses in use of a block). knetlab's own datastore
-keeps no creation time, so AGE is <unknown>, as kubectl prints it for such objects.`,
+keeps no creation time, so AGE is <unknown> on a netns lab, as kubectl prints it for such objects.
+On the real lab (clab provider) the objects come from the Kubernetes API: Calico's CRDs and
+nodes and pods for --cni calico, the knetlab datastore for --cni knetlab.`,
 		Example: `  sudo knetlab get calico-overlay ippools -o wide
   sudo knetlab get calico-overlay blockaffinities -o wide
   sudo knetlab get calico-overlay nodes -o yaml`,

@@ -3,9 +3,6 @@ package storefacts
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/knetlab/knetlab/internal/calicoview"
 	"github.com/knetlab/knetlab/internal/cni"
@@ -73,30 +70,10 @@ func Objects(ctx context.Context, s datastore.Store) (*calicoview.Objects, error
 		}
 		o.Blocks = append(o.Blocks, cb)
 		for _, p := range blockPods(b) {
-			o.Endpoints = append(o.Endpoints, endpoint(p.Namespace, p.Name, p.Node, p.IP))
+			o.Endpoints = append(o.Endpoints, calicoview.PodEndpoint(p.Namespace, p.Name, p.Node, p.IP,
+				cni.HostVethName(cni.PodID{Namespace: p.Namespace, Name: p.Name})))
 		}
 	}
-	slices.SortFunc(o.Pools, func(a, b calicoview.IPPool) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
-	slices.SortFunc(o.Nodes, func(a, b calicoview.Node) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
-	slices.SortFunc(o.Affinities, func(a, b calicoview.BlockAffinity) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
-	slices.SortFunc(o.Blocks, func(a, b calicoview.IPAMBlock) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
-	slices.SortFunc(o.Endpoints, func(a, b calicoview.WorkloadEndpoint) int {
-		return strings.Compare(a.Metadata.Namespace+"/"+a.Metadata.Name, b.Metadata.Namespace+"/"+b.Metadata.Name)
-	})
+	o.Sort()
 	return o, nil
-}
-
-// endpoint is the WorkloadEndpoint Calico keeps for a pod: named
-// <node>-k8s-<pod>-eth0 with each '-' of node and pod doubled, its interface the host end of the
-// pod's veth.
-func endpoint(namespace, pod, node string, ip netip.Addr) calicoview.WorkloadEndpoint {
-	esc := func(s string) string { return strings.ReplaceAll(s, "-", "--") }
-	return calicoview.WorkloadEndpoint{
-		APIVersion: calicoview.APIv3, Kind: "WorkloadEndpoint",
-		Metadata: calicoview.Meta{Name: esc(node) + "-k8s-" + esc(pod) + "-eth0", Namespace: namespace},
-		Spec: calicoview.WorkloadEndpointSpec{
-			Endpoint: "eth0", InterfaceName: cni.HostVethName(cni.PodID{Namespace: namespace, Name: pod}),
-			IPNetworks: []string{netip.PrefixFrom(ip, ip.BitLen()).String()}, Node: node, Orchestrator: "k8s", Pod: pod,
-		},
-	}
 }

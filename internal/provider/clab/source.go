@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/knetlab/knetlab/internal/calicoview"
 	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/internal/collect/kube"
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
@@ -63,10 +64,11 @@ type podExecer interface {
 	Exec(ctx context.Context, namespace, pod, container string, argv []string) ([]byte, error)
 }
 
-// factsReader reads the cluster's IPAM facts: kube.Collector from Calico's CRDs, storeFacts
-// from the knetlab datastore.
+// factsReader reads the cluster's IPAM facts, and the same data as Calico's objects for knetlab
+// get: kube.Collector from Calico's CRDs, storeFacts from the knetlab datastore.
 type factsReader interface {
 	Facts(ctx context.Context) (*facts.Facts, error)
+	Objects(ctx context.Context) (*calicoview.Objects, error)
 }
 
 func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *liveSource {
@@ -141,10 +143,43 @@ func (f storeFacts) Facts(ctx context.Context) (*facts.Facts, error) {
 	return out, nil
 }
 
+// Objects reads the knetlab datastore as Calico's objects.
+func (f storeFacts) Objects(ctx context.Context) (*calicoview.Objects, error) {
+	out, err := storefacts.Objects(ctx, f.store)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is the knetlab agent's CRD installed? kubectl get crd ippools.datastore.knetlab.dev)", err)
+	}
+	return out, nil
+}
+
 // unknownFacts are the facts of a lab whose CNI is not known: an error saying why.
 type unknownFacts struct{ err error }
 
 func (f unknownFacts) Facts(context.Context) (*facts.Facts, error) { return nil, f.err }
+
+func (f unknownFacts) Objects(context.Context) (*calicoview.Objects, error) { return nil, f.err }
+
+// ReadIPAM implements provider.IPAMReader: the cluster's IPAM data from where the lab's CNI
+// keeps it (Calico's CRDs, or the knetlab datastore), through the Kubernetes API.
+func (p *Provider) ReadIPAM(ctx context.Context, l *lab.Lab) (*calicoview.Objects, error) {
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	return src.(*liveSource).objects(ctx)
+}
+
+func (s *liveSource) objects(ctx context.Context) (*calicoview.Objects, error) {
+	reader := s.facts
+	if reader == nil {
+		reader = s.kube
+	}
+	o, err := reader.Objects(ctx)
+	if err != nil {
+		return nil, exitcode.NewEnvironment(err, "knetlab status "+s.lab.Name+" shows whether the cluster is up")
+	}
+	return o, nil
+}
 
 // NodeState reads every node of the lab on the first call of a round, all nodes and all
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
