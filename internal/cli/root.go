@@ -222,6 +222,7 @@ docs/exit-codes.md.`,
 		newDestroyCmd(s, reg),
 		newAgentCmd(s),
 		newPodCmd(s, reg),
+		newGetCmd(s, reg), newSwitchCmd(s, reg),
 		newBreakCmd(s, reg), newHintCmd(s, reg), newFixCmd(s, reg), newWatchCmd(s, reg),
 	)
 	root.SetHelpCommand(newHelpCmd(root))

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 
+	"github.com/knetlab/knetlab/internal/calicoview"
 	"github.com/knetlab/knetlab/internal/lab"
 )
 
@@ -122,4 +123,19 @@ type LinkCounter struct {
 	Name                 string
 	RxPackets, TxPackets uint64
 	RxBytes, TxBytes     uint64
+}
+
+// IPAMReader is implemented by providers that read a deployed lab's IPAM data from its
+// datastore (knetlab get): pools, block affinities, IPAM blocks, nodes and the pods' workload
+// endpoints, as Calico's own objects. A lab whose datastore cannot be reached is an
+// environment error naming what to do.
+type IPAMReader interface {
+	ReadIPAM(ctx context.Context, l *lab.Lab) (*calicoview.Objects, error)
+}
+
+// SwitchCLI is implemented by providers that answer a lab switch's show commands in Arista
+// EOS's words (knetlab switch): the netns provider prints its switch in EOS's text layout, the
+// clab provider passes the command to cEOS. command is one of internal/eosview's Commands.
+type SwitchCLI interface {
+	SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error)
 }

@@ -221,6 +221,7 @@ type SVI struct {
 	VLAN    int
 	Up      bool // line protocol up
 	Address netip.Prefix
+	MTU     int // 0 when the source did not say
 }
 
 // SwitchRoute is one route of the switch's routing table.

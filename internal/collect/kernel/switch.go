@@ -49,7 +49,7 @@ func ReadSwitch(ns netns.NsHandle, name string) (*observed.Switch, error) {
 			continue
 		}
 		id, _ := strconv.Atoi(m[1])
-		svi := observed.SVI{Name: l.Name, VLAN: id, Up: carrier[l.Index]}
+		svi := observed.SVI{Name: l.Name, VLAN: id, Up: carrier[l.Index], MTU: l.MTU}
 		if len(l.Addrs) > 0 {
 			svi.Address = l.Addrs[0]
 		}

@@ -25,12 +25,14 @@ import (
 var (
 	IPPools         = schema.GroupVersionResource{Group: "crd.projectcalico.org", Version: "v1", Resource: "ippools"}
 	BlockAffinities = schema.GroupVersionResource{Group: "crd.projectcalico.org", Version: "v1", Resource: "blockaffinities"}
+	IPAMBlocks      = schema.GroupVersionResource{Group: "crd.projectcalico.org", Version: "v1", Resource: "ipamblocks"}
 )
 
 // ListKinds maps Calico's resources to their list kinds, which a fake dynamic client needs.
 var ListKinds = map[schema.GroupVersionResource]string{
 	IPPools:         "IPPoolList",
 	BlockAffinities: "BlockAffinityList",
+	IPAMBlocks:      "IPAMBlockList",
 }
 
 // Collector reads facts from one cluster.

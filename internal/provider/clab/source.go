@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/knetlab/knetlab/internal/calicoview"
 	"github.com/knetlab/knetlab/internal/collect/eos"
 	"github.com/knetlab/knetlab/internal/collect/kube"
 	"github.com/knetlab/knetlab/internal/collect/nodeexec"
 	"github.com/knetlab/knetlab/internal/collect/storefacts"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/render"
 	"github.com/knetlab/knetlab/verify/facts"
@@ -64,10 +66,11 @@ type nodeRound struct {
 // podExecer runs a command in a pod (kube.PodExec: the pods/exec subresource).
 type podExecer = kube.Execer
 
-// factsReader reads the cluster's IPAM facts: kube.Collector from Calico's CRDs, storeFacts
-// from the knetlab datastore.
+// factsReader reads the cluster's IPAM facts, and the same data as Calico's objects for knetlab
+// get: kube.Collector from Calico's CRDs, storeFacts from the knetlab datastore.
 type factsReader interface {
 	Facts(ctx context.Context) (*facts.Facts, error)
+	Objects(ctx context.Context) (*calicoview.Objects, error)
 }
 
 func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string) *liveSource {
@@ -143,10 +146,43 @@ func (f storeFacts) Facts(ctx context.Context) (*facts.Facts, error) {
 	return out, nil
 }
 
+// Objects reads the knetlab datastore as Calico's objects.
+func (f storeFacts) Objects(ctx context.Context) (*calicoview.Objects, error) {
+	out, err := storefacts.Objects(ctx, f.store)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is the knetlab agent's CRD installed? kubectl get crd ippools.datastore.knetlab.dev)", err)
+	}
+	return out, nil
+}
+
 // unknownFacts are the facts of a lab whose CNI is not known: an error saying why.
 type unknownFacts struct{ err error }
 
 func (f unknownFacts) Facts(context.Context) (*facts.Facts, error) { return nil, f.err }
+
+func (f unknownFacts) Objects(context.Context) (*calicoview.Objects, error) { return nil, f.err }
+
+// ReadIPAM implements provider.IPAMReader: the cluster's IPAM data from where the lab's CNI
+// keeps it (Calico's CRDs, or the knetlab datastore), through the Kubernetes API.
+func (p *Provider) ReadIPAM(ctx context.Context, l *lab.Lab) (*calicoview.Objects, error) {
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	return src.(*liveSource).objects(ctx)
+}
+
+func (s *liveSource) objects(ctx context.Context) (*calicoview.Objects, error) {
+	reader := s.facts
+	if reader == nil {
+		reader = s.kube
+	}
+	o, err := reader.Objects(ctx)
+	if err != nil {
+		return nil, exitcode.NewEnvironment(err, "knetlab status "+s.lab.Name+" shows whether the cluster is up")
+	}
+	return o, nil
+}
 
 // NodeState reads every node of the lab on the first call of a round, all nodes and all
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
@@ -313,6 +349,17 @@ func containerDetail(c nodeContainer, found bool, name string) string {
 
 // Switch reads the cEOS switch over SSH at its management address from `containerlab inspect`.
 func (s *liveSource) Switch(ctx context.Context) (*observed.Switch, error) {
+	conn, err := s.switchConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return eos.Collect(ctx, conn, s.lab.Switch.Name)
+}
+
+// switchConn is an SSH session to the lab's cEOS switch at its management address from
+// `containerlab inspect`; the caller closes it.
+func (s *liveSource) switchConn(ctx context.Context) (*eos.Scrapli, error) {
 	sw := s.lab.Switch
 	if sw == nil {
 		return nil, source.ErrAbsent
@@ -334,9 +381,7 @@ func (s *liveSource) Switch(ctx context.Context) (*observed.Switch, error) {
 		if !ok {
 			return nil, fmt.Errorf("switch %s has no management address in containerlab inspect (state %s)", sw.Name, c.State)
 		}
-		conn := &eos.Scrapli{Host: ip.String(), Username: switchUser, Password: switchPassword}
-		defer conn.Close()
-		return eos.Collect(ctx, conn, sw.Name)
+		return &eos.Scrapli{Host: ip.String(), Username: switchUser, Password: switchPassword}, nil
 	}
 	return nil, fmt.Errorf("containerlab inspect lists no container for switch %s of lab %s", sw.Name, s.lab.Name)
 }
@@ -352,3 +397,25 @@ func (s *liveSource) RouteGet(ctx context.Context, member string, dst netip.Addr
 }
 
 var _ source.Router = (*liveSource)(nil)
+
+// SwitchShow implements provider.SwitchCLI: the command goes to cEOS as typed, and its text
+// answer comes back unchanged.
+func (p *Provider) SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error) {
+	if l.Switch == nil {
+		return nil, exitcode.Usagef("lab %s has no switch", l.Name)
+	}
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := src.(*liveSource).switchConn(ctx)
+	if err != nil {
+		return nil, exitcode.NewEnvironment(err, "knetlab status "+l.Name+" shows whether the switch runs")
+	}
+	defer conn.Close()
+	out, err := conn.Command(ctx, command)
+	if err != nil {
+		return nil, exitcode.NewEnvironment(fmt.Errorf("%s on switch %s: %w", command, l.Switch.Name, err), "knetlab status "+l.Name+" shows whether the switch runs")
+	}
+	return out, nil
+}

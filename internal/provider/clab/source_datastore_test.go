@@ -14,6 +14,7 @@ import (
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/datastore/kubestore/kubestoretest"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/ipam"
 )
 
@@ -97,5 +98,31 @@ func TestUnrecordedCNILeavesFactsUnknown(t *testing.T) {
 	_, err := newSource(mustLab(t, "pod-network"), nil, nil, k, workDir).Facts(context.Background())
 	if err == nil || !strings.Contains(err.Error(), recordFile) {
 		t.Errorf("facts without a record: err = %v, want one naming %s", err, recordFile)
+	}
+}
+
+// knetlab get on a --cni knetlab lab reads the knetlab datastore through the API server; on a
+// calico lab (Calico's CRDs absent here) and on a lab whose CNI is unrecorded it is an
+// environment error (exit 3) saying why.
+func TestIPAMObjectsComeFromWhereTheCNIKeepsThem(t *testing.T) {
+	k, workDir, addr := datastoreLab(t, CNIKnetlab)
+	o, err := newSource(mustLab(t, "pod-network"), nil, nil, k, workDir).objects(context.Background())
+	if err != nil {
+		t.Fatalf("objects of a --cni knetlab lab: %v", err)
+	}
+	if len(o.Pools) != 1 || len(o.Nodes) != 1 || len(o.Affinities) != 1 || len(o.Blocks) != 1 ||
+		len(o.Endpoints) != 1 || o.Endpoints[0].Spec.IPNetworks[0] != addr.String()+"/32" || o.Endpoints[0].Spec.InterfaceName != "cali6d09fa47963" {
+		t.Errorf("objects = %+v", o)
+	}
+
+	k, workDir, _ = datastoreLab(t, CNICalico)
+	if _, err := newSource(mustLab(t, "pod-network"), nil, nil, k, workDir).objects(context.Background()); exitcode.Code(err) != 3 || !strings.Contains(err.Error(), "ippools") {
+		t.Errorf("objects of a calico lab without Calico's CRDs: %v (exit %d), want exit 3 naming the missing CRD", err, exitcode.Code(err))
+	}
+	if err := os.Remove(filepath.Join(workDir, recordFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newSource(mustLab(t, "pod-network"), nil, nil, k, workDir).objects(context.Background()); exitcode.Code(err) != 3 || !strings.Contains(err.Error(), recordFile) {
+		t.Errorf("objects without a CNI record: %v, want exit 3 naming %s", err, recordFile)
 	}
 }

@@ -2,6 +2,7 @@ package netnslab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,10 +14,12 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/knetlab/knetlab/internal/calicoview"
 	"github.com/knetlab/knetlab/internal/collect/kernel"
 	"github.com/knetlab/knetlab/internal/collect/storefacts"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
+	"github.com/knetlab/knetlab/internal/eosview"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
@@ -89,25 +92,63 @@ func (s *Source) record() (*journal.Lab, error) {
 // Facts implements source.Source: pools, nodes, affinities and pods from the lab's etcd. A lab
 // deployed without the CNI (underlay only) has no datastore: the checks that need facts skip.
 func (s *Source) Facts(ctx context.Context) (*facts.Facts, error) {
+	return readStore(ctx, s, storefacts.Load)
+}
+
+// readStore reads the lab's datastore with read; a lab without one is source.ErrAbsent.
+func readStore[T any](ctx context.Context, s *Source, read func(context.Context, datastore.Store) (T, error)) (T, error) {
+	var zero T
 	rec, err := s.record()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	switch {
 	case rec.Datastore == "" && rec.Phase != journal.PhaseDeployed:
-		return nil, fmt.Errorf("netns lab %s has no datastore: its deploy did not finish (knetlab deploy %s finishes it): %w", s.lab.Name, s.lab.Name, source.ErrAbsent)
+		return zero, fmt.Errorf("netns lab %s has no datastore: its deploy did not finish (knetlab deploy %s finishes it): %w", s.lab.Name, s.lab.Name, source.ErrAbsent)
 	case rec.Datastore == "":
-		return nil, fmt.Errorf("netns lab %s has no datastore (deployed without the CNI): %w", s.lab.Name, source.ErrAbsent)
+		return zero, fmt.Errorf("netns lab %s has no datastore (deployed without the CNI): %w", s.lab.Name, source.ErrAbsent)
 	}
 	store, err := s.datastore(ctx, rec)
 	if err != nil {
+		return zero, err
+	}
+	v, err := read(ctx, store)
+	if err != nil {
+		return zero, fmt.Errorf("%w; is the datastore running? knetlab status %s shows it, knetlab deploy %s restarts it", err, s.lab.Name, s.lab.Name)
+	}
+	return v, nil
+}
+
+// SwitchShow implements provider.SwitchCLI: the switch namespace read as verify reads it,
+// printed in EOS's text layout.
+func (p *Provider) SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error) {
+	if l.Switch == nil {
+		return nil, exitcode.Usagef("lab %s has no switch", l.Name)
+	}
+	src, err := p.Source(ctx, l)
+	if err != nil {
 		return nil, err
 	}
-	f, err := storefacts.Load(ctx, store)
+	sw, err := src.Switch(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w; is the datastore running? knetlab status %s shows it, knetlab deploy %s restarts it", err, s.lab.Name, s.lab.Name)
+		return nil, exitcode.NewEnvironment(err, "knetlab deploy "+l.Name)
 	}
-	return f, nil
+	return eosview.Show(sw, command)
+}
+
+// ReadIPAM implements provider.IPAMReader: the lab's etcd read as Calico's objects.
+func (p *Provider) ReadIPAM(ctx context.Context, l *lab.Lab) (*calicoview.Objects, error) {
+	src, err := p.Source(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	s := src.(*Source)
+	defer s.Close()
+	o, err := readStore(ctx, s, storefacts.Objects)
+	if errors.Is(err, source.ErrAbsent) {
+		return nil, exitcode.NewEnvironment(err, "knetlab deploy "+l.Name+" (with its CNI)")
+	}
+	return o, err
 }
 
 // datastore connects to the lab's etcd. Its address lives on the lab's management network,

@@ -83,12 +83,16 @@ func FormatIPInterfaceBrief(svis []observed.SVI) []byte {
 		if name == "" {
 			name = "Vlan" + strconv.Itoa(s.VLAN)
 		}
-		interfaces[name] = map[string]any{
+		iface := map[string]any{
 			"name":               name,
 			"lineProtocolStatus": lineProtocol,
 			"interfaceStatus":    status,
 			"interfaceAddress":   map[string]any{"ipAddr": map[string]any{"address": addr, "maskLen": bits}},
 		}
+		if s.MTU > 0 {
+			iface["mtu"] = s.MTU
+		}
+		interfaces[name] = iface
 	}
 	return encode(map[string]any{"interfaces": interfaces})
 }

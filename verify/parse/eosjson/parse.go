@@ -162,6 +162,7 @@ func ParseIPInterfaceBrief(data []byte) ([]observed.SVI, error) {
 	var doc struct {
 		Interfaces map[string]struct {
 			LineProtocolStatus string `json:"lineProtocolStatus"`
+			MTU                int    `json:"mtu"`
 			InterfaceAddress   struct {
 				IPAddr struct {
 					Address string `json:"address"`
@@ -182,7 +183,7 @@ func ParseIPInterfaceBrief(data []byte) ([]observed.SVI, error) {
 		if !ok {
 			continue
 		}
-		svi := observed.SVI{Name: name, VLAN: id, Up: st.LineProtocolStatus == "up"}
+		svi := observed.SVI{Name: name, VLAN: id, Up: st.LineProtocolStatus == "up", MTU: st.MTU}
 		// EOS shows an unaddressed interface as 0.0.0.0/0.
 		if a, err := netip.ParseAddr(st.InterfaceAddress.IPAddr.Address); err == nil && !a.IsUnspecified() {
 			p, err := a.Prefix(st.InterfaceAddress.IPAddr.MaskLen)

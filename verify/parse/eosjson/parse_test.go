@@ -42,9 +42,9 @@ func TestParseIPInterfaceBrief(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []observed.SVI{
-		{Name: "Vlan10", VLAN: 10, Up: true, Address: netip.MustParsePrefix("10.10.10.1/24")},
-		{Name: "Vlan20", VLAN: 20, Up: false, Address: netip.MustParsePrefix("10.10.20.1/24")},
-		{Name: "Vlan30", VLAN: 30, Up: false}, // no address: left invalid, never 0.0.0.0/0
+		{Name: "Vlan10", VLAN: 10, Up: true, Address: netip.MustParsePrefix("10.10.10.1/24"), MTU: 1500},
+		{Name: "Vlan20", VLAN: 20, Up: false, Address: netip.MustParsePrefix("10.10.20.1/24"), MTU: 1500},
+		{Name: "Vlan30", VLAN: 30, Up: false, MTU: 1500}, // no address: left invalid, never 0.0.0.0/0
 	}
 	if !reflect.DeepEqual(svis, want) {
 		t.Errorf("SVIs:\n got %+v\nwant %+v", svis, want)
