@@ -169,6 +169,9 @@ func TestReflectorAndSpeakers(t *testing.T) {
 
 	ctx := context.Background()
 	for i, sp := range lab.speakers {
+		if sp.AllEstablishedSince().IsZero() {
+			t.Errorf("speaker %d learned routes but says its session is not up", i)
+		}
 		st, err := ReadState(ctx, lab.apis[i], nil)
 		if err != nil {
 			t.Fatal(err)
@@ -237,7 +240,7 @@ func TestReflectorAndSpeakers(t *testing.T) {
 	waitFor(t, 5*time.Second, "no speaker keeps a session or a learned route", func() bool {
 		for _, sp := range lab.speakers {
 			st, err := sp.State(ctx)
-			if err != nil || len(sp.Learned()) > 0 {
+			if err != nil || len(sp.Learned()) > 0 || !sp.AllEstablishedSince().IsZero() {
 				return false
 			}
 			for _, s := range st.Sessions {

@@ -98,6 +98,11 @@ type Speaker struct {
 	// why holds, per peer whose session is down, the last reason it went down (GoBGP reports
 	// reasons only in its events, not in its peer list).
 	why map[netip.Addr]string
+	// up are the peers whose session is Established; allUpSince is when the last of the
+	// configured peers came up (zero while one is down).
+	peers      int
+	up         map[netip.Addr]bool
+	allUpSince time.Time
 }
 
 // StartSpeaker starts the speaker cfg describes. Sessions come up in the background; Changes
@@ -127,6 +132,8 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 		changes:   make(chan struct{}, 1),
 		announced: map[netip.Prefix]netip.Addr{},
 		why:       map[netip.Addr]string{},
+		peers:     len(cfg.Peers),
+		up:        map[netip.Addr]bool{},
 	}
 	// Every best-path or session change marks the learned set dirty; one goroutine reads the
 	// RIB again, so the callbacks never wait on the server.
@@ -139,7 +146,7 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	}
 	err = srv.WatchEvent(wctx, server.WatchEventMessageCallbacks{
 		OnBestPath:   func([]*apiutil.Path, time.Time) { mark() },
-		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) { s.noteReason(ev); mark() },
+		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) { s.notePeer(ev); mark() },
 	}, server.WatchBestPath(false), server.WatchPeer())
 	if err != nil {
 		cancel()
@@ -278,14 +285,36 @@ func (s *Speaker) Learned() []Route {
 	return slices.Clone(s.learned)
 }
 
+// AllEstablishedSince is when the last of the speaker's peers reached Established; zero while
+// any session is down. Right after it, the peers' tables are arriving: a caller that must not
+// act on a half-learned table waits a moment past it.
+func (s *Speaker) AllEstablishedSince() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allUpSince
+}
+
 // Changes receives (coalesced) whenever Learned changes.
 func (s *Speaker) Changes() <-chan struct{} { return s.changes }
 
-// noteReason remembers why a session went down, until it is Established again.
-func (s *Speaker) noteReason(ev *apiutil.WatchEventMessage_PeerEvent) {
+// notePeer follows a session's state: which peers are up, since when all are, and why a
+// session went down (until it is Established again).
+func (s *Speaker) notePeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 	st := ev.Peer.State
+	if !st.NeighborAddress.IsValid() {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if st.SessionState == bgp.BGP_FSM_ESTABLISHED {
+		s.up[st.NeighborAddress] = true
+		if len(s.up) == s.peers && s.allUpSince.IsZero() {
+			s.allUpSince = time.Now()
+		}
+	} else {
+		delete(s.up, st.NeighborAddress)
+		s.allUpSince = time.Time{}
+	}
 	switch {
 	case st.SessionState == bgp.BGP_FSM_ESTABLISHED:
 		delete(s.why, st.NeighborAddress)
