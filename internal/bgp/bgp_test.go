@@ -310,3 +310,49 @@ func TestSpeakerConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestSpeakerAPIAddressTaken: a taken API address is an error at start, not a log line of
+// GoBGP's background listener, and nothing of the speaker stays behind.
+func TestSpeakerAPIAddressTaken(t *testing.T) {
+	defer goleak.VerifyNone(t, ignoreGoBGPLeak...)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := netip.MustParseAddr("127.0.0.9")
+	_, err = StartSpeaker(context.Background(), SpeakerConfig{ASNumber: labAS, RouterID: addr, API: l.Addr().String()})
+	if err == nil || !strings.Contains(err.Error(), "BGP API address "+l.Addr().String()) {
+		t.Fatalf("err = %v, want one naming the API address", err)
+	}
+}
+
+// TestRunReflectorStopsWithItsContext: RunReflector (what the lab's reflector process runs)
+// serves until its context ends, then stops cleanly; a config it cannot run is an error at once.
+func TestRunReflectorStopsWithItsContext(t *testing.T) {
+	defer goleak.VerifyNone(t, ignoreGoBGPLeak...)
+	ctx, cancel := context.WithCancel(context.Background())
+	listen := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freePort(t))
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	done := make(chan error, 1)
+	go func() { done <- RunReflector(ctx, testReflectorConfig(), ReflectorOptions{Listen: listen, API: api}) }()
+	waitFor(t, 5*time.Second, "the reflector's API answers", func() bool {
+		_, err := ReadState(context.Background(), api, nil)
+		return err == nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunReflector did not return after its context ended")
+	}
+
+	bad := testReflectorConfig()
+	bad.PeerAS = 0
+	if err := RunReflector(context.Background(), bad, ReflectorOptions{Listen: listen}); err == nil || !strings.Contains(err.Error(), "peer AS 0") {
+		t.Errorf("bad config: err = %v", err)
+	}
+}
