@@ -261,6 +261,13 @@ func TestReflectorAndSpeakers(t *testing.T) {
 	if st.Sessions[0].Info == "" {
 		t.Errorf("a session that went down says nothing about why: %+v", st.Sessions[0])
 	}
+	t.Logf("after the reflector stopped: %+v", st.Sessions[0])
+
+	// The reflector comes back (a lab's `fix`): the speakers reconnect as soon as GoBGP dials
+	// again (at most 2 s), not after its 5 s idle hold of a lost session, and every route is
+	// back.
+	startLoopbackReflector(t, lab)
+	waitFor(t, 4*time.Second, "every speaker relearns the others' blocks after the reflector restarts", converged)
 }
 
 // TestSpeakerWrongPeerAS: a speaker that expects another AS from the reflector never

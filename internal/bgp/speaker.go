@@ -103,6 +103,9 @@ type Speaker struct {
 	peers      int
 	up         map[netip.Addr]bool
 	allUpSince time.Time
+	// lost are peers whose Established session just ended; follow configures them afresh.
+	lost map[netip.Addr]bool
+	cfg  SpeakerConfig
 }
 
 // StartSpeaker starts the speaker cfg describes. Sessions come up in the background; Changes
@@ -134,6 +137,8 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 		why:       map[netip.Addr]string{},
 		peers:     len(cfg.Peers),
 		up:        map[netip.Addr]bool{},
+		lost:      map[netip.Addr]bool{},
+		cfg:       cfg,
 	}
 	// Every best-path or session change marks the learned set dirty; one goroutine reads the
 	// RIB again, so the callbacks never wait on the server.
@@ -156,7 +161,7 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	go s.follow(wctx, dirty)
 
 	for _, p := range cfg.Peers {
-		if err := s.addPeer(ctx, cfg, p); err != nil {
+		if err := s.addPeer(ctx, p); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -165,7 +170,8 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	return s, nil
 }
 
-func (s *Speaker) addPeer(ctx context.Context, cfg SpeakerConfig, p PeerConfig) error {
+func (s *Speaker) addPeer(ctx context.Context, p PeerConfig) error {
+	cfg := s.cfg
 	peer := &api.Peer{
 		Conf:      &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.ASNumber},
 		Timers:    cfg.Timers.api(),
@@ -190,6 +196,7 @@ func (s *Speaker) follow(ctx context.Context, dirty <-chan struct{}) {
 			return
 		case <-dirty:
 		}
+		s.relink(ctx)
 		st, err := stateOf(ctx, s.srv)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -212,6 +219,31 @@ func (s *Speaker) follow(ctx context.Context, dirty <-chan struct{}) {
 			case s.changes <- struct{}{}:
 			default:
 			}
+		}
+	}
+}
+
+// relink configures every lost peer afresh. GoBGP keeps a peer whose session ended idle for 5 s
+// before it dials again (a fixed hold against flapping), so a restarted route reflector would
+// wait up to 7 s for its clients; a peer configured anew dials within 2 s and then every 2 s
+// until the reflector answers.
+func (s *Speaker) relink(ctx context.Context) {
+	s.mu.Lock()
+	var lost []PeerConfig
+	for _, p := range s.cfg.Peers {
+		if s.lost[p.Address] {
+			lost = append(lost, p)
+		}
+	}
+	clear(s.lost)
+	s.mu.Unlock()
+	for _, p := range lost {
+		err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()})
+		if err == nil {
+			err = s.addPeer(ctx, p)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("BGP peer not reconfigured after its session ended", "peer", p.String(), "err", err)
 		}
 	}
 }
@@ -312,6 +344,9 @@ func (s *Speaker) notePeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 			s.allUpSince = time.Now()
 		}
 	} else {
+		if s.up[st.NeighborAddress] {
+			s.lost[st.NeighborAddress] = true
+		}
 		delete(s.up, st.NeighborAddress)
 		s.allUpSince = time.Time{}
 	}
@@ -319,7 +354,8 @@ func (s *Speaker) notePeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 	case st.SessionState == bgp.BGP_FSM_ESTABLISHED:
 		delete(s.why, st.NeighborAddress)
 	case st.DisconnectReason == api.PeerState_DISCONNECT_REASON_UNSPECIFIED,
-		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_IDLE_TIMER_EXPIRED: // Idle → Active: no news
+		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_IDLE_TIMER_EXPIRED, // Idle → Active: no news
+		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_DECONFIGURED:       // relink's doing, not the reason
 	default:
 		s.why[st.NeighborAddress] = disconnectInfo(st.DisconnectReason, st.DisconnectMessage)
 	}

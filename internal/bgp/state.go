@@ -210,10 +210,13 @@ func stateName(s api.PeerState_SessionState) string {
 
 func disconnectInfo(reason api.PeerState_DisconnectReason, msg string) string {
 	var parts []string
+	name := ""
 	if reason != api.PeerState_DISCONNECT_REASON_UNSPECIFIED {
-		name := strings.TrimPrefix(reason.String(), "DISCONNECT_REASON_")
-		parts = append(parts, strings.ToLower(strings.ReplaceAll(name, "_", " ")))
+		name = strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(reason.String(), "DISCONNECT_REASON_"), "_", " "))
+		parts = append(parts, name)
 	}
+	// GoBGP's message often starts with the reason again ("notification-received code 6…").
+	msg = strings.TrimSpace(strings.TrimPrefix(msg, strings.ReplaceAll(name, " ", "-")))
 	if msg != "" {
 		parts = append(parts, msg)
 	}
