@@ -112,3 +112,33 @@ func BenchmarkConvergence(b *testing.B) {
 	b.ReportMetric(float64(annTotal.Microseconds())/1000/n, "ms-announce")
 	b.ReportMetric(float64(wdTotal.Microseconds())/1000/n, "ms-withdraw")
 }
+
+// BenchmarkReflectorRestart measures a lab's `fix` of a stopped reflector: two speakers whose
+// reflector stopped (routes gone) until, after it starts again, both have relearned every
+// route.
+func BenchmarkReflectorRestart(b *testing.B) {
+	lab := &loopbackLab{}
+	defer lab.close()
+	startLoopbackReflector(b, lab)
+	ctx := context.Background()
+	for i, p := range []string{"10.244.128.0/24", "10.244.129.0/24"} {
+		sp := startLoopbackSpeaker(b, lab, i)
+		if err := sp.Announce(ctx, mustPrefixes(p), lab.addrs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	learned := func(n int) bool {
+		return len(lab.speakers[0].Learned()) == n && len(lab.speakers[1].Learned()) == n
+	}
+	waitFor(b, 20*time.Second, "first convergence", func() bool { return learned(1) })
+	var total time.Duration
+	for b.Loop() {
+		lab.rr.Close()
+		waitFor(b, 20*time.Second, "routes gone with the reflector", func() bool { return learned(0) })
+		start := time.Now()
+		startLoopbackReflector(b, lab)
+		waitFor(b, 20*time.Second, "routes back", func() bool { return learned(1) })
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-restart-to-relearned")
+}
