@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/ipam"
@@ -30,6 +31,8 @@ type Config struct {
 	NetNSPath    string
 	ResyncPeriod time.Duration // 0: dataplane.DefaultResyncPeriod
 	Log          *slog.Logger
+	// BGP, when not nil, is the BGP mode: the agent runs a BGP speaker (see BGPConfig).
+	BGP *BGPConfig
 }
 
 // RegisterRetry is the pause between registration attempts.
@@ -44,6 +47,11 @@ type Agent struct {
 
 	mu         sync.Mutex
 	reconciler *dataplane.Reconciler
+	speaker    *bgp.Speaker
+	bgpStart   time.Time // when the speaker started
+	bgpSynced  bool      // the speaker's table was complete once (bgpHold)
+
+	kick chan struct{} // asks follow for another publish
 }
 
 // New returns an agent for cfg.NodeName working on store.
@@ -53,7 +61,7 @@ func New(store datastore.Store, cfg Config) *Agent {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("node", cfg.NodeName)
-	return &Agent{cfg: cfg, store: store, ipam: ipam.New(store), log: log}
+	return &Agent{cfg: cfg, store: store, ipam: ipam.New(store), log: log, kick: make(chan struct{}, 1)}
 }
 
 // Reconciler is the agent's dataplane reconciler once Run has started it, else nil.
@@ -113,6 +121,16 @@ func (a *Agent) Register(ctx context.Context) (*datastore.Node, error) {
 // Registration is retried every RegisterRetry while it fails for a reason that may pass (the
 // datastore still starting); a node without an underlay address is not such a reason.
 func (a *Agent) Run(ctx context.Context) error {
+	if a.cfg.BGP != nil {
+		sp, err := a.startSpeaker(ctx)
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		a.mu.Lock()
+		a.speaker, a.bgpStart = sp, time.Now()
+		a.mu.Unlock()
+	}
 	for {
 		_, err := a.Register(ctx)
 		if err == nil {
@@ -159,8 +177,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// follow watches pools, nodes, affinities and IPAM blocks (the local pods) and hands every new desired state to the
-// reconciler. Watches start before the list, so nothing that changes in between is missed.
+// follow watches pools, nodes, affinities and IPAM blocks (the local pods), and in BGP mode
+// what the speaker learns, and hands every new desired state to the reconciler. Watches start before the list, so nothing that changes in between is missed.
 func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -193,6 +211,8 @@ func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-a.bgpChanges():
+		case <-a.kick:
 		case err := <-changed:
 			if err != nil {
 				return err
@@ -224,8 +244,13 @@ func (a *Agent) publish(ctx context.Context, rec *dataplane.Reconciler) error {
 		return err
 	}
 	d.Workloads = LocalWorkloads(a.cfg.NodeName, blocks)
+	bgpErr := a.publishBGP(ctx, &d, affs)
+	if hold, wait := a.bgpHold(); hold {
+		time.AfterFunc(wait, a.poke)
+		return bgpErr
+	}
 	rec.SetDesired(d)
-	return nil
+	return bgpErr
 }
 
 // DetectUnderlay finds the node's underlay address (with its prefix) and the interface
