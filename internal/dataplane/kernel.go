@@ -23,8 +23,8 @@ var ErrIPIPUnsupported = errors.New("IPIP is unsupported on this kernel (no ipip
 
 // PodDevicePrefix names the host ends of pod veths. Their /32 routes belong to the CNI plugin,
 // which installs them with proto boot, as Calico's CNI plugin and Felix do (Felix's
-// DeviceRouteProtocol defaults to RTPROT_BOOT). The agent only ever deletes proto-80 routes,
-// and skips any route through a cali device even then, so pod routes are safe twice over. It
+// DeviceRouteProtocol defaults to RTPROT_BOOT). The agent never deletes a route through a cali
+// device, and pod routes are neither proto 80 nor bird, so pod routes are safe twice over. It
 // restores a missing pod route of a workload the datastore records (workload.go).
 const PodDevicePrefix = "cali"
 
@@ -343,34 +343,55 @@ func (p *Programmer) ensureIPIP(tunnelIP netip.Addr, ch *Changes) error {
 	return nil
 }
 
-// ownRoutes lists the main table's proto-80 IPv4 routes.
+// ownRoutes lists the main table's IPv4 routes the agent may own (see mayOwn).
 func (p *Programmer) ownRoutes() ([]netlink.Route, error) {
-	filter := &netlink.Route{Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN}
+	filter := &netlink.Route{Table: unix.RT_TABLE_MAIN}
 	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return p.handle.RouteListFiltered(netlink.FAMILY_V4, filter, netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+		return p.handle.RouteListFiltered(netlink.FAMILY_V4, filter, netlink.RT_FILTER_TABLE)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list proto %d routes in %s: %w", RouteProtocol, p.netNS.Path(), err)
+		return nil, fmt.Errorf("list routes in %s: %w", p.netNS.Path(), err)
 	}
-	return routes, nil
-}
-
-// isStale says whether an undesired proto-80 route is the agent's to delete: inside a pool
-// (or installed by this agent before), and never through a pod device.
-func (p *Programmer) isStale(r netlink.Route) bool {
-	if r.Dst == nil {
-		return false
-	}
-	dst, ok := prefixOf(r.Dst)
-	if !ok {
-		return false
-	}
-	if r.LinkIndex > 0 {
-		if l, err := p.handle.LinkByIndex(r.LinkIndex); err == nil && strings.HasPrefix(l.Attrs().Name, PodDevicePrefix) {
-			return false
+	out := routes[:0]
+	for _, r := range routes {
+		if p.mayOwn(r) {
+			out = append(out, r)
 		}
 	}
+	return out, nil
+}
+
+// mayOwn is the ownership rule: a route may be the agent's when it is proto 80 or bird, or
+// when it goes through vxlan.calico (whatever its protocol, as Felix writes those without
+// one), and never when it goes through a pod device (the CNI plugin's) or the kernel made it.
+// Which of these are stale is isStale's question.
+func (p *Programmer) mayOwn(r netlink.Route) bool {
+	if r.Dst == nil || r.Protocol == unix.RTPROT_KERNEL {
+		return false
+	}
+	dev := ""
+	if r.LinkIndex > 0 {
+		if l, err := p.handle.LinkByIndex(r.LinkIndex); err == nil {
+			dev = l.Attrs().Name
+		}
+	}
+	if strings.HasPrefix(dev, PodDevicePrefix) {
+		return false
+	}
+	return r.Protocol == ProtoFelix || r.Protocol == ProtoBird || dev == VXLANDeviceName
+}
+
+// isStale says whether an undesired route the agent may own is its to delete: one through
+// vxlan.calico (the agent's device), or one inside a pool, or one this agent installed before.
+func (p *Programmer) isStale(r netlink.Route) bool {
+	dst, ok := prefixOf(r.Dst)
+	if !ok || !p.mayOwn(r) {
+		return false
+	}
 	if p.owned[dst] {
+		return true
+	}
+	if l, err := p.handle.LinkByIndex(r.LinkIndex); r.LinkIndex > 0 && err == nil && l.Attrs().Name == VXLANDeviceName {
 		return true
 	}
 	for _, pool := range p.pools {
@@ -431,9 +452,12 @@ func (p *Programmer) applyRoutes(plan Plan, vxlanIndex int, ipipOK bool, ch *Cha
 }
 
 func (p *Programmer) toNetlink(r Route, indexOf map[string]int) (*netlink.Route, error) {
+	if r.Protocol == 0 {
+		return nil, fmt.Errorf("route %s has no protocol (a knetlab bug: every planned route names one)", r.Dst)
+	}
 	nr := &netlink.Route{
 		Dst:      &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), 32)},
-		Protocol: RouteProtocol,
+		Protocol: netlink.RouteProtocol(r.Protocol),
 		Table:    unix.RT_TABLE_MAIN,
 		Type:     unix.RTN_UNICAST,
 	}
@@ -454,6 +478,10 @@ func (p *Programmer) toNetlink(r Route, indexOf map[string]int) (*netlink.Route,
 		return nil, fmt.Errorf("route %s: device %s does not exist", r.Dst, r.Dev)
 	}
 	nr.LinkIndex = idx
+	if !r.Via.IsValid() {
+		nr.Scope = netlink.SCOPE_LINK
+		return nr, nil
+	}
 	nr.Gw = r.Via.AsSlice()
 	if r.OnLink {
 		nr.Flags = int(netlink.FLAG_ONLINK)
@@ -470,7 +498,8 @@ func sameRoute(have netlink.Route, want *netlink.Route) bool {
 	if want.Type == unix.RTN_BLACKHOLE {
 		return true
 	}
-	return have.LinkIndex == want.LinkIndex && have.Gw.Equal(want.Gw) && onlink(have) == onlink(*want) && len(have.MultiPath) == 0
+	return have.LinkIndex == want.LinkIndex && have.Gw.Equal(want.Gw) && have.Scope == want.Scope &&
+		onlink(have) == onlink(*want) && len(have.MultiPath) == 0
 }
 
 func (p *Programmer) applyNeighbours(want []Neighbour, linkIndex int, ch *Changes) error {

@@ -78,31 +78,33 @@ func (l *lab) applyAll(t *testing.T) {
 	}
 }
 
-// kernelRoutes prints a namespace's proto-80 routes the way docs/dataplane.md writes them.
+// kernelRoutes prints the routes of a namespace the agent may own (proto 80 or bird, or
+// through vxlan.calico) as `ip route` prints them.
 func kernelRoutes(t *testing.T, h *netlink.Handle) []string {
 	t.Helper()
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, r := range routes {
-		if r.Type == unix.RTN_BLACKHOLE {
-			out = append(out, fmt.Sprintf("blackhole %s", r.Dst))
+		dev := ""
+		if r.LinkIndex > 0 {
+			link, err := h.LinkByIndex(r.LinkIndex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev = link.Attrs().Name
+		}
+		if r.Protocol != ProtoFelix && r.Protocol != ProtoBird && dev != VXLANDeviceName {
 			continue
 		}
-		link, err := h.LinkByIndex(r.LinkIndex)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := fmt.Sprintf("%s dev %s", r.Dst, link.Attrs().Name)
+		dst, _ := prefixOf(r.Dst)
+		rt := Route{Dst: dst, Blackhole: r.Type == unix.RTN_BLACKHOLE, Dev: dev, Protocol: int(r.Protocol), OnLink: r.Flags&int(netlink.FLAG_ONLINK) != 0}
 		if r.Gw != nil {
-			s = fmt.Sprintf("%s via %s dev %s", r.Dst, r.Gw, link.Attrs().Name)
+			rt.Via, _ = netip.AddrFromSlice(r.Gw.To4())
 		}
-		if r.Flags&int(netlink.FLAG_ONLINK) != 0 {
-			s += " onlink"
-		}
-		out = append(out, s)
+		out = append(out, rt.String())
 	}
 	slices.Sort(out)
 	return out
@@ -145,6 +147,9 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.99.0/24", "via", "10.10.10.1", "proto", "static")
 	testbed.Run(t, worker.NS, "ip", "route", "add", "172.31.0.0/24", "via", "10.10.10.1", "proto", "80")
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.77.0/26", "via", "10.10.10.1", "proto", "80")
+	// BGP's routes are the agent's too: a stale one inside the pool goes, one outside stays.
+	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.78.0/26", "via", "10.10.10.1", "proto", "bird")
+	testbed.Run(t, worker.NS, "ip", "route", "add", "172.31.1.0/24", "via", "10.10.10.1", "proto", "bird")
 
 	l.applyAll(t)
 
@@ -168,18 +173,38 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	}
 
 	wantRoutes := []string{
-		"172.31.0.0/24 via 10.10.10.1 dev eth1", // outside every pool: not ours to judge
-		"blackhole 192.168.10.0/26",
-		"192.168.10.5/32 dev cali0123456789a", // a pod route, even with proto 80
-		"192.168.20.0/26 via 10.10.10.12 dev eth1 onlink",
+		"172.31.0.0/24 via 10.10.10.1 dev eth1 proto 80",   // outside every pool: not ours to judge
+		"172.31.1.0/24 via 10.10.10.1 dev eth1 proto bird", // the same
+		"blackhole 192.168.10.0/26 proto 80",
+		"192.168.10.5 dev cali0123456789a proto 80 scope link", // a pod route, even with proto 80
+		"192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80 onlink",
+		"192.168.20.0 via 10.10.10.12 dev eth1 proto 80 onlink",
 		"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico onlink",
+		"192.168.30.0 dev vxlan.calico scope link",
 	}
 	slices.Sort(wantRoutes)
 	if got := kernelRoutes(t, h); !slices.Equal(got, wantRoutes) {
-		t.Errorf("proto 80 routes:\n got %q\nwant %q", got, wantRoutes)
+		t.Errorf("agent-owned routes:\n got %q\nwant %q", got, wantRoutes)
 	}
 	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "192.168.99.0/24"); !strings.Contains(out, "proto static") {
 		t.Errorf("foreign route 192.168.99.0/24 was touched: %q", out)
+	}
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "192.168.78.0/26"); out != "" {
+		t.Errorf("stale proto bird route inside the pool stayed: %q", out)
+	}
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "172.31.1.0/24"); !strings.Contains(out, "proto bird") {
+		t.Errorf("proto bird route outside every pool was touched: %q", out)
+	}
+	// A stale route through vxlan.calico is the agent's whatever its protocol; a route the
+	// kernel made there is not.
+	testbed.Run(t, worker.NS, "ip", "route", "add", "10.99.0.1/32", "dev", VXLANDeviceName, "scope", "link")
+	testbed.Run(t, worker.NS, "ip", "route", "add", "10.99.0.2/32", "dev", VXLANDeviceName, "scope", "link", "proto", "kernel")
+	l.applyAll(t)
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "10.99.0.1/32"); out != "" {
+		t.Errorf("stale route through %s stayed: %q", VXLANDeviceName, out)
+	}
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "10.99.0.2/32"); out == "" {
+		t.Errorf("kernel route through %s was deleted", VXLANDeviceName)
 	}
 
 	w2, w3 := VTEPMAC("k01-worker2"), VTEPMAC("k01-worker3")
@@ -297,7 +322,7 @@ func TestReconcilerRestoresHandDeletedEntries(t *testing.T) {
 			}},
 		{"route changed by hand", []string{"ip", "route", "replace", "192.168.20.0/26", "via", "10.10.10.1", "proto", "80"},
 			func() bool {
-				return slices.Contains(kernelRoutes(t, h), "192.168.20.0/26 via 10.10.10.12 dev eth1 onlink")
+				return slices.Contains(kernelRoutes(t, h), "192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80 onlink")
 			}},
 		{"neighbour", []string{"ip", "neigh", "del", "192.168.30.0", "dev", VXLANDeviceName},
 			func() bool {
@@ -453,7 +478,7 @@ func TestIPIPReportedWhereUnsupported(t *testing.T) {
 	_, err := p.Apply(l.desired("k01-worker"))
 	h := testbed.Handle(t, worker.NS)
 	routes := kernelRoutes(t, h)
-	if !slices.Contains(routes, "blackhole 192.168.10.0/26") {
+	if !slices.Contains(routes, "blackhole 192.168.10.0/26 proto 80") {
 		t.Errorf("local blackhole missing next to the IPIP problem: %q", routes)
 	}
 	switch {
@@ -463,7 +488,7 @@ func TestIPIPReportedWhereUnsupported(t *testing.T) {
 			t.Errorf("routes through tunl0 on a kernel without it: %q", routes)
 		}
 	case err == nil:
-		if !slices.Contains(routes, "192.168.30.0/26 via 10.10.20.20 dev tunl0 onlink") {
+		if !slices.Contains(routes, "192.168.30.0/26 via 10.10.20.20 dev tunl0 proto 80 onlink") {
 			t.Errorf("IPIP routes = %q", routes)
 		}
 	default:

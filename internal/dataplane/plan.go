@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/knetlab/knetlab/internal/calico"
 )
 
@@ -18,30 +20,60 @@ const (
 	// Ethernet 14): the device MTU is the parent's minus this, 1450 on a 1500 underlay.
 	VXLANOverhead  = 50
 	IPIPDeviceName = "tunl0"
-	// RouteProtocol marks every route the agent programs (RTPROT 80, what Felix uses for its
-	// VXLAN routes). Calico leaves no-encapsulation and IPIP routes to BIRD ("proto bird", 12);
-	// knetlab has no BGP daemon, so its agent programs those too and marks them 80 as well:
-	// one protocol number is what makes "the agent owns it" a property of the route itself.
-	RouteProtocol = 80
 )
 
-// Route is one route the node must have. A route either blackholes Dst or sends it Via a
-// gateway out of Dev.
+// Route protocols, the numbers `ip route` prints after "proto". Each route carries the one
+// Calico itself would give it, so that the lab's tables read like a Calico node's.
+const (
+	// ProtoNone is RTPROT_BOOT, which `ip route` does not print: what Felix gives its routes
+	// through vxlan.calico (remote blocks and the /32 to each remote tunnel address).
+	ProtoNone = unix.RTPROT_BOOT
+	// ProtoFelix (80) marks Felix's other routes: local blackholes and same-subnet routes.
+	ProtoFelix = 80
+	// ProtoBird (12) marks routes a BGP daemon (BIRD in Calico) learned from its peers.
+	ProtoBird = unix.RTPROT_BIRD
+)
+
+// protoNames are the names iproute2 prints instead of a number (/etc/iproute2/rt_protos).
+var protoNames = map[int]string{unix.RTPROT_KERNEL: "kernel", unix.RTPROT_STATIC: "static", ProtoBird: "bird"}
+
+// protoString is the "proto X" part of a route as `ip route` prints it, "" for ProtoNone.
+func protoString(p int) string {
+	if p == ProtoNone || p == 0 {
+		return ""
+	}
+	if n, ok := protoNames[p]; ok {
+		return " proto " + n
+	}
+	return fmt.Sprintf(" proto %d", p)
+}
+
+// Route is one route the node must have. A route either blackholes Dst, or sends it Via a
+// gateway out of Dev, or (no Via) reaches Dst directly on Dev's link ("scope link").
 type Route struct {
 	Dst       netip.Prefix
 	Blackhole bool
 	Via       netip.Addr
 	Dev       string
 	OnLink    bool
+	// Protocol is the route's "proto" (ProtoNone, ProtoFelix, ProtoBird).
+	Protocol int
 	// Why is the rule of docs/dataplane.md that demands the route, for logs and error messages.
 	Why string
 }
 
 func (r Route) String() string {
 	if r.Blackhole {
-		return fmt.Sprintf("blackhole %s proto %d", r.Dst, RouteProtocol)
+		return fmt.Sprintf("blackhole %s%s", r.Dst, protoString(r.Protocol))
 	}
-	s := fmt.Sprintf("%s via %s dev %s proto %d", r.Dst, r.Via, r.Dev, RouteProtocol)
+	dst := r.Dst.String()
+	if r.Dst.IsSingleIP() {
+		dst = r.Dst.Addr().String() // ip route prints a host route without its /32
+	}
+	if !r.Via.IsValid() {
+		return fmt.Sprintf("%s dev %s%s scope link", dst, r.Dev, protoString(r.Protocol))
+	}
+	s := fmt.Sprintf("%s via %s dev %s%s", dst, r.Via, r.Dev, protoString(r.Protocol))
 	if r.OnLink {
 		s += " onlink"
 	}
@@ -130,7 +162,7 @@ func ComputePlan(d DesiredState) Plan {
 		}
 		if b.Node == self.Name {
 			// Addresses of a local block that no pod holds must not leak to the default route.
-			plan.Routes = append(plan.Routes, Route{Dst: b.CIDR, Blackhole: true, Why: "local block"})
+			plan.Routes = append(plan.Routes, Route{Dst: b.CIDR, Blackhole: true, Protocol: ProtoFelix, Why: "local block"})
 			continue
 		}
 		peer, ok := peers[b.Node]
@@ -150,6 +182,8 @@ func ComputePlan(d DesiredState) Plan {
 		}
 		plan.Routes = append(plan.Routes, r)
 	}
+
+	plan.Routes = append(plan.Routes, tunnelRoutes(d, plan)...)
 
 	if plan.VXLAN != nil {
 		for _, p := range d.Peers {
@@ -176,6 +210,43 @@ func ComputePlan(d DesiredState) Plan {
 	return plan
 }
 
+// tunnelRoutes are the host routes Calico 3.30 writes to each remote node's tunnel address:
+// `<T> dev vxlan.calico scope link` when the overlay reaches that node, and, because Felix
+// puts these routes through the same same-subnet test as block routes, `<T> via <M IP> dev
+// P proto 80 onlink` for a CrossSubnet peer in this node's subnet. A block route already
+// covers the tunnel address (usually the block's first one); the host route keeps it
+// reachable when it is not (a borrowed address).
+func tunnelRoutes(d DesiredState, plan Plan) []Route {
+	if plan.VXLAN == nil {
+		return nil
+	}
+	taken := map[netip.Prefix]bool{}
+	for _, r := range plan.Routes {
+		taken[r.Dst] = true
+	}
+	var out []Route
+	for _, peer := range d.Peers {
+		if !peer.TunnelIP.IsValid() || peer.Name == d.Self.Name {
+			continue
+		}
+		dst := netip.PrefixFrom(peer.TunnelIP, peer.TunnelIP.BitLen())
+		pool, ok := poolOf(d.Pools, dst)
+		if !ok || pool.Disabled || !usesEncap(pool.VXLANMode) || taken[dst] {
+			continue
+		}
+		taken[dst] = true
+		peerIP := peer.Underlay.Addr()
+		if pool.VXLANMode == calico.EncapCrossSubnet && d.Self.Underlay.Masked().Contains(peerIP) {
+			out = append(out, Route{Dst: dst, Via: peerIP, Dev: d.Parent, OnLink: true, Protocol: ProtoFelix,
+				Why: fmt.Sprintf("%s's tunnel address; %s is in %s's subnet, so routed directly", peer.Name, peer.Name, d.Self.Name)})
+			continue
+		}
+		out = append(out, Route{Dst: dst, Dev: VXLANDeviceName, Protocol: ProtoNone,
+			Why: fmt.Sprintf("%s's tunnel address, reached on vxlan.calico's link", peer.Name)})
+	}
+	return out
+}
+
 // remoteBlockRoute is the heart of docs/dataplane.md: how a block owned by peer is reached from self.
 func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool) (Route, string, bool) {
 	peerIP := peer.Underlay.Addr()
@@ -185,7 +256,7 @@ func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool)
 	switch {
 	case usesEncap(pool.VXLANMode):
 		if pool.VXLANMode == calico.EncapCrossSubnet && sameSubnet {
-			return Route{Via: peerIP, Dev: parent, OnLink: true},
+			return Route{Via: peerIP, Dev: parent, OnLink: true, Protocol: ProtoFelix},
 				fmt.Sprintf("CrossSubnet: %s (%s) is in %s's subnet %s, so routed directly", peer.Name, peerIP, self.Name, self.Underlay.Masked()), true
 		}
 		if !haveVXLAN {
@@ -198,14 +269,15 @@ func remoteBlockRoute(self, peer Host, pool Pool, parent string, haveVXLAN bool)
 		if pool.VXLANMode == calico.EncapCrossSubnet {
 			why = fmt.Sprintf("CrossSubnet: %s (%s) is not in %s's subnet %s, so through vxlan.calico", peer.Name, peerIP, self.Name, self.Underlay.Masked())
 		}
-		return Route{Via: peer.TunnelIP, Dev: VXLANDeviceName, OnLink: true}, why, true
+		// Felix writes its routes through vxlan.calico without a protocol.
+		return Route{Via: peer.TunnelIP, Dev: VXLANDeviceName, OnLink: true, Protocol: ProtoNone}, why, true
 	case usesEncap(pool.IPIPMode):
 		if pool.IPIPMode == calico.EncapCrossSubnet && sameSubnet {
-			return Route{Via: peerIP, Dev: parent}, "IPIP CrossSubnet: same subnet, routed directly", true
+			return Route{Via: peerIP, Dev: parent, Protocol: ProtoFelix}, "IPIP CrossSubnet: same subnet, routed directly", true
 		}
-		return Route{Via: peerIP, Dev: IPIPDeviceName, OnLink: true}, fmt.Sprintf("IPIP %s: through tunl0", pool.IPIPMode), true
+		return Route{Via: peerIP, Dev: IPIPDeviceName, OnLink: true, Protocol: ProtoFelix}, fmt.Sprintf("IPIP %s: through tunl0", pool.IPIPMode), true
 	default:
-		return Route{Via: peerIP, Dev: parent}, "no encapsulation: routed to the owner's underlay address", true
+		return Route{Via: peerIP, Dev: parent, Protocol: ProtoFelix}, "no encapsulation: routed to the owner's underlay address", true
 	}
 }
 

@@ -49,10 +49,8 @@ func overlayCluster(vxlan, ipip calico.EncapMode) DesiredState {
 }
 
 func TestComputePlanRoutes(t *testing.T) {
-	via := func(dst, gw, dev string, onlink bool) string {
-		return Route{Dst: netip.MustParsePrefix(dst), Via: netip.MustParseAddr(gw), Dev: dev, OnLink: onlink}.String()
-	}
-	blackhole := func(dst string) string { return Route{Dst: netip.MustParsePrefix(dst), Blackhole: true}.String() }
+	// The wanted routes are written as `ip route` prints them, in the shapes of Calico 3.30:
+	// no proto on routes through vxlan.calico, a host route to each remote tunnel address.
 	tests := []struct {
 		name      string
 		vxlan     calico.EncapMode
@@ -65,44 +63,50 @@ func TestComputePlanRoutes(t *testing.T) {
 			name:  "VXLAN CrossSubnet: same subnet direct, other subnet through vxlan.calico",
 			vxlan: calico.EncapCrossSubnet, ipip: calico.EncapNever, wantVXLAN: true,
 			want: []string{
-				via("192.168.0.0/26", "10.10.10.10", "eth1", true),
-				blackhole("192.168.10.0/26"),
-				blackhole("192.168.10.64/26"),
-				via("192.168.20.0/26", "10.10.10.12", "eth1", true),
-				via("192.168.30.0/26", "192.168.30.0", "vxlan.calico", true),
+				"192.168.0.0/26 via 10.10.10.10 dev eth1 proto 80 onlink",
+				"192.168.0.0 via 10.10.10.10 dev eth1 proto 80 onlink",
+				"blackhole 192.168.10.0/26 proto 80",
+				"blackhole 192.168.10.64/26 proto 80",
+				"192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80 onlink",
+				"192.168.20.1 via 10.10.10.12 dev eth1 proto 80 onlink",
+				"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico onlink",
+				"192.168.30.0 dev vxlan.calico scope link",
 			},
 		},
 		{
 			name:  "VXLAN Always: every remote block through its owner's tunnel address",
 			vxlan: calico.EncapAlways, ipip: calico.EncapNever, wantVXLAN: true,
 			want: []string{
-				via("192.168.0.0/26", "192.168.0.0", "vxlan.calico", true),
-				blackhole("192.168.10.0/26"),
-				blackhole("192.168.10.64/26"),
-				via("192.168.20.0/26", "192.168.20.1", "vxlan.calico", true),
-				via("192.168.30.0/26", "192.168.30.0", "vxlan.calico", true),
+				"192.168.0.0/26 via 192.168.0.0 dev vxlan.calico onlink",
+				"192.168.0.0 dev vxlan.calico scope link",
+				"blackhole 192.168.10.0/26 proto 80",
+				"blackhole 192.168.10.64/26 proto 80",
+				"192.168.20.0/26 via 192.168.20.1 dev vxlan.calico onlink",
+				"192.168.20.1 dev vxlan.calico scope link",
+				"192.168.30.0/26 via 192.168.30.0 dev vxlan.calico onlink",
+				"192.168.30.0 dev vxlan.calico scope link",
 			},
 		},
 		{
 			name:  "no encapsulation: straight to the owner's underlay address",
 			vxlan: calico.EncapNever, ipip: calico.EncapNever,
 			want: []string{
-				via("192.168.0.0/26", "10.10.10.10", "eth1", false),
-				blackhole("192.168.10.0/26"),
-				blackhole("192.168.10.64/26"),
-				via("192.168.20.0/26", "10.10.10.12", "eth1", false),
-				via("192.168.30.0/26", "10.10.20.20", "eth1", false),
+				"192.168.0.0/26 via 10.10.10.10 dev eth1 proto 80",
+				"blackhole 192.168.10.0/26 proto 80",
+				"blackhole 192.168.10.64/26 proto 80",
+				"192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80",
+				"192.168.30.0/26 via 10.10.20.20 dev eth1 proto 80",
 			},
 		},
 		{
 			name:  "IPIP CrossSubnet: same subnet direct, other subnet through tunl0",
 			vxlan: calico.EncapNever, ipip: calico.EncapCrossSubnet, wantIPIP: true,
 			want: []string{
-				via("192.168.0.0/26", "10.10.10.10", "eth1", false),
-				blackhole("192.168.10.0/26"),
-				blackhole("192.168.10.64/26"),
-				via("192.168.20.0/26", "10.10.10.12", "eth1", false),
-				via("192.168.30.0/26", "10.10.20.20", "tunl0", true),
+				"192.168.0.0/26 via 10.10.10.10 dev eth1 proto 80",
+				"blackhole 192.168.10.0/26 proto 80",
+				"blackhole 192.168.10.64/26 proto 80",
+				"192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80",
+				"192.168.30.0/26 via 10.10.20.20 dev tunl0 proto 80 onlink",
 			},
 		},
 	}

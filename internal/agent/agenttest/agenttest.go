@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,9 +76,23 @@ func ExpectedBlockRoutes(self string, block map[string]netip.Prefix) []string {
 	return out
 }
 
-// BlockRoutes lists a node's proto-80 (agent-owned) routes as sorted "dst dev" pairs.
+// BlockRoutes lists a node's block routes as sorted "dst dev" pairs: the agent's proto-80
+// routes and its routes through vxlan.calico (which, as Felix's, carry no protocol), host
+// routes to tunnel addresses left out.
 func BlockRoutes(t testing.TB, h *netlink.Handle) []string {
-	return testbed.RoutesOf(t, h, dataplane.RouteProtocol)
+	var out []string
+	for _, r := range testbed.RoutesOf(t, h, dataplane.ProtoFelix) {
+		if !strings.Contains(r, "/32 ") {
+			out = append(out, r)
+		}
+	}
+	for _, r := range testbed.RoutesOf(t, h, dataplane.ProtoNone) {
+		if strings.HasSuffix(r, " "+dataplane.VXLANDeviceName) && !strings.Contains(r, "/32 ") {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // WaitForBlockRoutes waits until self routes exactly ExpectedBlockRoutes and returns how long
