@@ -21,15 +21,18 @@ func newRenderCmd(s *ui.Streams) *cobra.Command {
 	f := &renderFlags{}
 	c := &cobra.Command{
 		Use:   "render <lab>",
-		Short: "Write the lab's containerlab topology, kind config, Calico resources and cEOS config",
+		Short: "Write the lab's containerlab topology, kind config, Calico resources, cEOS and GoBGP configs",
 		Long: `render writes the files a student can hand to containerlab, kind and Calico directly:
 
   <out>/topologies/<lab>.clab.yaml   containerlab topology (switch, kind cluster, ext-container nodes, links)
   <out>/configs/<lab>/kind.yaml      kind cluster config (no default CNI, pod/service subnets, node-ip patches)
   <out>/configs/<lab>/calico.yaml    Calico operator Installation and APIServer
+  <out>/configs/<lab>/bgp.yaml       Calico BGPConfiguration and BGPPeers, only for a lab with BGP
   <out>/configs/<lab>/pods.yaml      the lab's test pods, pinned to their nodes, and their services
   <out>/configs/<lab>/<switch>.cfg   cEOS startup config (VLANs, access ports, SVIs, ip routing),
                                      only for a lab with a switch
+  <out>/configs/<lab>/<rr>/rr.conf   GoBGP configuration of each route reflector, and beside it
+  <out>/configs/<lab>/<rr>/Dockerfile  the reflector's image (GoBGP built from a pinned release)
 
 Without --out the files are written under the current directory, which in a knetlab checkout
 refreshes the checked-in copies (what make generate does).`,

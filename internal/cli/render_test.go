@@ -14,7 +14,7 @@ import (
 // TestRenderWritesEveryFile: `render <lab> --out DIR` writes exactly what render.Render
 // produces, under the repository layout, and names each file it wrote.
 func TestRenderWritesEveryFile(t *testing.T) {
-	for _, name := range []string{"calico-overlay", "pod-network"} {
+	for _, name := range []string{"calico-bgp", "calico-overlay", "pod-network"} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			code, out, stderr := run(t, "render", name, "--out", dir)

@@ -48,6 +48,8 @@ type InstallationSpec struct {
 
 // CalicoNetwork is the Installation's calicoNetwork section.
 type CalicoNetwork struct {
+	// BGP is Enabled in a lab that speaks BGP (calico-node runs BIRD); omitted otherwise.
+	BGP     string               `yaml:"bgp,omitempty"`
 	IPPools []InstallationIPPool `yaml:"ipPools"`
 	// NodeAddressAutodetectionV4 makes calico-node pick the underlay interface: on a kind node
 	// behind the switch, the first-found address would be docker's eth0.
@@ -85,6 +87,9 @@ func BuildInstallation(l *lab.Lab) Installation {
 		APIVersion: "operator.tigera.io/v1",
 		Kind:       "Installation",
 		Metadata:   ObjectMeta{Name: "default"},
+	}
+	if l.BGP != nil {
+		in.Spec.CalicoNetwork.BGP = "Enabled"
 	}
 	for _, p := range l.CNI.Pools {
 		nat := "Disabled"

@@ -24,9 +24,23 @@ const (
 
 // ClabTopology is a containerlab topology file, with only the fields knetlab sets.
 type ClabTopology struct {
-	Name     string   `yaml:"name"`
-	Topology ClabBody `yaml:"topology"`
+	Name string `yaml:"name"`
+	// Prefix "" names a containerlab node's container after the node alone (gobgp, not
+	// clab-<lab>-gobgp); nil keeps containerlab's default prefix.
+	Prefix   *string   `yaml:"prefix,omitempty"`
+	Mgmt     *ClabMgmt `yaml:"mgmt,omitempty"`
+	Topology ClabBody  `yaml:"topology"`
 }
+
+// ClabMgmt is containerlab's management network: for a lab with a route reflector, kind's own
+// docker network, so that the reflector sits beside the nodes at a fixed address.
+type ClabMgmt struct {
+	Network    string `yaml:"network"`
+	IPv4Subnet string `yaml:"ipv4-subnet"`
+}
+
+// KindNetwork is the docker network kind puts its nodes on.
+const KindNetwork = "kind"
 
 // ClabBody is the topology section: nodes in lab order, then links.
 type ClabBody struct {
@@ -40,6 +54,9 @@ type ClabNode struct {
 	Kind          string      `yaml:"kind"`
 	Image         string      `yaml:"image,omitempty"`
 	StartupConfig string      `yaml:"startup-config,omitempty"`
+	MgmtIPv4      string      `yaml:"mgmt-ipv4,omitempty"`
+	Binds         []string    `yaml:"binds,omitempty"`
+	Cmd           string      `yaml:"cmd,omitempty"`
 	Exec          []string    `yaml:"exec,omitempty"`
 	Extras        *ClabExtras `yaml:"extras,omitempty"`
 }
@@ -131,6 +148,14 @@ func BuildTopology(l *lab.Lab) (ClabTopology, error) {
 		StartupConfig: kindConfig,
 		Extras:        &ClabExtras{K8sKind: &ClabK8sKindExtras{Deploy: ClabK8sKindDeploy{Wait: KindDeployWait}}},
 	})
+	if l.BGP != nil && len(l.BGP.RouteReflectors) > 0 {
+		noPrefix := ""
+		topo.Prefix = &noPrefix
+		topo.Mgmt = &ClabMgmt{Network: KindNetwork, IPv4Subnet: l.Cluster.ManagementSubnet.String()}
+		for _, rr := range l.BGP.RouteReflectors {
+			nodes = append(nodes, ReflectorNode(l, rr))
+		}
+	}
 	if l.Switch == nil {
 		topo.Topology.Nodes = nodes
 		return topo, nil
@@ -153,6 +178,23 @@ func BuildTopology(l *lab.Lab) (ClabTopology, error) {
 	topo.Topology.Nodes = nodes
 	topo.Topology.Links = links
 	return topo, nil
+}
+
+// KindLinux is containerlab's node kind for a plain Linux container.
+const KindLinux = "linux"
+
+// ReflectorNode is a route reflector's containerlab node: a linux container of the reflector's
+// image, at its fixed address on kind's network, with its rr.conf bind-mounted read-only and
+// passed to gobgpd (the image's entrypoint).
+func ReflectorNode(l *lab.Lab, rr lab.RouteReflector) ClabNode {
+	return ClabNode{
+		Name:     rr.Name,
+		Kind:     KindLinux,
+		Image:    rr.Image,
+		MgmtIPv4: rr.Address.Addr().String(),
+		Binds:    []string{relPath(TopologyPath(l.Name), ReflectorConfigPath(l.Name, rr.Name)) + ":" + ReflectorConfigInContainer + ":ro"},
+		Cmd:      "-f " + ReflectorConfigInContainer,
+	}
 }
 
 // UnderlayCommands are the shell commands that give a kind node behind the switch its underlay:

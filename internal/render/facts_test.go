@@ -56,6 +56,15 @@ func TestRenderFileSet(t *testing.T) {
 			"configs/pod-network/calico.yaml",
 			"configs/pod-network/pods.yaml",
 		}},
+		{"calico-bgp", []string{
+			"topologies/calico-bgp.clab.yaml",
+			"configs/calico-bgp/kind.yaml",
+			"configs/calico-bgp/calico.yaml",
+			"configs/calico-bgp/bgp.yaml",
+			"configs/calico-bgp/pods.yaml",
+			"configs/calico-bgp/gobgp/rr.conf",
+			"configs/calico-bgp/gobgp/Dockerfile",
+		}},
 	} {
 		files, err := render.Render(mustLoad(t, tc.lab))
 		if err != nil {
@@ -321,6 +330,9 @@ func TestInstallationFacts(t *testing.T) {
 		{"pod-network", render.InstallationIPPool{Name: "default-ipv4-ippool", CIDR: "192.168.0.0/16", BlockSize: 26,
 			Encapsulation: "VXLANCrossSubnet", NATOutgoing: "Enabled", NodeSelector: "all()"},
 			nil},
+		{"calico-bgp", render.InstallationIPPool{Name: "default-ipv4-ippool", CIDR: "10.244.128.0/17", BlockSize: 24,
+			Encapsulation: "None", NATOutgoing: "Enabled", NodeSelector: "all()"},
+			nil},
 	} {
 		l := mustLoad(t, tc.lab)
 		var docs []map[string]any
@@ -342,6 +354,10 @@ func TestInstallationFacts(t *testing.T) {
 		}
 
 		in := render.BuildInstallation(l)
+		// calico-node runs BIRD only where the lab speaks BGP; the VXLAN labs leave it to Calico.
+		if wantBGP := map[bool]string{true: "Enabled", false: ""}[l.BGP != nil]; in.Spec.CalicoNetwork.BGP != wantBGP {
+			t.Errorf("%s: calicoNetwork.bgp = %q, want %q", tc.lab, in.Spec.CalicoNetwork.BGP, wantBGP)
+		}
 		if !reflect.DeepEqual(in.Spec.CalicoNetwork.IPPools, []render.InstallationIPPool{tc.pool}) {
 			t.Errorf("%s pools = %+v, want %+v", tc.lab, in.Spec.CalicoNetwork.IPPools, tc.pool)
 		}

@@ -41,22 +41,31 @@ func SwitchConfigPath(labName, switchName string) string {
 }
 
 // Render returns every file of the lab, in a fixed order: topology, kind config, Calico
-// resources, test pods, then the switch config when the lab has a switch.
+// resources, the Calico BGP resources when the lab speaks BGP, test pods, the switch config when
+// the lab has a switch, then each route reflector's rr.conf and image Dockerfile.
 func Render(l *lab.Lab) ([]File, error) {
-	renderers := []struct {
+	type renderer struct {
 		path   string
 		render func(*lab.Lab) ([]byte, error)
-	}{
+	}
+	renderers := []renderer{
 		{TopologyPath(l.Name), Topology},
 		{KindConfigPath(l.Name), KindConfig},
 		{CalicoPath(l.Name), CalicoResources},
-		{PodsPath(l.Name), TestPods},
 	}
+	if l.BGP != nil {
+		renderers = append(renderers, renderer{BGPPath(l.Name), BGPResources})
+	}
+	renderers = append(renderers, renderer{PodsPath(l.Name), TestPods})
 	if l.Switch != nil {
-		renderers = append(renderers, struct {
-			path   string
-			render func(*lab.Lab) ([]byte, error)
-		}{SwitchConfigPath(l.Name, l.Switch.Name), SwitchConfig})
+		renderers = append(renderers, renderer{SwitchConfigPath(l.Name, l.Switch.Name), SwitchConfig})
+	}
+	if l.BGP != nil {
+		for _, rr := range l.BGP.RouteReflectors {
+			renderers = append(renderers,
+				renderer{ReflectorConfigPath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorConfig(l, rr), nil }},
+				renderer{ReflectorDockerfilePath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorDockerfile(l, rr), nil }})
+		}
 	}
 	files := make([]File, 0, len(renderers))
 	for _, r := range renderers {

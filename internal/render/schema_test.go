@@ -113,7 +113,7 @@ func yamlInstance(t *testing.T, data []byte) any {
 // containerlab publishes, which is what its own editor integration and `clab` validation use.
 func TestTopologiesMatchContainerlabSchema(t *testing.T) {
 	sch := containerlabSchema(t)
-	for _, name := range []string{"calico-overlay", "pod-network"} {
+	for _, name := range []string{"calico-bgp", "calico-overlay", "pod-network"} {
 		data := fileOf(t, mustLoad(t, name), render.TopologyPath(name))
 		if err := sch.Validate(yamlInstance(t, data)); err != nil {
 			t.Errorf("%s does not match containerlab's schema: %v", render.TopologyPath(name), err)
