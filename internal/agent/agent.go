@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/ipam"
@@ -30,6 +31,8 @@ type Config struct {
 	NetNSPath    string
 	ResyncPeriod time.Duration // 0: dataplane.DefaultResyncPeriod
 	Log          *slog.Logger
+	// BGP, when not nil, is the BGP mode: the agent runs a BGP speaker (see BGPConfig).
+	BGP *BGPConfig
 }
 
 // RegisterRetry is the pause between registration attempts.
@@ -44,6 +47,7 @@ type Agent struct {
 
 	mu         sync.Mutex
 	reconciler *dataplane.Reconciler
+	speaker    *bgp.Speaker
 }
 
 // New returns an agent for cfg.NodeName working on store.
@@ -113,6 +117,16 @@ func (a *Agent) Register(ctx context.Context) (*datastore.Node, error) {
 // Registration is retried every RegisterRetry while it fails for a reason that may pass (the
 // datastore still starting); a node without an underlay address is not such a reason.
 func (a *Agent) Run(ctx context.Context) error {
+	if a.cfg.BGP != nil {
+		sp, err := a.startSpeaker(ctx)
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		a.mu.Lock()
+		a.speaker = sp
+		a.mu.Unlock()
+	}
 	for {
 		_, err := a.Register(ctx)
 		if err == nil {
@@ -159,8 +173,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// follow watches pools, nodes, affinities and IPAM blocks (the local pods) and hands every new desired state to the
-// reconciler. Watches start before the list, so nothing that changes in between is missed.
+// follow watches pools, nodes, affinities and IPAM blocks (the local pods), and in BGP mode
+// what the speaker learns, and hands every new desired state to the reconciler. Watches start before the list, so nothing that changes in between is missed.
 func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -193,6 +207,7 @@ func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-a.bgpChanges():
 		case err := <-changed:
 			if err != nil {
 				return err
@@ -224,8 +239,9 @@ func (a *Agent) publish(ctx context.Context, rec *dataplane.Reconciler) error {
 		return err
 	}
 	d.Workloads = LocalWorkloads(a.cfg.NodeName, blocks)
+	bgpErr := a.publishBGP(ctx, &d, affs)
 	rec.SetDesired(d)
-	return nil
+	return bgpErr
 }
 
 // DetectUnderlay finds the node's underlay address (with its prefix) and the interface

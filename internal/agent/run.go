@@ -70,6 +70,16 @@ type Options struct {
 	MTU        int    // pod interface MTU; 0: the MTU of vxlan.calico
 	LogFile    string // JSON log file; "": Stderr
 	Stderr     io.Writer
+	// BGPAS, when not 0, is the BGP mode (a lab whose pools are routed by BGP): the node's AS.
+	// The agent then runs a BGP speaker peering with BGPPeers, announces the node's confirmed
+	// blocks with its underlay address as next hop, and routes other nodes' blocks of pools
+	// without encapsulation only as it learned them (proto bird).
+	BGPAS    uint32
+	BGPPeers []BGPPeer
+	// BGPAPI is the speaker's gRPC API address; "": DefaultBGPAPI.
+	BGPAPI string
+	// BGPNoExport are owned blocks the speaker does not announce (the block-not-exported fault).
+	BGPNoExport []netip.Prefix
 }
 
 // Validate reports every problem of o at once, as a usage error naming the flags.
@@ -113,6 +123,7 @@ func (o Options) Validate() error {
 	if o.MTU < 0 || (o.MTU > 0 && o.MTU < 576) || o.MTU > 65535 {
 		problems = append(problems, fmt.Sprintf("--mtu %d: give 0 (follow vxlan.calico) or 576..65535", o.MTU))
 	}
+	problems = append(problems, o.bgpProblems()...)
 	if len(problems) > 0 {
 		return exitcode.Usagef("knetlab %s: %s", Command, strings.Join(problems, "; "))
 	}
@@ -180,7 +191,7 @@ func (o Options) Args() []string {
 	if o.MTU != 0 {
 		args = append(args, "--mtu", strconv.Itoa(o.MTU))
 	}
-	return args
+	return append(args, o.bgpArgs()...)
 }
 
 // Run starts the agent o describes and runs it until ctx ends: it opens the datastore,
@@ -218,8 +229,8 @@ func Run(ctx context.Context, o Options) error {
 			go refreshKubeconfig(ctx, log, inst, pluginKubeconfig, KubeconfigRefresh)
 		}
 	}
-	log.Info("agent starting", "datastore", o.Datastore, "autodetect", fmt.Sprint(o.Autodetect))
-	err = New(store, Config{NodeName: o.Node, AutodetectCIDRs: o.Autodetect, Log: base}).Run(ctx)
+	log.Info("agent starting", "datastore", o.Datastore, "autodetect", fmt.Sprint(o.Autodetect), "bgpAS", o.BGPAS, "bgpPeers", fmt.Sprint(o.BGPPeers))
+	err = New(store, Config{NodeName: o.Node, AutodetectCIDRs: o.Autodetect, Log: base, BGP: o.bgpConfig()}).Run(ctx)
 	if err != nil && ctx.Err() == nil {
 		log.Error("agent stopped", "err", err)
 		return exitcode.NewEnvironment(fmt.Errorf("agent on %s: %w", o.Node, err),

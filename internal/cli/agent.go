@@ -24,7 +24,7 @@ func newAgentCmd(s *ui.Streams) *cobra.Command {
 func agentCommand(run func(context.Context, agent.Options) error) *cobra.Command {
 	var o agent.Options
 	c := &cobra.Command{
-		Use:   "agent --datastore kubernetes|etcd --node NAME --autodetect CIDRS [--install-cni]",
+		Use:   "agent --datastore kubernetes|etcd --node NAME --autodetect CIDRS [--install-cni] [--bgp-as AS --bgp-peer ADDR[:AS]...]",
 		Short: "Run knetlab's node agent (the knetlab-agent DaemonSet, or a netns lab's node process)",
 		Long: `Registers the node in the datastore and keeps its routes, vxlan.calico device, neighbours
 and FDB entries equal to what the block affinities say.
@@ -40,6 +40,13 @@ With --datastore kubernetes (the default) the datastore is the datastore.knetlab
 resources, reached with the pod's service account, or --kubeconfig outside a pod. With
 --datastore etcd it is the etcd at --etcd-endpoints; an https endpoint needs the client
 certificate, key and CA (--etcd-cert, --etcd-key, --etcd-ca), which a netns lab makes at deploy.
+
+With --bgp-as the agent runs in BGP mode, as calico-node does with BIRD in a lab whose pools
+have no encapsulation: it runs a BGP speaker (GoBGP, embedded) that peers with every --bgp-peer
+(a route reflector), announces the node's blocks with its underlay address as next hop, and
+routes the other nodes' blocks only as it learned them (<block> via <owner> dev <if> proto
+bird; its own blocks blackholed proto bird). The speaker's state is read over its gRPC API at
+--bgp-api.
 
 You do not normally run this yourself: knetlab deploy starts it.`,
 		Args:        cobra.NoArgs,
@@ -60,8 +67,34 @@ You do not normally run this yourself: knetlab deploy starts it.`,
 	fl.StringVar(&o.CNIConfDir, "cni-conf-dir", "", "where --install-cni writes the network config (default "+agent.DefaultCNIConfDir+")")
 	fl.IntVar(&o.MTU, "mtu", 0, "pod interface MTU; 0: the MTU of vxlan.calico")
 	fl.StringVar(&o.LogFile, "log", "", "JSON log file; empty: stderr")
+	fl.Uint32Var(&o.BGPAS, "bgp-as", 0, "BGP mode: the node's AS; the agent runs a BGP speaker and routes plain (unencapsulated) pools as it learns them")
+	fl.Var((*bgpPeerList)(&o.BGPPeers), "bgp-peer", "BGP mode: a peer as ADDR or ADDR:AS (AS defaults to --bgp-as); repeatable")
+	fl.StringVar(&o.BGPAPI, "bgp-api", "", "BGP mode: where the speaker's gRPC API (GoBGP's) listens (default "+agent.DefaultBGPAPI+")")
+	fl.Var((*cidrList)(&o.BGPNoExport), "bgp-no-export", "BGP mode: owned blocks not to announce, comma-separated (a fault); repeatable")
 	return c
 }
+
+// bgpPeerList is the --bgp-peer flag: ADDR or ADDR:AS, repeatable.
+type bgpPeerList []agent.BGPPeer
+
+func (l *bgpPeerList) String() string {
+	var s []string
+	for _, p := range *l {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *bgpPeerList) Set(v string) error {
+	p, err := agent.ParseBGPPeer(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, p)
+	return nil
+}
+
+func (l *bgpPeerList) Type() string { return "peer" }
 
 // cidrList is the --autodetect flag: comma-separated CIDRs, repeatable.
 type cidrList []netip.Prefix

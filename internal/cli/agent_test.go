@@ -49,6 +49,14 @@ func TestAgentFlagValidation(t *testing.T) {
 		{"IPv6 CIDR", []string{"--node=a", "--autodetect=fd00::/64"}, []string{"not an IPv4 CIDR"}},
 		{"relative CNI dir", []string{"--node=a", "--autodetect=10.10.0.0/16", "--cni-bin-dir=opt/cni/bin"}, []string{"--cni-bin-dir \"opt/cni/bin\" must be an absolute path"}},
 		{"tiny MTU", []string{"--node=a", "--autodetect=10.10.0.0/16", "--mtu=100"}, []string{"--mtu 100"}},
+		{"BGP flags without an AS", []string{"--node=a", "--autodetect=10.10.0.0/16", "--bgp-peer=172.18.0.5", "--bgp-no-export=10.244.128.0/24"},
+			[]string{"--bgp-peer, --bgp-api and --bgp-no-export need --bgp-as"}},
+		{"BGP without a peer, reserved AS, bad API", []string{"--node=a", "--autodetect=10.10.0.0/16", "--bgp-as=65535", "--bgp-api=50051"},
+			[]string{"--bgp-as 65535 is reserved", "--bgp-as needs at least one --bgp-peer", `--bgp-api "50051": give HOST:PORT`}},
+		{"BGP peer twice, reserved peer AS", []string{"--node=a", "--autodetect=10.10.0.0/16", "--bgp-as=64496", "--bgp-peer=172.18.0.5", "--bgp-peer=172.18.0.5:65535"},
+			[]string{"--bgp-peer 172.18.0.5 is given twice", "--bgp-peer 172.18.0.5:65535: AS 65535 is reserved"}},
+		{"BGP peer not an address", []string{"--node=a", "--autodetect=10.10.0.0/16", "--bgp-as=64496", "--bgp-peer=gobgp:64496"},
+			[]string{`"gobgp:64496": give the peer as IPv4ADDR or IPv4ADDR:AS`}},
 		{"unknown flag", []string{"--node=a", "--autodetect=10.10.0.0/16", "--vxlan-port=4789"}, []string{"unknown flag"}},
 		{"positional argument", []string{"k01-worker", "--autodetect=10.10.0.0/16"}, []string{"unknown command"}},
 	}
@@ -249,6 +257,12 @@ func TestAgentArgsRoundTrip(t *testing.T) {
 			CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d", MTU: 1450},
 		{Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379"}, Node: "n",
 			Autodetect: []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")}, InstallCNI: true},
+		// The BGP mode of the calico-bgp lab, with both faults' flags: a peer with the wrong AS
+		// and a block not announced.
+		{Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{"http://172.18.0.100:2379"}, Node: "k8s-guide-worker",
+			Autodetect: []netip.Prefix{netip.MustParsePrefix("172.18.0.0/16")},
+			BGPAS:      64496, BGPPeers: []agent.BGPPeer{{Address: netip.MustParseAddr("172.18.0.5")}, {Address: netip.MustParseAddr("172.18.0.6"), ASNumber: 64497}},
+			BGPAPI: "127.0.0.1:50051", BGPNoExport: []netip.Prefix{netip.MustParsePrefix("10.244.129.0/24")}},
 	} {
 		args := o.Args()
 		if args[0] != "agent" {
