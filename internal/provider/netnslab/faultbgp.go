@@ -16,10 +16,9 @@ import (
 )
 
 // The BGP faults of a lab whose nodes peer with a route reflector (calico-bgp). Two of them
-// change what a node's speaker does, as a wrong BGPPeer or a BGPFilter changes what
-// calico-node's BIRD does: peer-wrong-as restarts the node's agent with its peer's AS wrong,
-// block-not-exported gives its speaker an export policy. fix stops that agent, and the deploy
-// it runs next starts it again as the lab says.
+// restart a node's agent with a BGP setting changed, as a wrong BGPPeer or a BGPFilter changes
+// what calico-node's BIRD does; fix stops that agent, and the deploy it runs next starts it
+// again as the lab says.
 
 // The BGP faults that fix undoes by restarting an agent, and which node each breaks.
 const (
@@ -109,10 +108,10 @@ func peerWrongAS(_ context.Context, t *faultTarget) (journal.Fault, error) {
 	return journal.Fault{Node: n.Name, Entry: entry, PID: pid}, err
 }
 
-// blockNotExported makes the second worker's speaker stop announcing the worker's first block,
-// with an export policy rejecting it, as a Calico BGPFilter with an export Reject rule would:
+// blockNotExported restarts the second worker's agent with its first block left out of what
+// its speaker announces, as a Calico BGPFilter with an export Reject rule for the CIDR would:
 // the node still blackholes its block, but no other node learns a route to it.
-func blockNotExported(ctx context.Context, t *faultTarget) (journal.Fault, error) {
+func blockNotExported(_ context.Context, t *faultTarget) (journal.Fault, error) {
 	n, err := worker(t.lab, notExportedWorker)
 	if err != nil {
 		return journal.Fault{}, err
@@ -121,14 +120,8 @@ func blockNotExported(ctx context.Context, t *faultTarget) (journal.Fault, error
 	if !ok {
 		return journal.Fault{}, fmt.Errorf("%s owns no confirmed block; is its agent running?", n.Name)
 	}
-	p, err := liveAgent(t.rec, n.Name)
-	if err != nil {
-		return journal.Fault{}, err
-	}
-	if err := withholdBlock(ctx, NamespaceName(t.lab.Name, n.Name), block); err != nil {
-		return journal.Fault{}, fmt.Errorf("the BGP speaker of %s (its agent, pid %d): %w", n.Name, p.PID, err)
-	}
-	return journal.Fault{Node: n.Name, Entry: block.String(), PID: p.PID}, nil
+	pid, err := t.restartAgent(n, func(o *agent.Options) error { return withholdBlock(o, block) })
+	return journal.Fault{Node: n.Name, Entry: block.String(), PID: pid}, err
 }
 
 // restartAgent stops node n's agent and starts it again with its options changed by tweak; it

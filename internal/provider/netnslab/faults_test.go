@@ -37,4 +37,3 @@ func TestFaultTable(t *testing.T) {
 		t.Error("findFault found an unknown fault")
 	}
 }
-
