@@ -248,7 +248,7 @@ func describeNode(c *report.Check, node string) string {
 type corpusMutation struct {
 	name    string
 	capture string
-	file    string // under nodes/
+	file    string // under nodes/, or under rr/ when it starts with "rr/"
 	old     string // a whole line of the file
 	new     string // its replacement ("" deletes it)
 	check   string
@@ -288,6 +288,29 @@ var corpusMutations = []corpusMutation{
 		old:   "10.244.236.0/24 via 172.18.0.5 dev eth0 proto bird ",
 		new:   "10.244.236.0/24 proto bird \n\tnexthop via 172.18.0.5 dev eth0 weight 1 \n\tnexthop via 172.18.0.4 dev eth0 weight 1 ",
 		check: checkid.RoutesBlocks, node: "k8s-guide-worker2", entry: "10.244.236.0/24", mention: "172.18.0.4",
+	},
+	{
+		name: "block missing from the route reflector's RIB", capture: "tkng-bgp-kind-v3.16", file: "rr/gobgp/gobgp-rib.json",
+		old:   "*> 10.244.190.0/24      172.18.0.3                                00:05:04   [{Origin: i} {LocalPref: 100}]",
+		check: checkid.BGPRIB, node: "gobgp", kind: report.Missing, entry: "10.244.190.0/24", mention: "172.18.0.3",
+	},
+	{
+		name: "wrong next hop in the route reflector's RIB", capture: "tkng-bgp-kind-v3.16", file: "rr/gobgp/gobgp-rib.json",
+		old:   "*> 10.244.236.0/24      172.18.0.5                                00:05:03   [{Origin: i} {LocalPref: 100}]",
+		new:   "*> 10.244.236.0/24      172.18.0.4                                00:05:03   [{Origin: i} {LocalPref: 100}]",
+		check: checkid.BGPRIB, node: "gobgp", kind: report.Different, entry: "10.244.236.0/24", mention: "172.18.0.5",
+	},
+	{
+		name: "BGP route programmed by felix (proto 80)", capture: "tkng-bgp-kind-v3.16", file: "k8s-guide-worker2/ip-route.txt",
+		old:   "10.244.175.0/24 via 172.18.0.4 dev eth0 proto bird ",
+		new:   "10.244.175.0/24 via 172.18.0.4 dev eth0 proto 80 ",
+		check: checkid.RoutesBlocks, node: "k8s-guide-worker2", kind: report.Different, entry: "10.244.175.0/24", mention: "bird",
+	},
+	{
+		name: "BGP route onlink", capture: "tkng-bgp-kind-v3.16", file: "k8s-guide-worker2/ip-route.txt",
+		old:   "10.244.175.0/24 via 172.18.0.4 dev eth0 proto bird ",
+		new:   "10.244.175.0/24 via 172.18.0.4 dev eth0 proto bird onlink",
+		check: checkid.RoutesBlocks, node: "k8s-guide-worker2", kind: report.Different, entry: "10.244.175.0/24", mention: "onlink",
 	},
 	{
 		name: "wrong VTEP MAC in the neighbour table", capture: "tigera-training-vxlan-jumbo", file: "control1/ip-neigh.txt",
@@ -331,6 +354,9 @@ func TestRealCorpusMutations(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join(dir, capture.NodesDir, m.file)
+			if strings.HasPrefix(m.file, capture.RRDir+"/") {
+				path = filepath.Join(dir, m.file)
+			}
 			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)

@@ -17,6 +17,12 @@
 //	                                 `show ip interface brief | json`, `show ip route | json`,
 //	                                 `show vlan | json` (all four), optional; `knetlab capture`
 //	                                 renders a netns lab's switch in the same shapes (WriteSwitch)
+//	DIR/nodes/<node>/bird-protocols.txt   a node's BGP sessions, `birdcl show protocols` (BIRD)
+//	DIR/nodes/<node>/gobgp-neighbors.json a node's BGP sessions, `gobgp neighbor -j` (GoBGP)
+//	DIR/nodes/<node>/gobgp-rib.json       the routes a node's GoBGP speaker holds
+//	DIR/rr/<name>/gobgp-neighbors.json    a route reflector's sessions, `gobgp neighbor -j`
+//	DIR/rr/<name>/gobgp-rib.json          a route reflector's RIB, `gobgp global rib -j`
+//	                                      (the gobgp files: JSON or the text tables, by content)
 //
 // Every file is optional. A file that is present marks its table as collected, even when it is
 // empty (an empty ip-neigh.txt says the node has no neighbours); a file that is absent leaves its

@@ -84,10 +84,21 @@ func ipamAffinities(_ context.Context, in *Inputs) []*report.Node {
 		}
 	}
 
+	// Without a tunnel (plain BGP pools) nothing but a pod gives a node a block: a node that
+	// hosts none owns none, rightly. That is known only where the pods are (live, or captured).
+	podsKnown := in.Live || len(in.Facts.Pods) > 0
+	hosts := map[string]bool{}
+	for _, p := range in.Facts.Pods {
+		hosts[p.Node] = true
+	}
 	out := make([]*report.Node, 0, len(in.Expect.Nodes)+1)
 	for _, n := range in.Expect.Nodes {
 		r := &report.Node{Node: n.Name()}
-		if owned[n.Name()] == 0 {
+		switch {
+		case owned[n.Name()] > 0:
+		case in.Expect.TunnelDevice() == "" && podsKnown && !hosts[n.Name()]:
+			r.Notes = append(r.Notes, fmt.Sprintf("%s owns no confirmed block: it hosts no pod, and without a tunnel (no VXLAN or IPIP pool) nothing else gives a node a block", n.Name()))
+		default:
 			r.Findings = append(r.Findings, report.Finding{Kind: report.Missing, Entry: "block affinity", Expected: "at least one confirmed block",
 				Reason: fmt.Sprintf("every node with pods gets a block; %s has none confirmed, so its pods have no addresses to route", n.Name())})
 		}

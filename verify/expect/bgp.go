@@ -57,8 +57,7 @@ func (c *Cluster) ReflectorClients(b *spec.BGP, r spec.Reflector) []BGPSession {
 				continue
 			}
 			out = append(out, BGPSession{Peer: n.Facts.Address.Addr(), PeerAS: b.ASNumber, PeerName: n.Name(),
-				Why: fmt.Sprintf("%s peers with %s (%s) because BGPPeer %s selects %s: %s reflects the node's blocks to the other nodes, and theirs to it, only over this session",
-					n.Name(), r.Name, r.Address, p.Name, p.Selector, r.Name)})
+				Why: fmt.Sprintf("%s peers with %s (%s) because BGPPeer %s selects %s", n.Name(), r.Name, r.Address, p.Name, p.Selector)})
 			break
 		}
 	}

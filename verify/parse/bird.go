@@ -51,7 +51,9 @@ var calicoctlTypes = map[string]string{"node-to-node mesh": "Mesh_", "node speci
 // A line that none of them prints refuses the file (exit 2 at the caller), naming the line.
 func BirdProtocols(data []byte) ([]observed.BGPSession, error) {
 	var out []observed.BGPSession
-	current := -1 // the session the detail lines of `show protocols all` belong to
+	// current is the session the detail lines of `show protocols all` belong to: -1 before any
+	// protocol row, -2 in another protocol's details.
+	current := -1
 	ipv6 := false // inside calicoctl's "IPv6 BGP status" section
 	err := textLines(data, cmdBird, func(no int, off int64, line string, f []string) error {
 		line = strings.TrimPrefix(strings.TrimRight(line, "\r"), "\ufeff")
@@ -64,12 +66,14 @@ func BirdProtocols(data []byte) ([]observed.BGPSession, error) {
 		switch {
 		case f == nil || pasteNoise(f):
 			return nil
+		case f[0] == "show" || f[0] == "bird>" || f[0] == "birdc>":
+			return nil // the command typed at birdc's prompt or into the control socket
 		case f[0] == "BIRD" && strings.HasSuffix(f[len(f)-1], "ready."):
 			return nil // birdcl's greeting
 		case strings.Join(f, " ") == "name proto table state since info":
 			return nil
 		case len(f) >= 4 && birdProtocols[f[1]] && birdStates[f[3]]:
-			current = -1
+			current = -2
 			if f[1] != "BGP" {
 				return nil
 			}
@@ -77,10 +81,12 @@ func BirdProtocols(data []byte) ([]observed.BGPSession, error) {
 			current = len(out) - 1
 			return nil
 		case line[0] == ' ' || line[0] == '\t':
-			if current < 0 {
-				return foreign(cmdBird, no, off, line, "a detail line before any BGP protocol row")
+			if current == -1 {
+				return foreign(cmdBird, no, off, line, "a detail line before any protocol row")
 			}
-			birdDetail(&out[current], f)
+			if current >= 0 {
+				birdDetail(&out[current], f)
+			}
 			return nil
 		}
 		// calicoctl node status.
@@ -112,6 +118,9 @@ func BirdProtocols(data []byte) ([]observed.BGPSession, error) {
 
 // birdReplyCode splits a line of the control socket's raw reply: four digits and '-' or ' '.
 func birdReplyCode(line string) (code, rest string, ok bool) {
+	if strings.TrimSpace(line) == "0000" {
+		return "0000", "", true
+	}
 	if len(line) < 5 || line[4] != '-' && line[4] != ' ' {
 		return "", "", false
 	}

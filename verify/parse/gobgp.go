@@ -97,8 +97,8 @@ func GoBGPNeighbors(data []byte) ([]observed.BGPSession, error) {
 				return nil, foreignGoBGP(cmdGoBGPNeighbors, data, i, "has session_state "+string(raw)+", which is none of GoBGP's")
 			}
 			s.State = state
-			if admin, _ := gobgpEnum(p.State.AdminState, []string{"", "down", "pfx_ct"}, "ADMIN_STATE_"); admin != "" && admin != "up" {
-				s.State, s.Info = observed.BGPIdle, "admin "+strings.ToLower(admin)
+			if admin := gobgpAdminState(p.State.AdminState); admin != "" {
+				s.State, s.Info = observed.BGPIdle, admin
 			}
 			reason, _ := gobgpEnum(p.State.DisconnectReason, gobgpDisconnectReasons, "DISCONNECT_REASON_")
 			s.Info = strings.TrimSpace(strings.Join(nonEmpty(s.Info, strings.ToLower(strings.ReplaceAll(reason, "_", " ")), p.State.DisconnectMessage), "; "))
@@ -148,6 +148,23 @@ func gobgpEnum(raw json.RawMessage, names []string, prefix string) (string, bool
 	return "", false
 }
 
+// gobgpAdminState says why a peer is administratively held down, or "". Only the enum's name
+// is read: its numbers differ between API versions (v3: 1 is DOWN, v4: 1 is UP), and a peer
+// held down is Idle in its session state anyway.
+func gobgpAdminState(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	switch strings.TrimPrefix(strings.ToUpper(s), "ADMIN_STATE_") {
+	case "DOWN":
+		return "admin down"
+	case "PFX_CT":
+		return "prefix limit reached"
+	}
+	return ""
+}
+
 func nonEmpty(list ...string) []string {
 	var out []string
 	for _, s := range list {
@@ -183,6 +200,9 @@ func gobgpNeighborsText(data []byte) ([]observed.BGPSession, error) {
 		}
 		addr, err := netip.ParseAddr(f[0])
 		as, aserr := strconv.ParseUint(f[1], 10, 32)
+		if f[1] == "*" { // older GoBGP: the AS of a peer that never came up
+			as, aserr = 0, nil
+		}
 		state, known := gobgpTextStates[f[bar-1]]
 		if err != nil || aserr != nil || !known {
 			return observed.BGPSession{}, false, "not a row of `gobgp neighbor` (Peer AS Up/Down State |#Received Accepted)"

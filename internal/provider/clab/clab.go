@@ -280,8 +280,8 @@ func labNodeContainers(ctx context.Context, d dockerAPI, labName, cluster string
 	return out, nil
 }
 
-// containerOf maps a target of `knetlab exec` to its container: kind nodes are containers of
-// their own name, the switch and other containerlab nodes are clab-<lab>-<node>.
+// containerOf maps a target of `knetlab exec` to its container: kind nodes and route reflectors
+// are containers of their own name, the switch is clab-<lab>-<switch>.
 func containerOf(l *lab.Lab, target string) (string, error) {
 	if _, ok := l.Node(target); ok {
 		return target, nil
@@ -289,12 +289,18 @@ func containerOf(l *lab.Lab, target string) (string, error) {
 	if l.Switch != nil && target == l.Switch.Name {
 		return "clab-" + l.Name + "-" + target, nil
 	}
+	if _, ok := l.RouteReflector(target); ok {
+		return target, nil // the topology's prefix is empty: the container is the node's name
+	}
 	var names []string
 	for _, n := range l.Nodes {
 		names = append(names, n.Name)
 	}
 	if l.Switch != nil {
 		names = append(names, l.Switch.Name)
+	}
+	for _, rr := range reflectors(l) {
+		names = append(names, rr.Name)
 	}
 	return "", exitcode.Usagef("lab %s has no node %q (nodes: %s)", l.Name, target, strings.Join(names, ", "))
 }

@@ -77,6 +77,7 @@ func TestDryRunPlans(t *testing.T) {
 		{"deploy-calico-overlay-knetlab.golden", "calico-overlay", "knetlab", false},
 		{"deploy-pod-network.golden", "pod-network", "calico", false},
 		{"deploy-pod-network-knetlab-reconfigure.golden", "pod-network", "knetlab", true},
+		{"deploy-calico-bgp.golden", "calico-bgp", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -90,7 +91,7 @@ func TestDryRunPlans(t *testing.T) {
 			golden(t, tt.golden, printed(t, pl))
 		})
 	}
-	for _, name := range []string{"calico-overlay", "pod-network"} {
+	for _, name := range []string{"calico-bgp", "calico-overlay", "pod-network"} {
 		t.Run("destroy-"+name, func(t *testing.T) {
 			p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
 			plans, err := p.PlanDestroy(context.Background(), name, provider.DestroyOptions{Lab: mustLab(t, name)})
@@ -130,6 +131,18 @@ func TestDryRunPlanNamesWhatTheIssueAsksFor(t *testing.T) {
 			"server-side apply deploy/manifests/daemonset.yaml",
 			"DaemonSet knetlab-system/knetlab-agent ready",
 		}},
+		{"calico-bgp", "calico", []string{
+			"ImageBuild (context: tar of " + testHome + "/calico-bgp/configs/calico-bgp/gobgp, dockerfile Dockerfile, tag knetlab-gobgp:v4.8.0",
+			"containerlab deploy -t " + testHome + "/calico-bgp/topologies/calico-bgp.clab.yaml",
+			"route reflector container gobgp from knetlab-gobgp:v4.8.0 at 172.18.0.5 on docker network kind",
+			"Installation default, APIServer default",
+			"TigeraStatus calico and apiserver Available=True",
+			"BGPConfiguration.projectcalico.org, BGPPeer.projectcalico.org",
+			"server-side apply " + testHome + "/calico-bgp/configs/calico-bgp/bgp.yaml: BGPConfiguration default, BGPPeer gobgp-peer",
+			"docker exec gobgp gobgp neighbor -j",
+			"Established (session_state 6) from every node: 172.18.0.2, 172.18.0.3, 172.18.0.4",
+			"Pod default/net-w2",
+		}},
 	}
 	for _, tt := range tests {
 		p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
@@ -146,6 +159,47 @@ func TestDryRunPlanNamesWhatTheIssueAsksFor(t *testing.T) {
 		if tt.cni == "knetlab" && strings.Contains(out, "tigera-operator") {
 			t.Errorf("--cni knetlab plan installs Calico's operator")
 		}
+	}
+}
+
+// TestCalicoBGPPlanOrder: the reflector's image exists before containerlab starts its
+// container, the BGP resources go in once Calico (and its API server) is up, the sessions are
+// waited for after them, and the test pods come last.
+func TestCalicoBGPPlanOrder(t *testing.T) {
+	p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
+	pl, err := p.PlanDeploy(context.Background(), mustLab(t, "calico-bgp"), provider.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := map[string]int{}
+	for i, st := range pl.Steps {
+		index[st.Title] = i + 1
+	}
+	order := []string{
+		"build the image of route reflector gobgp (GoBGP v4.8.0)",
+		"deploy the topology with containerlab (output streamed)",
+		"configure Calico",
+		"configure Calico BGP",
+		"wait for the BGP sessions of route reflector gobgp",
+		"create the test pods",
+	}
+	for i, title := range order {
+		if index[title] == 0 {
+			t.Fatalf("no step %q in the plan", title)
+		}
+		if i > 0 && index[title] <= index[order[i-1]] {
+			t.Errorf("step %q (%d) comes before %q (%d)", title, index[title], order[i-1], index[order[i-1]])
+		}
+	}
+}
+
+// The knetlab agent image has no BGP speaker in the real lab: a BGP lab with --cni knetlab is
+// refused as bad usage before anything runs.
+func TestCalicoBGPRefusesTheKnetlabCNI(t *testing.T) {
+	p := &Provider{home: testHome, source: testSource, h: unusableHost(t)}
+	_, err := p.PlanDeploy(context.Background(), mustLab(t, "calico-bgp"), provider.DeployOptions{CNI: CNIKnetlab})
+	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "--cni calico") {
+		t.Errorf("err = %v (exit %d), want a usage error pointing at --cni calico", err, exitcode.Code(err))
 	}
 }
 
@@ -212,6 +266,11 @@ func TestPreflight(t *testing.T) {
 	otherNet.IPAM.Config = []network.IPAMConfig{{Subnet: "172.18.5.0/24"}}
 	wrongKind := network.Summary{Name: "kind"}
 	wrongKind.IPAM.Config = []network.IPAMConfig{{Subnet: "172.19.0.0/16"}}
+	kindNetByClab := kindNet
+	kindNetByClab.Labels = map[string]string{"containerlab": ""}
+	strayRR := container.Summary{Names: []string{"/gobgp"}, Labels: map[string]string{"app": "tkng"}}
+	otherRR := container.Summary{Names: []string{"/gobgp-old"}}
+	ownRR := container.Summary{Names: []string{"/gobgp"}, Labels: map[string]string{"containerlab": "calico-bgp"}}
 	leftover := clabContainer("calico-overlay", "ceos01")
 	otherLab := clabContainer("calico-overlay2", "ceos01")
 
@@ -225,6 +284,7 @@ func TestPreflight(t *testing.T) {
 		procSys     map[string]string
 		reconfigure bool
 		want        []string // substrings of the error; none means preflight passes
+		notWant     []string
 	}{
 		{name: "all there", lab: "calico-overlay",
 			docker: &fakeDocker{images: map[string]bool{"ceos:4.34.0F": true}, networks: []network.Summary{kindNet}, containers: []container.Summary{otherLab}},
@@ -258,6 +318,22 @@ func TestPreflight(t *testing.T) {
 			docker: &fakeDocker{pingErr: errors.New("Cannot connect to the Docker daemon at unix:///var/run/docker.sock")},
 			kind:   &fakeKind{}, path: []string{"docker", "containerlab"}, procSys: goodProcSys(),
 			want: []string{"Docker daemon not reachable", "image ceos:4.34.0F not checked"}},
+		{name: "calico-bgp on containerlab's kind network", lab: "calico-bgp",
+			docker: &fakeDocker{networks: []network.Summary{kindNetByClab}, containers: []container.Summary{otherRR}}, kind: &fakeKind{},
+			path: []string{"docker", "containerlab"}, procSys: goodProcSys()},
+		{name: "calico-bgp on kind's own network", lab: "calico-bgp",
+			docker: &fakeDocker{networks: []network.Summary{kindNet}}, kind: &fakeKind{}, path: []string{"docker", "containerlab"}, procSys: goodProcSys(),
+			want: []string{"docker network kind exists and was not created by containerlab", "route reflector gobgp's fixed address 172.18.0.5",
+				"docker network rm kind: containerlab creates it again with subnet 172.18.0.0/16"}},
+		{name: "calico-bgp: a container already named gobgp", lab: "calico-bgp",
+			docker: &fakeDocker{containers: []container.Summary{strayRR, otherRR}}, kind: &fakeKind{}, path: []string{"docker", "containerlab"}, procSys: goodProcSys(),
+			want: []string{"a container named gobgp exists (labels: app=tkng)", "docker rm -f gobgp"}},
+		{name: "calico-bgp: its own gobgp is this lab's, reported once", lab: "calico-bgp",
+			docker: &fakeDocker{containers: []container.Summary{ownRR}}, kind: &fakeKind{}, path: []string{"docker", "containerlab"}, procSys: goodProcSys(),
+			want: []string{"lab calico-bgp already has containers: gobgp"}, notWant: []string{"a container named gobgp"}},
+		{name: "calico-bgp redeployed: its own gobgp and network are fine", lab: "calico-bgp", reconfigure: true,
+			docker: &fakeDocker{containers: []container.Summary{ownRR}, networks: []network.Summary{kindNetByClab}}, kind: &fakeKind{clusters: []string{"k8s-guide"}},
+			path: []string{"docker", "containerlab"}, procSys: goodProcSys()},
 		{name: "knetlab CNI needs the source tree", lab: "pod-network", cni: CNIKnetlab,
 			docker: &fakeDocker{}, kind: &fakeKind{}, path: []string{"docker", "containerlab"}, procSys: goodProcSys(),
 			want: []string{"no build/Dockerfile under " + testSource}},
@@ -281,6 +357,11 @@ func TestPreflight(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error has %q:\n%v", w, err)
 				}
 			}
 		})

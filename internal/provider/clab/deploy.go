@@ -89,6 +89,9 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 	if cni != CNICalico && cni != CNIKnetlab {
 		return nil, fmt.Errorf("unknown CNI %q (calico or knetlab)", cni)
 	}
+	if cni == CNIKnetlab && l.BGP != nil {
+		return nil, fmt.Errorf("lab %s routes its pods with BGP, and the knetlab agent image runs no BGP speaker in the real lab: deploy it with --cni calico (Calico's BIRD), or on the netns provider", l.Name)
+	}
 	files, err := render.Render(l)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", l.Name, err)
@@ -132,6 +135,7 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 			return d.writeFiles(cni)
 		},
 	})
+	pl.Steps = append(pl.Steps, d.reflectorImageSteps()...)
 
 	deployCmd := []string{"containerlab", "deploy", "-t", topology}
 	what := fmt.Sprintf("containerlab to exit 0: kind cluster %s from %s (deploy wait %s: its nodes stay NotReady until a CNI is installed)",
@@ -139,10 +143,13 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 	if l.Switch != nil {
 		what += fmt.Sprintf(", switch %s from %s, %d links, the nodes' underlay addresses", l.Switch.Name, l.Switch.Image, len(switchNodes(l)))
 	}
+	for _, rr := range reflectors(l) {
+		what += fmt.Sprintf(", route reflector container %s from %s at %s on docker network %s", rr.Name, rr.Image, rr.Address.Addr(), render.KindNetwork)
+	}
 	pl.Steps = append(pl.Steps, provider.Step{
 		Title: "deploy the topology with containerlab (output streamed)",
 		Actions: []string{
-			fmt.Sprintf("skipped when the lab is up already (kind cluster %s%s exist): the later steps repair what is missing", l.Cluster.Name, switchContainerNote(l)),
+			fmt.Sprintf("skipped when the lab is up already (kind cluster %s%s exist): the later steps repair what is missing", l.Cluster.Name, containersNote(l)),
 			"exec (in " + workDir + "): " + strings.Join(deployCmd, " "),
 		},
 		Waits: what,
@@ -200,6 +207,10 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 			return nil, err
 		}
 		pl.Steps = append(pl.Steps, steps...)
+		if steps, err = d.bgpSteps(); err != nil {
+			return nil, err
+		}
+		pl.Steps = append(pl.Steps, steps...)
 	case CNIKnetlab:
 		steps, err := d.knetlabSteps()
 		if err != nil {
@@ -231,16 +242,34 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 	return pl, nil
 }
 
-func switchContainerNote(l *lab.Lab) string {
-	if l.Switch == nil {
-		return ""
+// labContainerNames are the containers containerlab creates for the lab besides the kind
+// nodes: the switch (clab-<lab>-<switch>) and the route reflectors (named as they are: the
+// topology's prefix is empty).
+func labContainerNames(l *lab.Lab) []string {
+	var names []string
+	if l.Switch != nil {
+		names = append(names, "clab-"+l.Name+"-"+l.Switch.Name)
 	}
-	return " and container clab-" + l.Name + "-" + l.Switch.Name
+	for _, rr := range reflectors(l) {
+		names = append(names, rr.Name)
+	}
+	return names
 }
 
-// deployedAlready reports whether containerlab has deployed the lab: its kind cluster and (with
-// a switch) the switch container exist. A lab that is only partly there cannot be repaired by
-// running containerlab again; it needs --reconfigure.
+func containersNote(l *lab.Lab) string {
+	names := labContainerNames(l)
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return " and container " + names[0]
+	}
+	return " and containers " + strings.Join(names, ", ")
+}
+
+// deployedAlready reports whether containerlab has deployed the lab: its kind cluster and its
+// own containers (the switch, the route reflectors) exist. A lab that is only partly there
+// cannot be repaired by running containerlab again; it needs --reconfigure.
 func (d *deployment) deployedAlready(ctx context.Context) (bool, error) {
 	dk, err := d.h.docker()
 	if err != nil {
@@ -258,12 +287,16 @@ func (d *deployment) deployedAlready(ctx context.Context) (bool, error) {
 	for _, c := range clusters {
 		cluster = cluster || c == d.lab.Cluster.Name
 	}
-	sw := d.lab.Switch == nil
+	present := map[string]bool{}
 	for _, n := range names {
-		sw = sw || n == "clab-"+d.lab.Name+"-"+d.lab.Switch.Name
+		present[n] = true
+	}
+	all := true
+	for _, n := range labContainerNames(d.lab) {
+		all = all && present[n]
 	}
 	switch {
-	case cluster && sw:
+	case cluster && all:
 		return true, nil
 	case cluster || len(names) > 0:
 		return false, exitcode.NewEnvironment(
@@ -355,7 +388,9 @@ func (d *deployment) knetlabSteps() ([]provider.Step, error) {
 			Title: "build the knetlab agent/CNI image",
 			Actions: []string{fmt.Sprintf("docker client: ImageBuild (context: tar of %s, dockerfile %s, tag %s, output streamed)",
 				d.source, DockerfilePath, manifests.Image)},
-			Run: func(ctx context.Context, p provider.Progress) error { return d.buildImage(ctx, p) },
+			Run: func(ctx context.Context, p provider.Progress) error {
+				return d.buildImage(ctx, p, d.source, DockerfilePath, manifests.Image)
+			},
 		},
 		{
 			Title: "load the image into every node of kind cluster " + l.Cluster.Name,
@@ -460,21 +495,22 @@ func (d *deployment) exportKubeconfig() error {
 	return nil
 }
 
-// buildImage sends the source tree to the Docker daemon and builds the agent image, streaming
-// the build's progress lines.
-func (d *deployment) buildImage(ctx context.Context, p provider.Progress) error {
+// buildImage sends a build context (the source tree for the agent image, a reflector's
+// rendered directory for its image) to the Docker daemon and builds the image tagged tag from
+// the dockerfile inside it, streaming the build's progress lines.
+func (d *deployment) buildImage(ctx context.Context, p provider.Progress, contextDir, dockerfile, tag string) error {
 	dk, err := d.h.docker()
 	if err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarDir(pw, d.source)) }()
+	go func() { pw.CloseWithError(tarDir(pw, contextDir)) }()
 	resp, err := dk.ImageBuild(ctx, pr, build.ImageBuildOptions{
-		Dockerfile: DockerfilePath, Tags: []string{manifests.Image}, Remove: true, ForceRemove: true,
+		Dockerfile: dockerfile, Tags: []string{tag}, Remove: true, ForceRemove: true,
 	})
 	if err != nil {
 		pr.CloseWithError(err)
-		return fmt.Errorf("docker build %s: %w", d.source, err)
+		return fmt.Errorf("docker build %s: %w", contextDir, err)
 	}
 	defer resp.Body.Close()
 	return followBuild(resp.Body, func(line string) { p.Step("build: %s", line) })

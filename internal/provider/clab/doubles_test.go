@@ -374,7 +374,7 @@ func TestBuildImageOnTheWire(t *testing.T) {
 	eng := dockertest.New(t)
 	d := &deployment{h: wireHost(t, eng, &fakeKind{}), source: src}
 	var log recorder
-	if err := d.buildImage(context.Background(), &log); err != nil {
+	if err := d.buildImage(context.Background(), &log, d.source, DockerfilePath, manifests.Image); err != nil {
 		t.Fatalf("build: %v\n%s", err, log.String())
 	}
 	if _, ok := eng.Images[manifests.Image]; !ok {
@@ -392,13 +392,13 @@ func TestBuildImageOnTheWire(t *testing.T) {
 	}
 
 	eng.BuildError = "go: cannot find main module"
-	err := d.buildImage(context.Background(), &recorder{})
+	err := d.buildImage(context.Background(), &recorder{}, d.source, DockerfilePath, manifests.Image)
 	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code: 1") {
 		t.Errorf("failed RUN step: err = %v, want the build's error", err)
 	}
 
 	d.source = t.TempDir() // no build/Dockerfile
-	err = d.buildImage(context.Background(), &recorder{})
+	err = d.buildImage(context.Background(), &recorder{}, d.source, DockerfilePath, manifests.Image)
 	if err == nil || !strings.Contains(err.Error(), "Cannot locate specified Dockerfile: build/Dockerfile") {
 		t.Errorf("no Dockerfile: err = %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/render"
 )
 
 // kind's documented inotify minimums: below them kubelet and kube-proxy in the node containers
@@ -89,6 +91,13 @@ func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []
 			"  (both are allowed when this work directory's "+recordFile+" says knetlab deployed the lab: deploy then repairs)")
 	}
 	a = append(a, fmt.Sprintf("docker client: NetworkList — network kind, if present, is %s; no other network holds it", l.Cluster.ManagementSubnet))
+	for _, rr := range reflectors(l) {
+		a = append(a, fmt.Sprintf("  network kind, if present, was created by containerlab (label %s): Docker gives route reflector %s its fixed address %s only on a network whose subnet was configured, and kind creates its network without one",
+			clabLabel, rr.Name, rr.Address.Addr()))
+		if !reconfigure {
+			a = append(a, fmt.Sprintf("docker client: ContainerList name=%s — no container outside this lab is named %s (the reflector's container takes the name)", rr.Name, rr.Name))
+		}
+	}
 	if cni == CNIKnetlab {
 		a = append(a, fmt.Sprintf("stat %s/%s — the knetlab source tree to build the agent image from", buildContext, DockerfilePath))
 	}
@@ -150,6 +159,7 @@ func (h *host) preflight(ctx context.Context, l *lab.Lab, cni, buildContext stri
 		probs = append(probs, h.clashes(ctx, d, l)...)
 	}
 	probs = append(probs, h.networkProblems(ctx, d, l)...)
+	probs = append(probs, h.reflectorProblems(ctx, d, l, allowExisting)...)
 	return clabVersion, preflightError("deploy "+l.Name, probs)
 }
 
@@ -208,6 +218,59 @@ func (h *host) networkProblems(ctx context.Context, d dockerAPI, l *lab.Lab) []p
 		}
 	}
 	return probs
+}
+
+// reflectorProblems checks what a route reflector's container needs: kind's network made with a
+// configured subnet (containerlab makes it so when it creates the network; kind does not, and
+// Docker then refuses the fixed address), and its name free.
+func (h *host) reflectorProblems(ctx context.Context, d dockerAPI, l *lab.Lab, allowExisting bool) []problem {
+	rrs := reflectors(l)
+	if len(rrs) == 0 {
+		return nil
+	}
+	var probs []problem
+	nets, err := d.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return []problem{{fmt.Sprintf("list docker networks: %v", err), dockerFix}}
+	}
+	for _, n := range nets {
+		if _, byClab := n.Labels[clabLabel]; n.Name == render.KindNetwork && !byClab {
+			probs = append(probs, problem{fmt.Sprintf("docker network kind exists and was not created by containerlab: Docker refuses route reflector %s's fixed address %s on a network without a configured subnet (\"user specified IP address is supported only when connecting to networks with user configured subnets\")",
+				rrs[0].Name, rrs[0].Address.Addr()),
+				fmt.Sprintf("delete the kind clusters that use it (kind get clusters), then docker network rm kind: containerlab creates it again with subnet %s", l.Cluster.ManagementSubnet)})
+		}
+	}
+	if allowExisting {
+		return probs
+	}
+	for _, rr := range rrs {
+		list, err := d.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("name", rr.Name))})
+		if err != nil {
+			return append(probs, problem{fmt.Sprintf("list containers: %v", err), dockerFix})
+		}
+		for _, c := range list {
+			// The name filter matches substrings; only the exact name clashes. The lab's own
+			// container is reported by clashes already.
+			if len(c.Names) == 0 || strings.TrimPrefix(c.Names[0], "/") != rr.Name || c.Labels[clabLabel] == l.Name {
+				continue
+			}
+			probs = append(probs, problem{fmt.Sprintf("a container named %s exists (labels: %s); route reflector %s's container needs the name", rr.Name, labelList(c.Labels), rr.Name),
+				fmt.Sprintf("docker rm -f %s if it is a leftover (tkng's make gobgp-rr names its reflector so too)", rr.Name)})
+		}
+	}
+	return probs
+}
+
+func labelList(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "none"
+	}
+	var out []string
+	for k, v := range labels {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 // clabAdmins is the group whose members may run a setuid containerlab (0.63 and later) without
