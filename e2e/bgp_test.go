@@ -77,36 +77,51 @@ func TestCalicoBGPLab(t *testing.T) {
 		{"proxy-arp-off", func(v labVerdicts, node, entry string) error {
 			return wantFinding(v, "pods.wiring", node, func(f finding) bool { return f.Entry == entry && f.Found == "0" })
 		}},
-		{"rr-down", func(v labVerdicts, _, _ string) error {
-			// Every node's session to the reflector is down, and every node lacks the
-			// routes to the other nodes' blocks.
+		{"rr-down", func(v labVerdicts, rr, _ string) error {
+			// The reflector cannot be read; every node's session to it is down, and every
+			// node lacks, in its BGP table and its kernel, the other two nodes' blocks.
+			if err := wantFinding(v, "bgp.peers", rr, func(f finding) bool { return f.Kind == "missing" && f.Entry == "route reflector "+rr }); err != nil {
+				return err
+			}
 			for _, node := range []string{"k8s-guide-control-plane", "k8s-guide-worker", "k8s-guide-worker2"} {
 				if err := wantFinding(v, "bgp.peers", node, func(f finding) bool {
-					return strings.Contains(f.Entry+f.Expected, "172.18.0.5") && !strings.Contains(f.Found, "Established")
+					return f.Entry == "session with gobgp (172.18.0.5)" && f.Field == "state" && f.Expected == "Established" && !strings.HasPrefix(f.Found, "Established")
 				}); err != nil {
 					return err
 				}
-				missing := 0
-				for _, f := range v.findings() {
-					if f.Check == "routes.blocks" && f.Node == node && f.Kind == "missing" {
-						missing++
+				for _, check := range []string{"routes.blocks", "bgp.rib"} {
+					if n := countFindings(v, check, node, "missing"); n != 2 {
+						return fmt.Errorf("%s on %s: %d missing blocks, want the other 2 nodes' blocks", check, node, n)
 					}
-				}
-				if missing != 2 {
-					return fmt.Errorf("routes.blocks on %s: %d missing blocks, want the other 2 nodes' blocks", node, missing)
 				}
 			}
 			return nil
 		}},
 		{"peer-wrong-as", func(v labVerdicts, node, _ string) error {
-			return wantFinding(v, "bgp.peers", node, func(f finding) bool { return strings.Contains(f.Entry+f.Expected, "172.18.0.5") })
-		}},
-		{"block-not-exported", func(v labVerdicts, node, entry string) error {
-			// The reflector lacks the block, and so does every other node.
-			if err := wantFinding(v, "bgp.rib", "", func(f finding) bool { return f.Kind == "missing" && strings.Contains(f.Entry, entry) }); err != nil {
+			// The node expects AS 64497 of the reflector, which answers 64496: bad peer AS.
+			if err := wantFinding(v, "bgp.peers", node, func(f finding) bool {
+				return f.Entry == "session with gobgp (172.18.0.5)" && f.Field == "peer AS" && f.Expected == "64496" && f.Found == "64497"
+			}); err != nil {
 				return err
 			}
-			return wantFinding(v, "routes.blocks", "", func(f finding) bool { return f.Node != node && f.Kind == "missing" && f.Entry == entry })
+			return wantFinding(v, "bgp.peers", node, func(f finding) bool { return f.Field == "state" && !strings.HasPrefix(f.Found, "Established") })
+		}},
+		{"block-not-exported", func(v labVerdicts, node, entry string) error {
+			// The reflector lacks the block, and so does every other node, in BGP and kernel.
+			if err := wantFinding(v, "bgp.rib", "gobgp", func(f finding) bool { return f.Kind == "missing" && f.Entry == entry }); err != nil {
+				return err
+			}
+			for _, other := range []string{"k8s-guide-control-plane", "k8s-guide-worker"} {
+				for _, check := range []string{"bgp.rib", "routes.blocks"} {
+					if err := wantFinding(v, check, other, func(f finding) bool { return f.Kind == "missing" && f.Entry == entry }); err != nil {
+						return err
+					}
+				}
+			}
+			if node != "k8s-guide-worker2" {
+				return fmt.Errorf("block-not-exported broke %s, want the second worker", node)
+			}
+			return nil
 		}},
 	}
 	var tested []string
@@ -202,6 +217,17 @@ func wantFinding(v labVerdicts, check, node string, ok func(finding) bool) error
 		where = "any node"
 	}
 	return fmt.Errorf("no such %s finding on %s", check, where)
+}
+
+// countFindings counts the findings of kind in check on node.
+func countFindings(v labVerdicts, check, node, kind string) int {
+	n := 0
+	for _, f := range v.findings() {
+		if f.Check == check && f.Node == node && f.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 func sorted(s []string) []string {
