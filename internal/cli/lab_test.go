@@ -25,43 +25,43 @@ func TestLabList(t *testing.T) {
 	}
 }
 
+// lab show prints each lab's lesson, addressing, switch, pools and, for a BGP lab, its AS,
+// mesh, peers and route reflectors.
 func TestLabShow(t *testing.T) {
-	code, out, _ := run(t, "lab", "show", "calico-overlay")
-	if code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	for _, want := range []string{
-		"lesson 06: Calico overlay networks",
-		"k01-worker3        worker         eth1   10.10.20.20/24  10.10.20.1  ceos01:eth4 (Ethernet4)  20 Calico-Network-2",
-		"10    Calico-Network    10.10.10.0/24  Vlan10 10.10.10.1/24  Ethernet1,Ethernet2,Ethernet3",
-		"default-ipv4-ippool  192.168.0.0/16  /26    CrossSubnet",
-		"node address autodetection: cidrs 10.10.0.0/16",
+	for _, tc := range []struct {
+		lab           string
+		want, notWant []string
+	}{
+		{"calico-overlay", []string{
+			"lesson 06: Calico overlay networks",
+			"k01-worker3        worker         eth1   10.10.20.20/24  10.10.20.1  ceos01:eth4 (Ethernet4)  20 Calico-Network-2",
+			"10    Calico-Network    10.10.10.0/24  Vlan10 10.10.10.1/24  Ethernet1,Ethernet2,Ethernet3",
+			"default-ipv4-ippool  192.168.0.0/16  /26    CrossSubnet",
+			"node address autodetection: cidrs 10.10.0.0/16",
+		}, []string{"BGP"}},
+		{"calico-bgp", []string{
+			"lesson 07: Calico BGP routing with a route reflector",
+			"default-ipv4-ippool  10.244.128.0/17  /24    Never  Never",
+			"BGP: AS 64496, node-to-node mesh off",
+			"gobgp-peer  172.18.0.5 (reflector gobgp)  64496  all()",
+			"gobgp      172.18.0.5/16  64496  192.0.2.1  192.0.2.1   172.18.0.0/16 (k8s-group, AS 64496)  knetlab-gobgp:v4.8.0",
+		}, nil},
+		{"pod-network", []string{"lesson 02: Pod networking"}, []string{"BGP"}},
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("lab show lacks %q:\n%s", want, out)
+		code, out, _ := run(t, "lab", "show", tc.lab)
+		if code != 0 {
+			t.Fatalf("%s: exit %d", tc.lab, code)
 		}
-	}
-}
-
-// The BGP lab shows its AS, mesh, peers and route reflectors.
-func TestLabShowBGP(t *testing.T) {
-	code, out, _ := run(t, "lab", "show", "calico-bgp")
-	if code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	for _, want := range []string{
-		"lesson 07: Calico BGP routing with a route reflector",
-		"default-ipv4-ippool  10.244.128.0/17  /24    Never  Never",
-		"BGP: AS 64496, node-to-node mesh off",
-		"gobgp-peer  172.18.0.5 (reflector gobgp)  64496  all()",
-		"gobgp      172.18.0.5/16  64496  192.0.2.1  192.0.2.1   172.18.0.0/16 (k8s-group, AS 64496)  knetlab-gobgp:v4.8.0",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("lab show lacks %q:\n%s", want, out)
+		for _, want := range tc.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("lab show %s lacks %q:\n%s", tc.lab, want, out)
+			}
 		}
-	}
-	if _, out, _ := run(t, "lab", "show", "pod-network"); strings.Contains(out, "BGP") {
-		t.Errorf("a lab without BGP shows a BGP section:\n%s", out)
+		for _, bad := range tc.notWant {
+			if strings.Contains(out, bad) {
+				t.Errorf("lab show %s has %q:\n%s", tc.lab, bad, out)
+			}
+		}
 	}
 }
 

@@ -1,12 +1,9 @@
 package lab
 
 import (
-	"errors"
 	"net/netip"
 	"strings"
 	"testing"
-
-	"github.com/knetlab/knetlab/internal/exitcode"
 )
 
 // The calico-bgp facts (the k8s-guide Calico chapter), read back from the model.
@@ -85,7 +82,7 @@ func TestBGPPeerAddress(t *testing.T) {
 func TestBGPValidation(t *testing.T) {
 	bgpLab, podNet := catalogueText(t, "calico-bgp"), catalogueText(t, "pod-network")
 	const peerSel = "      asNumber: 64496\n      nodeSelector: all()\n"
-	type want struct{ field, msg, lineOf string }
+	type want = wantProblem
 	for _, tc := range []struct {
 		name  string
 		base  string
@@ -156,27 +153,7 @@ func TestBGPValidation(t *testing.T) {
 			[]want{{"checks[12]", "check bgp.peers needs a bgp section, and the lab has none", "- bgp.peers"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			text := edit(t, tc.base, tc.edits...)
-			_, err := Parse("lab.yaml", []byte(text))
-			if exitcode.Code(err) != exitcode.Usage {
-				t.Fatalf("Parse: %v (exit %d), want bad input (exit 2)", err, exitcode.Code(err))
-			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("Parse: %T, want *ValidationError", err)
-			}
-			if len(ve.Problems) != len(tc.want) {
-				t.Fatalf("%d problems, want %d:\n%v", len(ve.Problems), len(tc.want), err)
-			}
-			for i, w := range tc.want {
-				p := ve.Problems[i]
-				if p.Field != w.field || !strings.Contains(p.Msg, w.msg) {
-					t.Errorf("problem %d = %s: %s\nwant      %s: …%s…", i, p.Field, p.Msg, w.field, w.msg)
-				}
-				if want := lineOf(t, text, w.lineOf); p.Line != want {
-					t.Errorf("problem %d (%s) on line %d, want %d", i, p.Field, p.Line, want)
-				}
-			}
+			checkProblems(t, edit(t, tc.base, tc.edits...), tc.want)
 		})
 	}
 }

@@ -198,36 +198,50 @@ func TestValidationReportsEveryProblemWithLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			text := edit(t, base, tt.edits...)
-			_, err := Parse("lab.yaml", []byte(text))
-			if exitcode.Code(err) != exitcode.Usage {
-				t.Fatalf("Parse: err = %v (code %d), want a usage error", err, exitcode.Code(err))
+			var ws []wantProblem
+			for _, w := range tt.want {
+				ws = append(ws, wantProblem(w))
 			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("err %T is not a *ValidationError", err)
-			}
-			if len(ve.Problems) != len(tt.want) {
-				t.Fatalf("got %d problems, want %d:\n%v", len(ve.Problems), len(tt.want), err)
-			}
-			for i, w := range tt.want {
-				p := ve.Problems[i]
-				if p.Field != w.field || !strings.Contains(p.Msg, w.msg) {
-					t.Errorf("problem %d = %s: %s, want %s: …%s…", i, p.Field, p.Msg, w.field, w.msg)
-				}
-				if w.lineOf != "" {
-					if want := lineOf(t, text, w.lineOf); p.Line != want {
-						t.Errorf("problem %d line = %d, want %d", i, p.Line, want)
-					}
-				}
-				if p.Line == 0 {
-					t.Errorf("problem %d has no line", i)
-				}
-			}
-			if !strings.Contains(err.Error(), "lab.yaml:") {
-				t.Errorf("error does not name the file: %v", err)
-			}
+			checkProblems(t, edit(t, base, tt.edits...), ws)
 		})
+	}
+}
+
+// wantProblem is one expected validation problem: its field, a part of its message, and text
+// whose line it must carry ("": any line but none).
+type wantProblem struct{ field, msg, lineOf string }
+
+// checkProblems parses text and insists on exactly the problems want, in order, each with its
+// line, in a usage error that names the file.
+func checkProblems(t *testing.T, text string, want []wantProblem) {
+	t.Helper()
+	_, err := Parse("lab.yaml", []byte(text))
+	if exitcode.Code(err) != exitcode.Usage {
+		t.Fatalf("Parse: err = %v (code %d), want a usage error", err, exitcode.Code(err))
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err %T is not a *ValidationError", err)
+	}
+	if len(ve.Problems) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ve.Problems), len(want), err)
+	}
+	for i, w := range want {
+		p := ve.Problems[i]
+		if p.Field != w.field || !strings.Contains(p.Msg, w.msg) {
+			t.Errorf("problem %d = %s: %s, want %s: …%s…", i, p.Field, p.Msg, w.field, w.msg)
+		}
+		if w.lineOf != "" {
+			if want := lineOf(t, text, w.lineOf); p.Line != want {
+				t.Errorf("problem %d (%s) line = %d, want %d", i, p.Field, p.Line, want)
+			}
+		}
+		if p.Line == 0 {
+			t.Errorf("problem %d has no line", i)
+		}
+	}
+	if !strings.Contains(err.Error(), "lab.yaml:") {
+		t.Errorf("error does not name the file: %v", err)
 	}
 }
 

@@ -6,16 +6,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/knetlab/knetlab/internal/collect/nodeexec/dockertest"
 	"github.com/knetlab/knetlab/internal/render"
 )
 
-// rrNeighborJSON is real `gobgp neighbor -j` output of GoBGP v4.8.0 (testdata/gobgp/README.md),
-// its loopback addresses renamed: each "from" address becomes the matching "to" address.
+// rrNeighborJSON is real `gobgp neighbor -j` output of a GoBGP v4.8.0 route reflector (recorded
+// for verify/parse: its testdata/bgp/README.md), its loopback addresses renamed: each "from"
+// address becomes the matching "to" address.
 func rrNeighborJSON(t *testing.T, renames ...string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "gobgp", "rr-neighbor.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "bgp", "gobgp-v4.8.0", "rr-neighbor.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +55,7 @@ func TestWaitReflectorSessionsOnTheWire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := waitReflectorSessions(ctx, e, l, rr, bgpSessionTimeout); err != nil {
+		if err := waitReflectorSessions(ctx, e, l, rr, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -61,7 +65,7 @@ func TestWaitReflectorSessionsOnTheWire(t *testing.T) {
 			`"127.0.0.3"`, `"172.18.0.3"`, `"127.0.0.4"`, `"172.18.0.98"`)
 		h := wireHost(t, dockertest.New(t, gobgp), &fakeKind{})
 		e, _ := h.nodes()
-		err := waitReflectorSessions(ctx, e, l, rr, 10*pollInterval/1000)
+		err := waitReflectorSessions(ctx, e, l, rr, 20*time.Millisecond)
 		if err == nil {
 			t.Fatal("waited successfully for sessions that are not Established")
 		}
@@ -81,7 +85,7 @@ func TestWaitReflectorSessionsOnTheWire(t *testing.T) {
 	t.Run("reflector container stopped", func(t *testing.T) {
 		h := wireHost(t, dockertest.New(t, stopped), &fakeKind{})
 		e, _ := h.nodes()
-		err := waitReflectorSessions(ctx, e, l, rr, 10*pollInterval/1000)
+		err := waitReflectorSessions(ctx, e, l, rr, 20*time.Millisecond)
 		if err == nil || !strings.Contains(err.Error(), "gobgp neighbor -j: docker exec in gobgp") {
 			t.Errorf("err = %v, want the failed docker exec named", err)
 		}
@@ -90,7 +94,7 @@ func TestWaitReflectorSessionsOnTheWire(t *testing.T) {
 		answer = `{"peers": "none"}`
 		h := wireHost(t, dockertest.New(t, gobgp), &fakeKind{})
 		e, _ := h.nodes()
-		if err := waitReflectorSessions(ctx, e, l, rr, bgpSessionTimeout); err == nil {
+		if err := waitReflectorSessions(ctx, e, l, rr, 10*time.Second); err == nil {
 			t.Error("foreign output accepted")
 		}
 	})
@@ -125,7 +129,45 @@ func TestBuildReflectorImageOnTheWire(t *testing.T) {
 			t.Errorf("build query %v", r.Query)
 		}
 	}
-	if !strings.Contains(log.String(), "build: Step 2/4 : RUN CGO_ENABLED=0 go install github.com/osrg/gobgp/v4/cmd/gobgpd@v4.8.0") {
+	if !strings.Contains(log.String(), "build: Step 2/5 : RUN CGO_ENABLED=0 go install github.com/osrg/gobgp/v4/cmd/gobgpd@v4.8.0") {
 		t.Errorf("the build's steps are not the rendered Dockerfile's:\n%s", log.String())
+	}
+}
+
+// TestDeployedAlreadyNeedsTheReflector: a calico-bgp lab is up only with its reflector's
+// container; the kind cluster alone is a partly deployed lab (--reconfigure), not a lab to
+// repair without containerlab.
+func TestDeployedAlreadyNeedsTheReflector(t *testing.T) {
+	l := mustLab(t, "calico-bgp")
+	kindNode := container.Summary{Names: []string{"/k8s-guide-worker"}, Labels: map[string]string{"io.x-k8s.kind.cluster": "k8s-guide"}}
+	rrContainer := container.Summary{Names: []string{"/gobgp"}, Labels: map[string]string{"containerlab": "calico-bgp"}}
+	for _, tc := range []struct {
+		name       string
+		containers []container.Summary
+		up         bool
+		errWant    string
+	}{
+		{"cluster and reflector", []container.Summary{kindNode, rrContainer}, true, ""},
+		{"reflector gone", []container.Summary{kindNode}, false, "knetlab deploy calico-bgp --provider clab --reconfigure"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fakeHost(t, &fakeDocker{containers: tc.containers}, &fakeKind{clusters: []string{"k8s-guide"}}, nil, nil, nil)
+			d := &deployment{h: h, lab: l}
+			up, err := d.deployedAlready(context.Background())
+			if up != tc.up || (tc.errWant == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.errWant)) {
+				t.Errorf("deployedAlready = %v, %v; want %v and an error with %q", up, err, tc.up, tc.errWant)
+			}
+		})
+	}
+}
+
+// `knetlab exec calico-bgp gobgp -- gobgp global rib` reaches the reflector's container.
+func TestExecTargetsTheReflector(t *testing.T) {
+	l := mustLab(t, "calico-bgp")
+	if c, err := containerOf(l, "gobgp"); err != nil || c != "gobgp" {
+		t.Errorf("containerOf(gobgp) = %q, %v", c, err)
+	}
+	if _, err := containerOf(l, "rr9"); err == nil || !strings.Contains(err.Error(), "k8s-guide-worker2, gobgp") {
+		t.Errorf("unknown target: %v, want the reflector among the names", err)
 	}
 }

@@ -19,8 +19,9 @@ import (
 	"github.com/knetlab/knetlab/internal/render"
 )
 
-// mgmtNetwork is containerlab's default management network. Topologies rendered by knetlab do
-// not name another one, so this is the network a lab's destroy may find left over.
+// mgmtNetwork is containerlab's default management network, the one a lab's destroy may find
+// left over. A topology with a route reflector names kind's network instead, which kind
+// shares between clusters and leaves in place; containerlab's destroy removes it once empty.
 const mgmtNetwork = "clab"
 
 // target is what a destroy removes: the lab's work directory, its kind cluster, its topology.
