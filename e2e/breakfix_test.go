@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
 	"github.com/knetlab/knetlab/internal/testenv"
 )
@@ -137,8 +138,13 @@ func TestBreakFix(t *testing.T) {
 			return finding{Check: "pods.wiring", Node: node, Kind: "different", Entry: entry, Field: "value", Expected: "1", Found: "0"}
 		}},
 	}
-	if declared := netnslab.New().Faults(nil); len(tests) != len(declared) {
-		t.Errorf("%d faults tested, %d declared", len(tests), len(declared))
+	overlay, err := lab.Load("calico-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every fault calico-overlay offers is tested here (the BGP faults in TestCalicoBGPLab).
+	if declared := netnslab.New().Faults(overlay); len(tests) != len(declared) {
+		t.Errorf("%d faults tested, %d offered by calico-overlay", len(tests), len(declared))
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
