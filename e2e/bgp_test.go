@@ -133,16 +133,10 @@ func TestCalicoBGPLab(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
-			code, out, stderr := run(t, "break", "--lab-file", file, name, tc.fault)
-			if code != exitcode.OK {
-				t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
-			}
-			m := appliedRE.FindStringSubmatch(out)
-			if m == nil || m[1] != tc.fault {
-				t.Fatalf("break printed no %q line:\n%s", "<fault> on <node>: <entry>", out)
-			}
+			m := breakLab(t, file, name, tc.fault)
 			// BGP news travels: a session drops, a withdrawal reaches every node, a restarted
 			// agent comes up. verify is run again until it shows the finding, for a while.
+			var code int
 			var v labVerdicts
 			var err error
 			for deadline := time.Now().Add(faultSettles); ; time.Sleep(250 * time.Millisecond) {

@@ -148,14 +148,7 @@ func TestBreakFix(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
-			code, out, stderr := run(t, "break", "--lab-file", file, name, tc.fault)
-			if code != exitcode.OK {
-				t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
-			}
-			m := appliedRE.FindStringSubmatch(out)
-			if m == nil || m[1] != tc.fault {
-				t.Fatalf("break printed no %q line:\n%s", "<fault> on <node>: <entry>", out)
-			}
+			m := breakLab(t, file, name, tc.fault)
 			want := tc.want(m[2], m[3])
 			// status tells the truth (issue 16): the fault is listed, and the node's agent is
 			// paused (SIGSTOP) or, after agent-stopped, exited; the lab is degraded.
@@ -183,6 +176,21 @@ func TestBreakFix(t *testing.T) {
 			checkStatus(t, name, "running", "", m[2], "running")
 		})
 	}
+}
+
+// breakLab applies fault to the lab of file and returns what break printed: the whole line,
+// the fault, the node and the entry it changed.
+func breakLab(t *testing.T, file, name, fault string) []string {
+	t.Helper()
+	code, out, stderr := run(t, "break", "--lab-file", file, name, fault)
+	if code != exitcode.OK {
+		t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
+	}
+	m := appliedRE.FindStringSubmatch(out)
+	if m == nil || m[1] != fault {
+		t.Fatalf("break printed no %q line:\n%s", "<fault> on <node>: <entry>", out)
+	}
+	return m
 }
 
 // checkStatus runs status on lab name and wants the lab state, a line faults (none at all
