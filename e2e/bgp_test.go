@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -47,6 +49,7 @@ func TestCalicoBGPLab(t *testing.T) {
 	}
 
 	passesFully(t, file)
+	captureAgrees(t, file, name)
 
 	// The chapter's `ip route` on a worker: its own block blackholed and every other node's
 	// block via its owner on eth0, all proto bird; no vxlan.calico anywhere.
@@ -151,6 +154,9 @@ func TestCalicoBGPLab(t *testing.T) {
 			if err != nil {
 				t.Errorf("verify after %s (%s on %s): %v\ngot:\n  %s", tc.fault, m[3], m[2], err, findingsText(v.findings()))
 			}
+			if tc.fault == "block-not-exported" {
+				captureAgrees(t, file, name) // the sessions are up: a capture holds what live verify read
+			}
 			if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
 				t.Fatalf("fix after %s: exit %d\n%s%s", tc.fault, code, out, stderr)
 			}
@@ -182,6 +188,35 @@ func passesFully(t *testing.T, file string) {
 		if !slices.Contains(got, id) {
 			t.Errorf("verify did not run %s", id)
 		}
+	}
+}
+
+// captureAgrees captures the lab of file, the route reflector's files among the rest, and wants
+// verify --from to give every check but connectivity.pods (which needs traffic) the live verdict
+// and the same BGP findings.
+func captureAgrees(t *testing.T, file, name string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "capture")
+	if code, out, stderr := run(t, "capture", "--lab-file", file, name, "--out", dir); code != exitcode.OK {
+		t.Fatalf("capture: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, f := range []string{"rr/gobgp/gobgp-neighbors.json", "rr/gobgp/gobgp-rib.json", "nodes/k8s-guide-worker/gobgp-neighbors.json", "nodes/k8s-guide-worker/gobgp-rib.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("capture has no %s: %v", f, err)
+		}
+	}
+	_, live := verifyJSON(t, "--lab-file", file)
+	_, off := verifyJSON(t, "--lab-file", file, "--from", dir)
+	for _, c := range live.Checks {
+		if c.ID != "connectivity.pods" && off.status(c.ID) != c.Status {
+			t.Errorf("%s: live %s, from the capture %s", c.ID, c.Status, off.status(c.ID))
+		}
+	}
+	bgp := func(v labVerdicts) []finding {
+		return slices.DeleteFunc(v.findings(), func(f finding) bool { return !strings.HasPrefix(f.Check, "bgp.") })
+	}
+	if lf, of := bgp(live), bgp(off); !slices.Equal(lf, of) {
+		t.Errorf("BGP findings differ\nlive:\n  %s\nfrom the capture:\n  %s", findingsText(lf), findingsText(of))
 	}
 }
 
