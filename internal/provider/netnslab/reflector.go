@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
@@ -37,11 +38,11 @@ const reflectorProcess = "reflector "
 
 // speakerAPI is where every BGP speaker of a netns lab (the reflectors, each node's agent)
 // serves the GoBGP API: GoBGP's default address, on the loopback of the speaker's namespace.
-const speakerAPI = "127.0.0.1:50051"
+const speakerAPI = agent.DefaultBGPAPI
 
 // reflectorArgs is the command line, ReflectorCommand first, that runs a reflector with the
-// rr.conf at config, its BGP listener on listen.
-// Its log is its stderr, which the deploy sends to the lab's logs directory.
+// rr.conf at config, its BGP listener on listen. Its log is its stderr, which the deploy sends
+// to the lab's logs directory.
 func reflectorArgs(config string, listen netip.Addr) []string {
 	return []string{ReflectorCommand, "--config", config, "--listen", listen.String(), "--api", speakerAPI}
 }
