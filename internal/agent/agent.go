@@ -48,6 +48,10 @@ type Agent struct {
 	mu         sync.Mutex
 	reconciler *dataplane.Reconciler
 	speaker    *bgp.Speaker
+	bgpStart   time.Time // when the speaker started
+	bgpSynced  bool      // the speaker's table was complete once (bgpHold)
+
+	kick chan struct{} // asks follow for another publish
 }
 
 // New returns an agent for cfg.NodeName working on store.
@@ -57,7 +61,7 @@ func New(store datastore.Store, cfg Config) *Agent {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("node", cfg.NodeName)
-	return &Agent{cfg: cfg, store: store, ipam: ipam.New(store), log: log}
+	return &Agent{cfg: cfg, store: store, ipam: ipam.New(store), log: log, kick: make(chan struct{}, 1)}
 }
 
 // Reconciler is the agent's dataplane reconciler once Run has started it, else nil.
@@ -124,7 +128,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		defer sp.Close()
 		a.mu.Lock()
-		a.speaker = sp
+		a.speaker, a.bgpStart = sp, time.Now()
 		a.mu.Unlock()
 	}
 	for {
@@ -208,6 +212,7 @@ func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 		case <-ctx.Done():
 			return nil
 		case <-a.bgpChanges():
+		case <-a.kick:
 		case err := <-changed:
 			if err != nil {
 				return err
@@ -240,6 +245,10 @@ func (a *Agent) publish(ctx context.Context, rec *dataplane.Reconciler) error {
 	}
 	d.Workloads = LocalWorkloads(a.cfg.NodeName, blocks)
 	bgpErr := a.publishBGP(ctx, &d, affs)
+	if hold, wait := a.bgpHold(); hold {
+		time.AfterFunc(wait, a.poke)
+		return bgpErr
+	}
 	rec.SetDesired(d)
 	return bgpErr
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/dataplane"
@@ -167,6 +168,46 @@ func (a *Agent) BGPSpeaker() *bgp.Speaker {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.speaker
+}
+
+// BGPSyncGrace bounds how long an agent in BGP mode leaves the node's routes as they are when
+// it starts, while its sessions come up (GoBGP dials a peer 1.5 to 2 s after it is configured):
+// a restarted agent must not withdraw every learned route only to install it again a moment
+// later. A peer that never comes up (a misconfigured one) costs the node its learned routes
+// after this long.
+const BGPSyncGrace = 4 * time.Second
+
+// bgpSettle is how long after its last session came up the speaker's table counts as complete:
+// a peer sends its whole table right after the session is established.
+const bgpSettle = 200 * time.Millisecond
+
+// bgpHold says whether the desired state must wait because the speaker has not learned its
+// peers' tables yet, and for how long at most. Once the table was complete it never holds
+// again: later a lost session must withdraw its routes at once.
+func (a *Agent) bgpHold() (bool, time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.speaker == nil || a.bgpSynced {
+		return false, 0
+	}
+	now := time.Now()
+	deadline := a.bgpStart.Add(BGPSyncGrace)
+	if since := a.speaker.AllEstablishedSince(); !since.IsZero() && since.Add(bgpSettle).Before(deadline) {
+		deadline = since.Add(bgpSettle)
+	}
+	if wait := deadline.Sub(now); wait > 0 {
+		return true, wait
+	}
+	a.bgpSynced = true
+	return false, 0
+}
+
+// poke asks follow for another publish.
+func (a *Agent) poke() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
 }
 
 // bgpChanges is the speaker's change channel; nil (never ready) without BGP.

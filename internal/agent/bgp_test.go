@@ -90,11 +90,16 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 	t.Cleanup(rr.Close)
 
 	handles := map[string]*netlink.Handle{}
-	for i, n := range names {
+	stops := map[string]func(){}
+	start := func(i int, n string) *Agent {
 		a := New(store, Config{NodeName: n, AutodetectCIDRs: underlayCIDRs, NetNSPath: testbed.Path(u.Nodes[n].NS),
 			BGP: &BGPConfig{ASNumber: 64496, LocalAddress: netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 2)}),
 				Peers: []bgp.PeerConfig{{Address: rrAddr.Addr(), ASNumber: 64496, Port: rrAddr.Port()}}}})
-		testbed.Background(t, "agent "+n, a.Run)
+		stops[n] = testbed.Background(t, "agent "+n, a.Run)
+		return a
+	}
+	for i, n := range names {
+		start(i, n)
 		handles[n] = testbed.Handle(t, u.Nodes[n].NS)
 	}
 	block := agenttest.WaitForBlocks(t, store, names)
@@ -124,6 +129,14 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 		if _, err := handles[n].LinkByName(dataplane.VXLANDeviceName); err == nil {
 			t.Errorf("%s has %s in a lab without encapsulation", n, dataplane.VXLANDeviceName)
 		}
+	}
+
+	// Restarting an agent changes nothing in the kernel: it waits for its speaker's table
+	// before it programs, rather than withdrawing the learned route and installing it again.
+	stops["k01-worker"]()
+	expectNoChanges(t, start(0, "k01-worker"))
+	if got := birdRoutes(t, handles["k01-worker"]); !slices.Equal(got, want("k01-worker")) {
+		t.Errorf("after the restart k01-worker has %q, want %q", got, want("k01-worker"))
 	}
 
 	// k01-worker2 claims one more block: announced and routed on k01-worker; released, it is

@@ -169,6 +169,9 @@ func TestReflectorAndSpeakers(t *testing.T) {
 
 	ctx := context.Background()
 	for i, sp := range lab.speakers {
+		if sp.AllEstablishedSince().IsZero() {
+			t.Errorf("speaker %d learned routes but says its session is not up", i)
+		}
 		st, err := ReadState(ctx, lab.apis[i], nil)
 		if err != nil {
 			t.Fatal(err)
@@ -237,7 +240,7 @@ func TestReflectorAndSpeakers(t *testing.T) {
 	waitFor(t, 5*time.Second, "no speaker keeps a session or a learned route", func() bool {
 		for _, sp := range lab.speakers {
 			st, err := sp.State(ctx)
-			if err != nil || len(sp.Learned()) > 0 {
+			if err != nil || len(sp.Learned()) > 0 || !sp.AllEstablishedSince().IsZero() {
 				return false
 			}
 			for _, s := range st.Sessions {
@@ -258,6 +261,13 @@ func TestReflectorAndSpeakers(t *testing.T) {
 	if st.Sessions[0].Info == "" {
 		t.Errorf("a session that went down says nothing about why: %+v", st.Sessions[0])
 	}
+	t.Logf("after the reflector stopped: %+v", st.Sessions[0])
+
+	// The reflector comes back (a lab's `fix`): the speakers reconnect as soon as GoBGP dials
+	// again (at most 2 s), not after its 5 s idle hold of a lost session, and every route is
+	// back.
+	startLoopbackReflector(t, lab)
+	waitFor(t, 4*time.Second, "every speaker relearns the others' blocks after the reflector restarts", converged)
 }
 
 // TestSpeakerWrongPeerAS: a speaker that expects another AS from the reflector never
@@ -305,5 +315,51 @@ func TestSpeakerConfigValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestSpeakerAPIAddressTaken: a taken API address is an error at start, not a log line of
+// GoBGP's background listener, and nothing of the speaker stays behind.
+func TestSpeakerAPIAddressTaken(t *testing.T) {
+	defer goleak.VerifyNone(t, ignoreGoBGPLeak...)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := netip.MustParseAddr("127.0.0.9")
+	_, err = StartSpeaker(context.Background(), SpeakerConfig{ASNumber: labAS, RouterID: addr, API: l.Addr().String()})
+	if err == nil || !strings.Contains(err.Error(), "BGP API address "+l.Addr().String()) {
+		t.Fatalf("err = %v, want one naming the API address", err)
+	}
+}
+
+// TestRunReflectorStopsWithItsContext: RunReflector (what the lab's reflector process runs)
+// serves until its context ends, then stops cleanly; a config it cannot run is an error at once.
+func TestRunReflectorStopsWithItsContext(t *testing.T) {
+	defer goleak.VerifyNone(t, ignoreGoBGPLeak...)
+	ctx, cancel := context.WithCancel(context.Background())
+	listen := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freePort(t))
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	done := make(chan error, 1)
+	go func() { done <- RunReflector(ctx, testReflectorConfig(), ReflectorOptions{Listen: listen, API: api}) }()
+	waitFor(t, 5*time.Second, "the reflector's API answers", func() bool {
+		_, err := ReadState(context.Background(), api, nil)
+		return err == nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunReflector did not return after its context ended")
+	}
+
+	bad := testReflectorConfig()
+	bad.PeerAS = 0
+	if err := RunReflector(context.Background(), bad, ReflectorOptions{Listen: listen}); err == nil || !strings.Contains(err.Error(), "peer AS 0") {
+		t.Errorf("bad config: err = %v", err)
 	}
 }

@@ -71,7 +71,7 @@ func startServer(ctx context.Context, global *api.Global, apiAddr string, log *s
 		// address first so that a taken port is an error here.
 		l, err := net.Listen("tcp", apiAddr)
 		if err != nil {
-			return nil, fmt.Errorf("BGP API address: %w", err)
+			return nil, fmt.Errorf("BGP API address %s: %w (is another speaker already listening there? give another address)", apiAddr, err)
 		}
 		l.Close()
 		opts = append(opts, server.GrpcListenAddress(apiAddr))

@@ -98,6 +98,14 @@ type Speaker struct {
 	// why holds, per peer whose session is down, the last reason it went down (GoBGP reports
 	// reasons only in its events, not in its peer list).
 	why map[netip.Addr]string
+	// up are the peers whose session is Established; allUpSince is when the last of the
+	// configured peers came up (zero while one is down).
+	peers      int
+	up         map[netip.Addr]bool
+	allUpSince time.Time
+	// lost are peers whose Established session just ended; follow configures them afresh.
+	lost map[netip.Addr]bool
+	cfg  SpeakerConfig
 }
 
 // StartSpeaker starts the speaker cfg describes. Sessions come up in the background; Changes
@@ -127,6 +135,10 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 		changes:   make(chan struct{}, 1),
 		announced: map[netip.Prefix]netip.Addr{},
 		why:       map[netip.Addr]string{},
+		peers:     len(cfg.Peers),
+		up:        map[netip.Addr]bool{},
+		lost:      map[netip.Addr]bool{},
+		cfg:       cfg,
 	}
 	// Every best-path or session change marks the learned set dirty; one goroutine reads the
 	// RIB again, so the callbacks never wait on the server.
@@ -139,7 +151,7 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	}
 	err = srv.WatchEvent(wctx, server.WatchEventMessageCallbacks{
 		OnBestPath:   func([]*apiutil.Path, time.Time) { mark() },
-		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) { s.noteReason(ev); mark() },
+		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) { s.notePeer(ev); mark() },
 	}, server.WatchBestPath(false), server.WatchPeer())
 	if err != nil {
 		cancel()
@@ -149,7 +161,7 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	go s.follow(wctx, dirty)
 
 	for _, p := range cfg.Peers {
-		if err := s.addPeer(ctx, cfg, p); err != nil {
+		if err := s.addPeer(ctx, p); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -158,7 +170,8 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	return s, nil
 }
 
-func (s *Speaker) addPeer(ctx context.Context, cfg SpeakerConfig, p PeerConfig) error {
+func (s *Speaker) addPeer(ctx context.Context, p PeerConfig) error {
+	cfg := s.cfg
 	peer := &api.Peer{
 		Conf:      &api.PeerConf{NeighborAddress: p.Address.String(), PeerAsn: p.ASNumber},
 		Timers:    cfg.Timers.api(),
@@ -183,6 +196,7 @@ func (s *Speaker) follow(ctx context.Context, dirty <-chan struct{}) {
 			return
 		case <-dirty:
 		}
+		s.relink(ctx)
 		st, err := stateOf(ctx, s.srv)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -205,6 +219,31 @@ func (s *Speaker) follow(ctx context.Context, dirty <-chan struct{}) {
 			case s.changes <- struct{}{}:
 			default:
 			}
+		}
+	}
+}
+
+// relink configures every lost peer afresh. GoBGP keeps a peer whose session ended idle for 5 s
+// before it dials again (a fixed hold against flapping), so a restarted route reflector would
+// wait up to 7 s for its clients; a peer configured anew dials within 2 s and then every 2 s
+// until the reflector answers.
+func (s *Speaker) relink(ctx context.Context) {
+	s.mu.Lock()
+	var lost []PeerConfig
+	for _, p := range s.cfg.Peers {
+		if s.lost[p.Address] {
+			lost = append(lost, p)
+		}
+	}
+	clear(s.lost)
+	s.mu.Unlock()
+	for _, p := range lost {
+		err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()})
+		if err == nil {
+			err = s.addPeer(ctx, p)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("BGP peer not reconfigured after its session ended", "peer", p.String(), "err", err)
 		}
 	}
 }
@@ -278,19 +317,45 @@ func (s *Speaker) Learned() []Route {
 	return slices.Clone(s.learned)
 }
 
+// AllEstablishedSince is when the last of the speaker's peers reached Established; zero while
+// any session is down. Right after it, the peers' tables are arriving: a caller that must not
+// act on a half-learned table waits a moment past it.
+func (s *Speaker) AllEstablishedSince() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allUpSince
+}
+
 // Changes receives (coalesced) whenever Learned changes.
 func (s *Speaker) Changes() <-chan struct{} { return s.changes }
 
-// noteReason remembers why a session went down, until it is Established again.
-func (s *Speaker) noteReason(ev *apiutil.WatchEventMessage_PeerEvent) {
+// notePeer follows a session's state: which peers are up, since when all are, and why a
+// session went down (until it is Established again).
+func (s *Speaker) notePeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 	st := ev.Peer.State
+	if !st.NeighborAddress.IsValid() {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if st.SessionState == bgp.BGP_FSM_ESTABLISHED {
+		s.up[st.NeighborAddress] = true
+		if len(s.up) == s.peers && s.allUpSince.IsZero() {
+			s.allUpSince = time.Now()
+		}
+	} else {
+		if s.up[st.NeighborAddress] {
+			s.lost[st.NeighborAddress] = true
+		}
+		delete(s.up, st.NeighborAddress)
+		s.allUpSince = time.Time{}
+	}
 	switch {
 	case st.SessionState == bgp.BGP_FSM_ESTABLISHED:
 		delete(s.why, st.NeighborAddress)
 	case st.DisconnectReason == api.PeerState_DISCONNECT_REASON_UNSPECIFIED,
-		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_IDLE_TIMER_EXPIRED: // Idle → Active: no news
+		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_IDLE_TIMER_EXPIRED, // Idle → Active: no news
+		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_DECONFIGURED:       // relink's doing, not the reason
 	default:
 		s.why[st.NeighborAddress] = disconnectInfo(st.DisconnectReason, st.DisconnectMessage)
 	}

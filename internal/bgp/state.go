@@ -89,52 +89,60 @@ func ReadState(ctx context.Context, address string, dial DialFunc) (State, error
 
 	var st State
 	peers, err := client.ListPeer(ctx, &api.ListPeerRequest{})
+	if err == nil {
+		err = receiveAll(peers, func(rsp *api.ListPeerResponse) error {
+			st.Sessions = append(st.Sessions, sessionOf(rsp.GetPeer()))
+			return nil
+		})
+	}
 	if err != nil {
 		return State{}, fmt.Errorf("BGP API %s: list peers: %w", address, err)
-	}
-	for {
-		rsp, err := peers.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return State{}, fmt.Errorf("BGP API %s: list peers: %w", address, err)
-		}
-		st.Sessions = append(st.Sessions, sessionOf(rsp.GetPeer()))
 	}
 
 	paths, err := client.ListPath(ctx, &api.ListPathRequest{
 		TableType: api.TableType_TABLE_TYPE_GLOBAL,
 		Family:    &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST},
 	})
+	if err == nil {
+		err = receiveAll(paths, func(rsp *api.ListPathResponse) error {
+			for _, p := range rsp.GetDestination().GetPaths() {
+				nlri, err := apiutil.GetNativeNlri(p)
+				if err != nil {
+					return fmt.Errorf("path of %s: %w", rsp.GetDestination().GetPrefix(), err)
+				}
+				attrs, err := apiutil.GetNativePathAttributes(p)
+				if err != nil {
+					return fmt.Errorf("path of %s: %w", rsp.GetDestination().GetPrefix(), err)
+				}
+				from, _ := netip.ParseAddr(p.GetNeighborIp())
+				if r, ok := routeOf(nlri, attrs, p.GetBest(), from); ok {
+					st.RIB = append(st.RIB, r)
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return State{}, fmt.Errorf("BGP API %s: list RIB: %w", address, err)
 	}
-	for {
-		rsp, err := paths.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return State{}, fmt.Errorf("BGP API %s: list RIB: %w", address, err)
-		}
-		for _, p := range rsp.GetDestination().GetPaths() {
-			nlri, err := apiutil.GetNativeNlri(p)
-			if err != nil {
-				return State{}, fmt.Errorf("BGP API %s: path of %s: %w", address, rsp.GetDestination().GetPrefix(), err)
-			}
-			attrs, err := apiutil.GetNativePathAttributes(p)
-			if err != nil {
-				return State{}, fmt.Errorf("BGP API %s: path of %s: %w", address, rsp.GetDestination().GetPrefix(), err)
-			}
-			from, _ := netip.ParseAddr(p.GetNeighborIp())
-			if r, ok := routeOf(nlri, attrs, p.GetBest(), from); ok {
-				st.RIB = append(st.RIB, r)
-			}
-		}
-	}
 	st.sort()
 	return st, nil
+}
+
+// receiveAll hands every message of a server stream to fn, until the stream ends.
+func receiveAll[T any](stream interface{ Recv() (T, error) }, fn func(T) error) error {
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(msg); err != nil {
+			return err
+		}
+	}
 }
 
 func (st *State) sort() {
@@ -202,10 +210,13 @@ func stateName(s api.PeerState_SessionState) string {
 
 func disconnectInfo(reason api.PeerState_DisconnectReason, msg string) string {
 	var parts []string
+	name := ""
 	if reason != api.PeerState_DISCONNECT_REASON_UNSPECIFIED {
-		name := strings.TrimPrefix(reason.String(), "DISCONNECT_REASON_")
-		parts = append(parts, strings.ToLower(strings.ReplaceAll(name, "_", " ")))
+		name = strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(reason.String(), "DISCONNECT_REASON_"), "_", " "))
+		parts = append(parts, name)
 	}
+	// GoBGP's message often starts with the reason again ("notification-received code 6…").
+	msg = strings.TrimSpace(strings.TrimPrefix(msg, strings.ReplaceAll(name, " ", "-")))
 	if msg != "" {
 		parts = append(parts, msg)
 	}

@@ -77,13 +77,7 @@ You do not normally run this yourself: knetlab deploy starts it.`,
 // bgpPeerList is the --bgp-peer flag: ADDR or ADDR:AS, repeatable.
 type bgpPeerList []agent.BGPPeer
 
-func (l *bgpPeerList) String() string {
-	var s []string
-	for _, p := range *l {
-		s = append(s, p.String())
-	}
-	return strings.Join(s, ",")
-}
+func (l *bgpPeerList) String() string { return joinStrings(*l) }
 
 func (l *bgpPeerList) Set(v string) error {
 	p, err := agent.ParseBGPPeer(v)
@@ -99,9 +93,12 @@ func (l *bgpPeerList) Type() string { return "peer" }
 // cidrList is the --autodetect flag: comma-separated CIDRs, repeatable.
 type cidrList []netip.Prefix
 
-func (l *cidrList) String() string {
+func (l *cidrList) String() string { return joinStrings(*l) }
+
+// joinStrings is a list flag's value: its items, comma-separated.
+func joinStrings[T fmt.Stringer](items []T) string {
 	var s []string
-	for _, p := range *l {
+	for _, p := range items {
 		s = append(s, p.String())
 	}
 	return strings.Join(s, ",")

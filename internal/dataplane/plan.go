@@ -220,6 +220,15 @@ func ComputePlan(d DesiredState) Plan {
 	return plan
 }
 
+// destinations is the set of the routes' destinations.
+func destinations(routes []Route) map[netip.Prefix]bool {
+	taken := make(map[netip.Prefix]bool, len(routes))
+	for _, r := range routes {
+		taken[r.Dst] = true
+	}
+	return taken
+}
+
 // routedByBGP says whether a pool's blocks travel unencapsulated, so that only BGP can tell a
 // node where they are.
 func routedByBGP(p Pool) bool {
@@ -234,10 +243,7 @@ func learnedRoutes(d DesiredState, plan *Plan) []Route {
 	if d.BGP == nil {
 		return nil
 	}
-	taken := map[netip.Prefix]bool{}
-	for _, r := range plan.Routes {
-		taken[r.Dst] = true
-	}
+	taken := destinations(plan.Routes)
 	var out []Route
 	for _, l := range d.BGP.Learned {
 		dst := l.Dst.Masked()
@@ -269,10 +275,7 @@ func tunnelRoutes(d DesiredState, plan Plan) []Route {
 	if plan.VXLAN == nil {
 		return nil
 	}
-	taken := map[netip.Prefix]bool{}
-	for _, r := range plan.Routes {
-		taken[r.Dst] = true
-	}
+	taken := destinations(plan.Routes)
 	var out []Route
 	for _, peer := range d.Peers {
 		if !peer.TunnelIP.IsValid() || peer.Name == d.Self.Name {
