@@ -26,8 +26,8 @@ var calicoBGPKinds = []schema.GroupVersionKind{
 }
 
 // reflectorNeighborCmd is how the sessions are read in a reflector's container: gobgp's own CLI,
-// JSON (session_state 6 is Established).
-var reflectorNeighborCmd = []string{"gobgp", "neighbor", "-j"}
+// JSON (session_state 6 is Established), as verify reads them.
+var reflectorNeighborCmd = nodeexec.GoBGPNeighborsCmd
 
 // bgpSessionTimeout is how long a reflector may take to see every node Established after the
 // BGPPeer is applied: calico-node reloads BIRD within seconds, BGP's connect retry is 120 s

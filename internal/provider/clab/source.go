@@ -31,7 +31,8 @@ const (
 )
 
 // liveSource is the live verify source of a clab lab: kind nodes read by docker exec, facts from the
-// API server, the switch over SSH, and the connectivity probes sent from the lab's test pods.
+// API server, the switch over SSH, the connectivity probes sent from the lab's test pods, and in
+// a BGP lab calico-node's BIRD (pods/exec) and the route reflectors' gobgp (docker exec).
 type liveSource struct {
 	lab     *lab.Lab
 	h       *host
@@ -40,7 +41,10 @@ type liveSource struct {
 	kube    *kube.Collector
 	facts   factsReader // the datastore the lab's CNI keeps its IPAM in (recordedFacts)
 	nodes   *nodeexec.Collector
-	pods    podExecer // runs the probes' ping in the lab's test pods
+	pods    podExecer // runs the probes' ping and birdcl in calico-node, in pods
+	// reflectors reads the lab's route reflectors: docker exec in their containers, which the
+	// rendered topology names after the reflectors (containerlab prefix "").
+	reflectors *nodeexec.Collector
 
 	mu  sync.Mutex
 	cur *nodeRound // the last read of all nodes
@@ -58,9 +62,7 @@ type nodeRound struct {
 }
 
 // podExecer runs a command in a pod (kube.PodExec: the pods/exec subresource).
-type podExecer interface {
-	Exec(ctx context.Context, namespace, pod, container string, argv []string) ([]byte, error)
-}
+type podExecer = kube.Execer
 
 // factsReader reads the cluster's IPAM facts: kube.Collector from Calico's CRDs, storeFacts
 // from the knetlab datastore.
@@ -78,8 +80,9 @@ func newSource(l *lab.Lab, h *host, d dockerAPI, k *kubeClients, workDir string)
 		kube:    collector,
 		facts:   recordedFacts(workDir, collector, k),
 		// kind node containers are named after their nodes.
-		nodes: nodeexec.New(nodeexec.DockerExecer{Client: d}),
-		pods:  &kube.PodExec{REST: k.core.CoreV1().RESTClient(), Config: k.cfg},
+		nodes:      nodeexec.New(nodeexec.DockerExecer{Client: d}),
+		pods:       &kube.PodExec{REST: k.core.CoreV1().RESTClient(), Config: k.cfg},
+		reflectors: nodeexec.New(nodeexec.DockerExecer{Client: d}),
 	}
 }
 
@@ -149,8 +152,9 @@ func (f unknownFacts) Facts(context.Context) (*facts.Facts, error) { return nil,
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
 // node. The pods table comes from the pods' network namespaces on each node, named with the
 // cluster's pod facts; without facts it stays unmarked (the checks needing facts fail
-// anyway). A node read only in part comes with an error naming what could not be read, so
-// that verify fails, not skips, the checks that need it.
+// anyway). In a lab that speaks BGP the node's BGP sessions come from calico-node's BIRD on
+// it (birdcl through pods/exec). A node read only in part comes with an error naming what could
+// not be read, so that verify fails, not skips, the checks that need it.
 func (s *liveSource) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	if _, ok := s.lab.Node(node); !ok {
 		return nil, fmt.Errorf("lab %s has no node %s", s.lab.Name, node)
@@ -171,6 +175,7 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 	}
 	r := &nodeRound{states: map[string]*observed.Node{}, errs: map[string]error{}, served: map[string]bool{}}
 	f, factsErr := s.readFacts(ctx)
+	bird := s.birdPods(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, name := range names {
@@ -185,6 +190,11 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 					n.Mark(observed.TablePods)
 				} else {
 					err = errors.Join(err, fmt.Errorf("node %s: pods: %w", name, boxErr))
+				}
+			}
+			if n != nil && bird != nil {
+				if bgpErr := bird.read(ctx, n); bgpErr != nil {
+					err = errors.Join(err, fmt.Errorf("node %s: %s: %w", name, observed.TableBGPSessions, bgpErr))
 				}
 			}
 			mu.Lock()
