@@ -78,6 +78,14 @@ func (l *Lab) PeersOf(n Node) []BGPPeer {
 	return out
 }
 
+// RouteReflectors is the lab's route reflectors (none without BGP).
+func (l *Lab) RouteReflectors() []RouteReflector {
+	if l == nil || l.BGP == nil {
+		return nil
+	}
+	return l.BGP.RouteReflectors
+}
+
 // RouteReflector returns the named route reflector.
 func (l *Lab) RouteReflector(name string) (RouteReflector, bool) {
 	if l == nil || l.BGP == nil {

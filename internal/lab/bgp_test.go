@@ -76,6 +76,12 @@ func TestBGPPeerAddress(t *testing.T) {
 	if _, ok := (&Lab{}).RouteReflector("rr"); ok {
 		t.Error("RouteReflector in a lab without BGP found one")
 	}
+	if rrs := l.RouteReflectors(); len(rrs) != 1 || rrs[0].Name != "rr" {
+		t.Errorf("RouteReflectors = %+v", rrs)
+	}
+	if rrs := (&Lab{}).RouteReflectors(); rrs != nil {
+		t.Errorf("RouteReflectors of a lab without BGP = %+v", rrs)
+	}
 }
 
 // Every mistake in the BGP part of a lab is reported with its file, line and field, all at once.

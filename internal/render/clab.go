@@ -148,11 +148,11 @@ func BuildTopology(l *lab.Lab) (ClabTopology, error) {
 		StartupConfig: kindConfig,
 		Extras:        &ClabExtras{K8sKind: &ClabK8sKindExtras{Deploy: ClabK8sKindDeploy{Wait: KindDeployWait}}},
 	})
-	if l.BGP != nil && len(l.BGP.RouteReflectors) > 0 {
+	if rrs := l.RouteReflectors(); len(rrs) > 0 {
 		noPrefix := ""
 		topo.Prefix = &noPrefix
 		topo.Mgmt = &ClabMgmt{Network: KindNetwork, IPv4Subnet: l.Cluster.ManagementSubnet.String()}
-		for _, rr := range l.BGP.RouteReflectors {
+		for _, rr := range rrs {
 			nodes = append(nodes, ReflectorNode(l, rr))
 		}
 	}
@@ -220,8 +220,11 @@ func Topology(l *lab.Lab) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	head := header(l, "#", "containerlab topology") +
-		fmt.Sprintf("# Deploy from the directory it was rendered into: containerlab deploy -t %s\n", TopologyPath(l.Name))
+	head := header(l, "#", "containerlab topology")
+	for _, rr := range l.RouteReflectors() {
+		head += fmt.Sprintf("# First build route reflector %s's image: docker build -t %s %s\n", rr.Name, rr.Image, ReflectorDir(l.Name, rr.Name))
+	}
+	head += fmt.Sprintf("# Deploy from the directory it was rendered into: containerlab deploy -t %s\n", TopologyPath(l.Name))
 	return encodeYAML(head, topo)
 }
 

@@ -60,12 +60,10 @@ func Render(l *lab.Lab) ([]File, error) {
 	if l.Switch != nil {
 		renderers = append(renderers, renderer{SwitchConfigPath(l.Name, l.Switch.Name), SwitchConfig})
 	}
-	if l.BGP != nil {
-		for _, rr := range l.BGP.RouteReflectors {
-			renderers = append(renderers,
-				renderer{ReflectorConfigPath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorConfig(l, rr), nil }},
-				renderer{ReflectorDockerfilePath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorDockerfile(l, rr), nil }})
-		}
+	for _, rr := range l.RouteReflectors() {
+		renderers = append(renderers,
+			renderer{ReflectorConfigPath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorConfig(l, rr), nil }},
+			renderer{ReflectorDockerfilePath(l.Name, rr.Name), func(l *lab.Lab) ([]byte, error) { return ReflectorDockerfile(l, rr), nil }})
 	}
 	files := make([]File, 0, len(renderers))
 	for _, r := range renderers {

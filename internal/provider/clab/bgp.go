@@ -34,19 +34,11 @@ var reflectorNeighborCmd = nodeexec.GoBGPNeighborsCmd
 // for a peer that refused once.
 const bgpSessionTimeout = 4 * time.Minute
 
-// reflectors are the lab's route reflectors (none without BGP).
-func reflectors(l *lab.Lab) []lab.RouteReflector {
-	if l.BGP == nil {
-		return nil
-	}
-	return l.BGP.RouteReflectors
-}
-
 // reflectorImageSteps build each reflector's image from its rendered Dockerfile, before
 // containerlab starts the container (it would try to pull the tag otherwise).
 func (d *deployment) reflectorImageSteps() []provider.Step {
 	var steps []provider.Step
-	for _, rr := range reflectors(d.lab) {
+	for _, rr := range d.lab.RouteReflectors() {
 		dir := d.path(render.ReflectorDir(d.lab.Name, rr.Name))
 		steps = append(steps, provider.Step{
 			Title: "build the image of route reflector " + rr.Name + " (GoBGP " + render.GoBGPVersion + ")",
@@ -83,7 +75,7 @@ func (d *deployment) bgpSteps() ([]provider.Step, error) {
 			return d.kube.apply(ctx, objs)
 		},
 	}}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		steps = append(steps, provider.Step{
 			Title:   "wait for the BGP sessions of route reflector " + rr.Name,
 			Actions: []string{fmt.Sprintf("docker exec %s %s (Docker Engine API exec, every %s)", rr.Name, strings.Join(reflectorNeighborCmd, " "), pollInterval)},

@@ -63,7 +63,7 @@ func (b *birdReader) read(ctx context.Context, n *observed.Node) error {
 // ReflectorNames implements source.Reflectors: the lab's route reflectors, in name order.
 func (s *liveSource) ReflectorNames() []string {
 	var names []string
-	for _, rr := range reflectors(s.lab) {
+	for _, rr := range s.lab.RouteReflectors() {
 		names = append(names, rr.Name)
 	}
 	sort.Strings(names)

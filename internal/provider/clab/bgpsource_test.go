@@ -365,3 +365,25 @@ func TestSourceReflectorWithoutClients(t *testing.T) {
 		t.Errorf("an empty reflector was taken for an unreadable one:\n%s", findings)
 	}
 }
+
+// `knetlab status calico-bgp` lists the reflector's container as a reflector, by the node kind
+// containerlab labels it with (linux), not as a switch.
+func TestLabContainersNameTheReflector(t *testing.T) {
+	rr := dockertest.Container{ID: "rr", Name: "gobgp", Image: "knetlab-gobgp:v4.8.0", State: "running", Status: "Up 1 minute",
+		Labels:   map[string]string{"containerlab": "calico-bgp", "clab-node-name": "gobgp", "clab-node-kind": "linux"},
+		Networks: map[string]string{"kind": "172.18.0.5"}}
+	node := dockertest.Container{ID: "k", Name: "k8s-guide-worker", Image: "kindest/node:v1.32.2", State: "running", Status: "Up 1 minute",
+		Labels: map[string]string{"io.x-k8s.kind.cluster": "k8s-guide"}, Networks: map[string]string{"kind": "172.18.0.3"}}
+	eng := dockertest.New(t, rr, node)
+	got, err := labNodeContainers(context.Background(), eng.Client(t), "calico-bgp", "k8s-guide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, c := range got {
+		lines = append(lines, strings.Join([]string{c.node, c.container, c.kind, c.ip}, " "))
+	}
+	if want := "gobgp gobgp reflector 172.18.0.5\nk8s-guide-worker k8s-guide-worker node 172.18.0.3"; strings.Join(lines, "\n") != want {
+		t.Errorf("containers:\n%s\nwant:\n%s", strings.Join(lines, "\n"), want)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
+	"github.com/knetlab/knetlab/internal/render"
 	"github.com/knetlab/knetlab/verify/source"
 )
 
@@ -262,6 +263,8 @@ func labNodeContainers(ctx context.Context, d dockerAPI, labName, cluster string
 			kind := q.kind
 			if _, isKind := c.Labels["io.x-k8s.kind.cluster"]; isKind {
 				kind = "node"
+			} else if c.Labels[clabNodeKindLabel] == render.KindLinux {
+				kind = "reflector" // the only plain Linux container a rendered topology has
 			}
 			nc := nodeContainer{node: strings.TrimPrefix(name, "clab-"+labName+"-"), container: name, kind: kind,
 				state: string(c.State), status: c.Status}
@@ -279,6 +282,9 @@ func labNodeContainers(ctx context.Context, d dockerAPI, labName, cluster string
 	sort.Slice(out, func(i, j int) bool { return out[i].node < out[j].node })
 	return out, nil
 }
+
+// clabNodeKindLabel is the label containerlab puts on a container with its node's kind.
+const clabNodeKindLabel = "clab-node-kind"
 
 // containerOf maps a target of `knetlab exec` to its container: kind nodes and route reflectors
 // are containers of their own name, the switch is clab-<lab>-<switch>.
@@ -299,7 +305,7 @@ func containerOf(l *lab.Lab, target string) (string, error) {
 	if l.Switch != nil {
 		names = append(names, l.Switch.Name)
 	}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		names = append(names, rr.Name)
 	}
 	return "", exitcode.Usagef("lab %s has no node %q (nodes: %s)", l.Name, target, strings.Join(names, ", "))

@@ -143,7 +143,7 @@ func deployPlan(h *host, l *lab.Lab, opts provider.DeployOptions, workDir, sourc
 	if l.Switch != nil {
 		what += fmt.Sprintf(", switch %s from %s, %d links, the nodes' underlay addresses", l.Switch.Name, l.Switch.Image, len(switchNodes(l)))
 	}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		what += fmt.Sprintf(", route reflector container %s from %s at %s on docker network %s", rr.Name, rr.Image, rr.Address.Addr(), render.KindNetwork)
 	}
 	pl.Steps = append(pl.Steps, provider.Step{
@@ -250,7 +250,7 @@ func labContainerNames(l *lab.Lab) []string {
 	if l.Switch != nil {
 		names = append(names, "clab-"+l.Name+"-"+l.Switch.Name)
 	}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		names = append(names, rr.Name)
 	}
 	return names

@@ -91,7 +91,7 @@ func preflightActions(l *lab.Lab, cni, buildContext string, reconfigure bool) []
 			"  (both are allowed when this work directory's "+recordFile+" says knetlab deployed the lab: deploy then repairs)")
 	}
 	a = append(a, fmt.Sprintf("docker client: NetworkList — network kind, if present, is %s; no other network holds it", l.Cluster.ManagementSubnet))
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		a = append(a, fmt.Sprintf("  network kind, if present, was created by containerlab (label %s): Docker gives route reflector %s its fixed address %s only on a network whose subnet was configured, and kind creates its network without one",
 			clabLabel, rr.Name, rr.Address.Addr()))
 		if !reconfigure {
@@ -224,7 +224,7 @@ func (h *host) networkProblems(ctx context.Context, d dockerAPI, l *lab.Lab) []p
 // configured subnet (containerlab makes it so when it creates the network; kind does not, and
 // Docker then refuses the fixed address), and its name free.
 func (h *host) reflectorProblems(ctx context.Context, d dockerAPI, l *lab.Lab, allowExisting bool) []problem {
-	rrs := reflectors(l)
+	rrs := l.RouteReflectors()
 	if len(rrs) == 0 {
 		return nil
 	}
