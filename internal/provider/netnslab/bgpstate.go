@@ -77,7 +77,7 @@ var _ source.Reflectors = (*Source)(nil)
 // ReflectorNames implements source.Reflectors: the lab's route reflectors.
 func (s *Source) ReflectorNames() []string {
 	var out []string
-	for _, rr := range reflectors(s.lab) {
+	for _, rr := range s.lab.RouteReflectors() {
 		out = append(out, rr.Name)
 	}
 	slices.Sort(out)
@@ -141,7 +141,7 @@ func bgpPending(ctx context.Context, l *lab.Lab) []string {
 			}
 		}
 	}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		st, err := speakerState(ctx, NamespaceName(l.Name, rr.Name))
 		if err != nil {
 			pending = append(pending, fmt.Sprintf("route reflector %s: %v", rr.Name, err))

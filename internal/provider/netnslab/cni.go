@@ -164,12 +164,12 @@ func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error 
 		return err
 	}
 	// The reflectors first: they only listen, and each agent's speaker connects to them.
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		if err := d.ensureReflector(rr); err != nil {
 			return err
 		}
 	}
-	if rrs := reflectors(l); len(rrs) > 0 {
+	if rrs := l.RouteReflectors(); len(rrs) > 0 {
 		prog.Step("route reflectors: %d", len(rrs))
 	}
 	for _, n := range l.Nodes {
@@ -436,7 +436,7 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 				return exitcode.NewEnvironment(fmt.Errorf("the agent of %s stopped; see %s", n.Name, d.stateFile("logs", "agent-"+n.Name+".log")), labBroken(l.Name))
 			}
 		}
-		for _, rr := range reflectors(l) {
+		for _, rr := range l.RouteReflectors() {
 			if _, ok, perr := runningProcess(d.store, reflectorProcess+rr.Name); perr != nil || !ok {
 				return exitcode.NewEnvironment(fmt.Errorf("the route reflector %s stopped; see %s", rr.Name, d.stateFile("logs", strings.ReplaceAll(reflectorProcess+rr.Name, " ", "-")+".stderr")), labBroken(l.Name))
 			}

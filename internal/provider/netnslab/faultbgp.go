@@ -35,7 +35,7 @@ var bgpRestartFaults = []string{faultPeerWrongAS, faultNotExported}
 
 // hasReflector is the need of rr-down: a route reflector to stop.
 func hasReflector(l *lab.Lab) error {
-	if len(reflectors(l)) == 0 {
+	if len(l.RouteReflectors()) == 0 {
 		return exitcode.Usagef("lab %s has no BGP route reflector; this fault needs one (calico-bgp)", l.Name)
 	}
 	return nil
@@ -79,7 +79,7 @@ func both(needs ...func(*lab.Lab) error) func(*lab.Lab) error {
 // rrDown stops the lab's (first) route reflector: every node's session to it drops, and each
 // node withdraws the routes it had learned through it.
 func rrDown(_ context.Context, t *faultTarget) (journal.Fault, error) {
-	rr := reflectors(t.lab)[0]
+	rr := t.lab.RouteReflectors()[0]
 	p, ok := latestProcess(t.rec, reflectorProcess+rr.Name)
 	if !ok || !p.Alive() {
 		return journal.Fault{}, fmt.Errorf("route reflector %s is not running (fix the lab first: knetlab fix %s)", rr.Name, t.lab.Name)

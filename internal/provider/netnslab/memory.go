@@ -34,7 +34,7 @@ const memoryHeadroom = 0.8
 
 // estimateMemory is what a lab of l's size is expected to cost.
 func estimateMemory(l *lab.Lab) uint64 {
-	return labMemory + uint64(len(l.Nodes))*perNodeMemory(l) + uint64(len(reflectors(l)))*reflectorMemory
+	return labMemory + uint64(len(l.Nodes))*perNodeMemory(l) + uint64(len(l.RouteReflectors()))*reflectorMemory
 }
 
 // perNodeMemory is what one node of l costs: its agent (with a BGP speaker in a BGP lab) and
@@ -50,7 +50,7 @@ func perNodeMemory(l *lab.Lab) uint64 {
 func memoryEstimateLine(l *lab.Lab) string {
 	if l.BGP != nil {
 		return fmt.Sprintf("estimated memory: %s (%d nodes × %s per node, agent with its BGP speaker and kernel, + %s for the datastore + %d route reflector × %s; measured, docs/benchmarks.md)",
-			mib(estimateMemory(l)), len(l.Nodes), mib(perNodeMemory(l)), mib(labMemory), len(reflectors(l)), mib(reflectorMemory))
+			mib(estimateMemory(l)), len(l.Nodes), mib(perNodeMemory(l)), mib(labMemory), len(l.RouteReflectors()), mib(reflectorMemory))
 	}
 	return fmt.Sprintf("estimated memory: %s (%d nodes × %s per node, agent and kernel, + %s for the datastore; measured, docs/benchmarks.md)",
 		mib(estimateMemory(l)), len(l.Nodes), mib(nodeMemory), mib(labMemory))

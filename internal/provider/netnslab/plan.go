@@ -79,7 +79,7 @@ func cniSteps(root string, l *lab.Lab) []provider.Step {
 	}
 	agents.Actions = append(agents.Actions, memoryEstimateLine(l))
 	steps := []provider.Step{datastore}
-	if rrs := reflectors(l); len(rrs) > 0 {
+	if rrs := l.RouteReflectors(); len(rrs) > 0 {
 		st := provider.Step{Title: "start the route reflectors (GoBGP, embedded in this binary) with the rr.conf knetlab render writes"}
 		for _, rr := range rrs {
 			st.Actions = append(st.Actions,

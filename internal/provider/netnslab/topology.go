@@ -96,7 +96,7 @@ func managementGateway(l *lab.Lab) (netip.Prefix, bool) {
 			return netip.Prefix{}, false
 		}
 	}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		if rr.Address.Addr() == gw {
 			return netip.Prefix{}, false
 		}
@@ -169,7 +169,7 @@ func newTopology(l *lab.Lab, vlanMode string) (*topology, error) {
 		}
 		t.namespaces = append(t.namespaces, spec)
 	}
-	for _, rr := range reflectors(l) {
+	for _, rr := range l.RouteReflectors() {
 		// A route reflector stands beside the cluster on kind's docker network, as the gobgp
 		// container does: eth0 on the management bridge, nothing else.
 		ns := NamespaceName(l.Name, rr.Name)
@@ -183,14 +183,6 @@ func newTopology(l *lab.Lab, vlanMode string) (*topology, error) {
 		}
 	}
 	return t, t.checkNames()
-}
-
-// reflectors are the lab's BGP route reflectors, none in a lab without BGP.
-func reflectors(l *lab.Lab) []lab.RouteReflector {
-	if l.BGP == nil {
-		return nil
-	}
-	return l.BGP.RouteReflectors
 }
 
 // checkNames refuses names the kernel would refuse or that would collide, before anything exists.
