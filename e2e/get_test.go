@@ -40,6 +40,12 @@ func TestGetBlockAffinitiesMatchRoutes(t *testing.T) {
 		t.Fatalf("affinities of %v, want one per node", nodes)
 	}
 
+	// The pool as the lab file declares it, in calicoctl's wide layout.
+	code, pools, _ := run(t, "get", name, "ippools", "-o", "wide", "--lab-file", file)
+	if code != 0 || !regexp.MustCompile(`(?m)^default-ipv4-ippool\s+192\.168\.0\.0/16\s+true\s+Never\s+CrossSubnet\s+false\s+true\s+all\(\)\s*$`).MatchString(pools) {
+		t.Errorf("get ippools -o wide: exit %d\n%s\nwant the lab's pool: NAT true, VXLAN CrossSubnet, DISABLEBGPEXPORT true", code, pools)
+	}
+
 	// The plain table names the same affinities.
 	if code, plain, _ := run(t, "get", name, "blockaffinities", "--lab-file", file); code != 0 || strings.Count(plain, "<unknown>") != 4 {
 		t.Errorf("get blockaffinities: exit %d\n%s", code, plain)

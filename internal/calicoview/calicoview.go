@@ -324,39 +324,50 @@ func printTable(w io.Writer, o *Objects, r Resource, wide bool) error {
 			t.rows = append(t.rows, row)
 		}
 	case BlockAffinities: // kubectl get blockaffinities [-o wide]
-		t = table{headers: []string{"NAME", "AGE"}}
-		if wide {
-			t.headers = append(t.headers, "CIDR", "NODE", "STATE")
-		}
+		var rows []crdRow
 		for _, a := range o.Affinities {
-			row := []string{a.Metadata.Name, age(a.Metadata)}
-			if wide {
-				row = append(row, a.Spec.CIDR, a.Spec.Node, a.Spec.State)
-			}
-			t.rows = append(t.rows, row)
+			rows = append(rows, crdRow{a.Metadata, []string{a.Spec.CIDR, a.Spec.Node, a.Spec.State}})
 		}
+		t = crdTable(wide, []string{"CIDR", "NODE", "STATE"}, rows)
 	case IPAMBlocks: // kubectl get ipamblocks [-o wide]
-		t = table{headers: []string{"NAME", "AGE"}}
-		if wide {
-			t.headers = append(t.headers, "CIDR", "AFFINITY", "IN USE")
-		}
+		var rows []crdRow
 		for _, b := range o.Blocks {
-			row := []string{b.Metadata.Name, age(b.Metadata)}
-			if wide {
-				used := 0
-				for _, a := range b.Spec.Allocations {
-					if a != nil {
-						used++
-					}
+			used := 0
+			for _, a := range b.Spec.Allocations {
+				if a != nil {
+					used++
 				}
-				row = append(row, b.Spec.CIDR, b.Spec.Affinity, fmt.Sprintf("%d/%d", used, len(b.Spec.Allocations)))
 			}
-			t.rows = append(t.rows, row)
+			rows = append(rows, crdRow{b.Metadata, []string{b.Spec.CIDR, b.Spec.Affinity, fmt.Sprintf("%d/%d", used, len(b.Spec.Allocations))}})
 		}
+		t = crdTable(wide, []string{"CIDR", "AFFINITY", "IN USE"}, rows)
 	default:
 		return fmt.Errorf("unknown resource %q", r)
 	}
 	return t.write(w)
+}
+
+// crdRow is one object of a CRD table: its metadata and the cells -o wide adds.
+type crdRow struct {
+	meta Meta
+	wide []string
+}
+
+// crdTable is kubectl's table of a CRD without printer columns (NAME, AGE), with the spec
+// fields wideHeaders names added under -o wide.
+func crdTable(wide bool, wideHeaders []string, rows []crdRow) table {
+	t := table{headers: []string{"NAME", "AGE"}}
+	if wide {
+		t.headers = append(t.headers, wideHeaders...)
+	}
+	for _, r := range rows {
+		row := []string{r.meta.Name, age(r.meta)}
+		if wide {
+			row = append(row, r.wide...)
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t
 }
 
 // DefaultASNumber is the AS number Calico uses when no BGPConfiguration sets one.

@@ -56,11 +56,7 @@ nodes and pods for --cni calico, the knetlab datastore for --cni knetlab.`,
 			if !slices.Contains(calicoview.Formats, f.output) {
 				return exitcode.Usagef("unknown -o %q: use wide, yaml or json", f.output)
 			}
-			dl, err := resolveDeployed(args[0], f.lab.file)
-			if err != nil {
-				return err
-			}
-			p, err := labProvider(reg, dl.record, dl.lab.Name, f.provider)
+			dl, p, err := deployedWithProvider(reg, args[0], f.lab.file, f.provider)
 			if err != nil {
 				return err
 			}

@@ -76,6 +76,20 @@ func labProvider(reg *provider.Registry, rec *labrecord.Record, labName, given s
 	return reg.Get(name)
 }
 
+// deployedWithProvider resolves a deployed lab (resolveDeployed) and its provider
+// (labProvider), as every command on a deployed lab needs both.
+func deployedWithProvider(reg *provider.Registry, name, file, given string) (*deployedLab, provider.Provider, error) {
+	dl, err := resolveDeployed(name, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := labProvider(reg, dl.record, dl.lab.Name, given)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dl, p, nil
+}
+
 // recordDeploy remembers that p deploys the lab, with a copy of its lab file when it came from
 // one: file (--lab-file), or the copy an earlier deploy recorded.
 func recordDeploy(ctx context.Context, dl *deployedLab, p provider.Provider, file string) error {

@@ -42,13 +42,12 @@ EOS: "sh ip int br", "show interface status".`,
 			if !ok {
 				return exitcode.Usagef("unknown switch command %q: use one of %s", strings.Join(args[1:], " "), strings.Join(eosview.Commands, ", "))
 			}
-			dl, err := resolveDeployed(args[0], f.lab.file)
+			dl, p, err := deployedWithProvider(reg, args[0], f.lab.file, f.provider)
 			if err != nil {
 				return err
 			}
-			p, err := labProvider(reg, dl.record, dl.lab.Name, f.provider)
-			if err != nil {
-				return err
+			if dl.lab.Switch == nil {
+				return exitcode.Usagef("lab %s has no switch", dl.lab.Name)
 			}
 			cli, ok := p.(provider.SwitchCLI)
 			if !ok {

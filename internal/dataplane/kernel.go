@@ -229,6 +229,9 @@ func (p *Programmer) applyVXLAN(want *VXLANDevice, ch *Changes) (int, error) {
 			Name:         VXLANDeviceName,
 			MTU:          parent.Attrs().MTU - VXLANOverhead,
 			HardwareAddr: want.MAC,
+			// The kernel's default queue length (1000 for an Ethernet-like device), as Felix
+			// leaves it: `ip link` shows "qlen 1000" as on a Calico node. 0 would set none.
+			TxQLen: -1,
 		},
 		VxlanId:      VXLANVNI,
 		VtepDevIndex: parent.Attrs().Index,

@@ -38,6 +38,8 @@ type IPPoolSpec struct {
 	NATOutgoing  bool             `json:"natOutgoing,omitempty"`
 	Disabled     bool             `json:"disabled,omitempty"`
 	NodeSelector string           `json:"nodeSelector,omitempty"`
+	// DisableBGPExport keeps the pool's blocks out of BGP advertisements (Calico's field).
+	DisableBGPExport bool `json:"disableBGPExport,omitempty"`
 }
 
 // Kind implements Resource.

@@ -135,7 +135,8 @@ type IPAMReader interface {
 
 // SwitchCLI is implemented by providers that answer a lab switch's show commands in Arista
 // EOS's words (knetlab switch): the netns provider prints its switch in EOS's text layout, the
-// clab provider passes the command to cEOS. command is one of internal/eosview's Commands.
+// clab provider passes the command to cEOS. command is one of internal/eosview's Commands; l
+// has a switch.
 type SwitchCLI interface {
 	SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error)
 }

@@ -49,7 +49,7 @@ type Protocols uint8
 // The protocol sets.
 const (
 	ProtoFelix     Protocols = iota // felix: proto 80
-	ProtoVXLAN                      // older felix shows no proto on vxlan routes, newer proto 80
+	ProtoVXLAN                      // felix (3.30 too) shows no proto on vxlan routes; boot and 80 accepted
 	ProtoBird                       // BIRD (BGP)
 	ProtoBirdFelix                  // IPIP routes moved from BIRD to felix
 )

@@ -47,38 +47,16 @@ func (c *Collector) Objects(ctx context.Context) (*calicoview.Objects, error) {
 		}
 		return nil
 	}
-	err := list(IPPools, func(data []byte) error {
-		var p calicoview.IPPool
-		if err := json.Unmarshal(data, &p); err != nil {
-			return err
-		}
-		p.APIVersion, p.Kind = calicoview.APIv3, "IPPool"
-		o.Pools = append(o.Pools, p)
-		return nil
-	})
-	if err != nil {
+	if err := list(IPPools, decodeInto(&o.Pools)); err != nil {
 		return nil, err
 	}
-	err = list(BlockAffinities, func(data []byte) error {
-		var a calicoview.BlockAffinity
-		if err := json.Unmarshal(data, &a); err != nil {
-			return err
-		}
-		o.Affinities = append(o.Affinities, a)
-		return nil
-	})
-	if err != nil {
+	for i := range o.Pools {
+		o.Pools[i].APIVersion, o.Pools[i].Kind = calicoview.APIv3, "IPPool" // as calicoctl shows them
+	}
+	if err := list(BlockAffinities, decodeInto(&o.Affinities)); err != nil {
 		return nil, err
 	}
-	err = list(IPAMBlocks, func(data []byte) error {
-		var b calicoview.IPAMBlock
-		if err := json.Unmarshal(data, &b); err != nil {
-			return err
-		}
-		o.Blocks = append(o.Blocks, b)
-		return nil
-	})
-	if err != nil {
+	if err := list(IPAMBlocks, decodeInto(&o.Blocks)); err != nil {
 		return nil, err
 	}
 
@@ -110,6 +88,18 @@ func (c *Collector) Objects(ctx context.Context) (*calicoview.Objects, error) {
 	}
 	o.Sort()
 	return o, nil
+}
+
+// decodeInto appends each object, decoded from its JSON, to *into.
+func decodeInto[T any](into *[]T) func(data []byte) error {
+	return func(data []byte) error {
+		var v T
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		*into = append(*into, v)
+		return nil
+	}
 }
 
 func timestamp(t metav1.Time) string {

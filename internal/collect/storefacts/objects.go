@@ -25,6 +25,7 @@ func Objects(ctx context.Context, s datastore.Store) (*calicoview.Objects, error
 				CIDR: p.Spec.CIDR.String(), BlockSize: p.Spec.BlockSize,
 				IPIPMode: string(p.Spec.IPIPMode), VXLANMode: string(p.Spec.VXLANMode),
 				NATOutgoing: p.Spec.NATOutgoing, Disabled: p.Spec.Disabled, NodeSelector: p.Spec.NodeSelector,
+				DisableBGPExport: p.Spec.DisableBGPExport,
 			},
 		})
 	}

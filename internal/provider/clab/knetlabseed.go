@@ -34,7 +34,7 @@ func knetlabLabObjects(l *lab.Lab) ([]*unstructured.Unstructured, error) {
 	for _, p := range l.CNI.Pools {
 		pool := datastore.IPPool{Metadata: datastore.ObjectMeta{Name: p.Name}, Spec: datastore.IPPoolSpec{
 			CIDR: p.CIDR, BlockSize: p.BlockSize, VXLANMode: p.VXLANMode, IPIPMode: p.IPIPMode,
-			NATOutgoing: p.NATOutgoing, NodeSelector: p.NodeSelector}}
+			NATOutgoing: p.NATOutgoing, NodeSelector: p.NodeSelector, DisableBGPExport: p.DisableBGPExport}}
 		value, err := json.Marshal(&pool)
 		if err != nil {
 			return nil, fmt.Errorf("IPPool %s: %w", p.Name, err)

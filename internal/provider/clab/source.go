@@ -401,9 +401,6 @@ var _ source.Router = (*liveSource)(nil)
 // SwitchShow implements provider.SwitchCLI: the command goes to cEOS as typed, and its text
 // answer comes back unchanged.
 func (p *Provider) SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error) {
-	if l.Switch == nil {
-		return nil, exitcode.Usagef("lab %s has no switch", l.Name)
-	}
 	src, err := p.Source(ctx, l)
 	if err != nil {
 		return nil, err

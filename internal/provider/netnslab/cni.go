@@ -387,7 +387,7 @@ func seedPools(ctx context.Context, store datastore.Store, pools []lab.Pool) err
 	c := datastore.IPPools(store)
 	for _, p := range pools {
 		want := datastore.IPPoolSpec{CIDR: p.CIDR, BlockSize: p.BlockSize, VXLANMode: p.VXLANMode, IPIPMode: p.IPIPMode,
-			NATOutgoing: p.NATOutgoing, NodeSelector: p.NodeSelector}
+			NATOutgoing: p.NATOutgoing, NodeSelector: p.NodeSelector, DisableBGPExport: p.DisableBGPExport}
 		have, err := c.Get(ctx, p.Name)
 		switch {
 		case errors.Is(err, datastore.ErrNotFound):

@@ -122,9 +122,6 @@ func readStore[T any](ctx context.Context, s *Source, read func(context.Context,
 // SwitchShow implements provider.SwitchCLI: the switch namespace read as verify reads it,
 // printed in EOS's text layout.
 func (p *Provider) SwitchShow(ctx context.Context, l *lab.Lab, command string) ([]byte, error) {
-	if l.Switch == nil {
-		return nil, exitcode.Usagef("lab %s has no switch", l.Name)
-	}
 	src, err := p.Source(ctx, l)
 	if err != nil {
 		return nil, err
