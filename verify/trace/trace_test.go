@@ -486,3 +486,21 @@ func TestSwitchAgainstTheLab(t *testing.T) {
 		t.Errorf("end %+v divergence %+v\n%s", r.End, d, hopText(r))
 	}
 }
+
+// A route's protocol shows as `ip route` shows it: the kernel's default (boot), which pod
+// routes and Felix's vxlan.calico routes carry, is not printed; every other protocol is.
+func TestRouteTextHidesProtoBoot(t *testing.T) {
+	for _, tc := range []struct {
+		r    observed.Route
+		want string
+	}{
+		{observed.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("169.254.1.1"), Dev: "eth0", Protocol: "boot"},
+			"default via 169.254.1.1 dev eth0"},
+		{observed.Route{Dst: netip.MustParsePrefix("10.244.148.0/24"), Gateway: netip.MustParseAddr("172.18.0.4"), Dev: "eth0", Protocol: "bird"},
+			"10.244.148.0/24 via 172.18.0.4 dev eth0 proto bird"},
+	} {
+		if got := routeText(&tc.r); got != tc.want {
+			t.Errorf("routeText = %q, want %q", got, tc.want)
+		}
+	}
+}

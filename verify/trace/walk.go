@@ -269,9 +269,13 @@ func (k *walker) routeHop(at string, r *observed.Route) {
 		key: "route|" + at + "|" + typ + "|" + r.Dst.String() + "|" + strings.Join(gws, ",")}, r.Dst.String())
 }
 
-// routeText is the route as `ip route` prints it, on one line.
+// routeText is the route as `ip route` prints it, on one line: like iproute2, it does not show
+// the kernel's default protocol (boot), which pod routes and Felix's vxlan.calico routes have.
 func routeText(r *observed.Route) string {
 	c := *r
+	if c.Protocol == "boot" {
+		c.Protocol = ""
+	}
 	hops := c.Nexthops
 	c.Nexthops = nil
 	s := parse.FormatRoute(c)
