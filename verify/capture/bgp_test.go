@@ -226,3 +226,117 @@ func TestBGPCaptureRefusals(t *testing.T) {
 		})
 	}
 }
+
+// birdNodes makes the stand-in's nodes calico-node's: BIRD holds the sessions and, of the
+// routes, only those it learned (its own block is static1's blackhole, not a BGP path).
+func birdNodes(s *bgpLabSource) {
+	for _, n := range s.nodes {
+		n.BGPSpeaker = observed.SpeakerBIRD
+		for i := range n.BGPSessions {
+			n.BGPSessions[i].Name = "Node_" + strings.ReplaceAll(n.BGPSessions[i].Peer.String(), ".", "_")
+			n.BGPSessions[i].PeerAS = 0 // birdcl show protocols does not print it
+		}
+		var learned []observed.BGPRoute
+		for _, r := range n.BGPRoutes {
+			if r.From.IsValid() {
+				learned = append(learned, r)
+			}
+		}
+		n.BGPRoutes = learned
+	}
+}
+
+// A calico-bgp lab on the real provider: each node's BIRD state is captured as birdcl prints it
+// (bird-protocols.txt, bird-routes.txt) and judged as the live lab was, a withdrawn route
+// included.
+func TestBIRDCaptureRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	l, err := lab.Load("calico-bgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		break_ func(s *bgpLabSource)
+		failed []string
+		entry  string // what the failed bgp.rib names
+	}{
+		{"healthy", func(*bgpLabSource) {}, nil, ""},
+		{"a learned route withdrawn on one node", func(s *bgpLabSource) {
+			n := s.nodes["k8s-guide-worker"]
+			n.BGPRoutes = n.BGPRoutes[1:]
+		}, []string{"bgp.rib"}, "k8s-guide-worker"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newBGPLabSource(t)
+			birdNodes(src)
+			tt.break_(src)
+			opts := verify.Options{Lab: l.VerifySpec(), Checks: bgpChecks}
+			live, err := verify.Run(ctx, src, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var failed []string
+			for _, c := range live.Checks {
+				if c.Status == report.Failed {
+					failed = append(failed, c.ID)
+					for _, n := range c.Nodes {
+						if c.ID == "bgp.rib" && n.Status == report.Failed && n.Node != tt.entry {
+							t.Errorf("bgp.rib fails on %s, want only %s", n.Node, tt.entry)
+						}
+					}
+				}
+			}
+			if !reflect.DeepEqual(failed, tt.failed) {
+				t.Fatalf("live: failed %v, want %v", failed, tt.failed)
+			}
+			dir := t.TempDir()
+			if _, err := capture.FromSource(ctx, src, []string{"k8s-guide-control-plane", "k8s-guide-worker", "k8s-guide-worker2"}, dir); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{capture.BirdFile, capture.BirdRoutesFile} {
+				if _, err := os.Stat(filepath.Join(dir, "nodes/k8s-guide-worker", f)); err != nil {
+					t.Errorf("capture lacks %s: %v", f, err)
+				}
+			}
+			for _, f := range []string{capture.GoBGPNeighborsFile, capture.GoBGPRIBFile} {
+				if _, err := os.Stat(filepath.Join(dir, "nodes/k8s-guide-worker", f)); err == nil {
+					t.Errorf("a BIRD node's state written as GoBGP's %s", f)
+				}
+			}
+			cap, err := capture.Open(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offline, err := verify.Run(ctx, cap, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := verdicts(live), verdicts(offline); !reflect.DeepEqual(a, b) {
+				t.Errorf("verdicts differ:\nlive    %v\ncapture %v", a, b)
+			}
+		})
+	}
+}
+
+// BIRD's routes and GoBGP's RIB under one node are two speakers: refused.
+func TestBIRDRoutesWithGoBGPRefused(t *testing.T) {
+	dir := t.TempDir()
+	for rel, data := range map[string]string{
+		"nodes/n1/ip-route.txt":    "default via 10.0.0.1 dev eth0\n",
+		"nodes/n1/bird-routes.txt": "BIRD v0.3.3+birdv1.6.8 ready.\n",
+		"nodes/n1/gobgp-rib.json":  "{}",
+	} {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := capture.Open(context.Background(), dir)
+	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "one BGP speaker") || !strings.Contains(err.Error(), "gobgp-rib.json") {
+		t.Errorf("Open: %v (code %d), want a usage error naming gobgp-rib.json and one BGP speaker", err, exitcode.Code(err))
+	}
+}
