@@ -47,11 +47,13 @@ const birdDown = "Unable to connect to server control socket (/var/run/calico/bi
 
 // calicoNodeExec is the API server's pods/exec as far as calico-node's pods answer it, behind
 // the real kube.PodExec: the pod must exist in calico-system and the container must be
-// calico-node; birdcl answers from bird (pod → reply; a reply "" means BIRD is down).
+// calico-node; birdcl answers show protocols from bird and show route from routes (pod →
+// reply; a reply "" means BIRD is down).
 type calicoNodeExec struct {
-	mu    sync.Mutex
-	bird  map[string]string
-	execs []string // "namespace/pod/container: command"
+	mu     sync.Mutex
+	bird   map[string]string
+	routes map[string]string
+	execs  []string // "namespace/pod/container: command"
 }
 
 func (c *calicoNodeExec) podExec(t *testing.T) *kube.PodExec {
@@ -84,6 +86,9 @@ func (s *calicoNodeStream) StreamWithContext(_ context.Context, o remotecommand.
 	s.c.mu.Lock()
 	s.c.execs = append(s.c.execs, ns+"/"+pod+"/"+container+": "+cmd)
 	reply, ok := s.c.bird[pod]
+	if cmd == strings.Join(kube.BirdRoutesCmd, " ") {
+		reply = s.c.routes[pod]
+	}
 	s.c.mu.Unlock()
 	switch {
 	case ns != kube.CalicoNamespace || !ok:
@@ -93,7 +98,7 @@ func (s *calicoNodeStream) StreamWithContext(_ context.Context, o remotecommand.
 	case q["command"][0] != "birdcl":
 		return errors.New(`Internal error occurred: error executing command in container: failed to exec in container: failed to start exec: OCI runtime exec failed: exec failed: unable to start container process: exec: "` +
 			q["command"][0] + `": executable file not found in $PATH: unknown`)
-	case cmd != strings.Join(kube.BirdProtocolsCmd, " "):
+	case cmd != strings.Join(kube.BirdProtocolsCmd, " ") && cmd != strings.Join(kube.BirdRoutesCmd, " "):
 		_, _ = o.Stderr.Write([]byte("syntax error\n"))
 		return utilexec.CodeExitError{Err: errors.New("command terminated with non-zero exit code"), Code: 1}
 	case reply == "":
@@ -114,13 +119,29 @@ func birdUp(t *testing.T) string {
 	return string(data)
 }
 
+// birdRoutesUp is calico-node's birdcl show route on node n of a healthy calico-bgp lab, in
+// the shape of internal/collect/kube/testdata/birdcl-show-route.txt (k8s-guide-worker's): every
+// other node's block via its owner from the reflector, its own block static1's blackhole.
+func birdRoutesUp(n string) string {
+	out := "BIRD v0.3.3+birdv1.6.8 ready.\n0.0.0.0/0          via 172.18.0.1 on eth0 [kernel1 12:00:01] * (10)\n" +
+		"172.18.0.0/16      dev eth0 [direct1 12:00:01] * (240)\n"
+	for _, m := range bgpNodes {
+		if m.name == n {
+			out += m.block + "    blackhole [static1 12:00:01] * (200)\n"
+		} else {
+			out += m.block + "    via " + m.addr + " on eth0 [Node_172_18_0_5 12:00:03 from 172.18.0.5] * (100/0) [i]\n"
+		}
+	}
+	return out
+}
+
 // newBGPTestSource is a live source on the calico-bgp lab: its cluster's facts, every node's
 // calico-node answering birdcl with birdUp, and the gobgp reflector container (through the
 // Docker Engine double) answering with GoBGP's recorded output.
 func newBGPTestSource(t *testing.T) (*liveSource, *calicoNodeExec, *dockertest.Engine, *gobgpnode.Reflector) {
 	l := mustLab(t, "calico-bgp")
 	var objs []runtime.Object
-	calico := &calicoNodeExec{bird: map[string]string{}}
+	calico := &calicoNodeExec{bird: map[string]string{}, routes: map[string]string{}}
 	dyn := []runtime.Object{&unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": map[string]any{"name": "default-ipv4-ippool"},
 		"spec": map[string]any{"cidr": "10.244.128.0/17", "blockSize": int64(24), "vxlanMode": "Never", "ipipMode": "Never",
@@ -134,6 +155,7 @@ func newBGPTestSource(t *testing.T) (*liveSource, *calicoNodeExec, *dockertest.E
 				Spec: corev1.PodSpec{NodeName: n.name, HostNetwork: true}, Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: n.addr}},
 		)
 		calico.bird[n.pod] = birdUp(t)
+		calico.routes[n.pod] = birdRoutesUp(n.name)
 		dyn = append(dyn, &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "crd.projectcalico.org/v1", "kind": "BlockAffinity",
 			"metadata": map[string]any{"name": n.name + "-" + strings.NewReplacer(".", "-", "/", "-").Replace(n.block)},
@@ -183,7 +205,7 @@ func bgpVerdicts(t *testing.T, src source.Source, s *liveSource) (map[string]rep
 
 // TestSourceReadsBGP: on the calico-bgp lab every node's sessions come from its calico-node's
 // BIRD, the reflector's from gobgp in its container, and bgp.peers passes on all four speakers;
-// bgp.rib judges the reflector's RIB (BIRD's learned routes are not read on a clab lab).
+// bgp.rib judges the reflector's RIB and each node's routes BIRD learned.
 func TestSourceReadsBGP(t *testing.T) {
 	s, calico, _, _ := newBGPTestSource(t)
 	n, err := s.NodeState(context.Background(), "k8s-guide-worker")
@@ -197,17 +219,20 @@ func TestSourceReadsBGP(t *testing.T) {
 		n.BGPSessions[0].Peer.String() != "172.18.0.5" || !n.BGPSessions[0].Established() {
 		t.Errorf("node = speaker %q, sessions %+v, tables %v", n.BGPSpeaker, n.BGPSessions, n.Tables)
 	}
-	if n.Has(observed.TableBGPRoutes) {
-		t.Errorf("bgp-routes marked, but nothing read BIRD's routes")
+	if !n.Has(observed.TableBGPRoutes) || len(n.BGPRoutes) != 2 || n.BGPRoutes[0].Prefix.String() != "10.244.236.0/24" ||
+		n.BGPRoutes[0].NextHop.String() != "172.18.0.2" || n.BGPRoutes[0].From.String() != "172.18.0.5" {
+		t.Errorf("learned routes = %+v, tables %v; want the two other blocks via their owners from the reflector", n.BGPRoutes, n.Tables)
 	}
-	// One birdcl per node, each in its own node's calico-node.
+	// Each birdcl once per node, each in its own node's calico-node.
 	calico.mu.Lock()
 	execs := strings.Join(calico.execs, "\n")
 	calico.mu.Unlock()
 	for _, bn := range bgpNodes {
-		want := "calico-system/" + bn.pod + "/calico-node: birdcl -s /var/run/calico/bird.ctl show protocols"
-		if strings.Count(execs, want) != 1 {
-			t.Errorf("execs:\n%s\nwant once: %s", execs, want)
+		for _, cmd := range []string{"show protocols", "show route"} {
+			want := "calico-system/" + bn.pod + "/calico-node: birdcl -s /var/run/calico/bird.ctl " + cmd
+			if strings.Count(execs+"\n", want+"\n") != 1 {
+				t.Errorf("execs:\n%s\nwant once: %s", execs, want)
+			}
 		}
 	}
 	if got := s.ReflectorNames(); len(got) != 1 || got[0] != "gobgp" {
@@ -218,13 +243,46 @@ func TestSourceReadsBGP(t *testing.T) {
 	}
 
 	got, findings := bgpVerdicts(t, s, s)
-	for _, k := range []string{"bgp.peers k8s-guide-control-plane", "bgp.peers k8s-guide-worker", "bgp.peers k8s-guide-worker2", "bgp.peers gobgp", "bgp.rib gobgp"} {
+	for _, k := range []string{"bgp.peers k8s-guide-control-plane", "bgp.peers k8s-guide-worker", "bgp.peers k8s-guide-worker2", "bgp.peers gobgp",
+		"bgp.rib gobgp", "bgp.rib k8s-guide-control-plane", "bgp.rib k8s-guide-worker", "bgp.rib k8s-guide-worker2"} {
 		if got[k] != report.Passed {
 			t.Errorf("%s = %q, want passed\n%s", k, got[k], findings)
 		}
 	}
-	if st := got["bgp.rib k8s-guide-worker"]; st != report.Skipped || !strings.Contains(findings, "no bgp-routes table for k8s-guide-worker") {
-		t.Errorf("bgp.rib on a node = %q, want skipped saying the learned routes were not read\n%s", st, findings)
+}
+
+// TestSourceBIRDRoutesJudged: a node whose BIRD lacks a block (the reflector withdrew it, an
+// import filter dropped it) or holds it via the wrong next hop fails bgp.rib on that node alone;
+// BIRD's show route failing is a failure naming birdcl's answer.
+func TestSourceBIRDRoutesJudged(t *testing.T) {
+	s, calico, _, _ := newBGPTestSource(t)
+	calico.routes["calico-node-w1x4d"] = strings.Replace(birdRoutesUp("k8s-guide-worker"),
+		"10.244.236.0/24    via 172.18.0.2", "10.244.236.0/24    via 172.18.0.4", 1)
+	calico.routes["calico-node-w2k9m"] = "BIRD v0.3.3+birdv1.6.8 ready.\n10.244.190.0/24    blackhole [static1 12:00:01] * (200)\n"
+	got, findings := bgpVerdicts(t, s, s)
+	for k, want := range map[string]report.Status{
+		"bgp.rib k8s-guide-worker": report.Failed, "bgp.rib k8s-guide-worker2": report.Failed,
+		"bgp.rib k8s-guide-control-plane": report.Passed, "bgp.rib gobgp": report.Passed,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q\n%s", k, got[k], want, findings)
+		}
+	}
+	for _, want := range []string{
+		"bgp.rib k8s-guide-worker: 10.244.236.0/24 next hop found 172.18.0.4",
+		"bgp.rib k8s-guide-worker2: 10.244.236.0/24  found",
+		"bgp.rib k8s-guide-worker2: 10.244.175.0/24  found",
+	} {
+		if !strings.Contains(findings, want) {
+			t.Errorf("findings do not say %q:\n%s", want, findings)
+		}
+	}
+
+	calico.routes["calico-node-w1x4d"] = ""
+	got, findings = bgpVerdicts(t, s, s)
+	if got["bgp.rib k8s-guide-worker"] != report.Failed || got["bgp.peers k8s-guide-worker"] != report.Passed ||
+		!strings.Contains(findings, "bgp-routes: birdcl in pod calico-system/calico-node-w1x4d exited 1: Unable to connect to server control socket") {
+		t.Errorf("show route failing: bgp.rib %q, bgp.peers %q\n%s", got["bgp.rib k8s-guide-worker"], got["bgp.peers k8s-guide-worker"], findings)
 	}
 }
 
@@ -308,7 +366,7 @@ func TestSourceWithoutBGPReadsNoBIRD(t *testing.T) {
 }
 
 // TestCaptureOfTheBGPLab: knetlab capture on a clab calico-bgp lab writes each node's BIRD
-// sessions as bird-protocols.txt and the reflector's as rr/gobgp/gobgp-*.json, and verify
+// sessions and learned routes as bird-protocols.txt and bird-routes.txt and the reflector's as rr/gobgp/gobgp-*.json, and verify
 // --from judges them as the live lab was judged.
 func TestCaptureOfTheBGPLab(t *testing.T) {
 	s, _, _, _ := newBGPTestSource(t)
@@ -324,6 +382,7 @@ func TestCaptureOfTheBGPLab(t *testing.T) {
 	}
 	for _, f := range []string{
 		"nodes/k8s-guide-worker/bird-protocols.txt", "nodes/k8s-guide-worker2/bird-protocols.txt",
+		"nodes/k8s-guide-worker/bird-routes.txt", "nodes/k8s-guide-worker2/bird-routes.txt",
 		"rr/gobgp/gobgp-neighbors.json", "rr/gobgp/gobgp-rib.json",
 	} {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f))); err != nil {
