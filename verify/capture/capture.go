@@ -35,7 +35,8 @@
 // condition, Topology returns ErrAbsent and topology.nodes is skipped with the reason, never
 // passed. With conditions, every node the capture knows (cluster.yaml or a nodes/<node>
 // directory) is reported running; it is Ready when its condition is True, or, lacking a
-// condition of its own, when its tables were captured (it answered the commands). Every Detail
+// condition of its own, when its tables were captured (it answered the commands). A switch or
+// route reflector whose commands were captured is reported running. Every Detail
 // starts with "from capture", so a report never passes this off as a live observation.
 package capture
 
@@ -211,6 +212,13 @@ func (c *Capture) Topology(context.Context) ([]observed.NodeStatus, error) {
 		// It answered the show commands when captured; a switch has no Ready condition.
 		out = append(out, observed.NodeStatus{Name: c.sw.Name, Kind: "switch", Running: true, Ready: true,
 			Detail: "from capture: the switch's show commands were captured"})
+	}
+	for _, name := range c.rrNames {
+		// It answered gobgp when captured: both files parse, so gobgpd ran.
+		if r := c.rrs[name]; r.Has(observed.TableBGPSessions) || r.Has(observed.TableBGPRoutes) {
+			out = append(out, observed.NodeStatus{Name: name, Kind: "reflector", Running: true, Ready: true,
+				Detail: "from capture: the route reflector's gobgp answers were captured"})
+		}
 	}
 	return out, nil
 }

@@ -424,3 +424,68 @@ func TestSourceReflectorWithoutClients(t *testing.T) {
 		t.Errorf("an empty reflector was taken for an unreadable one:\n%s", findings)
 	}
 }
+
+// TestSourceTopologyNamesReflector: the route reflector's container is a member of the lab, so
+// topology.nodes says when it is stopped or gone, beside the BGP checks' Docker errors.
+func TestSourceTopologyNamesReflector(t *testing.T) {
+	s, _, eng, _ := newBGPTestSource(t)
+	var src source.Source = s
+	run := func() *report.Node {
+		t.Helper()
+		r, err := verify.Run(context.Background(), src, verify.Options{Lab: s.lab.VerifySpec(), Checks: []string{"topology.nodes"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := r.Checks[0]
+		for _, n := range c.Nodes {
+			if n.Node != "gobgp" && (n.Status != report.Passed || len(n.Findings) > 0) {
+				t.Errorf("%s: %s %+v", n.Node, n.Status, n.Findings)
+			}
+			if n.Node == "gobgp" {
+				return n
+			}
+		}
+		t.Fatalf("topology.nodes does not judge the reflector: %+v", c.Nodes)
+		return nil
+	}
+	if rr := run(); rr.Status != report.Passed {
+		t.Errorf("running reflector: %s %+v", rr.Status, rr.Findings)
+	}
+	// Its capture says the same: the reflector answered gobgp, so it ran; a capture without
+	// rr/gobgp/ cannot tell, and skips it.
+	dir := t.TempDir()
+	var names []string
+	for _, n := range bgpNodes {
+		names = append(names, n.name)
+	}
+	if _, err := capture.FromSource(context.Background(), s, names, dir); err != nil {
+		t.Fatal(err)
+	}
+	cap, err := capture.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = cap
+	if rr := run(); rr.Status != report.Passed {
+		t.Errorf("captured reflector: %s %+v %q", rr.Status, rr.Findings, rr.Reason)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, capture.RRDir)); err != nil {
+		t.Fatal(err)
+	}
+	if src, err = capture.Open(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if rr := run(); rr.Status != report.Skipped || !strings.Contains(rr.Reason, "rr/gobgp/") {
+		t.Errorf("capture without the reflector: %s %q", rr.Status, rr.Reason)
+	}
+	src = s
+	eng.Containers[0].State, eng.Containers[0].Status = "exited", "Exited (0) 3 seconds ago"
+	if rr := run(); rr.Status != report.Failed || len(rr.Findings) != 1 || rr.Findings[0].Found != "container exited (Exited (0) 3 seconds ago)" ||
+		!strings.Contains(rr.Findings[0].Reason, "route reflector") {
+		t.Errorf("stopped reflector: %s %+v", rr.Status, rr.Findings)
+	}
+	eng.Containers = eng.Containers[1:]
+	if rr := run(); rr.Status != report.Failed || len(rr.Findings) != 1 || rr.Findings[0].Found != "no container gobgp" {
+		t.Errorf("reflector container gone: %s %+v", rr.Status, rr.Findings)
+	}
+}

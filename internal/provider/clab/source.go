@@ -296,7 +296,8 @@ func notTestPod(l *lab.Lab, p facts.Pod) error {
 	return fmt.Errorf("pod %s/%s is not one of lab %s's test pods: knetlab sends no traffic from it", p.Namespace, p.Name, l.Name)
 }
 
-// Topology reports each lab node's container and Ready condition, and the switch's container.
+// Topology reports each lab node's container and Ready condition, the switch's container and
+// each route reflector's (named after the reflector, containerlab's prefix being empty).
 func (s *liveSource) Topology(ctx context.Context) ([]observed.NodeStatus, error) {
 	containers, err := labNodeContainers(ctx, s.docker, s.lab.Name, s.lab.Cluster.Name)
 	if err != nil {
@@ -332,6 +333,13 @@ func (s *liveSource) Topology(ctx context.Context) ([]observed.NodeStatus, error
 			st.Ready = k.Ready
 			st.Detail += "; " + k.Detail
 		}
+		out = append(out, st)
+	}
+	for _, rr := range s.lab.RouteReflectors() {
+		c, ok := byNode[rr.Name]
+		st := observed.NodeStatus{Name: rr.Name, Kind: "reflector", Running: ok && c.state == "running"}
+		st.Ready = st.Running
+		st.Detail = containerDetail(c, ok, rr.Name)
 		out = append(out, st)
 	}
 	return out, nil
