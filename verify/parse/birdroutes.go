@@ -65,12 +65,8 @@ func BirdRoutes(data []byte) ([]observed.BGPRoute, error) {
 		}
 		indented := line != "" && (line[0] == ' ' || line[0] == '\t')
 		switch {
-		case f == nil || pasteNoise(f):
+		case birdChatter(f):
 			return nil
-		case f[0] == "show" || f[0] == "bird>" || f[0] == "birdc>":
-			return nil // the command typed at birdc's prompt or into the control socket
-		case f[0] == "BIRD" && strings.HasSuffix(f[len(f)-1], "ready."):
-			return nil // birdcl's greeting
 		case f[0] == "Table" && len(f) == 2 && strings.HasSuffix(f[1], ":"):
 			return nil // BIRD 2's table heading
 		case strings.Join(f, " ") == "Network not in table":

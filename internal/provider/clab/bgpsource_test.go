@@ -370,16 +370,7 @@ func TestSourceWithoutBGPReadsNoBIRD(t *testing.T) {
 // --from judges them as the live lab was judged.
 func TestCaptureOfTheBGPLab(t *testing.T) {
 	s, _, _, _ := newBGPTestSource(t)
-	dir := t.TempDir()
-	var names []string
-	for _, n := range bgpNodes {
-		names = append(names, n.name)
-	}
-	// The recorded node tables are k01-worker's, and the same for every node; capture writes
-	// them as read. Its NodeState errors only when a node could not be read.
-	if _, err := capture.FromSource(context.Background(), s, names, dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := captureBGPLab(t, s)
 	for _, f := range []string{
 		"nodes/k8s-guide-worker/bird-protocols.txt", "nodes/k8s-guide-worker2/bird-protocols.txt",
 		"nodes/k8s-guide-worker/bird-routes.txt", "nodes/k8s-guide-worker2/bird-routes.txt",
@@ -453,14 +444,7 @@ func TestSourceTopologyNamesReflector(t *testing.T) {
 	}
 	// Its capture says the same: the reflector answered gobgp, so it ran; a capture without
 	// rr/gobgp/ cannot tell, and skips it.
-	dir := t.TempDir()
-	var names []string
-	for _, n := range bgpNodes {
-		names = append(names, n.name)
-	}
-	if _, err := capture.FromSource(context.Background(), s, names, dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := captureBGPLab(t, s)
 	cap, err := capture.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -488,4 +472,20 @@ func TestSourceTopologyNamesReflector(t *testing.T) {
 	if rr := run(); rr.Status != report.Failed || len(rr.Findings) != 1 || rr.Findings[0].Found != "no container gobgp" {
 		t.Errorf("reflector container gone: %s %+v", rr.Status, rr.Findings)
 	}
+}
+
+// captureBGPLab is knetlab capture of s's lab into a new directory. The recorded node tables are
+// k01-worker's, and the same for every node; capture writes them as read. Its NodeState errors
+// only when a node could not be read.
+func captureBGPLab(t *testing.T, s *liveSource) string {
+	t.Helper()
+	dir := t.TempDir()
+	var names []string
+	for _, n := range bgpNodes {
+		names = append(names, n.name)
+	}
+	if _, err := capture.FromSource(context.Background(), s, names, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
