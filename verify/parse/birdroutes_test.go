@@ -99,8 +99,9 @@ func TestBirdRoutesOtherShapes(t *testing.T) {
 			},
 		},
 		{
-			// BIRD 2's layout (`Table master4:`, the next hop on its own line) with `show route
-			// all`'s attribute lines, and a protocol name that is not Calico's.
+			// Written, not recorded: BIRD 2's layout (`Table master4:`, the next hop on its own
+			// line) with `show route all`'s attribute lines, and a protocol name that is not
+			// Calico's. Calico's BIRD is 1.6; no BIRD 2 output was recorded here.
 			name: "BIRD 2, show route all",
 			data: "BIRD 2.0.8 ready.\nTable master4:\n" +
 				"10.244.175.0/24      unicast [rr 2026-12-01 from 172.18.0.5] * (100/0) [i]\n" +
@@ -168,5 +169,58 @@ func TestBirdRoutesRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, routes) {
 		t.Errorf("round trip:\n got  %+v\nwant %+v\n%s", got, routes, FormatBirdRoutes(routes))
+	}
+}
+
+// BIRD 1.6.8's own answers on the calico-bgp lab's addresses (testdata/bgp/bird-1.6.8, recorded
+// by record-bird.sh): k8s-guide-worker's learned blocks via their owners from the reflector, as
+// `show route` and `show route all` print them; unreachable while BIRD cannot resolve the next
+// hops; nothing once the reflector is gone.
+func TestBirdRoutesRecorded(t *testing.T) {
+	learned := []observed.BGPRoute{
+		bgpPath("10.244.236.0/24", "172.18.0.2", "172.18.0.5", true),
+		bgpPath("10.244.190.0/24", "172.18.0.4", "172.18.0.5", true),
+		// The reflector's own network, which BIRD's reflector exports too: an alternative to
+		// direct1's, learned from the reflector itself (no "from": it is the next hop).
+		bgpPath("172.18.0.0/16", "172.18.0.5", "172.18.0.5", false),
+	}
+	unresolved := []observed.BGPRoute{
+		bgpPath("10.244.236.0/24", "", "172.18.0.5", true),
+		bgpPath("10.244.190.0/24", "", "172.18.0.5", true),
+		bgpPath("172.18.0.0/16", "", "172.18.0.5", true),
+	}
+	for file, want := range map[string][]observed.BGPRoute{
+		"node3-show-route.txt":                    learned,
+		"node3-show-route-all.txt":                learned,
+		"unresolved-node3-show-route.txt":         unresolved,
+		"unresolved-node3-show-route-all.txt":     unresolved,
+		"node3-rr-down-show-route.txt":            nil,
+		"unresolved-node3-rr-down-show-route.txt": nil,
+	} {
+		got, err := BirdRoutes(bgpFixture(t, "bird-1.6.8/"+file))
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got  %+v\nwant %+v", file, got, want)
+		}
+	}
+	// The reflector (BIRD too) shows each block from its owner, "from" left out.
+	rr, err := BirdRoutes(bgpFixture(t, "bird-1.6.8/rr-show-route.txt"))
+	want := []observed.BGPRoute{
+		bgpPath("10.244.236.0/24", "172.18.0.2", "172.18.0.2", true),
+		bgpPath("10.244.190.0/24", "172.18.0.4", "172.18.0.4", true),
+		bgpPath("10.244.175.0/24", "172.18.0.3", "172.18.0.3", true),
+	}
+	if err != nil || !reflect.DeepEqual(rr, want) {
+		t.Errorf("reflector: %v\n got  %+v\nwant %+v", err, rr, want)
+	}
+	// The same recording's sessions: Established, then Active once the reflector is gone.
+	for file, state := range map[string]string{"node3-show-protocols.txt": "Established", "node3-rr-down-show-protocols.txt": "Active"} {
+		s, err := BirdProtocols(bgpFixture(t, "bird-1.6.8/"+file))
+		if err != nil || len(s) != 1 || s[0].Name != "Node_172_18_0_5" || s[0].Peer.String() != "172.18.0.5" || s[0].State != state {
+			t.Errorf("%s: %+v, %v; want Node_172_18_0_5 %s", file, s, err, state)
+		}
 	}
 }
