@@ -2,6 +2,7 @@ package netnslab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -100,14 +101,9 @@ func (s *Source) Reflector(ctx context.Context, name string) (*observed.Reflecto
 	if inspectNamespace(ns) != nsPresent {
 		return out, fmt.Errorf("the namespace %s of route reflector %s is missing; knetlab deploy %s repairs it", ns, name, s.lab.Name)
 	}
-	p, ok := latestProcess(rec, reflectorProcess+name)
-	switch {
-	case !ok:
-		return out, fmt.Errorf("route reflector %s was never started; knetlab deploy %s starts it", name, s.lab.Name)
-	case !p.Alive():
-		return out, fmt.Errorf("route reflector %s is not running (pid %d exited): no node can learn a route through it; knetlab fix %s restarts it", name, p.PID, s.lab.Name)
-	case paused(p.PID):
-		return out, fmt.Errorf("route reflector %s is paused (pid %d, stopped by a signal); kill -CONT %d resumes it", name, p.PID, p.PID)
+	p, why := reflectorProcessState(rec, name)
+	if why != "" {
+		return out, errors.New(why)
 	}
 	state, err := speakerState(ctx, ns)
 	if err != nil {
@@ -169,4 +165,19 @@ func clientsOf(l *lab.Lab, rr lab.RouteReflector) int {
 		}
 	}
 	return n
+}
+
+// reflectorProcessState is the recorded process of route reflector name and, when it does not
+// run, why: never started, exited or paused.
+func reflectorProcessState(rec *journal.Lab, name string) (journal.Process, string) {
+	p, ok := latestProcess(rec, reflectorProcess+name)
+	switch {
+	case !ok:
+		return p, fmt.Sprintf("route reflector %s was never started; knetlab deploy %s starts it", name, rec.Lab)
+	case !p.Alive():
+		return p, fmt.Sprintf("route reflector %s is not running (pid %d exited): no node can learn a route through it; knetlab fix %s restarts it", name, p.PID, rec.Lab)
+	case paused(p.PID):
+		return p, fmt.Sprintf("route reflector %s is paused (pid %d, stopped by a signal); kill -CONT %d resumes it", name, p.PID, p.PID)
+	}
+	return p, ""
 }

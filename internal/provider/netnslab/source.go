@@ -205,6 +205,14 @@ func (s *Source) Topology(context.Context) ([]observed.NodeStatus, error) {
 		st := memberStatus(s.lab.Name, sw.Name, "switch", "")
 		out = append(out, st)
 	}
+	// A route reflector is a member too: its namespace, and the process that speaks BGP in it.
+	for _, rr := range s.lab.RouteReflectors() {
+		st := memberStatus(s.lab.Name, rr.Name, "reflector", "")
+		if _, why := reflectorProcessState(rec, rr.Name); st.Running && why != "" {
+			st.Running, st.Ready, st.Detail = false, false, why
+		}
+		out = append(out, st)
+	}
 	out = append(out, memberStatus(s.lab.Name, networkMember, "network", mgmtBridge))
 	return out, nil
 }
