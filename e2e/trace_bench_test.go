@@ -34,3 +34,30 @@ func BenchmarkTraceLive(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTraceLiveBGP is the same on a deployed netns calico-bgp: one pair across nodes by a
+// learned route, and --all (6 pairs).
+func BenchmarkTraceLiveBGP(b *testing.B) {
+	testenv.RequireLab(b, "ip")
+	b.Setenv("KNETLAB_STATE_DIR", b.TempDir())
+	file, name := renamedLab(b, "calico-bgp")
+	b.Cleanup(func() { run(b, "destroy", "--lab-file", file) })
+	if code, _, stderr := run(b, "deploy", "--lab-file", file); code != exitcode.OK {
+		b.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	for _, bc := range []struct {
+		name string
+		args []string
+	}{
+		{"pair", []string{"trace", "--lab-file", file, name, "net-w1", "net-w2"}},
+		{"all", []string{"trace", "--all", "--lab-file", file, name}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if code, _, stderr := run(b, bc.args...); code != exitcode.OK {
+					b.Fatalf("exit %d\n%s", code, stderr)
+				}
+			}
+		})
+	}
+}

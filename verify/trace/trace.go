@@ -243,6 +243,13 @@ func (w *World) bgpState(ctx context.Context, h Hop) string {
 		if s.Info != "" {
 			state += ", " + s.Info
 		}
+		if w.BGP != nil {
+			for _, p := range w.BGP.Peers[h.At] {
+				if p.Address == s.Peer && s.PeerAS != 0 && p.ASNumber != s.PeerAS {
+					state += fmt.Sprintf("; it expects AS %d of the peer, where the lab's BGPPeer %s says AS %d", s.PeerAS, p.Name, p.ASNumber)
+				}
+			}
+		}
 		down = append(down, fmt.Sprintf("its session with %s is %s", name, state))
 	}
 	switch {
