@@ -502,6 +502,15 @@ func TestBGPPath(t *testing.T) {
 		r.Hops[3].Step != StepARP || !strings.Contains(r.Hops[3].Note, "the management network's gateway") {
 		t.Errorf("to the gateway: end %+v divergence %+v\n%s", r.End, r.Divergence, hopText(r))
 	}
+
+	// A capture holds no gateway: the walk stops unknown there, and the hop before it that
+	// parts from the expected path is still named.
+	w = NewWorld(f, nodes, nil)
+	w.SwitchWhy = "no switch/ directory"
+	r = traceOf(t, w, "a", "b")
+	if r.End.Kind != EndUnknown || r.Verdict != VerdictDiverged || r.Divergence == nil || r.Divergence.Hop != 3 {
+		t.Errorf("over a capture: verdict %s end %+v divergence %+v\n%s", r.Verdict, r.End, r.Divergence, hopText(r))
+	}
 }
 
 // With the lab's switch known, a port in the wrong VLAN is where the path parts, with the
