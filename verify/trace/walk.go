@@ -605,6 +605,11 @@ func (k *walker) underlay(n *observed.Node, link *observed.Link, gw netip.Addr) 
 	if k.w.Switch == nil && k.w.SwitchWhy != "" && !k.w.Live {
 		return place{}, unknown(n.Name, "no node holds %s and the switch was not captured (%s)", gw, k.w.SwitchWhy)
 	}
+	if k.w.Switch == nil && k.w.Live && len(k.w.Networks) == 0 {
+		// The nodes share a network this source does not read all of (docker's): something
+		// else on it may hold the address.
+		return place{}, unknown(n.Name, "no node holds %s, and the source reads nothing else on %s's segment: who answers for it is not known", gw, link.Name)
+	}
 	return place{}, &End{Kind: EndNoNeighbour, At: n.Name, Detail: fmt.Sprintf("nothing on %s's segment holds %s: ARP goes unanswered", link.Name, gw)}
 }
 
