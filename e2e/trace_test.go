@@ -149,11 +149,8 @@ func TestTraceCalicoOverlay(t *testing.T) {
 
 	offlineAgrees(t, file, name)
 
-	code, out, stderr := run(t, "break", "--lab-file", file, name, "fdb-missing")
-	m := appliedRE.FindStringSubmatch(out)
-	if code != exitcode.OK || m == nil {
-		t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
-	}
+	// break names what it changed only with --explain (breakLab asks for it).
+	m := breakLab(t, file, name, "fdb-missing")
 	mac := strings.Fields(m[3])[0]
 	code, r = traceJSON(t, "--lab-file", file, name, "net-w1", "net-w3")
 	if code != exitcode.CheckFailed || r.Verdict != "diverged" || r.End.Kind != "no-fdb" || r.Diverge == nil ||
