@@ -21,21 +21,8 @@ import (
 // with none skipped; each fault the lab offers fails verify with its finding, and fix brings
 // back a full pass; destroy leaves nothing on the host.
 func TestCalicoBGPLab(t *testing.T) {
-	testenv.RequireLab(t, "ip")
-	root := t.TempDir()
-	t.Setenv("KNETLAB_STATE_DIR", root)
-	file, name := renamedLab(t, "calico-bgp")
-	before := snapshotHost(t, root, name)
-	t.Cleanup(func() {
-		if code, _, stderr := run(t, "destroy", "--lab-file", file); code != exitcode.OK {
-			t.Errorf("destroy: exit %d\n%s", code, stderr)
-		}
-		if leaks := snapshotHost(t, root, name).leaksSince(before); len(leaks) > 0 {
-			t.Errorf("destroy of %s left: %v", name, leaks)
-		}
-	})
+	file, name := deployBGPLab(t)
 	must := mustExit(t)
-	must(exitcode.OK, "deploy", "--lab-file", file)
 
 	// The reflector is a member of its own and a process of the lab, as status shows.
 	status := must(exitcode.OK, "status", name)
@@ -167,6 +154,27 @@ func TestCalicoBGPLab(t *testing.T) {
 			passesFully(t, file)
 		})
 	}
+}
+
+// deployBGPLab deploys calico-bgp under a name of its own and a state directory of its own;
+// at the end it destroys it and wants nothing of it left on the host.
+func deployBGPLab(t *testing.T) (file, name string) {
+	t.Helper()
+	testenv.RequireLab(t, "ip")
+	root := t.TempDir()
+	t.Setenv("KNETLAB_STATE_DIR", root)
+	file, name = renamedLab(t, "calico-bgp")
+	before := snapshotHost(t, root, name)
+	t.Cleanup(func() {
+		if code, _, stderr := run(t, "destroy", "--lab-file", file); code != exitcode.OK {
+			t.Errorf("destroy: exit %d\n%s", code, stderr)
+		}
+		if leaks := snapshotHost(t, root, name).leaksSince(before); len(leaks) > 0 {
+			t.Errorf("destroy of %s left: %v", name, leaks)
+		}
+	})
+	mustExit(t)(exitcode.OK, "deploy", "--lab-file", file)
+	return file, name
 }
 
 // passesFully runs verify on the lab of file and wants every check the lab declares passed,

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/knetlab/knetlab/verify/expect"
 	"github.com/knetlab/knetlab/verify/observed"
@@ -17,6 +18,7 @@ import (
 // underlay's links) as found. It remembers why each expected entry must be so.
 type expectation struct {
 	c   *expect.Cluster
+	bgp *spec.BGP
 	why map[string]string
 }
 
@@ -26,8 +28,9 @@ func whyKey(at, step, ident string) string { return at + "|" + step + "|" + iden
 // It asks no kernel: the kernel holds the found tables.
 func (w *World) Expected() *World {
 	ew := &World{Facts: w.Facts, Describe: "expected tables", Switch: w.Switch, SwitchWhy: w.SwitchWhy, Ports: w.Ports,
-		Live: w.Live, nodes: map[string]nodeRead{}}
-	ew.expected = &expectation{c: expect.Compute(w.Facts), why: map[string]string{}}
+		Live: w.Live, BGP: w.BGP, Networks: w.Networks, nodes: map[string]nodeRead{}}
+	ew.expected = &expectation{c: expect.Compute(w.Facts), bgp: w.BGP, why: map[string]string{}}
+	ew.gateways = w.router // only the members that are no node are asked: the gateways' tables are found, never expected
 	if w.Switch != nil && w.SwitchSpec != nil {
 		ew.Switch = ew.expected.lab(w.Switch, w.SwitchSpec)
 	}
@@ -69,7 +72,7 @@ func (e *expectation) node(name string, n *observed.Node) *observed.Node {
 		}
 		out.Routes = append(out.Routes, observed.Route{Type: r.Type, Dst: r.Dst, Gateway: r.Gateway, Dev: dev,
 			Protocol: r.Protocols.Canonical(), Onlink: r.Onlink})
-		e.why[whyKey(name, StepRoute, r.Dst.String())] = r.Why().Text(parent)
+		e.why[whyKey(name, StepRoute, r.Dst.String())] = e.routeWhy(r.Why(), parent)
 	}
 	for _, p := range en.PodRoutes {
 		out.Routes = append(out.Routes, observed.Route{Type: expect.TypeUnicast, Dst: p.Dst, Dev: p.Dev, Scope: "link"})
@@ -175,4 +178,33 @@ func (e *expectation) lab(found *observed.Switch, sp *spec.Switch) *observed.Swi
 		e.why[whyKey(sw.Name, StepRoute, v.Subnet.String())] = fmt.Sprintf("%s routes the lab's %s through %s, its connected subnet", sw.Name, v.Subnet, v.SVI)
 	}
 	return sw
+}
+
+// routeWhy is why an expected block route must be so. A block routed by BGP is there because
+// its owner announces it and the node learns it: through the lab's route reflectors, or over
+// the node-to-node mesh.
+func (e *expectation) routeWhy(r expect.Reason, parent string) string {
+	if r.Kind != expect.BGPDirect || e.bgp == nil || r.Peer == nil || r.Self == nil {
+		return r.Text(parent)
+	}
+	var via []string
+	for _, p := range e.bgp.Peers[r.Peer.Name] {
+		if p.Reflector != "" {
+			via = append(via, fmt.Sprintf("the route reflector %s (%s)", p.Reflector, p.Address))
+		}
+	}
+	to := ""
+	switch {
+	case len(via) > 0:
+		to = "to " + strings.Join(via, " and ")
+	case e.bgp.Mesh:
+		to = "to every node over the node-to-node mesh"
+	default:
+		return r.Text(parent)
+	}
+	if parent == "" {
+		parent = "the underlay interface"
+	}
+	return fmt.Sprintf("%s owns %s and announces it %s; every node learns it via %s, its owner's address, and routes it there on %s (pool %s has no encapsulation)",
+		r.Peer.Name, r.Dst, to, r.Peer.Address.Addr(), parent, r.Pool.Name)
 }

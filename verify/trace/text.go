@@ -41,6 +41,9 @@ func WriteText(s *ui.Streams, r *Result) {
 		if d.Reason != "" {
 			fmt.Fprintf(w, "  why:      %s\n", s.Paint(ui.Faint, d.Reason))
 		}
+		if d.BGP != "" {
+			fmt.Fprintf(w, "  bgp:      %s\n", d.BGP)
+		}
 	}
 	end := r.End.Kind + ": " + r.End.Detail
 	switch r.Verdict {

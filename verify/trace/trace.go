@@ -3,10 +3,13 @@ package trace
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/knetlab/knetlab/verify/facts"
+	"github.com/knetlab/knetlab/verify/observed"
 	"github.com/knetlab/knetlab/verify/source"
 )
 
@@ -48,20 +51,26 @@ type Divergence struct {
 	Expected string `json:"expected"`
 	Found    string `json:"found"`
 	Reason   string `json:"reason,omitempty"`
+	// BGP says, where the expected entry is a route learned over BGP, what the node's BGP
+	// speaker holds of it and how its sessions are: why it was not learned.
+	BGP string `json:"bgp,omitempty"`
 }
 
 // Trace walks the packet over the found tables and over the expected ones, and compares them.
 func (w *World) Trace(ctx context.Context, from, to Endpoint) *Result {
 	found := w.Walk(ctx, from, to)
 	res := &Result{Source: w.Describe, Live: w.Live, From: from, To: to, Path: found, Kind: found.Kind()}
-	if found.End.Kind == EndUnknown {
-		res.Verdict = VerdictUnknown
-		return res
-	}
 	want := w.Expected().Walk(ctx, from, to)
 	res.Divergence = compare(&found, &want)
+	if d := res.Divergence; d != nil && d.Hop <= len(want.Hops) {
+		d.BGP = w.bgpState(ctx, want.Hops[d.Hop-1])
+	}
 	w.markNotReady(&res.Path)
 	switch {
+	case found.End.Kind == EndUnknown && (res.Divergence == nil || res.Divergence.Hop > len(found.Hops)):
+		// Nothing is judged past the table that was not there; a hop before it still is.
+		res.Divergence = nil
+		res.Verdict = VerdictUnknown
 	case res.Divergence != nil:
 		res.Verdict = VerdictDiverged
 		res.Expected = &want
@@ -184,6 +193,72 @@ func TestPods(f *facts.Facts, declared []string, src any) []facts.Pod {
 		default:
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// bgpState says, for an expected route a node learns over BGP, whether the node's BGP speaker
+// holds a path for it and which of its sessions are not Established; "" for any other entry,
+// or when the node's BGP tables were not read.
+func (w *World) bgpState(ctx context.Context, h Hop) string {
+	dst, err := netip.ParsePrefix(strings.Fields(h.Entry + " x")[0])
+	if h.Step != StepRoute || !strings.Contains(h.Entry, " proto bird") || err != nil {
+		return ""
+	}
+	n, err := w.Node(ctx, h.At)
+	if err != nil || n == nil || !n.Has(observed.TableBGPRoutes) {
+		return ""
+	}
+	var paths []string
+	for _, r := range n.BGPRoutes {
+		if r.Prefix == dst {
+			paths = append(paths, "via "+r.NextHop.String())
+		}
+	}
+	out := fmt.Sprintf("%s's BGP speaker holds no path for %s", h.At, dst)
+	if len(paths) > 0 {
+		out = fmt.Sprintf("%s's BGP speaker holds %s %s, but the kernel does not route it so", h.At, dst, strings.Join(paths, ", "))
+	}
+	if !n.Has(observed.TableBGPSessions) {
+		return out
+	}
+	var down, up []string
+	for _, s := range n.BGPSessions {
+		name := s.Name
+		if s.Peer.IsValid() && s.Peer.String() != s.Name {
+			name = fmt.Sprintf("%s (%s)", s.Name, s.Peer)
+		}
+		if w.BGP != nil {
+			for _, r := range w.BGP.Reflectors {
+				if r.Address == s.Peer {
+					name = fmt.Sprintf("%s (%s)", r.Name, s.Peer)
+				}
+			}
+		}
+		if s.Established() {
+			up = append(up, name)
+			continue
+		}
+		state := s.State
+		if s.Info != "" {
+			state += ", " + s.Info
+		}
+		if w.BGP != nil {
+			for _, p := range w.BGP.Peers[h.At] {
+				if p.Address == s.Peer && s.PeerAS != 0 && p.ASNumber != s.PeerAS {
+					state += fmt.Sprintf("; it expects AS %d of the peer, where the lab's BGPPeer %s says AS %d", s.PeerAS, p.Name, p.ASNumber)
+				}
+			}
+		}
+		down = append(down, fmt.Sprintf("its session with %s is %s", name, state))
+	}
+	switch {
+	case len(down) > 0:
+		return out + ": " + strings.Join(down, "; ")
+	case len(up) > 0 && len(paths) == 0:
+		return fmt.Sprintf("%s: its sessions with %s are Established, and no peer announces it", out, strings.Join(up, ", "))
+	case len(up) == 0 && len(paths) == 0:
+		return out + ": it has no BGP session"
 	}
 	return out
 }

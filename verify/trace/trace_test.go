@@ -462,6 +462,55 @@ func TestBGPPath(t *testing.T) {
 	if r.End.Kind != EndNoRoute || r.Divergence == nil || !strings.Contains(r.Divergence.Reason, "routed by BGP via 172.18.0.4") {
 		t.Errorf("end %+v divergence %+v\n%s", r.End, r.Divergence, hopText(r))
 	}
+
+	// With the lab's BGP known, the reason names the owner's announcement and the reflector;
+	// the node's BGP state says why it was not learned.
+	w = NewWorld(f, nodes, nil)
+	w.BGP = &spec.BGP{ASNumber: 64496, Peers: map[string][]spec.Peer{},
+		Reflectors: []spec.Reflector{{Name: "gobgp", Address: netip.MustParseAddr("172.18.0.5")}}}
+	for _, n := range f.Nodes {
+		w.BGP.Peers[n.Name] = []spec.Peer{{Name: "gobgp-peer", Address: netip.MustParseAddr("172.18.0.5"), ASNumber: 64496, Reflector: "gobgp"}}
+	}
+	n.BGPSessions = []observed.BGPSession{{Name: "172.18.0.5", Peer: netip.MustParseAddr("172.18.0.5"), PeerAS: 64496, State: observed.BGPActive}}
+	n.Mark(observed.TableBGPSessions)
+	n.Mark(observed.TableBGPRoutes)
+	r = traceOf(t, w, "a", "b")
+	wantWhy := "k8s-guide-worker2 owns 10.244.130.0/24 and announces it to the route reflector gobgp (172.18.0.5); every node learns it via 172.18.0.4"
+	wantBGP := "k8s-guide-worker's BGP speaker holds no path for 10.244.130.0/24: its session with gobgp (172.18.0.5) is Active"
+	if d := r.Divergence; d == nil || !strings.HasPrefix(d.Reason, wantWhy) || d.BGP != wantBGP {
+		t.Errorf("divergence %+v, want reason %q and bgp %q", d, wantWhy, wantBGP)
+	}
+	n.BGPSessions[0].State = observed.BGPEstablished
+	if d := traceOf(t, w, "a", "b").Divergence; d == nil || !strings.HasSuffix(d.BGP, "its sessions with gobgp (172.18.0.5) are Established, and no peer announces it") {
+		t.Errorf("divergence %+v", d)
+	}
+
+	// A default route to the management network's gateway: the kernel of the gateway (no
+	// node) has the address, and no route to the pods.
+	gw := netip.MustParseAddr("172.18.0.1")
+	n.Routes = append(n.Routes, observed.Route{Type: "unicast", Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: gw, Dev: "eth1"})
+	w = NewWorld(f, nodes, nil)
+	w.Networks = []string{"network"}
+	w.gateways = &kernel{answer: func(member string, dst netip.Addr) (observed.Route, error) {
+		if member == "network" && dst == gw {
+			return observed.Route{Type: "local", Dst: netip.PrefixFrom(gw, 32), Dev: "kind", Table: "local"}, nil
+		}
+		return observed.Route{}, fmt.Errorf("%s: %w", member, source.ErrNoRoute)
+	}}
+	r = traceOf(t, w, "a", "b")
+	if r.End.Kind != EndNoRoute || r.End.At != "network" || r.Divergence == nil || r.Divergence.Hop != 3 ||
+		r.Hops[3].Step != StepARP || !strings.Contains(r.Hops[3].Note, "the management network's gateway") {
+		t.Errorf("to the gateway: end %+v divergence %+v\n%s", r.End, r.Divergence, hopText(r))
+	}
+
+	// A capture holds no gateway: the walk stops unknown there, and the hop before it that
+	// parts from the expected path is still named.
+	w = NewWorld(f, nodes, nil)
+	w.SwitchWhy = "no switch/ directory"
+	r = traceOf(t, w, "a", "b")
+	if r.End.Kind != EndUnknown || r.Verdict != VerdictDiverged || r.Divergence == nil || r.Divergence.Hop != 3 {
+		t.Errorf("over a capture: verdict %s end %+v divergence %+v\n%s", r.Verdict, r.End, r.Divergence, hopText(r))
+	}
 }
 
 // With the lab's switch known, a port in the wrong VLAN is where the path parts, with the

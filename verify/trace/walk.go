@@ -601,8 +601,18 @@ func (k *walker) underlay(n *observed.Node, link *observed.Link, gw netip.Addr) 
 			return place{node: f.Name, in: orDefault(dev, "underlay")}, nil
 		}
 	}
+	if member, ok := k.gatewayHolding(gw); ok {
+		arp.Note = fmt.Sprintf("%s is %s's, the management network's gateway: no node of the cluster", gw, member)
+		k.hop(arp, gw.String())
+		return place{}, k.atGateway(member)
+	}
 	if k.w.Switch == nil && k.w.SwitchWhy != "" && !k.w.Live {
 		return place{}, unknown(n.Name, "no node holds %s and the switch was not captured (%s)", gw, k.w.SwitchWhy)
+	}
+	if k.w.Switch == nil && k.w.Live && len(k.w.Networks) == 0 {
+		// The nodes share a network this source does not read all of (docker's): something
+		// else on it may hold the address.
+		return place{}, unknown(n.Name, "no node holds %s, and the source reads nothing else on %s's segment: who answers for it is not known", gw, link.Name)
 	}
 	return place{}, &End{Kind: EndNoNeighbour, At: n.Name, Detail: fmt.Sprintf("nothing on %s's segment holds %s: ARP goes unanswered", link.Name, gw)}
 }
@@ -743,4 +753,36 @@ func (k *walker) atSwitch(pl place) (place, *End) {
 	k.hop(Hop{At: sw.Name, Step: StepSwitch, Entry: fmt.Sprintf("%s: %s → %s", vlanName(sw, svi.VLAN), svi.Name, out.Name),
 		Note: fmt.Sprintf("%s is %s's", k.pkt.dst, next.node), key: "switch|" + svi.Name + "|" + out.Name}, out.Name)
 	return next, nil
+}
+
+// gatewayHolding finds the lab member that is no node (the management network's gateway) and
+// holds a: its kernel has a as a local address.
+func (k *walker) gatewayHolding(a netip.Addr) (string, bool) {
+	if k.w.gateways == nil {
+		return "", false
+	}
+	for _, m := range k.w.Networks {
+		r, err := k.w.gateways.RouteGet(k.ctx, m, a)
+		if err == nil && r.Type == "local" {
+			return m, true
+		}
+	}
+	return "", false
+}
+
+// atGateway: the packet reached the management network's gateway, which is no node of the
+// cluster and holds none of its routes. Its kernel says whether it routes the packet on (out
+// of the lab: the walk follows it no further) or drops it.
+func (k *walker) atGateway(member string) *End {
+	r, err := k.w.gateways.RouteGet(k.ctx, member, k.pkt.dst)
+	switch {
+	case errors.Is(err, source.ErrNoRoute):
+		return &End{Kind: EndNoRoute, At: member, Detail: fmt.Sprintf("%s, the management network's gateway, has no route to %s: the packet is dropped there",
+			member, k.pkt.dst)}
+	case err != nil:
+		return unknown(member, "ask %s's kernel for its route to %s: %v", member, k.pkt.dst, err)
+	}
+	k.hop(Hop{At: member, Step: StepRoute, Entry: routeText(&r), key: "route|" + member + "|" + r.Dst.String()}, r.Dst.String())
+	return &End{Kind: EndDropped, At: member, Detail: fmt.Sprintf("%s, the management network's gateway, routes %s out of the lab (%s): it never reaches a node of the cluster",
+		member, k.pkt.dst, routeText(&r))}
 }

@@ -37,13 +37,23 @@ type World struct {
 	Ports map[string]string
 	// SwitchSpec is the switch the lab declares; the expected tables take its VLANs and SVIs.
 	SwitchSpec *spec.Switch
+	// BGP is how the lab routes its pools with BGP (its peers and route reflectors); nil when
+	// it does not, or the lab is not known. The reasons of expected BGP routes name them.
+	BGP *spec.BGP
+	// Networks name the members of a live lab that are no node but can hold an underlay next
+	// hop: the management network's gateway (the netns lab's "network"). A route the nodes
+	// do not expect (a default route) can send a packet there.
+	Networks []string
 	// NotReady holds, by node, why a node on the path is not ready (its agent stopped):
 	// its tables are the last it wrote and nothing keeps them.
 	NotReady map[string]string
 
 	load   func(ctx context.Context, node string) (*observed.Node, error)
 	router source.Router
-	nodes  map[string]nodeRead
+	// gateways asks the kernels of the Networks (the expected world has it too: a gateway's
+	// tables are no Calico's).
+	gateways source.Router
+	nodes    map[string]nodeRead
 
 	// expected is set on the world of expected tables: why each entry must be so.
 	expected *expectation
@@ -78,7 +88,7 @@ func FromSource(ctx context.Context, src source.Source, l *spec.Lab) (*World, er
 	w := &World{Facts: f, Describe: src.Describe(), Live: source.IsLive(src), nodes: map[string]nodeRead{}}
 	w.load = src.NodeState
 	if r, ok := src.(source.Router); ok {
-		w.router = r
+		w.router, w.gateways = r, r
 	}
 	sw, err := src.Switch(ctx)
 	switch {
@@ -97,12 +107,18 @@ func FromSource(ctx context.Context, src source.Source, l *spec.Lab) (*World, er
 			w.Ports[p.Name] = p.Node
 		}
 	}
+	if l != nil {
+		w.BGP = l.BGP
+	}
 	if w.Live {
 		w.NotReady = map[string]string{}
 		if st, err := src.Topology(ctx); err == nil {
 			for _, s := range st {
-				if s.Kind == "node" && !s.Ready {
+				switch {
+				case s.Kind == "node" && !s.Ready:
 					w.NotReady[s.Name] = s.Detail
+				case s.Kind == "network" && s.Running:
+					w.Networks = append(w.Networks, s.Name)
 				}
 			}
 		}

@@ -354,11 +354,11 @@ func (s *Source) Switch(context.Context) (*observed.Switch, error) {
 	return kernel.ReadSwitch(h, s.lab.Switch.Name)
 }
 
-// RouteGet implements source.Router: the route the kernel of a node or of the switch matches
-// for dst (ip route get fibmatch), for knetlab trace.
+// RouteGet implements source.Router: the route the kernel of a node, of the switch or of the
+// management network's gateway matches for dst (ip route get fibmatch), for knetlab trace.
 func (s *Source) RouteGet(_ context.Context, member string, dst netip.Addr) (observed.Route, error) {
 	_, isNode := s.lab.Node(member)
-	if !isNode && (s.lab.Switch == nil || s.lab.Switch.Name != member) {
+	if !isNode && member != networkMember && (s.lab.Switch == nil || s.lab.Switch.Name != member) {
 		return observed.Route{}, fmt.Errorf("lab %s has no node or switch %q", s.lab.Name, member)
 	}
 	h, err := openNamespace(NamespaceName(s.lab.Name, member))
