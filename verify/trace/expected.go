@@ -28,7 +28,7 @@ func whyKey(at, step, ident string) string { return at + "|" + step + "|" + iden
 // It asks no kernel: the kernel holds the found tables.
 func (w *World) Expected() *World {
 	ew := &World{Facts: w.Facts, Describe: "expected tables", Switch: w.Switch, SwitchWhy: w.SwitchWhy, Ports: w.Ports,
-		Live: w.Live, BGP: w.BGP, Networks: w.Networks, nodes: map[string]nodeRead{}}
+		Live: w.Live, BGP: w.BGP, NoSwitch: w.NoSwitch, Networks: w.Networks, nodes: map[string]nodeRead{}}
 	ew.expected = &expectation{c: expect.Compute(w.Facts), bgp: w.BGP, why: map[string]string{}}
 	ew.gateways = w.router // only the members that are no node are asked: the gateways' tables are found, never expected
 	if w.Switch != nil && w.SwitchSpec != nil {

@@ -511,6 +511,13 @@ func TestBGPPath(t *testing.T) {
 	if r.End.Kind != EndUnknown || r.Verdict != VerdictDiverged || r.Divergence == nil || r.Divergence.Hop != 3 {
 		t.Errorf("over a capture: verdict %s end %+v divergence %+v\n%s", r.Verdict, r.End, r.Divergence, hopText(r))
 	}
+	// When the lab is known to have no switch, the unknown end says the shared network was not
+	// captured, never that a switch was.
+	w.NoSwitch = true
+	r = traceOf(t, w, "a", "b")
+	if r.End.Kind != EndUnknown || strings.Contains(r.End.Detail, "switch was not captured") || !strings.Contains(r.End.Detail, "the lab has no switch") {
+		t.Errorf("over a capture of a lab without a switch: end %+v\n%s", r.End, hopText(r))
+	}
 }
 
 // With the lab's switch known, a port in the wrong VLAN is where the path parts, with the

@@ -606,6 +606,9 @@ func (k *walker) underlay(n *observed.Node, link *observed.Link, gw netip.Addr) 
 		k.hop(arp, gw.String())
 		return place{}, k.atGateway(member)
 	}
+	if k.w.NoSwitch && !k.w.Live {
+		return place{}, unknown(n.Name, "no captured node holds %s, and the lab has no switch: %s is on the network the nodes share (its gateway, or another host on it), of which a capture holds nothing", gw, gw)
+	}
 	if k.w.Switch == nil && k.w.SwitchWhy != "" && !k.w.Live {
 		return place{}, unknown(n.Name, "no node holds %s and the switch was not captured (%s)", gw, k.w.SwitchWhy)
 	}

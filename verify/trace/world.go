@@ -33,6 +33,9 @@ type World struct {
 	// Switch is the switch's state; nil when the lab has none or it was not read (SwitchWhy).
 	Switch    *observed.Switch
 	SwitchWhy string
+	// NoSwitch is true when the lab is known and declares no switch: its nodes share one
+	// network (kind's docker network), and a capture holds nothing else of it.
+	NoSwitch bool
 	// Ports maps a switch port (eth2) to the lab node behind it.
 	Ports map[string]string
 	// SwitchSpec is the switch the lab declares; the expected tables take its VLANs and SVIs.
@@ -109,6 +112,7 @@ func FromSource(ctx context.Context, src source.Source, l *spec.Lab) (*World, er
 	}
 	if l != nil {
 		w.BGP = l.BGP
+		w.NoSwitch = l.Switch == nil
 	}
 	if w.Live {
 		w.NotReady = map[string]string{}
