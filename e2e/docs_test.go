@@ -254,7 +254,7 @@ var (
 		{regexp.MustCompile(`<?\b\d+(\.\d+)?(ns|µs|us|ms|s)\b`), "<dur>"},
 		{regexp.MustCompile(`\bexpires \d+sec\b`), "expires <dur>"},
 		{regexp.MustCompile(`\brtt min/avg/max/mdev = \S+ ms`), "rtt <dur>"},
-		{regexp.MustCompile(`\b(pid|-CONT) \d+`), "$1 <pid>"},
+		{regexp.MustCompile(`(\bpid|-CONT) \d+`), "$1 <pid>"},
 		{regexp.MustCompile(`\bfe80::[0-9a-f:]+/64`), "<link-local>"},
 		{regexp.MustCompile(` tentative\b`), ""},
 		{regexp.MustCompile(`\b(REACHABLE|STALE|DELAY|PROBE)\b`), "<nud>"},
@@ -427,6 +427,14 @@ func runPage(t *testing.T, page string) {
 			for _, step := range strings.Split(after, ";") {
 				w := strings.Fields(step)
 				if len(w) == 0 {
+					continue
+				}
+				if w[0] == "sleep" { // what a person waits before the block: the agent's resync
+					d, err := time.ParseDuration(strings.Join(w[1:], ""))
+					if err != nil {
+						t.Fatalf("%s:%d: step %q: %v", page, b.marker, step, err)
+					}
+					time.Sleep(d)
 					continue
 				}
 				if w[0] == "rm" { // a file removed by hand, inside the working directory
