@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/knetlab/knetlab/internal/cli.Version=$(VERSION)
 
-.PHONY: all build test test-unit generate docs lint bench e2e clean
+.PHONY: all build gobgp test test-unit generate docs lint bench e2e clean
 
 all: build
 
@@ -12,6 +12,13 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/knetlab ./cmd/knetlab
+
+## gobgp: GoBGP's own CLI, at the release go.mod pins (the one the real lab's gobgp image builds),
+## into ./bin: `knetlab exec calico-bgp gobgp -- bin/gobgp global rib` reads the netns lab's
+## route reflector over its API, as `docker exec gobgp gobgp global rib` does in the real lab
+gobgp:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/gobgp github.com/osrg/gobgp/v4/cmd/gobgp
 
 ## test: every test, `go test ./...`. As root this includes the tests that build labs from
 ## network namespaces (netns provider, dataplane, CNI plugin, agents, collectors, and the

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
 	"github.com/knetlab/knetlab/internal/testenv"
 )
@@ -137,21 +138,19 @@ func TestBreakFix(t *testing.T) {
 			return finding{Check: "pods.wiring", Node: node, Kind: "different", Entry: entry, Field: "value", Expected: "1", Found: "0"}
 		}},
 	}
-	if declared := netnslab.New().Faults(nil); len(tests) != len(declared) {
-		t.Errorf("%d faults tested, %d declared", len(tests), len(declared))
+	overlay, err := lab.Load("calico-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every fault calico-overlay offers is tested here (the BGP faults in TestCalicoBGPLab).
+	if declared := netnslab.New().Faults(overlay); len(tests) != len(declared) {
+		t.Errorf("%d faults tested, %d offered by calico-overlay", len(tests), len(declared))
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
-			// --explain: the test needs the node and entry to know which finding to demand;
-			// without it break no longer names them (the student finds them, issue 16).
-			code, out, stderr := run(t, "break", "--lab-file", file, name, tc.fault, "--explain")
-			if code != exitcode.OK {
-				t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
-			}
-			m := appliedRE.FindStringSubmatch(out)
-			if m == nil || m[1] != tc.fault {
-				t.Fatalf("break printed no %q line:\n%s", "<fault> on <node>: <entry>", out)
-			}
+			// --explain (in breakLab): the test needs the node and entry to know which finding
+			// to demand; without it break no longer names them (the student finds them, issue 16).
+			m := breakLab(t, file, name, tc.fault)
 			want := tc.want(m[2], m[3])
 			// status tells the truth (issue 16): the fault is listed, and the node's agent is
 			// paused (SIGSTOP) or, after agent-stopped, exited; the lab is degraded.
@@ -239,6 +238,21 @@ func TestExerciseMode(t *testing.T) {
 	if _, out, _ := run(t, "hint", "--lab-file", file, name); !strings.Contains(out, "no fault is applied") {
 		t.Errorf("hint after fix: %s", out)
 	}
+}
+
+// breakLab applies fault to the lab of file and returns what break printed: the whole line,
+// the fault, the node and the entry it changed.
+func breakLab(t *testing.T, file, name, fault string) []string {
+	t.Helper()
+	code, out, stderr := run(t, "break", "--lab-file", file, name, fault, "--explain")
+	if code != exitcode.OK {
+		t.Fatalf("break: exit %d\n%s%s", code, out, stderr)
+	}
+	m := appliedRE.FindStringSubmatch(out)
+	if m == nil || m[1] != fault {
+		t.Fatalf("break printed no %q line:\n%s", "<fault> on <node>: <entry>", out)
+	}
+	return m
 }
 
 // checkStatus runs status on lab name and wants the lab state, a line faults (none at all

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
 )
@@ -38,8 +39,12 @@ func TestBreakUsage(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		names = append(names, strings.Fields(line)[0])
 	}
+	overlay, err := lab.Load("calico-overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want []string
-	for _, ft := range netnslab.New().Faults(nil) {
+	for _, ft := range netnslab.New().Faults(overlay) {
 		want = append(want, ft.Name)
 	}
 	if !slices.Equal(names, want) {
@@ -49,6 +54,12 @@ func TestBreakUsage(t *testing.T) {
 	_, out, _ = run(t, "break", "pod-network", "--list")
 	if strings.Contains(out, "worker3-via-eth1") || !strings.Contains(out, "fdb-missing") {
 		t.Errorf("break pod-network --list:\n%s\nwant the faults without worker3-via-eth1", out)
+	}
+	// calico-bgp has no VXLAN and a route reflector: its BGP faults, none of vxlan.calico's.
+	_, out, _ = run(t, "break", "calico-bgp", "--list")
+	if strings.Contains(out, "fdb-missing") || strings.Contains(out, "vxlan-mtu") || !strings.Contains(out, "rr-down") ||
+		!strings.Contains(out, "peer-wrong-as") || !strings.Contains(out, "block-not-exported") {
+		t.Errorf("break calico-bgp --list:\n%s\nwant the BGP faults and no VXLAN fault", out)
 	}
 }
 

@@ -163,6 +163,15 @@ func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error 
 	if err := d.ensureCNIPlugin(); err != nil {
 		return err
 	}
+	// The reflectors first: they only listen, and each agent's speaker connects to them.
+	for _, rr := range l.RouteReflectors() {
+		if err := d.ensureReflector(rr); err != nil {
+			return err
+		}
+	}
+	if rrs := l.RouteReflectors(); len(rrs) > 0 {
+		prog.Step("route reflectors: %d", len(rrs))
+	}
 	for _, n := range l.Nodes {
 		if err := d.ensureAgent(n, url, pki); err != nil {
 			return err
@@ -268,16 +277,28 @@ func (d *deployer) ensureAgent(n lab.Node, url string, pki labca.Files) error {
 	if _, ok, err := runningProcess(d.store, name); err != nil || ok {
 		return err
 	}
-	args := agent.Options{
-		Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{url}, Node: n.Name,
-		EtcdCert: pki.ClientCert, EtcdKey: pki.ClientKey, EtcdCA: pki.CACert,
-		Autodetect: autodetectCIDRs(d.topo.lab, n), LogFile: d.stateFile("logs", "agent-"+n.Name+".log"),
-	}.Args()
-	if err := d.startDaemon(NamespaceName(d.topo.lab.Name, n.Name), name, args); err != nil {
+	if err := d.startAgent(agentOptions(d.root, d.topo.lab, n, url, pki)); err != nil {
 		return err
 	}
 	d.did("processes", "started the agent of %s", n.Name)
 	return nil
+}
+
+// startAgent starts the agent o describes in its node's namespace.
+func (d *deployer) startAgent(o agent.Options) error {
+	return d.startDaemon(NamespaceName(d.topo.lab.Name, o.Node), agentProcess+o.Node, o.Args())
+}
+
+// agentOptions are the options of node n's agent: the lab's datastore with its client
+// certificate, the node's underlay, and in a BGP lab the node's BGP peers.
+func agentOptions(root string, l *lab.Lab, n lab.Node, url string, pki labca.Files) agent.Options {
+	o := agent.Options{
+		Datastore: agent.DatastoreEtcd, EtcdEndpoints: []string{url}, Node: n.Name,
+		EtcdCert: pki.ClientCert, EtcdKey: pki.ClientKey, EtcdCA: pki.CACert,
+		Autodetect: autodetectCIDRs(l, n), LogFile: filepath.Join(journal.Dir(root, l.Name), "logs", "agent-"+n.Name+".log"),
+	}
+	bgpAgentOptions(l, n, &o)
+	return o
 }
 
 // ensureCNIPlugin places the plugin where the runtime looks for it: <state>/cni/bin/knetlab-cni,
@@ -382,9 +403,10 @@ func seedPools(ctx context.Context, store datastore.Store, pools []lab.Pool) err
 	return nil
 }
 
-// waitConverged waits until every node is registered (a Node with underlay and tunnel
-// addresses) and its kernel holds what its agent must program: vxlan.calico when a pool uses
-// VXLAN, a route for every block, a neighbour and an FDB entry for every peer.
+// waitConverged waits until every node is registered (a Node with underlay and, when a pool
+// uses VXLAN, tunnel addresses) and its kernel holds what its agent must program: vxlan.calico
+// when a pool uses VXLAN, a route for every block, a neighbour and an FDB entry for every peer;
+// in a BGP lab also every BGP session Established (bgpPending).
 func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, prog provider.Progress) error {
 	l := d.topo.lab
 	ctx, cancel := context.WithTimeout(ctx, convergeTimeout)
@@ -414,6 +436,11 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 				return exitcode.NewEnvironment(fmt.Errorf("the agent of %s stopped; see %s", n.Name, d.stateFile("logs", "agent-"+n.Name+".log")), labBroken(l.Name))
 			}
 		}
+		for _, rr := range l.RouteReflectors() {
+			if _, ok, perr := runningProcess(d.store, reflectorProcess+rr.Name); perr != nil || !ok {
+				return exitcode.NewEnvironment(fmt.Errorf("the route reflector %s stopped; see %s", rr.Name, d.stateFile("logs", strings.ReplaceAll(reflectorProcess+rr.Name, " ", "-")+".stderr")), labBroken(l.Name))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return exitcode.NewEnvironment(fmt.Errorf("agents not converged after %s: %s; see the agent logs in %s", convergeTimeout, strings.Join(waiting, "; "), d.stateFile("logs")), labBroken(l.Name))
@@ -438,9 +465,10 @@ func convergence(ctx context.Context, store datastore.Store, l *lab.Lab, handles
 	}
 	registered := 0
 	var pending []string
+	tunnels := labUsesVXLAN(l)
 	for _, n := range l.Nodes {
 		i := slices.IndexFunc(nodes, func(x *datastore.Node) bool { return x.Metadata.Name == n.Name })
-		if i < 0 || !nodes[i].Spec.BGP.IPv4Address.IsValid() || !nodes[i].Spec.IPv4VXLANTunnelAddr.IsValid() {
+		if i < 0 || !nodes[i].Spec.BGP.IPv4Address.IsValid() || tunnels && !nodes[i].Spec.IPv4VXLANTunnelAddr.IsValid() {
 			pending = append(pending, n.Name+" not registered")
 			continue
 		}
@@ -457,6 +485,9 @@ func convergence(ctx context.Context, store datastore.Store, l *lab.Lab, handles
 		if missing := missingFromKernel(handles[n.Name], dataplane.ComputePlan(desired)); len(missing) > 0 {
 			pending = append(pending, n.Name+" lacks "+strings.Join(missing, ", "))
 		}
+	}
+	if len(pending) == 0 && l.BGP != nil {
+		pending = bgpPending(ctx, l)
 	}
 	return registered, pending, nil
 }

@@ -54,18 +54,22 @@ type faultTarget struct {
 	lab   *lab.Lab
 	rec   *journal.Lab // the lab's record: namespaces, agents, pods
 	facts *facts.Facts // from the lab's datastore: nodes, blocks
+	// root and store are the provider's state root and the lab's record under its lock, for
+	// faults that start a process.
+	root  string
+	store *journal.Store
 }
 
 // faults are the faults, in the order break --list prints them.
 func faults() []fault {
 	return []fault{
-		{name: "fdb-missing", check: "vxlan.fdb", needs: workers(1), apply: fdbMissing,
+		{name: "fdb-missing", check: "vxlan.fdb", needs: both(usesVXLAN, workers(1)), apply: fdbMissing,
 			table:       "the FDB of vxlan.calico (bridge fdb show dev vxlan.calico), beside its neighbours (ip neigh show dev vxlan.calico)",
 			description: "pause the first worker's agent, then delete its FDB entry toward the node in the other subnet (or another node)"},
-		{name: "vxlan-mtu", check: "vxlan.device", needs: workers(1), apply: vxlanMTU,
+		{name: "vxlan-mtu", check: "vxlan.device", needs: both(usesVXLAN, workers(1)), apply: vxlanMTU,
 			table:       "the vxlan.calico device (ip -d link show vxlan.calico)",
 			description: "pause the first worker's agent, then set vxlan.calico's MTU to 1400, below the 1450 its pods send"},
-		{name: "worker3-via-eth1", check: "routes.blocks", needs: twoSubnets, apply: viaUnderlay,
+		{name: "worker3-via-eth1", check: "routes.blocks", needs: both(usesVXLAN, twoSubnets), apply: viaUnderlay,
 			table:       "the block routes (ip route show proto 80), beside the underlay's neighbours (ip neigh show dev eth1)",
 			description: "pause the first worker's agent, then route the other subnet's block through eth1 instead of vxlan.calico"},
 		{name: "agent-stopped", check: "topology.nodes", needs: workers(2), apply: agentStopped,
@@ -74,6 +78,12 @@ func faults() []fault {
 		{name: "proxy-arp-off", check: "pods.wiring", needs: workers(1), apply: proxyARPOff,
 			table:       "the sysctls of the host ends of its pods' veths (grep -H . /proc/sys/net/ipv4/conf/cali*/proxy_arp)",
 			description: "pause the first worker's agent, then turn proxy_arp off on the host end of a pod there (no answer for 169.254.1.1)"},
+		{name: faultRRDown, check: "bgp.peers", needs: hasReflector, apply: rrDown,
+			description: "stop the route reflector: every node's BGP session to it drops, and the routes it reflected are withdrawn"},
+		{name: faultPeerWrongAS, check: "bgp.peers", needs: peeredWorker(peerWrongASWorker), apply: peerWrongAS,
+			description: "restart the first worker's agent with its BGP peer's AS number wrong: the session never gets established"},
+		{name: faultNotExported, check: "bgp.rib", needs: peeredWorker(notExportedWorker), apply: blockNotExported,
+			description: "restart the second worker's agent with an export filter on its block: it stops announcing it, so no other node routes it"},
 	}
 }
 
@@ -130,7 +140,7 @@ func (p *Provider) breakLab(ctx context.Context, l *lab.Lab, name string, unname
 	if err != nil {
 		return provider.AppliedFault{}, err
 	}
-	applied, err := f.run(ctx, &faultTarget{lab: l, rec: store.Lab, facts: facts})
+	applied, err := f.run(ctx, &faultTarget{lab: l, rec: store.Lab, facts: facts, root: p.root, store: store})
 	if err != nil {
 		// A fault finds the lab not as a healthy lab is (an entry or an agent missing): the
 		// lab's state, not a knetlab bug.
@@ -160,7 +170,7 @@ func (p *Provider) Heal(ctx context.Context, l *lab.Lab) ([]string, error) {
 	for _, applied := range store.Lab.Faults {
 		did = append(did, fmt.Sprintf("undoing %s on %s (%s)", applied.Name, applied.Node, applied.Entry))
 	}
-	healed, err := heal(&faultTarget{lab: l, rec: store.Lab})
+	healed, err := heal(&faultTarget{lab: l, rec: store.Lab, root: p.root, store: store})
 	return append(did, healed...), err
 }
 

@@ -28,7 +28,7 @@ func TestFaultTable(t *testing.T) {
 	if got := New().Faults(nil); len(got) != len(faults()) || got[0].Name != "fdb-missing" || got[0].Check != "vxlan.fdb" {
 		t.Errorf("Faults() = %+v, want the table in its order", got)
 	}
-	for _, want := range []string{"fdb-missing", "vxlan-mtu", "worker3-via-eth1", "agent-stopped", "proxy-arp-off"} {
+	for _, want := range []string{"fdb-missing", "vxlan-mtu", "worker3-via-eth1", "agent-stopped", "proxy-arp-off", "rr-down", "peer-wrong-as", "block-not-exported"} {
 		if !seen[want] {
 			t.Errorf("fault %s missing", want)
 		}

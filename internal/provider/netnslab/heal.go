@@ -9,12 +9,16 @@ import (
 	"github.com/knetlab/knetlab/internal/collect/kernel"
 )
 
-// heal undoes what no agent repairs by itself: it resumes every paused agent of the lab (each
-// then resyncs its tables with the datastore) and puts back the host-side sysctls of every
-// pod (a running agent restores them itself; a paused one does not). Agents that are gone are
-// restarted by a deploy (repair), which knetlab fix runs next. It returns what it did.
+// heal undoes what no agent repairs by itself: it stops the agents a BGP fault restarted with
+// settings of its own, resumes every paused agent of the lab (each then resyncs its tables with
+// the datastore) and puts back the host-side sysctls of every pod (a running agent restores
+// them itself; a paused one does not). Agents and route reflectors that are gone are started
+// again by a deploy (repair), which knetlab fix runs next. It returns what it did.
 func heal(t *faultTarget) ([]string, error) {
-	var did []string
+	did, err := stopFaultyAgents(t)
+	if err != nil {
+		return did, err
+	}
 	for _, n := range t.lab.Nodes {
 		p, ok := agentOf(t.rec, n.Name)
 		if !ok || !p.Alive() || !paused(p.PID) {

@@ -20,6 +20,12 @@ import (
 const (
 	nodeMemory = 14 << 20
 	labMemory  = 64 << 20
+	// A BGP lab's agents each run a GoBGP speaker too, and its route reflectors are processes
+	// of their own: measured on calico-bgp 8 s after deploy (docs/benchmarks.md, "The
+	// calico-bgp lab"), an agent's private memory is 24–26 MiB instead of 11–12, a reflector's
+	// 20 MiB.
+	bgpSpeakerMemory = 14 << 20
+	reflectorMemory  = 20 << 20
 )
 
 // memoryHeadroom is the share of this host's available memory a new lab may take: the rest is
@@ -28,11 +34,24 @@ const memoryHeadroom = 0.8
 
 // estimateMemory is what a lab of l's size is expected to cost.
 func estimateMemory(l *lab.Lab) uint64 {
-	return labMemory + uint64(len(l.Nodes))*nodeMemory
+	return labMemory + uint64(len(l.Nodes))*perNodeMemory(l) + uint64(len(l.RouteReflectors()))*reflectorMemory
+}
+
+// perNodeMemory is what one node of l costs: its agent (with a BGP speaker in a BGP lab) and
+// the kernel's share.
+func perNodeMemory(l *lab.Lab) uint64 {
+	if l.BGP != nil {
+		return nodeMemory + bgpSpeakerMemory
+	}
+	return nodeMemory
 }
 
 // memoryEstimateLine is the estimate as deploy --dry-run prints it.
 func memoryEstimateLine(l *lab.Lab) string {
+	if l.BGP != nil {
+		return fmt.Sprintf("estimated memory: %s (%d nodes × %s per node, agent with its BGP speaker and kernel, + %s for the datastore + %d route reflector × %s; measured, docs/benchmarks.md)",
+			mib(estimateMemory(l)), len(l.Nodes), mib(perNodeMemory(l)), mib(labMemory), len(l.RouteReflectors()), mib(reflectorMemory))
+	}
 	return fmt.Sprintf("estimated memory: %s (%d nodes × %s per node, agent and kernel, + %s for the datastore; measured, docs/benchmarks.md)",
 		mib(estimateMemory(l)), len(l.Nodes), mib(nodeMemory), mib(labMemory))
 }
@@ -50,7 +69,7 @@ func checkMemory(l *lab.Lab, available func() (uint64, error)) error {
 	}
 	return exitcode.NewEnvironment(
 		fmt.Errorf("lab %s needs about %s (%d nodes × %s + %s), more than %.0f%% of the %s this host has available",
-			l.Name, mib(need), len(l.Nodes), mib(nodeMemory), mib(labMemory), memoryHeadroom*100, mib(avail)),
+			l.Name, mib(need), len(l.Nodes), mib(perNodeMemory(l)), mib(labMemory), memoryHeadroom*100, mib(avail)),
 		"free memory (knetlab status lists running labs; knetlab destroy removes one), use a lab with fewer nodes, or a larger host")
 }
 

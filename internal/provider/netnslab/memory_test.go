@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
+	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/lab/labgen"
 )
 
@@ -42,6 +43,20 @@ func TestMemoryEstimateLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := memoryEstimateLine(l); !strings.HasPrefix(got, "estimated memory: 1.4 GiB (100 nodes × 14 MiB per node") {
+		t.Errorf("estimate = %q", got)
+	}
+}
+
+// A BGP lab's agents run a speaker each, and its reflector is a process of its own: both count.
+func TestMemoryEstimateBGP(t *testing.T) {
+	l, err := lab.Load("calico-bgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := estimateMemory(l), uint64(labMemory+3*(nodeMemory+bgpSpeakerMemory)+reflectorMemory); got != want {
+		t.Errorf("calico-bgp estimate %d, want %d", got, want)
+	}
+	if got := memoryEstimateLine(l); !strings.Contains(got, "3 nodes × 28 MiB per node, agent with its BGP speaker") || !strings.Contains(got, "1 route reflector × 20 MiB") {
 		t.Errorf("estimate = %q", got)
 	}
 }

@@ -3,12 +3,15 @@ package netnslab
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/internal/render"
 )
 
 // PlanDeploy implements provider.Planner: every object the deploy creates, and the lab's CNI.
@@ -40,13 +43,14 @@ func (p *Provider) PlanDeploy(_ context.Context, l *lab.Lab, opts provider.Deplo
 	}
 	pl.Steps = append(pl.Steps, t.underlaySteps(vlans)...)
 	if !p.underlayed {
-		pl.Steps = append(pl.Steps, cniSteps(l)...)
+		pl.Steps = append(pl.Steps, cniSteps(p.root, l)...)
 	}
 	return pl, nil
 }
 
-// cniSteps are the CNI part of a deploy: the datastore, the agents, the lab's pods.
-func cniSteps(l *lab.Lab) []provider.Step {
+// cniSteps are the CNI part of a deploy: the datastore, the route reflectors, the agents, the
+// lab's pods. root is the provider's state root.
+func cniSteps(root string, l *lab.Lab) []provider.Step {
 	cp := controlPlane(l)
 	datastore := provider.Step{
 		Title: "start the datastore and seed the IP pools",
@@ -63,11 +67,29 @@ func cniSteps(l *lab.Lab) []provider.Step {
 		Title: "start one agent per node (the CNI plugin is this binary, linked as knetlab-cni)",
 		Waits: fmt.Sprintf("every node registered, and its vxlan.calico, block routes, neighbours and FDB entries programmed (%s)", convergeTimeout),
 	}
+	if l.BGP != nil {
+		agents.Waits = fmt.Sprintf("every node registered, its blackholes and the routes it learned over BGP programmed, every BGP session Established (%s)", convergeTimeout)
+	}
 	for _, n := range l.Nodes {
-		agents.Actions = append(agents.Actions, fmt.Sprintf("start the agent of %s (underlay autodetected in %v)", n.Name, autodetectCIDRs(l, n)))
+		line := fmt.Sprintf("start the agent of %s (underlay autodetected in %v)", n.Name, autodetectCIDRs(l, n))
+		if l.BGP != nil {
+			line = fmt.Sprintf("start the agent of %s (underlay autodetected in %v; BGP AS %d, %s)", n.Name, autodetectCIDRs(l, n), l.BGP.ASNumber, peersText(l, n))
+		}
+		agents.Actions = append(agents.Actions, line)
 	}
 	agents.Actions = append(agents.Actions, memoryEstimateLine(l))
-	steps := []provider.Step{datastore, agents}
+	steps := []provider.Step{datastore}
+	if rrs := l.RouteReflectors(); len(rrs) > 0 {
+		st := provider.Step{Title: "start the route reflectors (GoBGP, embedded in this binary) with the rr.conf knetlab render writes"}
+		for _, rr := range rrs {
+			st.Actions = append(st.Actions,
+				fmt.Sprintf("write %s's rendered rr.conf (%s) to %s", rr.Name, render.ReflectorConfigPath(l.Name, rr.Name), filepath.Join(journal.Dir(root, l.Name), "rr", rr.Name, "rr.conf")),
+				fmt.Sprintf("start the reflector %s in %s: BGP on %s:179 (passive, clients from %s as route-reflector clients of cluster %s), its GoBGP API on %s inside the namespace",
+					rr.Name, NamespaceName(l.Name, rr.Name), rr.Address.Addr(), rr.Clients.Prefix, rr.ClusterID, speakerAPI))
+		}
+		steps = append(steps, st)
+	}
+	steps = append(steps, agents)
 	if len(l.Pods) > 0 {
 		pods := provider.Step{Title: "add the lab's pods through the CNI plugin"}
 		for _, p := range l.Pods {
@@ -139,4 +161,16 @@ func (p *Provider) destroyPlan(rec *journal.Lab, r remains) *provider.Plan {
 		pl.Steps = append(pl.Steps, st)
 	}
 	return pl
+}
+
+// peersText names node n's BGP peers for the plan: "peering with gobgp-peer 172.18.0.5 AS 64496".
+func peersText(l *lab.Lab, n lab.Node) string {
+	var peers []string
+	for _, p := range l.PeersOf(n) {
+		peers = append(peers, fmt.Sprintf("%s %s AS %d", p.Name, p.Address(l), p.ASNumber))
+	}
+	if len(peers) == 0 {
+		return "no BGP peers"
+	}
+	return "peering with " + strings.Join(peers, ", ")
 }

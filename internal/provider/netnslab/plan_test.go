@@ -53,6 +53,7 @@ func TestDeployPlans(t *testing.T) {
 	}{
 		{"deploy-calico-overlay.golden", "calico-overlay", provider.DeployOptions{}},
 		{"deploy-pod-network-reconfigure.golden", "pod-network", provider.DeployOptions{CNI: "knetlab", Reconfigure: true}},
+		{"deploy-calico-bgp.golden", "calico-bgp", provider.DeployOptions{}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			l, err := lab.Load(tc.lab)

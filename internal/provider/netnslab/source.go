@@ -275,8 +275,9 @@ func memberStatus(labName, member, kind, iface string) observed.NodeStatus {
 }
 
 // NodeState implements source.Source: the node's kernel tables, and in a lab with the CNI the
-// wiring of each pod the lab placed on it and the natOutgoing table.
-func (s *Source) NodeState(_ context.Context, node string) (*observed.Node, error) {
+// wiring of each pod the lab placed on it, the natOutgoing table and, in a BGP lab, its BGP
+// speaker's sessions and routes (bgpstate.go).
+func (s *Source) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	if _, ok := s.lab.Node(node); !ok {
 		return nil, fmt.Errorf("lab %s has no node %q", s.lab.Name, node)
 	}
@@ -317,6 +318,11 @@ func (s *Source) NodeState(_ context.Context, node string) (*observed.Node, erro
 	}
 	st.NATOutgoing = nat.Masquerade
 	st.Mark(observed.TableNAT)
+	if s.lab.BGP != nil {
+		if err := s.readNodeBGP(ctx, rec, st); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
 }
 

@@ -33,12 +33,24 @@ func TestFaultsFitTheLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := []string{"fdb-missing", "vxlan-mtu", "worker3-via-eth1", "agent-stopped", "proxy-arp-off"}
-	if got := names(overlay); !slices.Equal(got, all) {
-		t.Errorf("calico-overlay: faults %v, want %v", got, all)
+	vxlanLab := []string{"fdb-missing", "vxlan-mtu", "worker3-via-eth1", "agent-stopped", "proxy-arp-off"}
+	if got := names(overlay); !slices.Equal(got, vxlanLab) {
+		t.Errorf("calico-overlay: faults %v, want %v", got, vxlanLab)
 	}
+	all := append(slices.Clone(vxlanLab), "rr-down", "peer-wrong-as", "block-not-exported")
 	if got := names(nil); !slices.Equal(got, all) {
 		t.Errorf("no lab: faults %v, want every fault %v", got, all)
+	}
+	// calico-bgp has no VXLAN (none of vxlan.calico's faults) and a route reflector.
+	bgpLab, err := lab.Load("calico-bgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(bgpLab), []string{"agent-stopped", "proxy-arp-off", "rr-down", "peer-wrong-as", "block-not-exported"}; !slices.Equal(got, want) {
+		t.Errorf("calico-bgp: faults %v, want %v", got, want)
+	}
+	if f, _ := findFault("fdb-missing"); f.fits(bgpLab) == nil || !strings.Contains(f.fits(bgpLab).Error(), "VXLAN") {
+		t.Errorf("fdb-missing on calico-bgp: %v, want a refusal naming VXLAN", f.fits(bgpLab))
 	}
 	want := []string{"fdb-missing", "vxlan-mtu", "agent-stopped", "proxy-arp-off"}
 	if got := names(podNet); !slices.Equal(got, want) {

@@ -40,8 +40,8 @@ type topology struct {
 
 type namespaceSpec struct {
 	name    string
-	role    string // journal.RoleNode, RoleSwitch, RoleNetwork
-	member  string // node name, switch name, "network"
+	role    string // journal.RoleNode, RoleSwitch, RoleNetwork, RoleReflector
+	member  string // node name, switch name, "network", route reflector name
 	addrs   []netip.Prefix
 	sysctls map[string]string
 }
@@ -93,6 +93,11 @@ func managementGateway(l *lab.Lab) (netip.Prefix, bool) {
 	gw := sub.Masked().Addr().Next()
 	for _, n := range l.Nodes {
 		if n.ManagementAddress().Addr() == gw {
+			return netip.Prefix{}, false
+		}
+	}
+	for _, rr := range l.RouteReflectors() {
+		if rr.Address.Addr() == gw {
 			return netip.Prefix{}, false
 		}
 	}
@@ -163,6 +168,19 @@ func newTopology(l *lab.Lab, vlanMode string) (*topology, error) {
 			}
 		}
 		t.namespaces = append(t.namespaces, spec)
+	}
+	for _, rr := range l.RouteReflectors() {
+		// A route reflector stands beside the cluster on kind's docker network, as the gobgp
+		// container does: eth0 on the management bridge, nothing else.
+		ns := NamespaceName(l.Name, rr.Name)
+		t.namespaces = append(t.namespaces, namespaceSpec{name: ns, role: journal.RoleReflector, member: rr.Name, addrs: []netip.Prefix{rr.Address}})
+		t.veths = append(t.veths, vethSpec{
+			ns: ns, name: "eth0", addr: rr.Address,
+			peerNS: netNS, peerName: mgmtPeerName(rr.Name), peerMaster: mgmtBridge, peerAlias: rr.Name + " eth0",
+		})
+		if hasGW {
+			t.routes = append(t.routes, routeSpec{ns: ns, dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), via: gw.Addr(), dev: "eth0"})
+		}
 	}
 	return t, t.checkNames()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/lab/labgen"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -20,6 +21,7 @@ func TestTopologyGolden(t *testing.T) {
 		{"calico-overlay", BridgePerVLAN},
 		{"calico-overlay", VLANAware},
 		{"pod-network", BridgePerVLAN},
+		{"calico-bgp", BridgePerVLAN},
 	} {
 		t.Run(tc.lab+"/"+tc.mode, func(t *testing.T) {
 			l, err := lab.Load(tc.lab)
@@ -88,10 +90,54 @@ func TestTopologyRules(t *testing.T) {
 	}
 }
 
+// A route reflector is a member of its own, like a node: knl.<lab>.<name>, eth0 on the
+// management bridge with its lab address, a default route via the bridge; the lab's record
+// names it as a reflector, and its cable end on the bridge is named for it.
+func TestTopologyRouteReflector(t *testing.T) {
+	l, err := lab.Load("calico-bgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := newTopology(l, BridgePerVLAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := l.BGP.RouteReflectors[0]
+	ns := NamespaceName(l.Name, rr.Name)
+	if ns != "knl.calico-bgp.gobgp" {
+		t.Errorf("reflector namespace %s, want knl.calico-bgp.gobgp", ns)
+	}
+	found := false
+	for _, spec := range topo.namespaces {
+		if spec.name == ns {
+			found = true
+			if spec.role != journal.RoleReflector || spec.member != "gobgp" || len(spec.addrs) != 1 || spec.addrs[0] != netip.MustParsePrefix("172.18.0.5/16") {
+				t.Errorf("reflector namespace %+v", spec)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no namespace %s among %v", ns, topo.namespaceNames())
+	}
+	cabled := false
+	for _, v := range topo.veths {
+		if v.ns == ns {
+			cabled = v.name == "eth0" && v.addr == rr.Address && v.peerNS == NamespaceName(l.Name, networkMember) && v.peerMaster == mgmtBridge && v.peerName == mgmtPeerName("gobgp")
+		}
+	}
+	if !cabled {
+		t.Errorf("reflector %s is not cabled to the management bridge: %+v", rr.Name, topo.veths)
+	}
+	// No switch: the lab's nodes and its reflector share the one management network.
+	if l.Switch != nil || len(topo.namespaces) != len(l.Nodes)+2 {
+		t.Errorf("%d namespaces: want the network, %d nodes and the reflector", len(topo.namespaces), len(l.Nodes))
+	}
+}
+
 // Each node's agent picks its underlay where the lab's node address is: by the lab's
 // autodetection CIDRs, or, without them (pod-network), by the subnet of the node's address.
 func TestAutodetectCIDRsMatchTheLabsNodeAddresses(t *testing.T) {
-	for _, name := range []string{"calico-overlay", "pod-network"} {
+	for _, name := range []string{"calico-overlay", "pod-network", "calico-bgp"} {
 		l, err := lab.Load(name)
 		if err != nil {
 			t.Fatal(err)

@@ -52,6 +52,8 @@ const (
 	RoleSwitch  = "switch"
 	RoleNetwork = "network" // the management network standing in for kind's docker network
 	RolePod     = "pod"     // a pod's network namespace
+	// RoleReflector is a BGP route reflector beside the cluster, on the management network.
+	RoleReflector = "reflector"
 )
 
 // Lab is the record of one lab.
@@ -102,7 +104,7 @@ type Pod struct {
 // Namespace is one named network namespace of the lab (/run/netns/<Name>).
 type Namespace struct {
 	Name string `json:"name"`
-	Role string `json:"role"`           // node, switch, network
+	Role string `json:"role"`           // node, switch, network, reflector, pod
 	Node string `json:"node,omitempty"` // the lab node or switch it stands for
 	// Addresses are the lab addresses configured in it, for status.
 	Addresses []string `json:"addresses,omitempty"`

@@ -1,0 +1,172 @@
+package netnslab
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/knetlab/knetlab/internal/bgp"
+	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
+	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/source"
+)
+
+// The live BGP state of a netns lab: every speaker (each node's agent, each route reflector)
+// serves GoBGP's API on the loopback of its own namespace (speakerAPI), so a reader dials it
+// from inside that namespace, as `gobgp neighbor` run there with knetlab exec would.
+
+// speakerTimeout bounds one read of a speaker's state: a speaker answers in milliseconds, and
+// one that is stopped (SIGSTOP) accepts the connection but never answers.
+const speakerTimeout = 2 * time.Second
+
+// speakerState reads the sessions and RIB of the speaker whose API listens in namespace ns.
+func speakerState(ctx context.Context, ns string) (bgp.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, speakerTimeout)
+	defer cancel()
+	return bgp.ReadState(ctx, speakerAPI, namespaceDialer(ns))
+}
+
+// observedSessions are a speaker's sessions as verify reads them; GoBGP names a session by its
+// neighbour's address.
+func observedSessions(st bgp.State) []observed.BGPSession {
+	out := make([]observed.BGPSession, 0, len(st.Sessions))
+	for _, s := range st.Sessions {
+		out = append(out, observed.BGPSession{Name: s.Peer.String(), Peer: s.Peer, PeerAS: s.PeerAS, State: s.State, Info: s.Info})
+	}
+	return out
+}
+
+// observedRoutes are the paths of a speaker's RIB as verify reads them.
+func observedRoutes(st bgp.State) []observed.BGPRoute {
+	out := make([]observed.BGPRoute, 0, len(st.RIB))
+	for _, r := range st.RIB {
+		out = append(out, observed.BGPRoute{Prefix: r.Prefix, NextHop: r.NextHop, Best: r.Best, From: r.From})
+	}
+	return out
+}
+
+// readNodeBGP fills node's BGP tables from its agent's speaker. A speaker that cannot answer
+// on a live lab is an error: bgp.peers and bgp.rib then fail for the node, saying why.
+func (s *Source) readNodeBGP(ctx context.Context, rec *journal.Lab, st *observed.Node) error {
+	node := st.Name
+	p, ok := agentOf(rec, node)
+	switch {
+	case !ok:
+		return fmt.Errorf("%s has no agent recorded, so no BGP speaker; knetlab deploy %s starts it", node, s.lab.Name)
+	case !p.Alive():
+		return fmt.Errorf("the BGP speaker of %s runs in its agent, which is not running (pid %d); knetlab fix %s restarts it", node, p.PID, s.lab.Name)
+	case paused(p.PID):
+		return fmt.Errorf("the BGP speaker of %s runs in its agent, which is paused (pid %d, stopped by a signal): it answers nothing; kill -CONT %d resumes it", node, p.PID, p.PID)
+	}
+	state, err := speakerState(ctx, NamespaceName(s.lab.Name, node))
+	if err != nil {
+		return fmt.Errorf("the BGP speaker of %s (its agent, pid %d) does not answer on %s: %w; knetlab fix %s restarts it", node, p.PID, speakerAPI, err, s.lab.Name)
+	}
+	st.BGPSpeaker = observed.SpeakerGoBGP
+	st.BGPSessions = observedSessions(state)
+	st.BGPRoutes = observedRoutes(state)
+	st.Mark(observed.TableBGPSessions)
+	st.Mark(observed.TableBGPRoutes)
+	return nil
+}
+
+var _ source.Reflectors = (*Source)(nil)
+
+// ReflectorNames implements source.Reflectors: the lab's route reflectors.
+func (s *Source) ReflectorNames() []string {
+	var out []string
+	for _, rr := range s.lab.RouteReflectors() {
+		out = append(out, rr.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Reflector implements source.Reflectors: the reflector's sessions and RIB over its GoBGP API.
+// A reflector that is not running, or does not answer, is an error (the lab is broken), with
+// an empty state.
+func (s *Source) Reflector(ctx context.Context, name string) (*observed.Reflector, error) {
+	if _, ok := s.lab.RouteReflector(name); !ok {
+		return nil, fmt.Errorf("lab %s has no route reflector %q: %w", s.lab.Name, name, source.ErrAbsent)
+	}
+	out := &observed.Reflector{Name: name}
+	rec, err := s.record()
+	if err != nil {
+		return out, err
+	}
+	ns := NamespaceName(s.lab.Name, name)
+	if inspectNamespace(ns) != nsPresent {
+		return out, fmt.Errorf("the namespace %s of route reflector %s is missing; knetlab deploy %s repairs it", ns, name, s.lab.Name)
+	}
+	p, ok := latestProcess(rec, reflectorProcess+name)
+	switch {
+	case !ok:
+		return out, fmt.Errorf("route reflector %s was never started; knetlab deploy %s starts it", name, s.lab.Name)
+	case !p.Alive():
+		return out, fmt.Errorf("route reflector %s is not running (pid %d exited): no node can learn a route through it; knetlab fix %s restarts it", name, p.PID, s.lab.Name)
+	case paused(p.PID):
+		return out, fmt.Errorf("route reflector %s is paused (pid %d, stopped by a signal); kill -CONT %d resumes it", name, p.PID, p.PID)
+	}
+	state, err := speakerState(ctx, ns)
+	if err != nil {
+		return out, fmt.Errorf("route reflector %s (pid %d) does not answer on %s in %s: %w; knetlab fix %s restarts it", name, p.PID, speakerAPI, ns, err, s.lab.Name)
+	}
+	out.Sessions = observedSessions(state)
+	out.RIB = observedRoutes(state)
+	out.Mark(observed.TableBGPSessions)
+	out.Mark(observed.TableBGPRoutes)
+	return out, nil
+}
+
+// bgpPending says what keeps a BGP lab from having converged: a node whose session to one of
+// its peers is not Established, a reflector that does not see every node.
+func bgpPending(ctx context.Context, l *lab.Lab) []string {
+	var pending []string
+	for _, n := range l.Nodes {
+		st, err := speakerState(ctx, NamespaceName(l.Name, n.Name))
+		if err != nil {
+			pending = append(pending, fmt.Sprintf("%s: BGP speaker: %v", n.Name, err))
+			continue
+		}
+		for _, p := range l.PeersOf(n) {
+			addr := p.Address(l)
+			i := slices.IndexFunc(st.Sessions, func(s bgp.Session) bool { return s.Peer == addr })
+			switch {
+			case i < 0:
+				pending = append(pending, fmt.Sprintf("%s has no BGP session to %s", n.Name, addr))
+			case st.Sessions[i].State != bgp.StateEstablished:
+				pending = append(pending, fmt.Sprintf("%s: BGP session to %s %s", n.Name, addr, st.Sessions[i].State))
+			}
+		}
+	}
+	for _, rr := range l.RouteReflectors() {
+		st, err := speakerState(ctx, NamespaceName(l.Name, rr.Name))
+		if err != nil {
+			pending = append(pending, fmt.Sprintf("route reflector %s: %v", rr.Name, err))
+			continue
+		}
+		up := 0
+		for _, s := range st.Sessions {
+			if s.State == bgp.StateEstablished {
+				up++
+			}
+		}
+		if want := clientsOf(l, rr); up < want {
+			pending = append(pending, fmt.Sprintf("route reflector %s: %d of %d sessions Established", rr.Name, up, want))
+		}
+	}
+	return pending
+}
+
+// clientsOf counts the nodes that peer with reflector rr.
+func clientsOf(l *lab.Lab, rr lab.RouteReflector) int {
+	n := 0
+	for _, node := range l.Nodes {
+		if slices.ContainsFunc(l.PeersOf(node), func(p lab.BGPPeer) bool { return p.Address(l) == rr.Address.Addr() }) {
+			n++
+		}
+	}
+	return n
+}
