@@ -32,6 +32,7 @@ var update = flag.Bool("update", false, "TestDocs: rewrite the outputs of the do
 var docPages = []string{
 	"labs/pod-network.md",
 	"labs/calico-overlay.md",
+	"labs/calico-bgp.md",
 	"break-fix.md",
 	"trace.md",
 }
@@ -248,16 +249,18 @@ var (
 		re   *regexp.Regexp
 		with string
 	}{
-		{regexp.MustCompile(`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z?`), "<time>"},
+		{regexp.MustCompile(`\d{4}-\d\d-\d\d[T\s]\d\d:\d\d:\d\d(\.\d+)?Z?`), "<time>"},
 		{regexp.MustCompile(`\btime[= ]\d+(\.\d+)? ?ms\b`), "time=<dur>"},
 		{regexp.MustCompile(`\bafter \d+ ms\b`), "after <dur>"},
 		{regexp.MustCompile(`<?\b\d+(\.\d+)?(ns|µs|us|ms|s)\b`), "<dur>"},
 		{regexp.MustCompile(`\bexpires \d+sec\b`), "expires <dur>"},
 		{regexp.MustCompile(`\brtt min/avg/max/mdev = \S+ ms`), "rtt <dur>"},
-		{regexp.MustCompile(`(\bpid|-CONT) \d+`), "$1 <pid>"},
+		{regexp.MustCompile(`(\bpid|-CONT)(\s+)\d+`), "$1$2<pid>"},
 		{regexp.MustCompile(`\bfe80::[0-9a-f:]+/64`), "<link-local>"},
 		{regexp.MustCompile(` tentative\b`), ""},
 		{regexp.MustCompile(`\b(REACHABLE|STALE|DELAY|PROBE)\b`), "<nud>"},
+		// A BGP session that is down is Idle, Connect or Active by turns as it retries.
+		{regexp.MustCompile(`\b(Idle|Connect|Active|OpenSent|OpenConfirm)\b`), "<bgp-down>"},
 	}
 	macRE        = regexp.MustCompile(`\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b`)
 	clockRE      = regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`)
@@ -286,32 +289,39 @@ func newNormaliser(t *testing.T, labName string) normaliser {
 	return n
 }
 
-// lines normalises the output lines of argv: see normalisers. Whitespace runs count as one
-// space (a column widened by a longer duration is the same shape); watch's counters and
-// clock are numbers; neighbour and FDB listings, whose order is the kernel's hash order, are
-// sorted. A progress line that depends on timing (how many agents had registered) is dropped.
+// lines normalises the output lines of argv: see normalisers, applied to the whole output so
+// that a value wrapped onto the next line ("(pid" / "4321 exited)") is found too. Whitespace
+// runs count as one space (a column widened by a longer duration is the same shape); watch's
+// counters and clock are numbers; neighbour and FDB listings, whose order is the kernel's hash
+// order, are sorted. A progress line that depends on timing (how many agents had registered)
+// is dropped.
 func (n normaliser) lines(argv []string, out []string) []string {
 	cmd := strings.Join(argv, " ")
-	watch := len(argv) > 0 && argv[0] == "watch"
-	var res []string
+	var kept []string
 	for _, l := range out {
-		if progressRE.MatchString(l) {
-			continue
+		if !progressRE.MatchString(l) {
+			kept = append(kept, l)
 		}
-		l = macRE.ReplaceAllStringFunc(l, func(m string) string {
-			if n.fixedMACs[m] {
-				return m
-			}
-			return "<mac>"
-		})
-		for _, r := range normalisers {
-			l = r.re.ReplaceAllString(l, r.with)
+	}
+	text := macRE.ReplaceAllStringFunc(strings.Join(kept, "\n"), func(m string) string {
+		if n.fixedMACs[m] {
+			return m
 		}
-		if watch {
-			l = clockRE.ReplaceAllString(l, "<clock>")
-			l = numberRE.ReplaceAllString(l, "<n>")
-		}
+		return "<mac>"
+	})
+	for _, r := range normalisers {
+		text = r.re.ReplaceAllString(text, r.with)
+	}
+	if len(argv) > 0 && argv[0] == "watch" {
+		text = clockRE.ReplaceAllString(text, "<clock>")
+		text = numberRE.ReplaceAllString(text, "<n>")
+	}
+	var res []string
+	for _, l := range strings.Split(text, "\n") {
 		res = append(res, strings.Join(strings.Fields(l), " "))
+	}
+	if len(kept) == 0 {
+		res = nil
 	}
 	if unorderedCmd.MatchString(cmd) {
 		slices.Sort(res)
