@@ -262,11 +262,13 @@ var (
 		// A BGP session that is down is Idle, Connect or Active by turns as it retries.
 		{regexp.MustCompile(`\b(Idle|Connect|Active|OpenSent|OpenConfirm)\b`), "<bgp-down>"},
 	}
-	macRE        = regexp.MustCompile(`\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b`)
-	clockRE      = regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`)
-	numberRE     = regexp.MustCompile(`[+]?\b\d+\b`)
-	progressRE   = regexp.MustCompile(`agents: \d+/\d+ nodes registered$`)
-	unorderedCmd = regexp.MustCompile(`\bip (-\S+ )*neigh\b|\bbridge fdb\b`)
+	macRE      = regexp.MustCompile(`\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b`)
+	clockRE    = regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`)
+	numberRE   = regexp.MustCompile(`[+]?\b\d+\b`)
+	progressRE = regexp.MustCompile(`agents: \d+/\d+ nodes registered$`)
+	// Listings whose order is not the lab's: neighbours and FDB entries (the kernel's hash
+	// order) and status, whose processes come in the order they were last (re)started.
+	unorderedCmd = regexp.MustCompile(`\bip (-\S+ )*neigh\b|\bbridge fdb\b|^status `)
 )
 
 // normaliser normalises the outputs of one lab.
@@ -292,8 +294,7 @@ func newNormaliser(t *testing.T, labName string) normaliser {
 // lines normalises the output lines of argv: see normalisers, applied to the whole output so
 // that a value wrapped onto the next line ("(pid" / "4321 exited)") is found too. Whitespace
 // runs count as one space (a column widened by a longer duration is the same shape); watch's
-// counters and clock are numbers; neighbour and FDB listings, whose order is the kernel's hash
-// order, are sorted. A progress line that depends on timing (how many agents had registered)
+// counters and clock are numbers; the listings of unorderedCmd are sorted. A progress line that depends on timing (how many agents had registered)
 // is dropped.
 func (n normaliser) lines(argv []string, out []string) []string {
 	cmd := strings.Join(argv, " ")
