@@ -108,7 +108,7 @@ func parsePage(page string, data []byte) (lines []string, blocks []docBlock, err
 			b.attrs[a[1]] = strings.Trim(a[2], `"`)
 		}
 		for k := range b.attrs {
-			if !slices.Contains([]string{"lab", "skip", "reason", "fresh", "after", "head", "tail"}, k) {
+			if !slices.Contains([]string{"lab", "skip", "reason", "fresh", "after", "head", "tail", "blocks"}, k) {
 				return nil, nil, fmt.Errorf("%s:%d: marker attribute %q unknown (lab, fresh, after, head, tail; skip reason)", page, i, k)
 			}
 		}
@@ -259,6 +259,7 @@ var (
 		{regexp.MustCompile(`\bfe80::[0-9a-f:]+/64`), "<link-local>"},
 		{regexp.MustCompile(` tentative\b`), ""},
 		{regexp.MustCompile(`\b(REACHABLE|STALE|DELAY|PROBE)\b`), "<nud>"},
+		{regexp.MustCompile(`\d+ NOTIFICATION messages sent, \d+ received`), "<n> NOTIFICATION messages sent, <n> received"},
 		// A BGP session that is down is Idle, Connect or Active by turns as it retries.
 		{regexp.MustCompile(`\b(Idle|Connect|Active|OpenSent|OpenConfirm)\b`), "<bgp-down>"},
 	}
@@ -381,6 +382,14 @@ func runPage(t *testing.T, page string) {
 	work := t.TempDir() // the working directory, where a page's ./capture directories go
 	t.Chdir(work)
 	labs := map[string]*docLab{}
+	// wantBlocks: lab → the blocks its outputs show (a marker's blocks=), for a lab whose blocks
+	// depend on the order its agents registered in.
+	wantBlocks := map[string]string{}
+	for _, b := range blocks {
+		if v := b.attrs["blocks"]; v != "" {
+			wantBlocks[b.attrs["lab"]] = v
+		}
+	}
 	norms := map[string]normaliser{}
 	for _, b := range blocks {
 		name := b.attrs["lab"]
@@ -432,6 +441,13 @@ func runPage(t *testing.T, page string) {
 		}
 		if !l.deployed && b.cmds[0].argv[0] != "deploy" {
 			silent(b, "deploy", name)
+			for i := 0; !blocksAsShown(t, name, wantBlocks[name]); i++ {
+				if i == maxDeploys {
+					t.Fatalf("%s: %d deploys of %s never gave the blocks the page shows (%s)", page, maxDeploys, name, wantBlocks[name])
+				}
+				silent(b, "destroy", name)
+				silent(b, "deploy", name)
+			}
 			l.deployed = true
 		}
 		if after := b.attrs["after"]; after != "" {
@@ -481,6 +497,13 @@ func runPage(t *testing.T, page string) {
 			bg.Wait()
 			switch c.argv[0] {
 			case "deploy":
+				for i := 0; !blocksAsShown(t, name, wantBlocks[name]); i++ {
+					if i == maxDeploys {
+						t.Fatalf("%s:%d: %d deploys of %s never gave the blocks the page shows (%s)", page, c.line, maxDeploys, name, wantBlocks[name])
+					}
+					silent(b, "destroy", name)
+					_, out = runShown(c.argv)
+				}
 				l.deployed = true
 			case "destroy":
 				l.deployed = false
@@ -515,6 +538,37 @@ func runPage(t *testing.T, page string) {
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// maxDeploys is how often a lab is deployed for the blocks its page shows: each deploy gives
+// them with a chance of one in (the nodes whose hashes collide)!, here one in two.
+const maxDeploys = 8
+
+// blocksAsShown reports whether the deployed lab name gives its nodes the blocks want lists
+// ("node=cidr node=cidr"); an empty want holds for any blocks. On the netns provider a node's
+// first block comes from a hash of its name; when two nodes' hashes meet, the one that
+// registers first takes it, which a page cannot show both ways.
+func blocksAsShown(t *testing.T, name, want string) bool {
+	t.Helper()
+	if want == "" {
+		return true
+	}
+	code, out := runShown([]string{"get", name, "blockaffinities", "-o", "wide"})
+	if code != 0 {
+		t.Fatalf("get %s blockaffinities: exit %d\n%s", name, code, strings.Join(out, "\n"))
+	}
+	have := map[string]bool{}
+	for _, l := range out {
+		if f := strings.Fields(l); len(f) >= 4 {
+			have[f[3]+"="+f[2]] = true // NAME AGE CIDR NODE STATE
+		}
+	}
+	for _, w := range strings.Fields(want) {
+		if !have[w] {
+			return false
+		}
+	}
+	return true
 }
 
 // compareOutput reports the first line where the page's output of c (normalised: doc) differs
