@@ -4,7 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/knetlab/knetlab/internal/cli.Version=$(VERSION)
 
-.PHONY: all build gobgp test test-unit generate lint bench e2e clean
+.PHONY: all build gobgp test test-unit generate docs lint bench e2e clean
 
 all: build
 
@@ -44,6 +44,12 @@ e2e:
 ## generate: refresh the checked-in topologies/ and configs/ from labs/*/lab.yaml
 generate:
 	$(GO) test ./internal/render -run TestGolden -update
+
+## docs: rerun the commands the docs pages show on netns labs (root) and rewrite their outputs
+## in place (e2e TestDocs -update; markers: docs/architecture.md, "Docs outputs"). Read the diff.
+docs:
+	@scripts/test-deps.sh
+	$(GO) test -count=1 -run 'TestDocs$$' ./e2e/ -update
 
 ## lint: formatting and vet
 lint:

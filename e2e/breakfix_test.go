@@ -148,6 +148,8 @@ func TestBreakFix(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
+			// --explain (in breakLab): the test needs the node and entry to know which finding
+			// to demand; without it break no longer names them (the student finds them, issue 16).
 			m := breakLab(t, file, name, tc.fault)
 			want := tc.want(m[2], m[3])
 			// status tells the truth (issue 16): the fault is listed, and the node's agent is
