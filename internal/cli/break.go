@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"text/tabwriter"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -64,7 +64,7 @@ docs/break-fix.md has the exercises.`,
 				return err
 			}
 			if f.list {
-				listFaults(s.Out, p.Faults(l))
+				listFaults(s.Out, p.Faults(l), s.Width)
 				return nil
 			}
 			if f.random {
@@ -117,12 +117,19 @@ func breakRandom(ctx context.Context, s *ui.Streams, p breakable, l *lab.Lab, qu
 	return nil
 }
 
-func listFaults(w io.Writer, faults []provider.FaultInfo) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+// listFaults prints one fault a line, name then description, the descriptions in one column
+// and wrapped under their start to width (no wrapping when width <= 0).
+func listFaults(w io.Writer, faults []provider.FaultInfo, width int) {
+	name := 0
 	for _, ft := range faults {
-		fmt.Fprintf(tw, "%s\t%s\n", ft.Name, ft.Description)
+		name = max(name, len(ft.Name))
 	}
-	tw.Flush()
+	for _, ft := range faults {
+		first := ft.Name + strings.Repeat(" ", name-len(ft.Name)+2)
+		for _, line := range ui.WrapIndent(first, ft.Description, width) {
+			fmt.Fprintln(w, line)
+		}
+	}
 }
 
 // breakable is a provider that can break and heal its labs.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
 	"github.com/knetlab/knetlab/internal/provider/netnslab"
+	"github.com/knetlab/knetlab/internal/ui"
 )
 
 func TestBreakUsage(t *testing.T) {
@@ -87,5 +89,28 @@ func TestHintLines(t *testing.T) {
 		if step < 3 && strings.Contains(out, "66:d2") || step < 2 && strings.Contains(out, "k01-worker") || step < 4 && strings.Contains(out, "fdb-missing") {
 			t.Errorf("step %d reveals more than its steps:\n%s", step, out)
 		}
+	}
+}
+
+// break --list fits the terminal: each description wraps under its own start, never past the
+// width, and every fault's name starts a line.
+func TestBreakListFitsTheTerminal(t *testing.T) {
+	var out, errb bytes.Buffer
+	s := &ui.Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Width: 80}
+	if code := Main([]string{"break", "calico-overlay", "--list"}, s, testProviders()); code != exitcode.OK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	names := 0
+	for _, l := range lines {
+		if len([]rune(l)) > 80 {
+			t.Errorf("line of %d columns: %q", len([]rune(l)), l)
+		}
+		if !strings.HasPrefix(l, " ") {
+			names++
+		}
+	}
+	if names != 5 || len(lines) <= names {
+		t.Errorf("%d fault lines in %d lines, want 5 faults with wrapped descriptions:\n%s", names, len(lines), out.String())
 	}
 }

@@ -54,3 +54,29 @@ func TestTextAndJSON(t *testing.T) {
 		t.Errorf("JSON verdict %v divergence %v", doc["verdict"], doc["divergence"])
 	}
 }
+
+// At a terminal width every line fits it (a word longer than the room left would stay whole
+// on its own line; this trace has none); continuation lines sit under the text they continue, and the
+// same words come out as without wrapping.
+func TestTextFitsTheTerminal(t *testing.T) {
+	w, nodes := lesson06(t)
+	n := nodes["k01-worker"]
+	n.FDB = n.FDB[:0]
+	r := traceOf(t, w, "net-w1", "net-w3")
+
+	var wide, narrow bytes.Buffer
+	WriteText(&ui.Streams{Out: &wide}, r)
+	WriteText(&ui.Streams{Out: &narrow, Width: 80}, r)
+	for _, line := range strings.Split(strings.TrimRight(narrow.String(), "\n"), "\n") {
+		// No word of this trace is longer than the room a line leaves, so every line fits.
+		if cols := len([]rune(line)); cols > 80 {
+			t.Errorf("line of %d columns: %q", cols, line)
+		}
+	}
+	if !strings.Contains(narrow.String(), "\n            ") {
+		t.Errorf("no continuation line under the divergence's text:\n%s", narrow.String())
+	}
+	if a, b := strings.Fields(wide.String()), strings.Fields(narrow.String()); !slices.Equal(a, b) {
+		t.Errorf("wrapping changed the words:\n%s\n---\n%s", wide.String(), narrow.String())
+	}
+}
