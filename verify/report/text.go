@@ -44,10 +44,12 @@ func WriteTextWith(s *ui.Streams, r *Report, opts TextOptions) {
 			pad = 0
 		}
 	}
+	shown := 0
 	for _, c := range r.Checks {
 		if opts.FailedOnly && c.Status != Failed {
 			continue
 		}
+		shown++
 		head := fmt.Sprintf("%s  %-*s  ", strings.Repeat("x", 4), idWidth, c.ID)
 		text := fmt.Sprintf("%-*s  %s", pad, c.Title, checkSummary(c))
 		lines := ui.WrapIndent(head, strings.TrimRight(text, " "), w.width)
@@ -86,7 +88,9 @@ func WriteTextWith(s *ui.Streams, r *Report, opts TextOptions) {
 	if opts.FailedOnly {
 		hidden = fmt.Sprintf("; %d not shown (--failed-only)", len(r.Checks)-sum.Failed)
 	}
-	w.line("")
+	if shown > 0 {
+		w.line("") // between the checks and the summary; none shown needs no second blank line
+	}
 	w.wrapped("", fmt.Sprintf("%d %s: %d passed%s, %d failed%s, %d skipped; nodes: %d passed, %d failed, %d skipped in %s%s",
 		len(r.Checks), noun, sum.Passed, partial, sum.Failed, failedList, sum.Skipped,
 		sum.Nodes.Passed, sum.Nodes.Failed, sum.Nodes.Skipped, roundDuration(r.Duration), hidden), nil)

@@ -145,3 +145,14 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("%s differs from the golden file (go test ./verify/report -update after checking the change):\n%s", name, got)
 	}
 }
+
+// --failed-only on a report where nothing failed prints the header, one blank line and the
+// summary: no run of blank lines where the checks would be.
+func TestFailedOnlyWithNothingFailed(t *testing.T) {
+	r := &Report{Source: "netns lab calico-bgp", Lab: "calico-bgp", Checks: []*Check{{ID: "topology.nodes", Title: "lab nodes exist and run", Status: Passed}}}
+	var b bytes.Buffer
+	WriteTextWith(&ui.Streams{Out: &b}, r, TextOptions{FailedOnly: true})
+	if out := b.String(); strings.Contains(out, "\n\n\n") || !strings.Contains(out, "1 check: 1 passed") {
+		t.Errorf("--failed-only with nothing failed:\n%q", out)
+	}
+}
