@@ -268,8 +268,8 @@ var (
 	numberRE   = regexp.MustCompile(`[+]?\b\d+\b`)
 	progressRE = regexp.MustCompile(`agents: \d+/\d+ nodes registered$`)
 	// Listings whose order is not the lab's: neighbours and FDB entries (the kernel's hash
-	// order) and status, whose processes come in the order they were last (re)started.
-	unorderedCmd = regexp.MustCompile(`\bip (-\S+ )*neigh\b|\bbridge fdb\b|^status `)
+	// order).
+	unorderedCmd = regexp.MustCompile(`\bip (-\S+ )*neigh\b|\bbridge fdb\b`)
 )
 
 // normaliser normalises the outputs of one lab.

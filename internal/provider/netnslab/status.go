@@ -1,8 +1,10 @@
 package netnslab
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/knetlab/knetlab/internal/provider"
@@ -60,7 +62,7 @@ func labStatus(rec *journal.Lab) provider.LabStatus {
 		})
 	}
 	notRunning := map[string]int{}
-	for _, pr := range rec.Processes {
+	for _, pr := range processesInLabOrder(rec) {
 		st := pr.State()
 		if st != journal.StateRunning {
 			notRunning[st]++
@@ -109,4 +111,28 @@ func count(n int, noun string) string {
 		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// processesInLabOrder lists the lab's processes in the order of the members they run in (the
+// lab's own order), the datastore before an agent in the same member: the record keeps them
+// in the order they were last started, which a restart changes.
+func processesInLabOrder(rec *journal.Lab) []journal.Process {
+	member := map[string]int{}
+	for i, ns := range rec.Namespaces {
+		member[ns.Name] = i
+	}
+	rank := func(p journal.Process) int {
+		if p.Name == datastoreProcess {
+			return 0
+		}
+		return 1
+	}
+	out := slices.Clone(rec.Processes)
+	slices.SortStableFunc(out, func(a, b journal.Process) int {
+		if c := cmp.Compare(member[a.Namespace], member[b.Namespace]); c != 0 {
+			return c
+		}
+		return cmp.Compare(rank(a), rank(b))
+	})
+	return out
 }

@@ -132,3 +132,24 @@ func TestStatusShowsAgentStatesAndFaults(t *testing.T) {
 		}
 	}
 }
+
+// status lists the processes in the lab's member order, the datastore first in its member,
+// whatever order they were last started in: a restarted agent does not move to the end.
+func TestStatusProcessesInLabOrder(t *testing.T) {
+	rec := &journal.Lab{
+		Namespaces: []journal.Namespace{{Name: "knl.l.cp"}, {Name: "knl.l.w1"}, {Name: "knl.l.w2"}},
+		Processes: []journal.Process{
+			{Name: "agent w1", Namespace: "knl.l.w1"},
+			{Name: "agent cp", Namespace: "knl.l.cp"},
+			{Name: "datastore", Namespace: "knl.l.cp"},
+			{Name: "agent w2", Namespace: "knl.l.w2"},
+		},
+	}
+	var got []string
+	for _, p := range processesInLabOrder(rec) {
+		got = append(got, p.Name)
+	}
+	if want := []string{"datastore", "agent cp", "agent w1", "agent w2"}; !slices.Equal(got, want) {
+		t.Errorf("processes in order %q, want %q", got, want)
+	}
+}
