@@ -55,7 +55,11 @@ func failedLayer(in *Inputs, src, dst facts.Pod) string {
 		if dst.Node != src.Node {
 			nodes += " and " + dst.Node
 		}
-		return fmt.Sprintf("cannot be told from the tables: those of %s hold every entry this path needs (the veths' proxy_arp and forwarding, the routes, vxlan.calico's neighbours and FDB)", nodes)
+		needs := "the veths' proxy_arp and forwarding, the routes"
+		if e, ok := in.Expect.Node(src.Node); ok && e.Device != nil {
+			needs += ", vxlan.calico's neighbours and FDB"
+		}
+		return fmt.Sprintf("cannot be told from the tables: those of %s hold every entry this path needs (%s)", nodes, needs)
 	}
 	return strings.Join(slices.Compact(found), "; ")
 }

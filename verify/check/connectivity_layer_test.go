@@ -108,7 +108,7 @@ func TestConnectivityNamesTheLayer(t *testing.T) {
 			breakf: func(*Inputs) {},
 			cut:    func(p *cutProber) { p.pairs["net-w1→net-w3"] = true },
 			pair:   "k01-worker: default/net-w1 → default/net-w3",
-			want:   []string{"cannot be told"},
+			want:   []string{"cannot be told", "vxlan.calico's neighbours and FDB"},
 			not:    []string{"ARP:", "route:", "encapsulation:"}},
 		{name: "no tables read: said so",
 			breakf: func(in *Inputs) { in.Nodes = nil },
