@@ -35,9 +35,10 @@ knetlab verify --from DIR checks offline (docs/capture.md):
   DIR/nodes/<node>/nat.txt          the natOutgoing masquerade, as nft list table ip knetlab
   DIR/nodes/<node>/pods/<ns>/<pod>/ each local pod's eth0 addresses and routes
   DIR/switch/<name>/show-*.json     the switch, in the shapes of cEOS's show ... | json
-  DIR/nodes/<node>/bird-protocols.txt, gobgp-*.json
-                                    a BGP lab: the node's sessions (calico-node's birdcl show
-                                    protocols on clab; the agent's GoBGP neighbors and RIB)
+  DIR/nodes/<node>/bird-*.txt, gobgp-*.json
+                                    a BGP lab: the node's sessions and learned routes
+                                    (calico-node's birdcl show protocols and show route on
+                                    clab; the agent's GoBGP neighbors and RIB)
   DIR/rr/<name>/gobgp-*.json        a BGP lab: route reflector <name>'s gobgp neighbor -j and
                                     gobgp global rib -j
   DIR/versions.txt                  knetlab's version; on clab also containerlab, the kind node

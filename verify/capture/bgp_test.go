@@ -88,11 +88,17 @@ func TestBGPCaptureRoundTrip(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name   string
+		bird   bool // the nodes are calico-node's BIRD (the clab provider), not knetlab's agent
 		break_ func(s *bgpLabSource)
 		failed []string // checks that fail
 	}{
-		{"healthy", func(*bgpLabSource) {}, nil},
-		{"rr down: sessions Active, routes withdrawn", func(s *bgpLabSource) {
+		{"healthy", false, func(*bgpLabSource) {}, nil},
+		{"healthy, BIRD", true, func(*bgpLabSource) {}, nil},
+		{"BIRD: a learned route withdrawn on one node", true, func(s *bgpLabSource) {
+			n := s.nodes["k8s-guide-worker"]
+			n.BGPRoutes = n.BGPRoutes[1:]
+		}, []string{"bgp.rib"}},
+		{"rr down: sessions Active, routes withdrawn", false, func(s *bgpLabSource) {
 			for _, n := range s.nodes {
 				n.BGPSessions[0].State, n.BGPSessions[0].Info = observed.BGPActive, "connection refused"
 				var own []observed.BGPRoute
@@ -108,6 +114,12 @@ func TestBGPCaptureRoundTrip(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			src := newBGPLabSource(t)
+			// A node's state is saved in its speaker's format (BIRD's or GoBGP's), never the other's.
+			files, others := []string{capture.GoBGPNeighborsFile, capture.GoBGPRIBFile}, []string{capture.BirdFile, capture.BirdRoutesFile}
+			if tt.bird {
+				birdNodes(src)
+				files, others = others, files
+			}
 			tt.break_(src)
 			opts := verify.Options{Lab: l.VerifySpec(), Checks: bgpChecks}
 			live, err := verify.Run(ctx, src, opts)
@@ -127,14 +139,16 @@ func TestBGPCaptureRoundTrip(t *testing.T) {
 			if _, err := capture.FromSource(ctx, src, []string{"k8s-guide-control-plane", "k8s-guide-worker", "k8s-guide-worker2"}, dir); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{"nodes/k8s-guide-worker/gobgp-neighbors.json", "nodes/k8s-guide-worker/gobgp-rib.json",
-				"rr/gobgp/gobgp-neighbors.json", "rr/gobgp/gobgp-rib.json"} {
+			for _, f := range append([]string{"rr/gobgp/gobgp-neighbors.json", "rr/gobgp/gobgp-rib.json"},
+				"nodes/k8s-guide-worker/"+files[0], "nodes/k8s-guide-worker/"+files[1]) {
 				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 					t.Errorf("capture lacks %s: %v", f, err)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(dir, "nodes/k8s-guide-worker", capture.BirdFile)); err == nil {
-				t.Errorf("a GoBGP node's sessions written as BIRD's")
+			for _, f := range others {
+				if _, err := os.Stat(filepath.Join(dir, "nodes/k8s-guide-worker", f)); err == nil {
+					t.Errorf("a node's state written in the other speaker's %s", f)
+				}
 			}
 			cap, err := capture.Open(ctx, dir)
 			if err != nil {
@@ -224,5 +238,46 @@ func TestBGPCaptureRefusals(t *testing.T) {
 				t.Errorf("Open: %v (code %d), want a usage error mentioning %q", err, exitcode.Code(err), tt.mention)
 			}
 		})
+	}
+}
+
+// birdNodes makes the stand-in's nodes calico-node's: BIRD holds the sessions and, of the
+// routes, only those it learned (its own block is static1's blackhole, not a BGP path).
+func birdNodes(s *bgpLabSource) {
+	for _, n := range s.nodes {
+		n.BGPSpeaker = observed.SpeakerBIRD
+		for i := range n.BGPSessions {
+			n.BGPSessions[i].Name = "Node_" + strings.ReplaceAll(n.BGPSessions[i].Peer.String(), ".", "_")
+			n.BGPSessions[i].PeerAS = 0 // birdcl show protocols does not print it
+		}
+		var learned []observed.BGPRoute
+		for _, r := range n.BGPRoutes {
+			if r.From.IsValid() {
+				learned = append(learned, r)
+			}
+		}
+		n.BGPRoutes = learned
+	}
+}
+
+// BIRD's routes and GoBGP's RIB under one node are two speakers: refused.
+func TestBIRDRoutesWithGoBGPRefused(t *testing.T) {
+	dir := t.TempDir()
+	for rel, data := range map[string]string{
+		"nodes/n1/ip-route.txt":    "default via 10.0.0.1 dev eth0\n",
+		"nodes/n1/bird-routes.txt": "BIRD v0.3.3+birdv1.6.8 ready.\n",
+		"nodes/n1/gobgp-rib.json":  "{}",
+	} {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := capture.Open(context.Background(), dir)
+	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "one BGP speaker") || !strings.Contains(err.Error(), "gobgp-rib.json") {
+		t.Errorf("Open: %v (code %d), want a usage error naming gobgp-rib.json and one BGP speaker", err, exitcode.Code(err))
 	}
 }

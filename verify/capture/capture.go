@@ -18,6 +18,7 @@
 //	                                 `show vlan | json` (all four), optional; `knetlab capture`
 //	                                 renders a netns lab's switch in the same shapes (WriteSwitch)
 //	DIR/nodes/<node>/bird-protocols.txt   a node's BGP sessions, `birdcl show protocols` (BIRD)
+//	DIR/nodes/<node>/bird-routes.txt      the routes a node's BIRD learned, `birdcl show route`
 //	DIR/nodes/<node>/gobgp-neighbors.json a node's BGP sessions, `gobgp neighbor -j` (GoBGP)
 //	DIR/nodes/<node>/gobgp-rib.json       the routes a node's GoBGP speaker holds
 //	DIR/rr/<name>/gobgp-neighbors.json    a route reflector's sessions, `gobgp neighbor -j`
@@ -34,7 +35,8 @@
 // condition, Topology returns ErrAbsent and topology.nodes is skipped with the reason, never
 // passed. With conditions, every node the capture knows (cluster.yaml or a nodes/<node>
 // directory) is reported running; it is Ready when its condition is True, or, lacking a
-// condition of its own, when its tables were captured (it answered the commands). Every Detail
+// condition of its own, when its tables were captured (it answered the commands). A switch or
+// route reflector whose commands were captured is reported running. Every Detail
 // starts with "from capture", so a report never passes this off as a live observation.
 package capture
 
@@ -73,6 +75,9 @@ const (
 	PodsDir     = "pods" // under a node: pods/<namespace>/<pod>/ip-addr.txt and ip-route.txt
 	// BirdFile is a node's BGP sessions as calico-node's BIRD shows them (birdcl show protocols).
 	BirdFile = "bird-protocols.txt"
+	// BirdRoutesFile is the routes a node's BIRD holds (birdcl show route), of which the BGP
+	// paths are read: the node's learned routes.
+	BirdRoutesFile = "bird-routes.txt"
 	// GoBGPNeighborsFile and GoBGPRIBFile are a GoBGP speaker's sessions (gobgp neighbor -j) and
 	// RIB (gobgp global rib -j), under a node whose speaker is GoBGP or under rr/<name>/.
 	GoBGPNeighborsFile = "gobgp-neighbors.json"
@@ -207,6 +212,13 @@ func (c *Capture) Topology(context.Context) ([]observed.NodeStatus, error) {
 		// It answered the show commands when captured; a switch has no Ready condition.
 		out = append(out, observed.NodeStatus{Name: c.sw.Name, Kind: "switch", Running: true, Ready: true,
 			Detail: "from capture: the switch's show commands were captured"})
+	}
+	for _, name := range c.rrNames {
+		// It answered gobgp when captured: both files parse, so gobgpd ran.
+		if r := c.rrs[name]; r.Has(observed.TableBGPSessions) || r.Has(observed.TableBGPRoutes) {
+			out = append(out, observed.NodeStatus{Name: name, Kind: "reflector", Running: true, Ready: true,
+				Detail: "from capture: the route reflector's gobgp answers were captured"})
+		}
 	}
 	return out, nil
 }
@@ -390,18 +402,32 @@ var nodeTables = []struct {
 		n.BGPSessions, err = parse.BirdProtocols(data)
 		return err
 	}},
+	{BirdRoutesFile, observed.TableBGPRoutes, func(n *observed.Node, data []byte) (err error) {
+		n.BGPSpeaker = observed.SpeakerBIRD
+		n.BGPRoutes, err = parse.BirdRoutes(data)
+		return err
+	}},
 	{GoBGPNeighborsFile, observed.TableBGPSessions, func(n *observed.Node, data []byte) (err error) {
 		if n.BGPSpeaker == observed.SpeakerBIRD {
-			return fmt.Errorf("the node has %s too: a node runs one BGP speaker, BIRD (calico-node) or GoBGP (knetlab's agent); keep the file of the one it runs", BirdFile)
+			return twoSpeakers()
 		}
 		n.BGPSpeaker = observed.SpeakerGoBGP
 		n.BGPSessions, err = parse.GoBGPNeighbors(data)
 		return err
 	}},
 	{GoBGPRIBFile, observed.TableBGPRoutes, func(n *observed.Node, data []byte) (err error) {
+		if n.Has(observed.TableBGPRoutes) {
+			return twoSpeakers()
+		}
 		n.BGPRoutes, err = parse.GoBGPRIB(data)
 		return err
 	}},
+}
+
+// twoSpeakers refuses a node directory with the files of both BGP speakers.
+func twoSpeakers() error {
+	return fmt.Errorf("the node has %s or %s too: a node runs one BGP speaker, BIRD (calico-node) or GoBGP (knetlab's agent); keep the files of the one it runs",
+		BirdFile, BirdRoutesFile)
 }
 
 func readNode(in files, dir, name string) (*observed.Node, error) {

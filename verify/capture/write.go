@@ -97,7 +97,7 @@ func writeNode(dir string, n *observed.Node, allPools []netip.Prefix) error {
 		{observed.TableSysctls, SysctlFile, func() []byte { return parse.FormatSysctls(n.Sysctls) }},
 		{observed.TableNAT, NATFile, func() []byte { return parse.FormatNAT(n.NATOutgoing, allPools) }},
 		{observed.TableBGPSessions, sessionsFile(n), func() []byte { return formatSessions(n) }},
-		{observed.TableBGPRoutes, GoBGPRIBFile, func() []byte { return parse.FormatGoBGPRIB(n.BGPRoutes) }},
+		{observed.TableBGPRoutes, routesFile(n), func() []byte { return formatRoutes(n) }},
 	}
 	for _, file := range files {
 		if !n.Has(file.table) {
@@ -120,6 +120,21 @@ func sessionsFile(n *observed.Node) string {
 		return BirdFile
 	}
 	return GoBGPNeighborsFile
+}
+
+// routesFile is where a node's BGP routes are saved, in the format of the speaker it runs.
+func routesFile(n *observed.Node) string {
+	if n.BGPSpeaker == observed.SpeakerBIRD {
+		return BirdRoutesFile
+	}
+	return GoBGPRIBFile
+}
+
+func formatRoutes(n *observed.Node) []byte {
+	if n.BGPSpeaker == observed.SpeakerBIRD {
+		return parse.FormatBirdRoutes(n.BGPRoutes)
+	}
+	return parse.FormatGoBGPRIB(n.BGPRoutes)
 }
 
 func formatSessions(n *observed.Node) []byte {

@@ -284,3 +284,59 @@ func TestAffinitiesPodlessNodeWithoutTunnel(t *testing.T) {
 		})
 	}
 }
+
+// The route reflector is a member of the lab: topology.nodes wants it running, and a source
+// that does not list it (live) is told so; a stopped reflector is named as such.
+func TestTopologyNodesJudgesReflector(t *testing.T) {
+	running := func(in *Inputs) {
+		for _, n := range in.Lab.Nodes {
+			in.Topology = append(in.Topology, observed.NodeStatus{Name: n, Kind: "node", Running: true, Ready: true})
+		}
+		in.Topology = append(in.Topology, observed.NodeStatus{Name: "gobgp", Kind: "reflector", Running: true, Ready: true, Detail: "container running"})
+	}
+	for _, tt := range []struct {
+		name   string
+		live   bool
+		break_ func(in *Inputs)
+		status report.Status // the reflector's
+		want   string        // its finding or reason holds this
+	}{
+		{"running", true, func(*Inputs) {}, "", ""},
+		{"stopped", true, func(in *Inputs) {
+			in.Topology[len(in.Topology)-1].Running = false
+			in.Topology[len(in.Topology)-1].Detail = "container exited (Exited (0) 3 seconds ago)"
+		}, "", "failed gobgp [state] expected running found container exited (Exited (0) 3 seconds ago): gobgp is the lab's route reflector (172.18.0.5)"},
+		{"not listed by a live source", true, func(in *Inputs) { in.Topology = in.Topology[:len(in.Topology)-1] },
+			"", "missing gobgp [] expected running found absent: gobgp is the lab's route reflector"},
+		{"not captured", false, func(in *Inputs) { in.Topology = in.Topology[:len(in.Topology)-1] },
+			report.Skipped, "its rr/gobgp/ files were not captured"},
+		{"a reflector is not judged Ready", true, func(in *Inputs) { in.Topology[len(in.Topology)-1].Ready = false }, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := bgpInputs(tt.live)
+			running(in)
+			tt.break_(in)
+			nodes := topologyNodes(context.Background(), in)
+			if len(nodes) != 4 || nodes[3].Node != "gobgp" {
+				t.Fatalf("results %v, want the three nodes and gobgp", nodes)
+			}
+			for _, r := range nodes[:3] {
+				if len(r.Findings) > 0 || r.Status != "" {
+					t.Errorf("node %s: %s %s", r.Node, r.Status, findingsText(r))
+				}
+			}
+			rr := nodes[3]
+			got := findingsText(rr) + rr.Reason
+			if rr.Status != tt.status || tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("gobgp: status %q, %q; want status %q with %q", rr.Status, got, tt.status, tt.want)
+			}
+		})
+	}
+	// A lab without BGP wants no reflector.
+	in := bgpInputs(true)
+	running(in)
+	in.Lab.BGP = nil
+	if nodes := topologyNodes(context.Background(), in); len(nodes) != 3 {
+		t.Errorf("a lab without BGP: %d results, want the three nodes", len(nodes))
+	}
+}

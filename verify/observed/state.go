@@ -241,7 +241,7 @@ type SwitchVLAN struct {
 // NodeStatus is whether a lab node exists and runs (topology.nodes).
 type NodeStatus struct {
 	Name    string
-	Kind    string // "node", "switch", "network"
+	Kind    string // "node", "switch", "network", "reflector"
 	Running bool
 	Ready   bool   // kind: Ready after the CNI; netns: the agent is up
 	Detail  string // why not running/ready, as the provider sees it

@@ -64,12 +64,8 @@ func BirdProtocols(data []byte) ([]observed.BGPSession, error) {
 			line, f = rest, strings.Fields(rest)
 		}
 		switch {
-		case f == nil || pasteNoise(f):
+		case birdChatter(f):
 			return nil
-		case f[0] == "show" || f[0] == "bird>" || f[0] == "birdc>":
-			return nil // the command typed at birdc's prompt or into the control socket
-		case f[0] == "BIRD" && strings.HasSuffix(f[len(f)-1], "ready."):
-			return nil // birdcl's greeting
 		case strings.Join(f, " ") == "name proto table state since info":
 			return nil
 		case len(f) >= 4 && birdProtocols[f[1]] && birdStates[f[3]]:
@@ -114,6 +110,14 @@ func BirdProtocols(data []byte) ([]observed.BGPSession, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// birdChatter reports whether a line around birdcl's answer is not part of it: what a person
+// pastes around a command, the command typed at birdc's prompt or into the control socket, and
+// birdcl's greeting.
+func birdChatter(f []string) bool {
+	return f == nil || pasteNoise(f) || f[0] == "show" || f[0] == "bird>" || f[0] == "birdc>" ||
+		f[0] == "BIRD" && strings.HasSuffix(f[len(f)-1], "ready.")
 }
 
 // birdReplyCode splits a line of the control socket's raw reply: four digits and '-' or ' '.

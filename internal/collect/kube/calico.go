@@ -25,6 +25,10 @@ const (
 // to server control socket" on stderr and exit 1.
 var BirdProtocolsCmd = []string{"birdcl", "-s", "/var/run/calico/bird.ctl", "show", "protocols"}
 
+// BirdRoutesCmd asks the same BIRD for the routes it holds; of them, the BGP paths are the
+// routes the node learned.
+var BirdRoutesCmd = []string{"birdcl", "-s", "/var/run/calico/bird.ctl", "show", "route"}
+
 // CalicoNodePod is a node's calico-node pod.
 type CalicoNodePod struct {
 	Name  string
@@ -81,13 +85,25 @@ type Execer interface {
 // BirdSessions reads the BGP sessions of the BIRD in calico-node pod pod (BirdProtocolsCmd
 // through pods/exec, parsed by verify/parse).
 func BirdSessions(ctx context.Context, e Execer, pod string) ([]observed.BGPSession, error) {
-	out, err := e.Exec(ctx, CalicoNamespace, pod, CalicoNodeContainer, BirdProtocolsCmd)
+	return birdcl(ctx, e, pod, BirdProtocolsCmd, parse.BirdProtocols)
+}
+
+// BirdRoutes reads the routes the BIRD in calico-node pod pod learned over BGP (BirdRoutesCmd
+// through pods/exec, parsed by verify/parse).
+func BirdRoutes(ctx context.Context, e Execer, pod string) ([]observed.BGPRoute, error) {
+	return birdcl(ctx, e, pod, BirdRoutesCmd, parse.BirdRoutes)
+}
+
+// birdcl runs argv in pod's calico-node container and parses its output. BIRD not answering is
+// birdcl's own error (exit 1, its stderr), never an empty answer.
+func birdcl[T any](ctx context.Context, e Execer, pod string, argv []string, read func([]byte) ([]T, error)) ([]T, error) {
+	out, err := e.Exec(ctx, CalicoNamespace, pod, CalicoNodeContainer, argv)
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := parse.BirdProtocols(out)
+	got, err := read(out)
 	if err != nil {
-		return nil, fmt.Errorf("%s in pod %s/%s: %w", strings.Join(BirdProtocolsCmd, " "), CalicoNamespace, pod, err)
+		return nil, fmt.Errorf("%s in pod %s/%s: %w", strings.Join(argv, " "), CalicoNamespace, pod, err)
 	}
-	return sessions, nil
+	return got, nil
 }

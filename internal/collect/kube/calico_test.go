@@ -110,3 +110,37 @@ func TestBirdSessions(t *testing.T) {
 		t.Errorf("foreign reply: err = %v", err)
 	}
 }
+
+func TestBirdRoutes(t *testing.T) {
+	// BIRD 1.6.8's own answer on k8s-guide-worker (172.18.0.3), recorded on the lab's addresses.
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "verify", "parse", "testdata", "bgp", "bird-1.6.8", "node3-show-route.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordedExec{stdout: string(data)}
+	got, err := BirdRoutes(context.Background(), testPodExec(t, rec), "calico-node-w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two blocks learned from the reflector (and the reflector's own network, which it
+	// exports too); the node's own blackhole is static1's.
+	if len(got) != 3 || got[0].Prefix.String() != "10.244.236.0/24" || got[0].NextHop.String() != "172.18.0.2" ||
+		got[0].From.String() != "172.18.0.5" || got[1].Prefix.String() != "10.244.190.0/24" || got[1].NextHop.String() != "172.18.0.4" {
+		t.Errorf("routes = %+v, want 10.244.236.0/24 via 172.18.0.2 and 10.244.190.0/24 via 172.18.0.4, from 172.18.0.5", got)
+	}
+	q := rec.url.Query()
+	if rec.url.Path != "/api/v1/namespaces/calico-system/pods/calico-node-w1/exec" || q.Get("container") != "calico-node" ||
+		strings.Join(q["command"], " ") != "birdcl -s /var/run/calico/bird.ctl show route" {
+		t.Errorf("exec = %s container=%q command=%q", rec.url.Path, q.Get("container"), q["command"])
+	}
+	rec = &recordedExec{stderr: "Unable to connect to server control socket (/var/run/calico/bird.ctl): No such file or directory\n", exit: 1}
+	got, err = BirdRoutes(context.Background(), testPodExec(t, rec), "calico-node-w1")
+	if err == nil || got != nil || !strings.Contains(err.Error(), "exited 1: Unable to connect to server control socket") {
+		t.Errorf("BIRD down: routes %v, err = %v", got, err)
+	}
+	rec = &recordedExec{stdout: "name     proto    table    state  since       info\n"}
+	if _, err := BirdRoutes(context.Background(), testPodExec(t, rec), "calico-node-w1"); err == nil ||
+		!strings.Contains(err.Error(), "show route in pod calico-system/calico-node-w1: line 1") {
+		t.Errorf("foreign reply: err = %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package clab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -33,31 +34,40 @@ func (s *liveSource) birdPods(ctx context.Context) *birdReader {
 	return &birdReader{pods: s.pods, byNode: byNode, listErr: err}
 }
 
-// read sets n's BGP sessions from its calico-node's BIRD and marks the table; an error says
-// why they could not be read.
+// read sets n's BGP sessions and learned routes from its calico-node's BIRD (birdcl show
+// protocols, show route) and marks the tables it read; an error says what could not be read.
 func (b *birdReader) read(ctx context.Context, n *observed.Node) error {
 	if b.listErr != nil {
-		return b.listErr
+		return fmt.Errorf("%s, %s: %w", observed.TableBGPSessions, observed.TableBGPRoutes, b.listErr)
 	}
 	pod, ok := b.byNode[n.Name]
 	if !ok {
-		return fmt.Errorf("no calico-node pod on node %s (namespace %s, label %s): nothing runs BIRD there",
-			n.Name, kube.CalicoNamespace, kube.CalicoNodeSelector)
+		return fmt.Errorf("%s, %s: no calico-node pod on node %s (namespace %s, label %s): nothing runs BIRD there",
+			observed.TableBGPSessions, observed.TableBGPRoutes, n.Name, kube.CalicoNamespace, kube.CalicoNodeSelector)
 	}
 	if !pod.Running() {
 		state := string(pod.Phase)
 		if pod.Deleting {
 			state = "being deleted"
 		}
-		return fmt.Errorf("no running calico-node pod on node %s: %s (%s)", n.Name, pod.Name, state)
+		return fmt.Errorf("%s, %s: no running calico-node pod on node %s: %s (%s)",
+			observed.TableBGPSessions, observed.TableBGPRoutes, n.Name, pod.Name, state)
 	}
-	sessions, err := kube.BirdSessions(ctx, b.pods, pod.Name)
-	if err != nil {
-		return err
+	n.BGPSpeaker = observed.SpeakerBIRD
+	var errs []error
+	if sessions, err := kube.BirdSessions(ctx, b.pods, pod.Name); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", observed.TableBGPSessions, err))
+	} else {
+		n.BGPSessions = sessions
+		n.Mark(observed.TableBGPSessions)
 	}
-	n.BGPSpeaker, n.BGPSessions = observed.SpeakerBIRD, sessions
-	n.Mark(observed.TableBGPSessions)
-	return nil
+	if routes, err := kube.BirdRoutes(ctx, b.pods, pod.Name); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", observed.TableBGPRoutes, err))
+	} else {
+		n.BGPRoutes = routes
+		n.Mark(observed.TableBGPRoutes)
+	}
+	return errors.Join(errs...)
 }
 
 // ReflectorNames implements source.Reflectors: the lab's route reflectors, in name order.

@@ -188,8 +188,8 @@ func (s *liveSource) objects(ctx context.Context) (*calicoview.Objects, error) {
 // tables in parallel, so that verify's wall time is one round of docker execs, not one per
 // node. The pods table comes from the pods' network namespaces on each node, named with the
 // cluster's pod facts; without facts it stays unmarked (the checks needing facts fail
-// anyway). In a lab that speaks BGP the node's BGP sessions come from calico-node's BIRD on
-// it (birdcl through pods/exec). A node read only in part comes with an error naming what could
+// anyway). In a lab that speaks BGP the node's BGP sessions and learned routes come from
+// calico-node's BIRD on it (birdcl show protocols and show route, through pods/exec). A node read only in part comes with an error naming what could
 // not be read, so that verify fails, not skips, the checks that need it.
 func (s *liveSource) NodeState(ctx context.Context, node string) (*observed.Node, error) {
 	if _, ok := s.lab.Node(node); !ok {
@@ -230,7 +230,7 @@ func (s *liveSource) readRound(ctx context.Context) *nodeRound {
 			}
 			if n != nil && bird != nil {
 				if bgpErr := bird.read(ctx, n); bgpErr != nil {
-					err = errors.Join(err, fmt.Errorf("node %s: %s: %w", name, observed.TableBGPSessions, bgpErr))
+					err = errors.Join(err, fmt.Errorf("node %s: %w", name, bgpErr))
 				}
 			}
 			mu.Lock()
@@ -296,7 +296,8 @@ func notTestPod(l *lab.Lab, p facts.Pod) error {
 	return fmt.Errorf("pod %s/%s is not one of lab %s's test pods: knetlab sends no traffic from it", p.Namespace, p.Name, l.Name)
 }
 
-// Topology reports each lab node's container and Ready condition, and the switch's container.
+// Topology reports each lab node's container and Ready condition, the switch's container and
+// each route reflector's (named after the reflector, containerlab's prefix being empty).
 func (s *liveSource) Topology(ctx context.Context) ([]observed.NodeStatus, error) {
 	containers, err := labNodeContainers(ctx, s.docker, s.lab.Name, s.lab.Cluster.Name)
 	if err != nil {
@@ -332,6 +333,13 @@ func (s *liveSource) Topology(ctx context.Context) ([]observed.NodeStatus, error
 			st.Ready = k.Ready
 			st.Detail += "; " + k.Detail
 		}
+		out = append(out, st)
+	}
+	for _, rr := range s.lab.RouteReflectors() {
+		c, ok := byNode[rr.Name]
+		st := observed.NodeStatus{Name: rr.Name, Kind: "reflector", Running: ok && c.state == "running"}
+		st.Ready = st.Running
+		st.Detail = containerDetail(c, ok, rr.Name)
 		out = append(out, st)
 	}
 	return out, nil
