@@ -71,14 +71,14 @@ type Options struct {
 	LogFile    string // JSON log file; "": Stderr
 	Stderr     io.Writer
 	// BGPAS, when not 0, is the BGP mode (a lab whose pools are routed by BGP): the node's AS.
-	// The agent then runs a BGP speaker peering with BGPPeers, announces the node's confirmed
-	// blocks with its underlay address as next hop, and routes other nodes' blocks of pools
-	// without encapsulation only as it learned them (proto bird).
+	// The agent then runs BIRD, as calico-node does, peering with BGPPeers: it announces the
+	// node's confirmed blocks and routes other nodes' blocks of pools without encapsulation
+	// as it learned them (proto bird).
 	BGPAS    uint32
 	BGPPeers []BGPPeer
-	// BGPAPI is the speaker's gRPC API address; "": DefaultBGPAPI.
-	BGPAPI string
-	// BGPNoExport are owned blocks the speaker does not announce (the block-not-exported fault).
+	// BGPDir holds BIRD's configuration and control socket (bird.conf, bird.ctl).
+	BGPDir string
+	// BGPNoExport are owned blocks BIRD does not announce (the block-not-exported fault).
 	BGPNoExport []netip.Prefix
 }
 

@@ -3,23 +3,32 @@ package netnslab
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 
 	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/lab"
+	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
 
-// bgpAgentOptions sets, in a BGP lab, the BGP part of node n's agent options: the lab's AS and
-// the peers its BGPPeers give the node, each with its own AS, and the speaker's API where the
-// verify source reads it.
-func bgpAgentOptions(l *lab.Lab, n lab.Node, o *agent.Options) {
+// bgpAgentOptions sets, in a BGP lab, the BGP part of node n's agent options: the lab's AS,
+// the peers its BGPPeers give the node, each with its own AS, and the directory of the node's
+// BIRD (birdDir) in the lab's state directory under root.
+func bgpAgentOptions(root string, l *lab.Lab, n lab.Node, o *agent.Options) {
 	if l.BGP == nil {
 		return
 	}
-	o.BGPAS, o.BGPAPI = l.BGP.ASNumber, speakerAPI
+	o.BGPAS, o.BGPDir = l.BGP.ASNumber, birdDir(root, l.Name, n.Name)
 	for _, p := range l.PeersOf(n) {
 		o.BGPPeers = append(o.BGPPeers, agent.BGPPeer{Address: p.Address(l), ASNumber: p.ASNumber})
 	}
+}
+
+// birdDir is where node's BIRD keeps its configuration and control socket:
+// <state>/<lab>/bird/<node>/{bird.conf,bird.ctl}. birdcl reaches the socket from anywhere:
+// `birdcl -s <state>/<lab>/bird/<node>/bird.ctl show protocols`.
+func birdDir(root, labName, node string) string {
+	return filepath.Join(journal.Dir(root, labName), "bird", node)
 }
 
 // setPeerAS changes the AS the agent expects of its peer at addr.
@@ -32,8 +41,8 @@ func setPeerAS(o *agent.Options, addr netip.Addr, as uint32) error {
 	return nil
 }
 
-// withholdBlock makes the agent's speaker leave block out of what it announces, as a Calico
-// BGPFilter with an exportV4 Reject rule for the CIDR makes BIRD do.
+// withholdBlock makes the node's BIRD leave block out of what it announces, as a Calico
+// BGPFilter with an exportV4 Reject rule for the CIDR does.
 func withholdBlock(o *agent.Options, block netip.Prefix) error {
 	o.BGPNoExport = append(o.BGPNoExport, block)
 	return nil

@@ -297,7 +297,7 @@ func agentOptions(root string, l *lab.Lab, n lab.Node, url string, pki labca.Fil
 		EtcdCert: pki.ClientCert, EtcdKey: pki.ClientKey, EtcdCA: pki.CACert,
 		Autodetect: autodetectCIDRs(l, n), LogFile: filepath.Join(journal.Dir(root, l.Name), "logs", "agent-"+n.Name+".log"),
 	}
-	bgpAgentOptions(l, n, &o)
+	bgpAgentOptions(root, l, n, &o)
 	return o
 }
 
@@ -418,7 +418,7 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 	lastRegistered := -1
 	var waiting []string
 	for {
-		registered, pending, err := convergence(ctx, store, l, handles)
+		registered, pending, err := convergence(ctx, store, d.root, l, handles)
 		if err == nil && len(pending) == 0 {
 			prog.Step("agents: %d nodes registered and programmed", len(l.Nodes))
 			return nil
@@ -450,7 +450,7 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 }
 
 // convergence returns how many lab nodes are registered and what is still missing.
-func convergence(ctx context.Context, store datastore.Store, l *lab.Lab, handles map[string]*netlink.Handle) (int, []string, error) {
+func convergence(ctx context.Context, store datastore.Store, root string, l *lab.Lab, handles map[string]*netlink.Handle) (int, []string, error) {
 	pools, _, err := datastore.IPPools(store).List(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -487,7 +487,7 @@ func convergence(ctx context.Context, store datastore.Store, l *lab.Lab, handles
 		}
 	}
 	if len(pending) == 0 && l.BGP != nil {
-		pending = bgpPending(ctx, l)
+		pending = bgpPending(ctx, root, l)
 	}
 	return registered, pending, nil
 }

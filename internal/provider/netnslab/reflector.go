@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
@@ -36,15 +35,15 @@ const ReflectorCommand = "lab-bgp-reflector"
 // reflectorProcess names a reflector in the lab's record: "reflector gobgp".
 const reflectorProcess = "reflector "
 
-// speakerAPI is where every BGP speaker of a netns lab (the reflectors, each node's agent)
-// serves the GoBGP API: GoBGP's default address, on the loopback of the speaker's namespace.
-const speakerAPI = agent.DefaultBGPAPI
+// reflectorAPI is where a netns lab's route reflector serves the GoBGP API: GoBGP's default
+// address, on the loopback of the reflector's namespace.
+const reflectorAPI = "127.0.0.1:50051"
 
 // reflectorArgs is the command line, ReflectorCommand first, that runs a reflector with the
 // rr.conf at config, its BGP listener on listen. Its log is its stderr, which the deploy sends
 // to the lab's logs directory.
 func reflectorArgs(config string, listen netip.Addr) []string {
-	return []string{ReflectorCommand, "--config", config, "--listen", listen.String(), "--api", speakerAPI}
+	return []string{ReflectorCommand, "--config", config, "--listen", listen.String(), "--api", reflectorAPI}
 }
 
 // ReflectorMain runs the route reflector the args after ReflectorCommand describe until SIGTERM
@@ -61,7 +60,7 @@ func reflectorMain(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "the reflector's rr.conf (GoBGP's TOML, as knetlab render writes it)")
 	listen := fs.String("listen", "", "the address BGP listens on (port 179)")
-	api := fs.String("api", speakerAPI, "the GoBGP API's address")
+	api := fs.String("api", reflectorAPI, "the GoBGP API's address")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -205,8 +205,32 @@ func (s *Source) Topology(context.Context) ([]observed.NodeStatus, error) {
 		st := memberStatus(s.lab.Name, sw.Name, "switch", "")
 		out = append(out, st)
 	}
+	for _, rr := range s.lab.RouteReflectors() {
+		st := memberStatus(s.lab.Name, rr.Name, "reflector", "")
+		if st.Running {
+			reflectorStatus(rec, rr.Name, &st)
+		}
+		out = append(out, st)
+	}
 	out = append(out, memberStatus(s.lab.Name, networkMember, "network", mgmtBridge))
 	return out, nil
+}
+
+// reflectorStatus says whether route reflector rr's GoBGP runs: the reflector is its process,
+// as the gobgp container is its gobgpd.
+func reflectorStatus(rec *journal.Lab, rr string, st *observed.NodeStatus) {
+	p, ok := latestProcess(rec, reflectorProcess+rr)
+	switch {
+	case !ok:
+		st.Running = false
+		st.Detail = fmt.Sprintf("route reflector %s was never started; knetlab deploy %s starts it", rr, rec.Lab)
+	case !p.Alive():
+		st.Running = false
+		st.Detail = fmt.Sprintf("GoBGP not running (pid %d exited); knetlab fix %s restarts it", p.PID, rec.Lab)
+	case paused(p.PID):
+		st.Running = false
+		st.Detail = fmt.Sprintf("GoBGP paused (pid %d, stopped by a signal); kill -CONT %d resumes it", p.PID, p.PID)
+	}
 }
 
 func agentStatus(rec *journal.Lab, node string, st *observed.NodeStatus) {
