@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -192,6 +193,29 @@ func (a *Agent) publishBGP(ctx context.Context, d *dataplane.DesiredState, affin
 		}
 	}()
 	return nil
+}
+
+// startBIRDEarly starts the node's BIRD before anything else of the agent, with its peers but
+// neither blocks nor pools yet (the first publish gives them, long before a session is up):
+// BIRD waits ¾ to 1 s after it starts before it first dials a peer (its minimum connect
+// delay), and this wait overlaps the agent's own start (datastore, registration). nil when
+// the underlay is not there yet: Agent.Run says why, and starts BIRD itself once it is.
+func startBIRDEarly(o Options, log *slog.Logger) *birdProcess {
+	c := o.bgpConfig()
+	if c == nil {
+		return nil
+	}
+	underlay, _, err := DetectUnderlay("", o.Autodetect)
+	if err != nil {
+		return nil
+	}
+	conf := birdConfig{Node: o.Node, RouterID: underlay.Addr(), ASNumber: c.ASNumber, Peers: c.Peers, NoExport: c.NoExport}
+	b, err := startBIRD("", c.Dir, conf.render(), log.With("component", "bird"))
+	if err != nil {
+		log.Warn("BIRD not started early; the agent starts it once registered", "err", err)
+		return nil
+	}
+	return b
 }
 
 // stopBIRD stops the node's BIRD, if it runs.

@@ -35,6 +35,12 @@ const (
 	BIRDSocketFile = "bird.ctl"
 )
 
+// BGPRestartWait bounds how long a restarted BIRD (a restarted agent) leaves the node's
+// routes as they are while its sessions come up, rather than withdrawing every learned route
+// only to install it again a moment later. A peer that never comes up costs the node its
+// learned routes after this long.
+const BGPRestartWait = 4 * time.Second
+
 // maxSocketPath is the longest path a unix socket may have (sun_path is 108 bytes with the NUL).
 const maxSocketPath = 107
 
@@ -73,6 +79,9 @@ func (c birdConfig) render() []byte {
 	p("# BIRD configuration of node %s, written by knetlab's agent (as calico-node's confd writes", c.Node)
 	p("# its own); the agent rewrites it and runs `birdcl configure` when the node's blocks change.")
 	p("router id %s;", c.RouterID)
+	p("# Started with -R (as calico-node starts it): the kernel keeps its routes until the sessions")
+	p("# are back, or for this long at most when one is not (a misconfigured peer).")
+	p("graceful restart wait %d;", int(BGPRestartWait/time.Second))
 	p("")
 	p("# Routes of the pools without encapsulation: the only ones taken from the peers.")
 	p("filter calico_import_pools {")
@@ -176,7 +185,7 @@ func startBIRD(nsPath, dir string, conf []byte, log *slog.Logger) (*birdProcess,
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove BIRD's old control socket: %w", err)
 	}
-	cmd := exec.Command(BIRDPath("bird"), "-f", "-c", cfgPath, "-s", sock)
+	cmd := exec.Command(BIRDPath("bird"), "-f", "-R", "-c", cfgPath, "-s", sock)
 	cmd.Stdout, cmd.Stderr = birdLog{log}, birdLog{log}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	if err := inNamespace(nsPath, cmd.Start); err != nil {

@@ -210,6 +210,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer closeLog()
 	log := base.With("node", o.Node)
+	early := startBIRDEarly(o, log)
+	if early != nil {
+		defer early.stop()
+	}
 	store, pluginKubeconfig, err := openStore(ctx, o, log)
 	if err != nil || store == nil { // nil store: ctx ended while waiting for it
 		return err
@@ -230,7 +234,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	log.Info("agent starting", "datastore", o.Datastore, "autodetect", fmt.Sprint(o.Autodetect), "bgpAS", o.BGPAS, "bgpPeers", fmt.Sprint(o.BGPPeers))
-	err = New(store, Config{NodeName: o.Node, AutodetectCIDRs: o.Autodetect, Log: base, BGP: o.bgpConfig()}).Run(ctx)
+	a := New(store, Config{NodeName: o.Node, AutodetectCIDRs: o.Autodetect, Log: base, BGP: o.bgpConfig()})
+	a.bird = early
+	err = a.Run(ctx)
 	if err != nil && ctx.Err() == nil {
 		log.Error("agent stopped", "err", err)
 		return exitcode.NewEnvironment(fmt.Errorf("agent on %s: %w", o.Node, err),

@@ -173,7 +173,7 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	}
 
 	wantRoutes := []string{
-		"172.31.0.0/24 via 10.10.10.1 dev eth1 proto 80",   // outside every pool: not ours to judge
+		"172.31.0.0/24 via 10.10.10.1 dev eth1 proto 80", // outside every pool: not ours to judge
 		"blackhole 192.168.10.0/26 proto 80",
 		"192.168.10.5 dev cali0123456789a proto 80 scope link", // a pod route, even with proto 80
 		"192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80 onlink",

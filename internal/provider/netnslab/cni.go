@@ -137,6 +137,13 @@ func autodetectCIDRs(l *lab.Lab, n lab.Node) []netip.Prefix {
 // deployCNI runs the CNI part of a deploy.
 func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error {
 	l := d.topo.lab
+	// The reflectors first: they only listen, and each node's BIRD dials them the moment its
+	// agent starts it. Started before the datastore, their start overlaps etcd's.
+	for _, rr := range l.RouteReflectors() {
+		if err := d.ensureReflector(rr); err != nil {
+			return err
+		}
+	}
 	url := DatastoreURL(l)
 	pki, err := d.ensurePKI(url)
 	if err != nil {
@@ -163,9 +170,8 @@ func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error 
 	if err := d.ensureCNIPlugin(); err != nil {
 		return err
 	}
-	// The reflectors first: they only listen, and each agent's speaker connects to them.
 	for _, rr := range l.RouteReflectors() {
-		if err := d.ensureReflector(rr); err != nil {
+		if err := d.waitReflectorListening(rr); err != nil {
 			return err
 		}
 	}

@@ -10,9 +10,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/knetlab/knetlab/internal/bgp"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/render"
@@ -152,4 +155,48 @@ func (d *deployer) ensureReflector(rr lab.RouteReflector) error {
 	}
 	d.did("processes", "started the route reflector %s", rr.Name)
 	return nil
+}
+
+// reflectorStartTimeout bounds how long a deploy waits for a started reflector to listen.
+const reflectorStartTimeout = 10 * time.Second
+
+// waitReflectorListening waits until reflector rr's process listens for BGP (port 179 in its
+// namespace's TCP table), so that each node's BIRD, which dials at once, finds it there rather
+// than retrying a second later.
+func (d *deployer) waitReflectorListening(rr lab.RouteReflector) error {
+	name := reflectorProcess + rr.Name
+	logFile := d.stateFile("logs", strings.ReplaceAll(name, " ", "-")+".stderr")
+	deadline := time.Now().Add(reflectorStartTimeout)
+	for {
+		pr, ok, err := runningProcess(d.store, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return exitcode.NewEnvironment(fmt.Errorf("the route reflector %s stopped; see %s", rr.Name, logFile), labBroken(d.topo.lab.Name))
+		}
+		if listensBGP(pr.PID) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return exitcode.NewEnvironment(fmt.Errorf("the route reflector %s does not listen on port 179 after %s; see %s", rr.Name, reflectorStartTimeout, logFile), labBroken(d.topo.lab.Name))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// listensBGP says whether the network namespace of process pid has a TCP socket listening on
+// port 179 (/proc/<pid>/net/tcp: local address ending :00B3, state 0A).
+func listensBGP(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], ":00B3") && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
 }

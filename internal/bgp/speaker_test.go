@@ -81,8 +81,9 @@ func (c SpeakerConfig) Validate() error {
 	return nil
 }
 
-// Speaker is a node's BGP speaker (GoBGP embedded): it keeps sessions to its peers, announces
-// the prefixes it is given and reports the best paths it learns.
+// Speaker is a BGP speaker (GoBGP embedded) standing in for a node in the reflector's tests
+// and benchmarks: it keeps sessions to its peers, announces the prefixes it is given and
+// reports the best paths it learns. The lab's nodes speak BGP with BIRD (the agent runs it).
 type Speaker struct {
 	srv    *server.BgpServer
 	log    *slog.Logger
@@ -391,4 +392,22 @@ func (s *Speaker) Close() {
 	s.cancel()
 	<-s.done
 	s.srv.Stop()
+}
+
+// localPath is the path a speaker originates for prefix with nextHop.
+func localPath(prefix netip.Prefix, nextHop netip.Addr) (*apiutil.Path, error) {
+	nlri, err := bgp.NewIPAddrPrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	nh, err := bgp.NewPathAttributeNextHop(nextHop)
+	if err != nil {
+		return nil, err
+	}
+	return &apiutil.Path{
+		Family: bgp.RF_IPv4_UC,
+		Nlri:   nlri,
+		Attrs:  []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP), nh},
+		Age:    time.Now().Unix(),
+	}, nil
 }
