@@ -96,27 +96,6 @@ protocol bgp clients {
 	return stop
 }
 
-// birdProcesses lists the BIRD processes whose configuration lies under dir.
-func birdProcesses(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if filepath.Base(args[0]) == "bird" && strings.Contains(string(cmdline), dir+"/") {
-			out = append(out, e.Name()+" "+strings.Join(args, " "))
-		}
-	}
-	return out
-}
-
 // TestAgentsRouteWhatBGPLearned is the BGP mode at the dataplane boundary: two node namespaces
 // whose agents run BIRD, peering with a route reflector, route each other's blocks as learned
 // (via the owner's underlay address, proto bird, no onlink) and blackhole their own proto bird;
@@ -152,7 +131,7 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 		for _, stop := range stops {
 			stop()
 		}
-		if left := birdProcesses(t, dirs); len(left) > 0 {
+		if left := agenttest.BIRDProcesses(t, dirs); len(left) > 0 {
 			t.Errorf("stopped agents left BIRD running: %q", left)
 		}
 	})
@@ -192,7 +171,7 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 	// Restarting an agent changes nothing in the kernel: the agent leaves proto bird routes
 	// to BIRD, and BIRD keeps them while it restarts (persist).
 	stops["k01-worker"]()
-	if left := birdProcesses(t, filepath.Join(dirs, "k01-worker")); len(left) > 0 {
+	if left := agenttest.BIRDProcesses(t, filepath.Join(dirs, "k01-worker")); len(left) > 0 {
 		t.Errorf("the stopped agent of k01-worker left BIRD running: %q", left)
 	}
 	if got := birdRoutes(t, handles["k01-worker"]); !slices.Equal(got, want("k01-worker")) {
