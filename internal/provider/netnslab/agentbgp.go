@@ -2,11 +2,14 @@ package netnslab
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"net/netip"
 	"path/filepath"
 	"slices"
 
 	"github.com/knetlab/knetlab/internal/agent"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 )
@@ -46,4 +49,23 @@ func setPeerAS(o *agent.Options, addr netip.Addr, as uint32) error {
 func withholdBlock(o *agent.Options, block netip.Prefix) error {
 	o.BGPNoExport = append(o.BGPNoExport, block)
 	return nil
+}
+
+// checkBIRD refuses, before anything is built, a BGP lab whose nodes' agents would find no
+// BIRD to run (bird, and birdcl which reconfigures and reads it).
+func checkBIRD(l *lab.Lab, withCNI bool) error {
+	if l.BGP == nil || !withCNI {
+		return nil
+	}
+	var missing []string
+	for _, prog := range []string{"bird", "birdcl"} {
+		if _, err := os.Stat(agent.BIRDPath(prog)); err != nil {
+			missing = append(missing, prog)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return exitcode.NewEnvironment(fmt.Errorf("lab %s routes its pools with BGP, and its nodes speak it with BIRD 2 as calico-node does, but %s is not installed", l.Name, strings.Join(missing, " and ")),
+		"install BIRD 2: sudo apt-get install bird2 (Debian, Ubuntu), then deploy again")
 }
