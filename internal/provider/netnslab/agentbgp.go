@@ -2,11 +2,11 @@ package netnslab
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/exitcode"
