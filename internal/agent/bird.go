@@ -10,13 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
 
+	"github.com/knetlab/knetlab/internal/collect/kernel"
 	"github.com/knetlab/knetlab/internal/dataplane"
 )
 
@@ -261,27 +261,12 @@ func inNamespace(nsPath string, start func() error) error {
 	if nsPath == "" {
 		return start()
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
+	ns, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return err
 	}
-	defer orig.Close()
-	target, err := netns.GetFromPath(nsPath)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		return err
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(fmt.Sprintf("return to the agent's network namespace: %v", err)) // the thread is unusable
-		}
-	}()
-	return start()
+	defer ns.Close()
+	return kernel.Do(ns, start)
 }
 
 func writeFileAtomic(path string, data []byte) error {
