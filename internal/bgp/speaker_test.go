@@ -90,8 +90,6 @@ type Speaker struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	changes chan struct{}
-
 	mu        sync.Mutex
 	announced map[netip.Prefix]netip.Addr // prefix → next hop
 	learned   []Route
@@ -109,8 +107,8 @@ type Speaker struct {
 	cfg  SpeakerConfig
 }
 
-// StartSpeaker starts the speaker cfg describes. Sessions come up in the background; Changes
-// says when what the speaker learned changes. Close stops it.
+// StartSpeaker starts the speaker cfg describes. Sessions come up in the background; Learned
+// reads what the speaker learned. Close stops it.
 func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -133,7 +131,6 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	wctx, cancel := context.WithCancel(context.Background())
 	s := &Speaker{
 		srv: srv, log: log, cancel: cancel, done: make(chan struct{}),
-		changes:   make(chan struct{}, 1),
 		announced: map[netip.Prefix]netip.Addr{},
 		why:       map[netip.Addr]string{},
 		peers:     len(cfg.Peers),
@@ -212,15 +209,8 @@ func (s *Speaker) follow(ctx context.Context, dirty <-chan struct{}) {
 			}
 		}
 		s.mu.Lock()
-		same := slices.Equal(learned, s.learned)
 		s.learned = learned
 		s.mu.Unlock()
-		if !same {
-			select {
-			case s.changes <- struct{}{}:
-			default:
-			}
-		}
 	}
 }
 
@@ -327,8 +317,6 @@ func (s *Speaker) AllEstablishedSince() time.Time {
 	return s.allUpSince
 }
 
-// Changes receives (coalesced) whenever Learned changes.
-func (s *Speaker) Changes() <-chan struct{} { return s.changes }
 
 // notePeer follows a session's state: which peers are up, since when all are, and why a
 // session went down (until it is Established again).
