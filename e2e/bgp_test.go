@@ -168,6 +168,13 @@ func TestCalicoBGPLab(t *testing.T) {
 			if tc.fault == "block-not-exported" {
 				captureAgrees(t, file, name) // the sessions are up: a capture holds what live verify read
 			}
+			if tc.fault == "agent-stopped" {
+				// The agent was killed: its BIRD went with it (it is the agent's child, told by
+				// the kernel when its parent dies), leaving the routes in place.
+				if left := agenttest.BIRDProcesses(t, filepath.Join(root, name, "bird", m[2])); len(left) > 0 {
+					t.Errorf("the killed agent of %s left its BIRD running: %q", m[2], left)
+				}
+			}
 			if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
 				t.Fatalf("fix after %s: exit %d\n%s%s", tc.fault, code, out, stderr)
 			}
