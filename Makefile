@@ -23,7 +23,8 @@ gobgp:
 ## test: every test, `go test ./...`. As root this includes the tests that build labs from
 ## network namespaces (netns provider, dataplane, CNI plugin, agents, collectors, and the
 ## end-to-end runs of the CLI); without root those skip, each saying why. Installs the host
-## tools they run (ip, bridge, ping, nft) first, when missing and root.
+## tools they run (ip, bridge, ping, nft) and BIRD 2 (bird, birdcl: the calico-bgp lab's nodes run it)
+## first, when missing and root.
 test:
 	@scripts/test-deps.sh
 	$(GO) test -count=1 -timeout 60m ./...

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knetlab/knetlab/internal/agent/agenttest"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/testenv"
 	"github.com/knetlab/knetlab/labs"
@@ -22,6 +23,7 @@ import (
 // back a full pass; destroy leaves nothing on the host.
 func TestCalicoBGPLab(t *testing.T) {
 	file, name := deployBGPLab(t)
+	root := os.Getenv("KNETLAB_STATE_DIR") // deployBGPLab's state directory
 	must := mustExit(t)
 
 	// The reflector is a member of its own and a process of the lab, as status shows.
@@ -46,6 +48,13 @@ func TestCalicoBGPLab(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^blackhole 10\.244\.\d+\.0/24 proto bird\s*$`).MatchString(routes) {
 		t.Errorf("k8s-guide-worker has no blackhole for its own block, proto bird:\n%s", routes)
+	}
+	// The node's BGP speaker is BIRD, as on calico-node: birdcl on its control socket shows the
+	// session to the reflector Established, under calico-node's protocol name.
+	sock := filepath.Join(root, name, "bird", "k8s-guide-worker", "bird.ctl")
+	protocols := must(exitcode.OK, "exec", name, "k8s-guide-worker", "--", "birdcl", "-s", sock, "show", "protocols")
+	if !regexp.MustCompile(`(?m)^Node_172_18_0_5\s+BGP\s+---\s+up\s+\S+\s+Established\s*$`).MatchString(protocols) {
+		t.Errorf("birdcl show protocols on k8s-guide-worker:\n%s", protocols)
 	}
 	if links := must(exitcode.OK, "exec", name, "k8s-guide-worker", "--", "ip", "link"); strings.Contains(links, "vxlan.calico") {
 		t.Errorf("a BGP lab without encapsulation has a vxlan.calico:\n%s", links)
@@ -148,6 +157,13 @@ func TestCalicoBGPLab(t *testing.T) {
 			if tc.fault == "block-not-exported" {
 				captureAgrees(t, file, name) // the sessions are up: a capture holds what live verify read
 			}
+			if tc.fault == "agent-stopped" {
+				// The agent was killed: its BIRD went with it (it is the agent's child, told by
+				// the kernel when its parent dies), leaving the routes in place.
+				if left := agenttest.BIRDProcesses(t, filepath.Join(root, name, "bird", m[2])); len(left) > 0 {
+					t.Errorf("the killed agent of %s left its BIRD running: %q", m[2], left)
+				}
+			}
 			if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
 				t.Fatalf("fix after %s: exit %d\n%s%s", tc.fault, code, out, stderr)
 			}
@@ -160,7 +176,7 @@ func TestCalicoBGPLab(t *testing.T) {
 // at the end it destroys it and wants nothing of it left on the host.
 func deployBGPLab(t *testing.T) (file, name string) {
 	t.Helper()
-	testenv.RequireLab(t, "ip")
+	testenv.RequireLab(t, "ip", "bird", "birdcl")
 	root := t.TempDir()
 	t.Setenv("KNETLAB_STATE_DIR", root)
 	file, name = renamedLab(t, "calico-bgp")
@@ -171,6 +187,9 @@ func deployBGPLab(t *testing.T) (file, name string) {
 		}
 		if leaks := snapshotHost(t, root, name).leaksSince(before); len(leaks) > 0 {
 			t.Errorf("destroy of %s left: %v", name, leaks)
+		}
+		if left := agenttest.BIRDProcesses(t, root); len(left) > 0 {
+			t.Errorf("destroy of %s left BIRD running: %q", name, left)
 		}
 	})
 	mustExit(t)(exitcode.OK, "deploy", "--lab-file", file)
@@ -212,7 +231,8 @@ func captureAgrees(t *testing.T, file, name string) {
 	if code, out, stderr := run(t, "capture", "--lab-file", file, name, "--out", dir); code != exitcode.OK {
 		t.Fatalf("capture: exit %d\n%s%s", code, out, stderr)
 	}
-	for _, f := range []string{"rr/gobgp/gobgp-neighbors.json", "rr/gobgp/gobgp-rib.json", "nodes/k8s-guide-worker/gobgp-neighbors.json", "nodes/k8s-guide-worker/gobgp-rib.json"} {
+	// The nodes' BGP state as calico-node's BIRD gives it, the reflector's as GoBGP's.
+	for _, f := range []string{"rr/gobgp/gobgp-neighbors.json", "rr/gobgp/gobgp-rib.json", "nodes/k8s-guide-worker/bird-protocols.txt", "nodes/k8s-guide-worker/bird-routes.txt"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("capture has no %s: %v", f, err)
 		}

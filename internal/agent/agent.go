@@ -14,7 +14,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 	"github.com/knetlab/knetlab/internal/ipam"
@@ -31,7 +30,7 @@ type Config struct {
 	NetNSPath    string
 	ResyncPeriod time.Duration // 0: dataplane.DefaultResyncPeriod
 	Log          *slog.Logger
-	// BGP, when not nil, is the BGP mode: the agent runs a BGP speaker (see BGPConfig).
+	// BGP, when not nil, is the BGP mode: the agent runs BIRD (see BGPConfig).
 	BGP *BGPConfig
 }
 
@@ -47,9 +46,7 @@ type Agent struct {
 
 	mu         sync.Mutex
 	reconciler *dataplane.Reconciler
-	speaker    *bgp.Speaker
-	bgpStart   time.Time // when the speaker started
-	bgpSynced  bool      // the speaker's table was complete once (bgpHold)
+	bird       *birdProcess // BGP mode: the node's BIRD, once the first publish started it
 
 	kick chan struct{} // asks follow for another publish
 }
@@ -121,16 +118,7 @@ func (a *Agent) Register(ctx context.Context) (*datastore.Node, error) {
 // Registration is retried every RegisterRetry while it fails for a reason that may pass (the
 // datastore still starting); a node without an underlay address is not such a reason.
 func (a *Agent) Run(ctx context.Context) error {
-	if a.cfg.BGP != nil {
-		sp, err := a.startSpeaker(ctx)
-		if err != nil {
-			return err
-		}
-		defer sp.Close()
-		a.mu.Lock()
-		a.speaker, a.bgpStart = sp, time.Now()
-		a.mu.Unlock()
-	}
+	defer a.stopBIRD()
 	for {
 		_, err := a.Register(ctx)
 		if err == nil {
@@ -177,8 +165,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// follow watches pools, nodes, affinities and IPAM blocks (the local pods), and in BGP mode
-// what the speaker learns, and hands every new desired state to the reconciler. Watches start before the list, so nothing that changes in between is missed.
+// follow watches pools, nodes, affinities and IPAM blocks (the local pods), and hands every new desired state to the reconciler. Watches start before the list, so nothing that changes in between is missed.
 func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -211,7 +198,6 @@ func (a *Agent) follow(ctx context.Context, rec *dataplane.Reconciler) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-a.bgpChanges():
 		case <-a.kick:
 		case err := <-changed:
 			if err != nil {
@@ -245,10 +231,6 @@ func (a *Agent) publish(ctx context.Context, rec *dataplane.Reconciler) error {
 	}
 	d.Workloads = LocalWorkloads(a.cfg.NodeName, blocks)
 	bgpErr := a.publishBGP(ctx, &d, affs)
-	if hold, wait := a.bgpHold(); hold {
-		time.AfterFunc(wait, a.poke)
-		return bgpErr
-	}
 	rec.SetDesired(d)
 	return bgpErr
 }

@@ -3,21 +3,16 @@ package agent
 import (
 	"context"
 	"fmt"
-	"net"
+	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/datastore"
 )
-
-// DefaultBGPAPI is where the speaker's gRPC API (GoBGP's) listens when --bgp-api is not given:
-// the node namespace's own loopback, where a netns lab's verify reads it.
-const DefaultBGPAPI = "127.0.0.1:50051"
 
 // BGPPeer is one --bgp-peer: a BGP neighbour's address and AS.
 type BGPPeer struct {
@@ -51,27 +46,25 @@ func ParseBGPPeer(s string) (BGPPeer, error) {
 	return p, nil
 }
 
-// BGPConfig is the agent's BGP mode: the node runs a BGP speaker, announces its blocks and
-// routes the blocks of pools without encapsulation as the speaker learned them, as calico-node
-// does with BIRD.
+// BGPConfig is the agent's BGP mode: the node runs BIRD, as calico-node does, which
+// announces the node's blocks to its peers and routes the blocks of pools without
+// encapsulation as it learns them.
 type BGPConfig struct {
 	ASNumber uint32
-	Peers    []bgp.PeerConfig
-	API      string // the speaker's gRPC API; "": none
+	Peers    []BGPPeer // each with its AS resolved (the node's own for iBGP)
+	// Dir holds BIRD's configuration and control socket (BIRDConfigFile, BIRDSocketFile).
+	Dir string
 	// NoExport are blocks the node does not announce although it owns them: a fault that
 	// leaves them unreachable from the other nodes.
 	NoExport []netip.Prefix
-	// LocalAddress is the sessions' source address; invalid lets the kernel choose (the
-	// node's address on the way to each peer).
-	LocalAddress netip.Addr
 }
 
 // bgpProblems checks the BGP flags.
 func (o Options) bgpProblems() []string {
 	var problems []string
 	if o.BGPAS == 0 {
-		if len(o.BGPPeers) > 0 || o.BGPAPI != "" || len(o.BGPNoExport) > 0 {
-			problems = append(problems, "--bgp-peer, --bgp-api and --bgp-no-export need --bgp-as")
+		if len(o.BGPPeers) > 0 || o.BGPDir != "" || len(o.BGPNoExport) > 0 {
+			problems = append(problems, "--bgp-peer, --bgp-dir and --bgp-no-export need --bgp-as")
 		}
 		return problems
 	}
@@ -94,10 +87,13 @@ func (o Options) bgpProblems() []string {
 			problems = append(problems, fmt.Sprintf("--bgp-peer %s: AS %d is reserved", p, p.ASNumber))
 		}
 	}
-	if o.BGPAPI != "" {
-		if _, port, err := net.SplitHostPort(o.BGPAPI); err != nil || port == "" {
-			problems = append(problems, fmt.Sprintf("--bgp-api %q: give HOST:PORT, e.g. %s", o.BGPAPI, DefaultBGPAPI))
-		}
+	switch sock := filepath.Join(o.BGPDir, BIRDSocketFile); {
+	case o.BGPDir == "":
+		problems = append(problems, "--bgp-as needs --bgp-dir: the directory of BIRD's configuration and control socket")
+	case !filepath.IsAbs(o.BGPDir):
+		problems = append(problems, fmt.Sprintf("--bgp-dir %q must be an absolute path", o.BGPDir))
+	case len(sock) > maxSocketPath:
+		problems = append(problems, fmt.Sprintf("--bgp-dir %q is too long: BIRD's control socket %s would exceed %d bytes", o.BGPDir, sock, maxSocketPath))
 	}
 	for _, p := range o.BGPNoExport {
 		if !p.IsValid() || !p.Addr().Is4() {
@@ -116,8 +112,8 @@ func (o Options) bgpArgs() []string {
 	for _, p := range o.BGPPeers {
 		args = append(args, "--bgp-peer", p.String())
 	}
-	if o.BGPAPI != "" {
-		args = append(args, "--bgp-api", o.BGPAPI)
+	if o.BGPDir != "" {
+		args = append(args, "--bgp-dir", o.BGPDir)
 	}
 	for _, p := range o.BGPNoExport {
 		args = append(args, "--bgp-no-export", p.String())
@@ -130,76 +126,14 @@ func (o Options) bgpConfig() *BGPConfig {
 	if o.BGPAS == 0 {
 		return nil
 	}
-	c := &BGPConfig{ASNumber: o.BGPAS, API: o.BGPAPI, NoExport: o.BGPNoExport}
-	if c.API == "" {
-		c.API = DefaultBGPAPI
-	}
+	c := &BGPConfig{ASNumber: o.BGPAS, Dir: o.BGPDir, NoExport: o.BGPNoExport}
 	for _, p := range o.BGPPeers {
-		as := p.ASNumber
-		if as == 0 {
-			as = o.BGPAS
+		if p.ASNumber == 0 {
+			p.ASNumber = o.BGPAS
 		}
-		c.Peers = append(c.Peers, bgp.PeerConfig{Address: p.Address, ASNumber: as})
+		c.Peers = append(c.Peers, p)
 	}
 	return c
-}
-
-// startSpeaker starts the node's BGP speaker, its router ID the underlay address (as
-// calico-node's). It starts before registration so that GoBGP's first connection attempt (1.5
-// to 2 s after a peer is configured) overlaps the agent's own start.
-func (a *Agent) startSpeaker(ctx context.Context) (*bgp.Speaker, error) {
-	c := a.cfg.BGP
-	underlay, _, err := DetectUnderlay(a.cfg.NetNSPath, a.cfg.AutodetectCIDRs)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := bgp.StartSpeaker(ctx, bgp.SpeakerConfig{
-		ASNumber: c.ASNumber, RouterID: underlay.Addr(), LocalAddress: c.LocalAddress,
-		Peers: c.Peers, API: c.API, Log: a.log.With("component", "bgp"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("BGP speaker of %s: %w", a.cfg.NodeName, err)
-	}
-	return sp, nil
-}
-
-// BGPSpeaker is the agent's BGP speaker once Run has started it in BGP mode, else nil.
-func (a *Agent) BGPSpeaker() *bgp.Speaker {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.speaker
-}
-
-// BGPSyncGrace bounds how long an agent in BGP mode leaves the node's routes as they are when
-// it starts, while its sessions come up (GoBGP dials a peer 1.5 to 2 s after it is configured):
-// a restarted agent must not withdraw every learned route only to install it again a moment
-// later. A peer that never comes up (a misconfigured one) costs the node its learned routes
-// after this long.
-const BGPSyncGrace = 4 * time.Second
-
-// bgpSettle is how long after its last session came up the speaker's table counts as complete:
-// a peer sends its whole table right after the session is established.
-const bgpSettle = 200 * time.Millisecond
-
-// bgpHold says whether the desired state must wait because the speaker has not learned its
-// peers' tables yet, and for how long at most. Once the table was complete it never holds
-// again: later a lost session must withdraw its routes at once.
-func (a *Agent) bgpHold() (bool, time.Duration) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.speaker == nil || a.bgpSynced {
-		return false, 0
-	}
-	now := time.Now()
-	deadline := a.bgpStart.Add(BGPSyncGrace)
-	if since := a.speaker.AllEstablishedSince(); !since.IsZero() && since.Add(bgpSettle).Before(deadline) {
-		deadline = since.Add(bgpSettle)
-	}
-	if wait := deadline.Sub(now); wait > 0 {
-		return true, wait
-	}
-	a.bgpSynced = true
-	return false, 0
 }
 
 // poke asks follow for another publish.
@@ -210,37 +144,87 @@ func (a *Agent) poke() {
 	}
 }
 
-// bgpChanges is the speaker's change channel; nil (never ready) without BGP.
-func (a *Agent) bgpChanges() <-chan struct{} {
-	if sp := a.BGPSpeaker(); sp != nil {
-		return sp.Changes()
+// publishBGP, in BGP mode, gives BIRD the node's confirmed blocks of pools without
+// encapsulation (blackholed, and announced but the NoExport ones) and those pools (the routes
+// it takes from its peers), starting BIRD the first time (and again should it have exited),
+// and marks d as BIRD's to route.
+func (a *Agent) publishBGP(ctx context.Context, d *dataplane.DesiredState, affinities []*datastore.BlockAffinity) error {
+	c := a.cfg.BGP
+	if c == nil {
+		return nil
 	}
+	d.BGP = true
+	conf := birdConfig{Node: a.cfg.NodeName, RouterID: d.Self.Underlay.Addr(), ASNumber: c.ASNumber, Peers: c.Peers, NoExport: c.NoExport}
+	for _, p := range d.Pools {
+		if !p.Disabled && p.RoutedByBGP() {
+			conf.Pools = append(conf.Pools, p.CIDR.Masked())
+		}
+	}
+	for _, af := range affinities {
+		blk := af.Spec.CIDR.Masked()
+		if af.Spec.Node != a.cfg.NodeName || af.Spec.State != datastore.AffinityConfirmed || af.Spec.Deleted ||
+			!slices.ContainsFunc(conf.Pools, func(p netip.Prefix) bool { return p.Bits() <= blk.Bits() && p.Contains(blk.Addr()) }) {
+			continue
+		}
+		conf.Blocks = append(conf.Blocks, blk)
+	}
+	slices.SortFunc(conf.Blocks, func(x, y netip.Prefix) int { return x.Addr().Compare(y.Addr()) })
+	conf.Blocks = slices.Compact(conf.Blocks)
+	text := conf.render()
+
+	a.mu.Lock()
+	b := a.bird
+	a.mu.Unlock()
+	if b != nil && !b.exited() {
+		return b.configure(ctx, text)
+	}
+	b, err := startBIRD(a.cfg.NetNSPath, c.Dir, text, a.log.With("component", "bird"))
+	if err != nil {
+		return fmt.Errorf("BGP speaker of %s: %w", a.cfg.NodeName, err)
+	}
+	a.mu.Lock()
+	a.bird = b
+	a.mu.Unlock()
+	go func() {
+		select {
+		case <-b.done:
+			a.poke() // exited on its own: publish starts it again
+		case <-ctx.Done():
+		}
+	}()
 	return nil
 }
 
-// publishBGP announces the node's confirmed blocks (but the NoExport ones) with its underlay
-// address as next hop, and puts what the speaker learned into d.
-func (a *Agent) publishBGP(ctx context.Context, d *dataplane.DesiredState, affinities []*datastore.BlockAffinity) error {
-	sp := a.BGPSpeaker()
-	if sp == nil {
+// startBIRDEarly starts the node's BIRD before anything else of the agent, with its peers but
+// neither blocks nor pools yet (the first publish gives them, long before a session is up):
+// BIRD waits ¾ to 1 s after it starts before it first dials a peer (its minimum connect
+// delay), and this wait overlaps the agent's own start (datastore, registration). nil when
+// the underlay is not there yet: Agent.Run says why, and starts BIRD itself once it is.
+func startBIRDEarly(o Options, log *slog.Logger) *birdProcess {
+	c := o.bgpConfig()
+	if c == nil {
 		return nil
 	}
-	var own []netip.Prefix
-	for _, af := range affinities {
-		if af.Spec.Node != a.cfg.NodeName || af.Spec.State != datastore.AffinityConfirmed || af.Spec.Deleted {
-			continue
-		}
-		if slices.Contains(a.cfg.BGP.NoExport, af.Spec.CIDR.Masked()) {
-			continue
-		}
-		own = append(own, af.Spec.CIDR.Masked())
+	underlay, _, err := DetectUnderlay("", o.Autodetect)
+	if err != nil {
+		return nil
 	}
-	d.BGP = &dataplane.BGPRoutes{}
-	for _, r := range sp.Learned() {
-		d.BGP.Learned = append(d.BGP.Learned, dataplane.LearnedRoute{Dst: r.Prefix, NextHop: r.NextHop})
+	conf := birdConfig{Node: o.Node, RouterID: underlay.Addr(), ASNumber: c.ASNumber, Peers: c.Peers, NoExport: c.NoExport}
+	b, err := startBIRD("", c.Dir, conf.render(), log.With("component", "bird"))
+	if err != nil {
+		log.Warn("BIRD not started early; the agent starts it once registered", "err", err)
+		return nil
 	}
-	if err := sp.Announce(ctx, own, d.Self.Underlay.Addr()); err != nil {
-		return fmt.Errorf("announce the blocks of %s: %w", a.cfg.NodeName, err)
+	return b
+}
+
+// stopBIRD stops the node's BIRD, if it runs.
+func (a *Agent) stopBIRD() {
+	a.mu.Lock()
+	b := a.bird
+	a.bird = nil
+	a.mu.Unlock()
+	if b != nil {
+		b.stop()
 	}
-	return nil
 }

@@ -1,19 +1,22 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/knetlab/knetlab/internal/agent/agenttest"
-	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/calico"
 	"github.com/knetlab/knetlab/internal/dataplane"
 	"github.com/knetlab/knetlab/internal/dataplane/testbed"
@@ -49,24 +52,57 @@ func birdRoutes(t testing.TB, h *netlink.Handle) []string {
 	return out
 }
 
-func freeLoopbackPort(t testing.TB) uint16 {
+// startBIRDReflector runs BIRD as a passive route reflector for every address of subnet (AS
+// 64496) in namespace ns, listening on addr, until the returned stop or the test's end. The
+// lab's reflector is GoBGP (in a process of its own, deploy's business); BIRD stands in for it
+// here, started in the switch's namespace as the lab starts the reflector in its own.
+func startBIRDReflector(t *testing.T, ns string, addr netip.Addr, subnet netip.Prefix) (stop func()) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`router id %s;
+protocol device { scan time 2; }
+protocol bgp clients {
+  local %s as 64496;
+  neighbor range %s as 64496;
+  rr client;
+  rr cluster id %s;
+  passive;
+  hold time 9;
+  ipv4 { import all; export all; };
+}
+`, addr, addr, subnet.Masked(), addr)
+	if err := os.WriteFile(filepath.Join(dir, "rr.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port)
+	cmd := exec.Command("ip", "netns", "exec", ns, BIRDPath("bird"), "-f", "-c", filepath.Join(dir, "rr.conf"), "-s", filepath.Join(dir, "rr.ctl"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop = func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("route reflector's BIRD said:\n%s", out.String())
+		}
+	})
+	return stop
 }
 
 // TestAgentsRouteWhatBGPLearned is the BGP mode at the dataplane boundary: two node namespaces
-// whose agents peer with a route reflector program each other's blocks as learned (via the
-// owner's underlay address, proto bird, no onlink) and blackhole their own proto bird; a block
-// released in the datastore is withdrawn and its route removed; when the reflector stops, the
-// learned routes go and the blackholes stay. The BGP sessions run over the test's loopback
-// (the speakers live in this process); the routes are programmed in the node namespaces.
+// whose agents run BIRD, peering with a route reflector, route each other's blocks as learned
+// (via the owner's underlay address, proto bird, no onlink) and blackhole their own proto bird;
+// a block released in the datastore is withdrawn and its route removed; when the reflector
+// stops, the learned routes go and the blackholes stay. A stopped agent leaves no BIRD behind.
 func TestAgentsRouteWhatBGPLearned(t *testing.T) {
-	testenv.RequireLab(t, "ip")
+	testenv.RequireLab(t, "ip", "bird", "birdcl")
 	ctx := context.Background()
 	store := storetest.Connect(t)
 	pool := storetest.Pool("default-ipv4-ippool", "10.244.128.0/17", 24)
@@ -79,27 +115,28 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 	for _, n := range names {
 		u.AddNode(t, n, agenttest.Underlays[n])
 	}
+	rrAddr := testbed.Subnet10.Addr() // the switch's address on their subnet
+	stopRR := startBIRDReflector(t, u.Switch, rrAddr, testbed.Subnet10)
 
-	rrAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeLoopbackPort(t))
-	rrCfg := bgp.ReflectorConfig{ASNumber: 64496, RouterID: netip.MustParseAddr("192.0.2.1"), Clients: netip.MustParsePrefix("127.0.0.0/8"),
-		PeerGroup: "k8s-group", PeerAS: 64496, Passive: true}
-	rr, err := bgp.StartReflector(ctx, rrCfg, bgp.ReflectorOptions{Listen: rrAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rr.Close)
-
+	dirs := t.TempDir()
 	handles := map[string]*netlink.Handle{}
 	stops := map[string]func(){}
-	start := func(i int, n string) *Agent {
+	start := func(n string) *Agent {
 		a := New(store, Config{NodeName: n, AutodetectCIDRs: underlayCIDRs, NetNSPath: testbed.Path(u.Nodes[n].NS),
-			BGP: &BGPConfig{ASNumber: 64496, LocalAddress: netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 2)}),
-				Peers: []bgp.PeerConfig{{Address: rrAddr.Addr(), ASNumber: 64496, Port: rrAddr.Port()}}}})
+			BGP: &BGPConfig{ASNumber: 64496, Dir: filepath.Join(dirs, n), Peers: []BGPPeer{{Address: rrAddr, ASNumber: 64496}}}})
 		stops[n] = testbed.Background(t, "agent "+n, a.Run)
 		return a
 	}
-	for i, n := range names {
-		start(i, n)
+	t.Cleanup(func() {
+		for _, stop := range stops {
+			stop()
+		}
+		if left := agenttest.BIRDProcesses(t, dirs); len(left) > 0 {
+			t.Errorf("stopped agents left BIRD running: %q", left)
+		}
+	})
+	for _, n := range names {
+		start(n)
 		handles[n] = testbed.Handle(t, u.Nodes[n].NS)
 	}
 	block := agenttest.WaitForBlocks(t, store, names)
@@ -131,10 +168,16 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 		}
 	}
 
-	// Restarting an agent changes nothing in the kernel: it waits for its speaker's table
-	// before it programs, rather than withdrawing the learned route and installing it again.
+	// Restarting an agent changes nothing in the kernel: the agent leaves proto bird routes
+	// to BIRD, and BIRD keeps them while it restarts (persist).
 	stops["k01-worker"]()
-	expectNoChanges(t, start(0, "k01-worker"))
+	if left := agenttest.BIRDProcesses(t, filepath.Join(dirs, "k01-worker")); len(left) > 0 {
+		t.Errorf("the stopped agent of k01-worker left BIRD running: %q", left)
+	}
+	if got := birdRoutes(t, handles["k01-worker"]); !slices.Equal(got, want("k01-worker")) {
+		t.Errorf("with its agent stopped k01-worker has %q, want %q", got, want("k01-worker"))
+	}
+	expectNoChanges(t, start("k01-worker"))
 	if got := birdRoutes(t, handles["k01-worker"]); !slices.Equal(got, want("k01-worker")) {
 		t.Errorf("after the restart k01-worker has %q, want %q", got, want("k01-worker"))
 	}
@@ -161,7 +204,7 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 	})
 
 	// The reflector stops: the learned routes go, each node keeps only its blackhole.
-	rr.Close()
+	stopRR()
 	for _, n := range names {
 		waitFor(t, 10*time.Second, n+" drops the learned route", func() bool {
 			got := birdRoutes(t, handles[n])

@@ -4,19 +4,17 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
-
-	"github.com/knetlab/knetlab/internal/bgp"
 )
 
 // TestBGPConfigFromOptions: a peer given without an AS is an iBGP peer of the node's own AS,
-// the API defaults to the namespace's loopback, and no --bgp-as means no BGP mode.
+// BIRD's directory is --bgp-dir, and no --bgp-as means no BGP mode.
 func TestBGPConfigFromOptions(t *testing.T) {
 	if c := (Options{}).bgpConfig(); c != nil {
 		t.Errorf("no --bgp-as: BGP mode %+v", c)
 	}
 	o := Options{BGPAS: 64496, BGPPeers: []BGPPeer{{Address: netip.MustParseAddr("172.18.0.5")}, {Address: netip.MustParseAddr("172.18.0.6"), ASNumber: 64497}},
-		BGPNoExport: []netip.Prefix{netip.MustParsePrefix("10.244.129.0/24")}}
-	want := &BGPConfig{ASNumber: 64496, API: DefaultBGPAPI, NoExport: o.BGPNoExport, Peers: []bgp.PeerConfig{
+		BGPNoExport: []netip.Prefix{netip.MustParsePrefix("10.244.129.0/24")}, BGPDir: "/run/bird"}
+	want := &BGPConfig{ASNumber: 64496, Dir: "/run/bird", NoExport: o.BGPNoExport, Peers: []BGPPeer{
 		{Address: netip.MustParseAddr("172.18.0.5"), ASNumber: 64496}, {Address: netip.MustParseAddr("172.18.0.6"), ASNumber: 64497}}}
 	if got := o.bgpConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

@@ -71,14 +71,14 @@ type Options struct {
 	LogFile    string // JSON log file; "": Stderr
 	Stderr     io.Writer
 	// BGPAS, when not 0, is the BGP mode (a lab whose pools are routed by BGP): the node's AS.
-	// The agent then runs a BGP speaker peering with BGPPeers, announces the node's confirmed
-	// blocks with its underlay address as next hop, and routes other nodes' blocks of pools
-	// without encapsulation only as it learned them (proto bird).
+	// The agent then runs BIRD, as calico-node does, peering with BGPPeers: it announces the
+	// node's confirmed blocks and routes other nodes' blocks of pools without encapsulation
+	// as it learned them (proto bird).
 	BGPAS    uint32
 	BGPPeers []BGPPeer
-	// BGPAPI is the speaker's gRPC API address; "": DefaultBGPAPI.
-	BGPAPI string
-	// BGPNoExport are owned blocks the speaker does not announce (the block-not-exported fault).
+	// BGPDir holds BIRD's configuration and control socket (bird.conf, bird.ctl).
+	BGPDir string
+	// BGPNoExport are owned blocks BIRD does not announce (the block-not-exported fault).
 	BGPNoExport []netip.Prefix
 }
 
@@ -210,6 +210,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer closeLog()
 	log := base.With("node", o.Node)
+	early := startBIRDEarly(o, log)
+	if early != nil {
+		defer early.stop()
+	}
 	store, pluginKubeconfig, err := openStore(ctx, o, log)
 	if err != nil || store == nil { // nil store: ctx ended while waiting for it
 		return err
@@ -230,7 +234,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	log.Info("agent starting", "datastore", o.Datastore, "autodetect", fmt.Sprint(o.Autodetect), "bgpAS", o.BGPAS, "bgpPeers", fmt.Sprint(o.BGPPeers))
-	err = New(store, Config{NodeName: o.Node, AutodetectCIDRs: o.Autodetect, Log: base, BGP: o.bgpConfig()}).Run(ctx)
+	a := New(store, Config{NodeName: o.Node, AutodetectCIDRs: o.Autodetect, Log: base, BGP: o.bgpConfig()})
+	a.bird = early
+	err = a.Run(ctx)
 	if err != nil && ctx.Err() == nil {
 		log.Error("agent stopped", "err", err)
 		return exitcode.NewEnvironment(fmt.Errorf("agent on %s: %w", o.Node, err),

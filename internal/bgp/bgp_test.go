@@ -270,65 +270,17 @@ func TestReflectorAndSpeakers(t *testing.T) {
 	waitFor(t, 4*time.Second, "every speaker relearns the others' blocks after the reflector restarts", converged)
 }
 
-// TestSpeakerWrongPeerAS: a speaker that expects another AS from the reflector never
-// establishes; it refuses the reflector's OPEN with a NOTIFICATION (Bad Peer AS), which is all
-// GoBGP's peer list tells of it (its outgoing connection handles the OPEN without a state change,
-// so no disconnect reason is reported).
-func TestSpeakerWrongPeerAS(t *testing.T) {
-	defer goleak.VerifyNone(t, ignoreGoBGPLeak...)
-	lab := &loopbackLab{}
-	defer lab.close()
-	startLoopbackReflector(t, lab)
-	addr := netip.MustParseAddr("127.0.0.9")
-	sp, err := StartSpeaker(context.Background(), SpeakerConfig{
-		ASNumber: labAS, RouterID: addr, LocalAddress: addr,
-		Peers: []PeerConfig{{Address: lab.rrAddr.Addr(), ASNumber: labAS + 1, Port: lab.rrAddr.Port()}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab.speakers = append(lab.speakers, sp)
-	var last Session
-	waitFor(t, 10*time.Second, "the session fails, and the speaker says it sent a NOTIFICATION", func() bool {
-		st, err := sp.State(context.Background())
-		if err != nil || len(st.Sessions) != 1 {
-			return false
-		}
-		last = st.Sessions[0]
-		return strings.Contains(last.Info, "NOTIFICATION")
-	})
-	if last.State == StateEstablished {
-		t.Errorf("session with the wrong peer AS is Established: %+v", last)
-	}
-	t.Logf("wrong peer AS: %+v", last)
-}
-
-func TestSpeakerConfigValidate(t *testing.T) {
-	err := SpeakerConfig{
-		ASNumber: 0, RouterID: netip.MustParseAddr("2001:db8::1"),
-		Peers: []PeerConfig{{Address: netip.MustParseAddr("172.18.0.5"), ASNumber: 65535}, {Address: netip.MustParseAddr("172.18.0.5"), ASNumber: 64496}},
-	}.Validate()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{"AS 0 is not a usable AS number", "router ID must be an IPv4 address", "peer 172.18.0.5: AS 65535", "peer 172.18.0.5 given twice"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
-		}
-	}
-}
-
-// TestSpeakerAPIAddressTaken: a taken API address is an error at start, not a log line of
-// GoBGP's background listener, and nothing of the speaker stays behind.
-func TestSpeakerAPIAddressTaken(t *testing.T) {
+// TestReflectorAPIAddressTaken: a taken API address is an error at start, not a log line of
+// GoBGP's background listener, and nothing of the reflector stays behind.
+func TestReflectorAPIAddressTaken(t *testing.T) {
 	defer goleak.VerifyNone(t, ignoreGoBGPLeak...)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	addr := netip.MustParseAddr("127.0.0.9")
-	_, err = StartSpeaker(context.Background(), SpeakerConfig{ASNumber: labAS, RouterID: addr, API: l.Addr().String()})
+	listen := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freePort(t))
+	_, err = StartReflector(context.Background(), testReflectorConfig(), ReflectorOptions{Listen: listen, API: l.Addr().String()})
 	if err == nil || !strings.Contains(err.Error(), "BGP API address "+l.Addr().String()) {
 		t.Fatalf("err = %v, want one naming the API address", err)
 	}

@@ -1,11 +1,9 @@
-// Package bgp is the lab's BGP: GoBGP (github.com/osrg/gobgp/v4) embedded as a library. It
-// runs a route reflector from the lab's gobgpd config (ParseReflectorConfig, StartReflector,
-// RunReflector), a node's speaker that announces the node's blocks and reports what it learns
-// (StartSpeaker), and reads any of them over GoBGP's own gRPC API (ReadState), the API the
-// gobgp CLI talks to.
+// Package bgp is the lab's route reflector: GoBGP (github.com/osrg/gobgp/v4) embedded as a
+// library. It runs a reflector from the lab's gobgpd config (ParseReflectorConfig,
+// StartReflector, RunReflector) and reads it over GoBGP's own gRPC API (ReadState), the API
+// the gobgp CLI talks to.
 //
-// Real calico-node speaks BGP with BIRD; the netns lab's agent embeds GoBGP instead (one static
-// binary, nothing to install in the lab's namespaces, the same code as the route reflector, a
-// Go API to read the sessions from). The routes it programs are the ones BIRD would: proto
-// bird, via the owner's address.
+// The lab's nodes speak BGP with BIRD, as calico-node does: the agent writes BIRD's
+// configuration and runs it (internal/agent). The reflector's tests stand GoBGP speakers in
+// for the nodes.
 package bgp

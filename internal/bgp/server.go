@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
-	"time"
 
 	api "github.com/osrg/gobgp/v4/api"
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
@@ -107,22 +105,4 @@ func stateOf(ctx context.Context, s *server.BgpServer) (State, error) {
 	}
 	st.sort()
 	return st, nil
-}
-
-// localPath is the path a speaker originates for prefix with nextHop.
-func localPath(prefix netip.Prefix, nextHop netip.Addr) (*apiutil.Path, error) {
-	nlri, err := bgp.NewIPAddrPrefix(prefix)
-	if err != nil {
-		return nil, err
-	}
-	nh, err := bgp.NewPathAttributeNextHop(nextHop)
-	if err != nil {
-		return nil, err
-	}
-	return &apiutil.Path{
-		Family: bgp.RF_IPv4_UC,
-		Nlri:   nlri,
-		Attrs:  []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP), nh},
-		Age:    time.Now().Unix(),
-	}, nil
 }

@@ -41,12 +41,13 @@ resources, reached with the pod's service account, or --kubeconfig outside a pod
 --datastore etcd it is the etcd at --etcd-endpoints; an https endpoint needs the client
 certificate, key and CA (--etcd-cert, --etcd-key, --etcd-ca), which a netns lab makes at deploy.
 
-With --bgp-as the agent runs in BGP mode, as calico-node does with BIRD in a lab whose pools
-have no encapsulation: it runs a BGP speaker (GoBGP, embedded) that peers with every --bgp-peer
-(a route reflector), announces the node's blocks with its underlay address as next hop, and
-routes the other nodes' blocks only as it learned them (<block> via <owner> dev <if> proto
-bird; its own blocks blackholed proto bird). The speaker's state is read over its gRPC API at
---bgp-api.
+With --bgp-as the agent runs in BGP mode, as calico-node does in a lab whose pools have no
+encapsulation: it runs BIRD 2 (bird, from Debian's bird2) in the node's network namespace,
+with a configuration it writes into --bgp-dir as calico-node's confd does, peering with every
+--bgp-peer (a route reflector). BIRD announces the node's blocks with its address as next hop,
+blackholes them (blackhole <block> proto bird) and routes the other nodes' blocks as it
+learned them (<block> via <owner> dev <if> proto bird). Read its state with
+birdcl -s <bgp-dir>/bird.ctl show protocols (or show route).
 
 You do not normally run this yourself: knetlab deploy starts it.`,
 		Args:        cobra.NoArgs,
@@ -67,9 +68,9 @@ You do not normally run this yourself: knetlab deploy starts it.`,
 	fl.StringVar(&o.CNIConfDir, "cni-conf-dir", "", "where --install-cni writes the network config (default "+agent.DefaultCNIConfDir+")")
 	fl.IntVar(&o.MTU, "mtu", 0, "pod interface MTU; 0: the MTU of vxlan.calico")
 	fl.StringVar(&o.LogFile, "log", "", "JSON log file; empty: stderr")
-	fl.Uint32Var(&o.BGPAS, "bgp-as", 0, "BGP mode: the node's AS; the agent runs a BGP speaker and routes plain (unencapsulated) pools as it learns them")
+	fl.Uint32Var(&o.BGPAS, "bgp-as", 0, "BGP mode: the node's AS; the agent runs BIRD, which routes plain (unencapsulated) pools as it learns them")
 	fl.Var((*bgpPeerList)(&o.BGPPeers), "bgp-peer", "BGP mode: a peer as ADDR or ADDR:AS (AS defaults to --bgp-as); repeatable")
-	fl.StringVar(&o.BGPAPI, "bgp-api", "", "BGP mode: where the speaker's gRPC API (GoBGP's) listens (default "+agent.DefaultBGPAPI+")")
+	fl.StringVar(&o.BGPDir, "bgp-dir", "", "BGP mode: absolute directory of BIRD's configuration (bird.conf) and control socket (bird.ctl)")
 	fl.Var((*cidrList)(&o.BGPNoExport), "bgp-no-export", "BGP mode: owned blocks not to announce, comma-separated (a fault); repeatable")
 	return c
 }

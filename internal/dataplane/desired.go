@@ -54,22 +54,11 @@ type DesiredState struct {
 	// Workloads are the local pods the datastore records, whose routes and host-side veth
 	// settings the agent restores (Workload says what it owns).
 	Workloads []Workload
-	// BGP, when not nil, says the node speaks BGP: blocks of pools without encapsulation are
-	// routed as its peers announced them, not as the datastore says, as on a calico-node
-	// where BIRD installs what it learned and blackholes the node's own blocks.
-	BGP *BGPRoutes
-}
-
-// BGPRoutes is what a node's BGP speaker learned: the best path of each prefix its peers
-// announce.
-type BGPRoutes struct {
-	Learned []LearnedRoute
-}
-
-// LearnedRoute is a prefix a BGP peer announced and the next hop it gave (the block's owner).
-type LearnedRoute struct {
-	Dst     netip.Prefix
-	NextHop netip.Addr
+	// BGP says the node speaks BGP through a BGP daemon (BIRD, as on calico-node): the
+	// blocks of pools without encapsulation are the daemon's to route. It installs what it
+	// learned (`via <owner> proto bird`) and blackholes the node's own blocks proto bird, so
+	// the plan leaves those blocks out and the agent never touches a proto bird route.
+	BGP bool
 }
 
 // VTEPMAC returns the VXLAN MAC a node uses when none is configured: 0x66 followed by the

@@ -364,12 +364,13 @@ func (p *Programmer) ownRoutes() ([]netlink.Route, error) {
 	return out, nil
 }
 
-// mayOwn is the ownership rule: a route may be the agent's when it is proto 80 or bird, or
-// when it goes through vxlan.calico (whatever its protocol, as Felix writes those without
-// one), and never when it goes through a pod device (the CNI plugin's) or the kernel made it.
-// Which of these are stale is isStale's question.
+// mayOwn is the ownership rule: a route may be the agent's when it is proto 80, or when it
+// goes through vxlan.calico (whatever its protocol, as Felix writes those without one), and
+// never when it goes through a pod device (the CNI plugin's), is proto bird (BIRD's, the
+// node's BGP daemon, in BGP mode) or the kernel made it. Which of these are stale is
+// isStale's question.
 func (p *Programmer) mayOwn(r netlink.Route) bool {
-	if r.Dst == nil || r.Protocol == unix.RTPROT_KERNEL {
+	if r.Dst == nil || r.Protocol == unix.RTPROT_KERNEL || r.Protocol == ProtoBird {
 		return false
 	}
 	dev := ""
@@ -381,7 +382,7 @@ func (p *Programmer) mayOwn(r netlink.Route) bool {
 	if strings.HasPrefix(dev, PodDevicePrefix) {
 		return false
 	}
-	return r.Protocol == ProtoFelix || r.Protocol == ProtoBird || dev == VXLANDeviceName
+	return r.Protocol == ProtoFelix || dev == VXLANDeviceName
 }
 
 // isStale says whether an undesired route the agent may own is its to delete: one through

@@ -78,7 +78,7 @@ func (l *lab) applyAll(t *testing.T) {
 	}
 }
 
-// kernelRoutes prints the routes of a namespace the agent may own (proto 80 or bird, or
+// kernelRoutes prints the routes of a namespace the agent may own (proto 80, or
 // through vxlan.calico) as `ip route` prints them.
 func kernelRoutes(t *testing.T, h *netlink.Handle) []string {
 	t.Helper()
@@ -96,7 +96,7 @@ func kernelRoutes(t *testing.T, h *netlink.Handle) []string {
 			}
 			dev = link.Attrs().Name
 		}
-		if r.Protocol != ProtoFelix && r.Protocol != ProtoBird && dev != VXLANDeviceName {
+		if r.Protocol != ProtoFelix && dev != VXLANDeviceName {
 			continue
 		}
 		dst, _ := prefixOf(r.Dst)
@@ -147,7 +147,7 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.99.0/24", "via", "10.10.10.1", "proto", "static")
 	testbed.Run(t, worker.NS, "ip", "route", "add", "172.31.0.0/24", "via", "10.10.10.1", "proto", "80")
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.77.0/26", "via", "10.10.10.1", "proto", "80")
-	// BGP's routes are the agent's too: a stale one inside the pool goes, one outside stays.
+	// BGP's routes are BIRD's, never the agent's: one inside the pool stays, as one outside.
 	testbed.Run(t, worker.NS, "ip", "route", "add", "192.168.78.0/26", "via", "10.10.10.1", "proto", "bird")
 	testbed.Run(t, worker.NS, "ip", "route", "add", "172.31.1.0/24", "via", "10.10.10.1", "proto", "bird")
 
@@ -173,8 +173,7 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	}
 
 	wantRoutes := []string{
-		"172.31.0.0/24 via 10.10.10.1 dev eth1 proto 80",   // outside every pool: not ours to judge
-		"172.31.1.0/24 via 10.10.10.1 dev eth1 proto bird", // the same
+		"172.31.0.0/24 via 10.10.10.1 dev eth1 proto 80", // outside every pool: not ours to judge
 		"blackhole 192.168.10.0/26 proto 80",
 		"192.168.10.5 dev cali0123456789a proto 80 scope link", // a pod route, even with proto 80
 		"192.168.20.0/26 via 10.10.10.12 dev eth1 proto 80 onlink",
@@ -189,8 +188,8 @@ func TestApplyProgramsCalicoTables(t *testing.T) {
 	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "192.168.99.0/24"); !strings.Contains(out, "proto static") {
 		t.Errorf("foreign route 192.168.99.0/24 was touched: %q", out)
 	}
-	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "192.168.78.0/26"); out != "" {
-		t.Errorf("stale proto bird route inside the pool stayed: %q", out)
+	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "192.168.78.0/26"); !strings.Contains(out, "proto bird") {
+		t.Errorf("BIRD's proto bird route inside the pool was touched: %q", out)
 	}
 	if out := testbed.Run(t, worker.NS, "ip", "route", "show", "172.31.1.0/24"); !strings.Contains(out, "proto bird") {
 		t.Errorf("proto bird route outside every pool was touched: %q", out)

@@ -160,19 +160,13 @@ func ComputePlan(d DesiredState) Plan {
 			plan.Skipped = append(plan.Skipped, fmt.Sprintf("block %s of %s is inside no pool", b.CIDR, b.Node))
 			continue
 		}
-		byBGP := d.BGP != nil && routedByBGP(pool)
+		if d.BGP && pool.RoutedByBGP() {
+			continue // the BGP daemon's: its blackhole or the route it learned
+		}
 		if b.Node == self.Name {
 			// Addresses of a local block that no pod holds must not leak to the default route.
-			if byBGP {
-				plan.Routes = append(plan.Routes, Route{Dst: b.CIDR, Blackhole: true, Protocol: ProtoBird,
-					Why: "local block of a pool without encapsulation, blackholed by the BGP daemon (BIRD on Calico)"})
-				continue
-			}
 			plan.Routes = append(plan.Routes, Route{Dst: b.CIDR, Blackhole: true, Protocol: ProtoFelix, Why: "local block"})
 			continue
-		}
-		if byBGP {
-			continue // another node's block: routed only as BGP learned it (learnedRoutes)
 		}
 		peer, ok := peers[b.Node]
 		if !ok {
@@ -192,7 +186,6 @@ func ComputePlan(d DesiredState) Plan {
 		plan.Routes = append(plan.Routes, r)
 	}
 
-	plan.Routes = append(plan.Routes, learnedRoutes(d, &plan)...)
 	plan.Routes = append(plan.Routes, tunnelRoutes(d, plan)...)
 
 	if plan.VXLAN != nil {
@@ -229,40 +222,10 @@ func destinations(routes []Route) map[netip.Prefix]bool {
 	return taken
 }
 
-// routedByBGP says whether a pool's blocks travel unencapsulated, so that only BGP can tell a
+// RoutedByBGP says whether a pool's blocks travel unencapsulated, so that only BGP can tell a
 // node where they are.
-func routedByBGP(p Pool) bool {
+func (p Pool) RoutedByBGP() bool {
 	return p.VXLANMode.OrNever() == calico.EncapNever && p.IPIPMode.OrNever() == calico.EncapNever
-}
-
-// learnedRoutes are the routes a BGP daemon installs for what it learned: `<prefix> via <next
-// hop> dev P proto bird`, for prefixes inside a pool without encapsulation. The next hop is
-// the owner's underlay address, which the kernel takes (no onlink) when it is on P's subnet,
-// as every node of a plain BGP lab is.
-func learnedRoutes(d DesiredState, plan *Plan) []Route {
-	if d.BGP == nil {
-		return nil
-	}
-	taken := destinations(plan.Routes)
-	var out []Route
-	for _, l := range d.BGP.Learned {
-		dst := l.Dst.Masked()
-		pool, ok := poolOf(d.Pools, dst)
-		switch {
-		case !ok || !routedByBGP(pool):
-			plan.Skipped = append(plan.Skipped, fmt.Sprintf("learned route %s via %s: inside no pool without encapsulation", dst, l.NextHop))
-			continue
-		case taken[dst]:
-			continue // this node's own block, or learned twice
-		case l.NextHop == d.Self.Underlay.Addr():
-			plan.Skipped = append(plan.Skipped, fmt.Sprintf("learned route %s: its next hop is this node", dst))
-			continue
-		}
-		taken[dst] = true
-		out = append(out, Route{Dst: dst, Via: l.NextHop, Dev: d.Parent, Protocol: ProtoBird,
-			Why: fmt.Sprintf("learned over BGP: %s announces it with next hop %s (no encapsulation)", dst, l.NextHop)})
-	}
-	return out
 }
 
 // tunnelRoutes are the host routes Calico 3.30 writes to each remote node's tunnel address:

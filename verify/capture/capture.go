@@ -426,7 +426,7 @@ var nodeTables = []struct {
 
 // twoSpeakers refuses a node directory with the files of both BGP speakers.
 func twoSpeakers() error {
-	return fmt.Errorf("the node has %s or %s too: a node runs one BGP speaker, BIRD (calico-node) or GoBGP (knetlab's agent); keep the files of the one it runs",
+	return fmt.Errorf("the node has %s or %s too: a node runs one BGP speaker, BIRD (calico-node, knetlab's agent) or GoBGP; keep the files of the one it runs",
 		BirdFile, BirdRoutesFile)
 }
 

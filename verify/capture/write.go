@@ -114,7 +114,7 @@ func writeNode(dir string, n *observed.Node, allPools []netip.Prefix) error {
 }
 
 // sessionsFile is where a node's BGP sessions are saved: in the format of the speaker it runs,
-// birdcl's table for calico-node's BIRD, `gobgp neighbor -j` for GoBGP (knetlab's agent).
+// birdcl's table for calico-node's BIRD, `gobgp neighbor -j` for GoBGP.
 func sessionsFile(n *observed.Node) string {
 	if n.BGPSpeaker == observed.SpeakerBIRD {
 		return BirdFile

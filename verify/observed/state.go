@@ -250,7 +250,7 @@ type NodeStatus struct {
 // The BGP daemons whose state verify reads.
 const (
 	SpeakerBIRD  = "bird"  // calico-node's BIRD (birdcl)
-	SpeakerGoBGP = "gobgp" // GoBGP (gobgp), knetlab's agent and the lab's route reflector
+	SpeakerGoBGP = "gobgp" // GoBGP (gobgp): the lab's route reflector, or a node that runs it
 )
 
 // The BGP session states (RFC 4271's finite state machine), as speakers are normalised to.

@@ -66,7 +66,7 @@ func BirdProtocols(data []byte) ([]observed.BGPSession, error) {
 		switch {
 		case birdChatter(f):
 			return nil
-		case strings.Join(f, " ") == "name proto table state since info":
+		case strings.EqualFold(strings.Join(f, " "), "name proto table state since info"): // BIRD 2 capitalizes it
 			return nil
 		case len(f) >= 4 && birdProtocols[f[1]] && birdStates[f[3]]:
 			current = -2

@@ -224,3 +224,32 @@ func TestBirdRoutesRecorded(t *testing.T) {
 		}
 	}
 }
+
+// BIRD 2.0.12's own answers (testdata/bgp/bird-2.0.12, the netns calico-bgp lab's nodes): its
+// capitalized header is BIRD's, the sessions and learned routes read as BIRD 1.6's do.
+func TestBIRD2Recorded(t *testing.T) {
+	for file, want := range map[string]observed.BGPSession{
+		"worker-show-protocols.txt":                   {State: "Established"},
+		"worker-show-protocols-all.txt":               {State: "Established", PeerAS: 64496},
+		"worker-rr-down-show-protocols.txt":           {State: "Active", Info: "Socket: Connection refused"},
+		"worker-peer-wrong-as-show-protocols-all.txt": {State: "Active", Info: "Socket: Connection reset by peer", PeerAS: 64497},
+	} {
+		s, err := BirdProtocols(bgpFixture(t, "bird-2.0.12/"+file))
+		if err != nil || len(s) != 1 {
+			t.Errorf("%s: %+v, %v; want one session", file, s, err)
+			continue
+		}
+		want.Name, want.Peer = "Node_172_18_0_5", s[0].Peer
+		if s[0].Peer.String() != "172.18.0.5" || s[0] != want {
+			t.Errorf("%s: %+v, want %+v with peer 172.18.0.5", file, s[0], want)
+		}
+	}
+	got, err := BirdRoutes(bgpFixture(t, "bird-2.0.12/worker-show-route-all.txt"))
+	want := []observed.BGPRoute{
+		bgpPath("10.244.221.0/24", "172.18.0.2", "172.18.0.5", true),
+		bgpPath("10.244.148.0/24", "172.18.0.4", "172.18.0.5", true),
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("show route all: %v\n got  %+v\nwant %+v", err, got, want)
+	}
+}

@@ -4,29 +4,63 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/bgp"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/verify/observed"
+	"github.com/knetlab/knetlab/verify/parse"
 	"github.com/knetlab/knetlab/verify/source"
 )
 
-// The live BGP state of a netns lab: every speaker (each node's agent, each route reflector)
-// serves GoBGP's API on the loopback of its own namespace (speakerAPI), so a reader dials it
-// from inside that namespace, as `gobgp neighbor` run there with knetlab exec would.
+// The live BGP state of a netns lab. Each node's BGP speaker is BIRD, run by its agent, read
+// as a person reads calico-node's: birdcl on its control socket (birdDir), `show protocols`
+// for the sessions and `show route` for the routes. A route reflector serves GoBGP's API on
+// the loopback of its own namespace (reflectorAPI), so a reader dials it from inside that
+// namespace, as `gobgp neighbor` run there with knetlab exec would.
 
 // speakerTimeout bounds one read of a speaker's state: a speaker answers in milliseconds, and
 // one that is stopped (SIGSTOP) accepts the connection but never answers.
 const speakerTimeout = 2 * time.Second
 
-// speakerState reads the sessions and RIB of the speaker whose API listens in namespace ns.
+// speakerState reads the sessions and RIB of the GoBGP speaker whose API listens in namespace ns.
 func speakerState(ctx context.Context, ns string) (bgp.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, speakerTimeout)
 	defer cancel()
-	return bgp.ReadState(ctx, speakerAPI, namespaceDialer(ns))
+	return bgp.ReadState(ctx, reflectorAPI, namespaceDialer(ns))
+}
+
+// birdcl asks the BIRD whose control socket is in dir one command (e.g. "show protocols") and
+// returns its answer.
+func birdcl(ctx context.Context, dir string, command ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, speakerTimeout)
+	defer cancel()
+	sock := filepath.Join(dir, agent.BIRDSocketFile)
+	cmd := exec.CommandContext(ctx, agent.BIRDPath("birdcl"), append([]string{"-s", sock}, command...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return nil, fmt.Errorf("birdcl -s %s %s: %w", sock, strings.Join(command, " "), err)
+	}
+	return out, nil
+}
+
+// birdSessions reads the BGP sessions of the BIRD whose control socket is in dir.
+func birdSessions(ctx context.Context, dir string) ([]observed.BGPSession, error) {
+	out, err := birdcl(ctx, dir, "show", "protocols", "all")
+	if err != nil {
+		return nil, err
+	}
+	return parse.BirdProtocols(out)
 }
 
 // observedSessions are a speaker's sessions as verify reads them; GoBGP names a session by its
@@ -48,26 +82,36 @@ func observedRoutes(st bgp.State) []observed.BGPRoute {
 	return out
 }
 
-// readNodeBGP fills node's BGP tables from its agent's speaker. A speaker that cannot answer
-// on a live lab is an error: bgp.peers and bgp.rib then fail for the node, saying why.
+// readNodeBGP fills node's BGP tables from its BIRD (birdcl show protocols, show route). A
+// BIRD that cannot answer on a live lab is an error: bgp.peers and bgp.rib then fail for the
+// node, saying why.
 func (s *Source) readNodeBGP(ctx context.Context, rec *journal.Lab, st *observed.Node) error {
 	node := st.Name
 	p, ok := agentOf(rec, node)
 	switch {
 	case !ok:
-		return fmt.Errorf("%s has no agent recorded, so no BGP speaker; knetlab deploy %s starts it", node, s.lab.Name)
+		return fmt.Errorf("%s has no agent recorded, so no BIRD; knetlab deploy %s starts it", node, s.lab.Name)
 	case !p.Alive():
-		return fmt.Errorf("the BGP speaker of %s runs in its agent, which is not running (pid %d); knetlab fix %s restarts it", node, p.PID, s.lab.Name)
+		return fmt.Errorf("the BIRD of %s runs under its agent, which is not running (pid %d); knetlab fix %s restarts it", node, p.PID, s.lab.Name)
 	case paused(p.PID):
-		return fmt.Errorf("the BGP speaker of %s runs in its agent, which is paused (pid %d, stopped by a signal): it answers nothing; kill -CONT %d resumes it", node, p.PID, p.PID)
+		return fmt.Errorf("the agent of %s is paused (pid %d, stopped by a signal), so its BIRD is never reconfigured; kill -CONT %d resumes it", node, p.PID, p.PID)
 	}
-	state, err := speakerState(ctx, NamespaceName(s.lab.Name, node))
+	dir := birdDir(s.root, s.lab.Name, node)
+	sessions, err := birdSessions(ctx, dir)
 	if err != nil {
-		return fmt.Errorf("the BGP speaker of %s (its agent, pid %d) does not answer on %s: %w; knetlab fix %s restarts it", node, p.PID, speakerAPI, err, s.lab.Name)
+		return fmt.Errorf("the BIRD of %s (under its agent, pid %d) does not answer: %w; knetlab fix %s restarts it", node, p.PID, err, s.lab.Name)
 	}
-	st.BGPSpeaker = observed.SpeakerGoBGP
-	st.BGPSessions = observedSessions(state)
-	st.BGPRoutes = observedRoutes(state)
+	out, err := birdcl(ctx, dir, "show", "route", "all")
+	if err != nil {
+		return fmt.Errorf("the BIRD of %s (under its agent, pid %d) does not answer: %w; knetlab fix %s restarts it", node, p.PID, err, s.lab.Name)
+	}
+	routes, err := parse.BirdRoutes(out)
+	if err != nil {
+		return fmt.Errorf("the routes of the BIRD of %s: %w", node, err)
+	}
+	st.BGPSpeaker = observed.SpeakerBIRD
+	st.BGPSessions = sessions
+	st.BGPRoutes = routes
 	st.Mark(observed.TableBGPSessions)
 	st.Mark(observed.TableBGPRoutes)
 	return nil
@@ -107,7 +151,7 @@ func (s *Source) Reflector(ctx context.Context, name string) (*observed.Reflecto
 	}
 	state, err := speakerState(ctx, ns)
 	if err != nil {
-		return out, fmt.Errorf("route reflector %s (pid %d) does not answer on %s in %s: %w; knetlab fix %s restarts it", name, p.PID, speakerAPI, ns, err, s.lab.Name)
+		return out, fmt.Errorf("route reflector %s (pid %d) does not answer on %s in %s: %w; knetlab fix %s restarts it", name, p.PID, reflectorAPI, ns, err, s.lab.Name)
 	}
 	out.Sessions = observedSessions(state)
 	out.RIB = observedRoutes(state)
@@ -118,22 +162,22 @@ func (s *Source) Reflector(ctx context.Context, name string) (*observed.Reflecto
 
 // bgpPending says what keeps a BGP lab from having converged: a node whose session to one of
 // its peers is not Established, a reflector that does not see every node.
-func bgpPending(ctx context.Context, l *lab.Lab) []string {
+func bgpPending(ctx context.Context, root string, l *lab.Lab) []string {
 	var pending []string
 	for _, n := range l.Nodes {
-		st, err := speakerState(ctx, NamespaceName(l.Name, n.Name))
+		sessions, err := birdSessions(ctx, birdDir(root, l.Name, n.Name))
 		if err != nil {
-			pending = append(pending, fmt.Sprintf("%s: BGP speaker: %v", n.Name, err))
+			pending = append(pending, fmt.Sprintf("%s: BIRD: %v", n.Name, err))
 			continue
 		}
 		for _, p := range l.PeersOf(n) {
 			addr := p.Address(l)
-			i := slices.IndexFunc(st.Sessions, func(s bgp.Session) bool { return s.Peer == addr })
+			i := slices.IndexFunc(sessions, func(s observed.BGPSession) bool { return s.Peer == addr })
 			switch {
 			case i < 0:
 				pending = append(pending, fmt.Sprintf("%s has no BGP session to %s", n.Name, addr))
-			case st.Sessions[i].State != bgp.StateEstablished:
-				pending = append(pending, fmt.Sprintf("%s: BGP session to %s %s", n.Name, addr, st.Sessions[i].State))
+			case sessions[i].State != observed.BGPEstablished:
+				pending = append(pending, fmt.Sprintf("%s: BGP session to %s %s", n.Name, addr, sessions[i].State))
 			}
 		}
 	}

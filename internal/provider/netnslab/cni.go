@@ -137,6 +137,13 @@ func autodetectCIDRs(l *lab.Lab, n lab.Node) []netip.Prefix {
 // deployCNI runs the CNI part of a deploy.
 func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error {
 	l := d.topo.lab
+	// The reflectors first: they only listen, and each node's BIRD dials them the moment its
+	// agent starts it. Started before the datastore, their start overlaps etcd's.
+	for _, rr := range l.RouteReflectors() {
+		if err := d.ensureReflector(rr); err != nil {
+			return err
+		}
+	}
 	url := DatastoreURL(l)
 	pki, err := d.ensurePKI(url)
 	if err != nil {
@@ -163,9 +170,8 @@ func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error 
 	if err := d.ensureCNIPlugin(); err != nil {
 		return err
 	}
-	// The reflectors first: they only listen, and each agent's speaker connects to them.
 	for _, rr := range l.RouteReflectors() {
-		if err := d.ensureReflector(rr); err != nil {
+		if err := d.waitReflectorListening(rr); err != nil {
 			return err
 		}
 	}
@@ -297,7 +303,7 @@ func agentOptions(root string, l *lab.Lab, n lab.Node, url string, pki labca.Fil
 		EtcdCert: pki.ClientCert, EtcdKey: pki.ClientKey, EtcdCA: pki.CACert,
 		Autodetect: autodetectCIDRs(l, n), LogFile: filepath.Join(journal.Dir(root, l.Name), "logs", "agent-"+n.Name+".log"),
 	}
-	bgpAgentOptions(l, n, &o)
+	bgpAgentOptions(root, l, n, &o)
 	return o
 }
 
@@ -418,7 +424,7 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 	lastRegistered := -1
 	var waiting []string
 	for {
-		registered, pending, err := convergence(ctx, store, l, handles)
+		registered, pending, err := convergence(ctx, store, d.root, l, handles)
 		if err == nil && len(pending) == 0 {
 			prog.Step("agents: %d nodes registered and programmed", len(l.Nodes))
 			return nil
@@ -450,7 +456,7 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 }
 
 // convergence returns how many lab nodes are registered and what is still missing.
-func convergence(ctx context.Context, store datastore.Store, l *lab.Lab, handles map[string]*netlink.Handle) (int, []string, error) {
+func convergence(ctx context.Context, store datastore.Store, root string, l *lab.Lab, handles map[string]*netlink.Handle) (int, []string, error) {
 	pools, _, err := datastore.IPPools(store).List(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -487,7 +493,7 @@ func convergence(ctx context.Context, store datastore.Store, l *lab.Lab, handles
 		}
 	}
 	if len(pending) == 0 && l.BGP != nil {
-		pending = bgpPending(ctx, l)
+		pending = bgpPending(ctx, root, l)
 	}
 	return registered, pending, nil
 }

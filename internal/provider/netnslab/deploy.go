@@ -29,6 +29,9 @@ func (p *Provider) Deploy(ctx context.Context, l *lab.Lab, opts provider.DeployO
 	if err := requireRoot("deploy"); err != nil {
 		return err
 	}
+	if err := checkBIRD(l, !p.underlayed); err != nil {
+		return err
+	}
 	start := time.Now()
 	if opts.Reconfigure {
 		prog.Step("reconfigure: destroying lab %s first", l.Name)

@@ -20,12 +20,11 @@ import (
 const (
 	nodeMemory = 14 << 20
 	labMemory  = 64 << 20
-	// A BGP lab's agents each run a GoBGP speaker too, and its route reflectors are processes
-	// of their own: measured on calico-bgp 8 s after deploy (docs/benchmarks.md, "The
-	// calico-bgp lab"), an agent's private memory is 24–26 MiB instead of 11–12, a reflector's
-	// 20 MiB.
-	bgpSpeakerMemory = 14 << 20
-	reflectorMemory  = 20 << 20
+	// A BGP lab's agents each run BIRD too, and its route reflectors are processes of their
+	// own: measured on calico-bgp 8 s after deploy (2026-12-01), an agent's private memory is
+	// 11–13 MiB as in any lab, its BIRD's 0.8 MiB, a reflector's 22 MiB.
+	bgpSpeakerMemory = 1 << 20
+	reflectorMemory  = 22 << 20
 )
 
 // memoryHeadroom is the share of this host's available memory a new lab may take: the rest is
@@ -37,7 +36,7 @@ func estimateMemory(l *lab.Lab) uint64 {
 	return labMemory + uint64(len(l.Nodes))*perNodeMemory(l) + uint64(len(l.RouteReflectors()))*reflectorMemory
 }
 
-// perNodeMemory is what one node of l costs: its agent (with a BGP speaker in a BGP lab) and
+// perNodeMemory is what one node of l costs: its agent (with its BIRD in a BGP lab) and
 // the kernel's share.
 func perNodeMemory(l *lab.Lab) uint64 {
 	if l.BGP != nil {
@@ -49,7 +48,7 @@ func perNodeMemory(l *lab.Lab) uint64 {
 // memoryEstimateLine is the estimate as deploy --dry-run prints it.
 func memoryEstimateLine(l *lab.Lab) string {
 	if l.BGP != nil {
-		return fmt.Sprintf("estimated memory: %s (%d nodes × %s per node, agent with its BGP speaker and kernel, + %s for the datastore + %d route reflector × %s; measured, docs/benchmarks.md)",
+		return fmt.Sprintf("estimated memory: %s (%d nodes × %s per node, agent with its BIRD and kernel, + %s for the datastore + %d route reflector × %s; measured, docs/benchmarks.md)",
 			mib(estimateMemory(l)), len(l.Nodes), mib(perNodeMemory(l)), mib(labMemory), len(l.RouteReflectors()), mib(reflectorMemory))
 	}
 	return fmt.Sprintf("estimated memory: %s (%d nodes × %s per node, agent and kernel, + %s for the datastore; measured, docs/benchmarks.md)",

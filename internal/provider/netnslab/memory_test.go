@@ -47,7 +47,7 @@ func TestMemoryEstimateLine(t *testing.T) {
 	}
 }
 
-// A BGP lab's agents run a speaker each, and its reflector is a process of its own: both count.
+// A BGP lab's agents run a BIRD each, and its reflector is a process of its own: both count.
 func TestMemoryEstimateBGP(t *testing.T) {
 	l, err := lab.Load("calico-bgp")
 	if err != nil {
@@ -56,7 +56,7 @@ func TestMemoryEstimateBGP(t *testing.T) {
 	if got, want := estimateMemory(l), uint64(labMemory+3*(nodeMemory+bgpSpeakerMemory)+reflectorMemory); got != want {
 		t.Errorf("calico-bgp estimate %d, want %d", got, want)
 	}
-	if got := memoryEstimateLine(l); !strings.Contains(got, "3 nodes × 28 MiB per node, agent with its BGP speaker") || !strings.Contains(got, "1 route reflector × 20 MiB") {
+	if got := memoryEstimateLine(l); !strings.Contains(got, "3 nodes × 15 MiB per node, agent with its BIRD") || !strings.Contains(got, "1 route reflector × 22 MiB") {
 		t.Errorf("estimate = %q", got)
 	}
 }

@@ -85,7 +85,7 @@ func cniSteps(root string, l *lab.Lab) []provider.Step {
 			st.Actions = append(st.Actions,
 				fmt.Sprintf("write %s's rendered rr.conf (%s) to %s", rr.Name, render.ReflectorConfigPath(l.Name, rr.Name), filepath.Join(journal.Dir(root, l.Name), "rr", rr.Name, "rr.conf")),
 				fmt.Sprintf("start the reflector %s in %s: BGP on %s:179 (passive, clients from %s as route-reflector clients of cluster %s), its GoBGP API on %s inside the namespace",
-					rr.Name, NamespaceName(l.Name, rr.Name), rr.Address.Addr(), rr.Clients.Prefix, rr.ClusterID, speakerAPI))
+					rr.Name, NamespaceName(l.Name, rr.Name), rr.Address.Addr(), rr.Clients.Prefix, rr.ClusterID, reflectorAPI))
 		}
 		steps = append(steps, st)
 	}

@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
-	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/bgp"
+	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider/netnslab/journal"
 	"github.com/knetlab/knetlab/internal/render"
@@ -36,15 +38,15 @@ const ReflectorCommand = "lab-bgp-reflector"
 // reflectorProcess names a reflector in the lab's record: "reflector gobgp".
 const reflectorProcess = "reflector "
 
-// speakerAPI is where every BGP speaker of a netns lab (the reflectors, each node's agent)
-// serves the GoBGP API: GoBGP's default address, on the loopback of the speaker's namespace.
-const speakerAPI = agent.DefaultBGPAPI
+// reflectorAPI is where a netns lab's route reflector serves the GoBGP API: GoBGP's default
+// address, on the loopback of the reflector's namespace.
+const reflectorAPI = "127.0.0.1:50051"
 
 // reflectorArgs is the command line, ReflectorCommand first, that runs a reflector with the
 // rr.conf at config, its BGP listener on listen. Its log is its stderr, which the deploy sends
 // to the lab's logs directory.
 func reflectorArgs(config string, listen netip.Addr) []string {
-	return []string{ReflectorCommand, "--config", config, "--listen", listen.String(), "--api", speakerAPI}
+	return []string{ReflectorCommand, "--config", config, "--listen", listen.String(), "--api", reflectorAPI}
 }
 
 // ReflectorMain runs the route reflector the args after ReflectorCommand describe until SIGTERM
@@ -61,7 +63,7 @@ func reflectorMain(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "the reflector's rr.conf (GoBGP's TOML, as knetlab render writes it)")
 	listen := fs.String("listen", "", "the address BGP listens on (port 179)")
-	api := fs.String("api", speakerAPI, "the GoBGP API's address")
+	api := fs.String("api", reflectorAPI, "the GoBGP API's address")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -153,4 +155,48 @@ func (d *deployer) ensureReflector(rr lab.RouteReflector) error {
 	}
 	d.did("processes", "started the route reflector %s", rr.Name)
 	return nil
+}
+
+// reflectorStartTimeout bounds how long a deploy waits for a started reflector to listen.
+const reflectorStartTimeout = 10 * time.Second
+
+// waitReflectorListening waits until reflector rr's process listens for BGP (port 179 in its
+// namespace's TCP table), so that each node's BIRD, which dials at once, finds it there rather
+// than retrying a second later.
+func (d *deployer) waitReflectorListening(rr lab.RouteReflector) error {
+	name := reflectorProcess + rr.Name
+	logFile := d.stateFile("logs", strings.ReplaceAll(name, " ", "-")+".stderr")
+	deadline := time.Now().Add(reflectorStartTimeout)
+	for {
+		pr, ok, err := runningProcess(d.store, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return exitcode.NewEnvironment(fmt.Errorf("the route reflector %s stopped; see %s", rr.Name, logFile), labBroken(d.topo.lab.Name))
+		}
+		if listensBGP(pr.PID) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return exitcode.NewEnvironment(fmt.Errorf("the route reflector %s does not listen on port 179 after %s; see %s", rr.Name, reflectorStartTimeout, logFile), labBroken(d.topo.lab.Name))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// listensBGP says whether the network namespace of process pid has a TCP socket listening on
+// port 179 (/proc/<pid>/net/tcp: local address ending :00B3, state 0A).
+func listensBGP(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], ":00B3") && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
 }

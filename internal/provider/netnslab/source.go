@@ -217,6 +217,8 @@ func (s *Source) Topology(context.Context) ([]observed.NodeStatus, error) {
 	return out, nil
 }
 
+// reflectorStatus says whether route reflector rr's GoBGP runs: the reflector is its process,
+// as the gobgp container is its gobgpd.
 func agentStatus(rec *journal.Lab, node string, st *observed.NodeStatus) {
 	p, ok := agentOf(rec, node)
 	switch {

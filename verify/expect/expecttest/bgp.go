@@ -64,7 +64,7 @@ func CalicoBGPSpec() *spec.Lab {
 	}
 }
 
-// HealthyBGP is Healthy with the node's BGP speaker (GoBGP, as knetlab's agent runs it) as a
+// HealthyBGP is Healthy with the node's BGP speaker (GoBGP here; BIRD's tables read the same) as a
 // correct lab shows it: a session Established with every peer of b that applies, and the
 // other nodes' blocks learned with their owners as next hops, besides its own.
 func HealthyBGP(c *expect.Cluster, b *spec.BGP, name string) *observed.Node {

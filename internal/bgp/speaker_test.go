@@ -81,15 +81,14 @@ func (c SpeakerConfig) Validate() error {
 	return nil
 }
 
-// Speaker is a node's BGP speaker (GoBGP embedded): it keeps sessions to its peers, announces
-// the prefixes it is given and reports the best paths it learns.
+// Speaker is a BGP speaker (GoBGP embedded) standing in for a node in the reflector's tests
+// and benchmarks: it keeps sessions to its peers, announces the prefixes it is given and
+// reports the best paths it learns. The lab's nodes speak BGP with BIRD (the agent runs it).
 type Speaker struct {
 	srv    *server.BgpServer
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
-
-	changes chan struct{}
 
 	mu        sync.Mutex
 	announced map[netip.Prefix]netip.Addr // prefix → next hop
@@ -108,8 +107,8 @@ type Speaker struct {
 	cfg  SpeakerConfig
 }
 
-// StartSpeaker starts the speaker cfg describes. Sessions come up in the background; Changes
-// says when what the speaker learned changes. Close stops it.
+// StartSpeaker starts the speaker cfg describes. Sessions come up in the background; Learned
+// reads what the speaker learned. Close stops it.
 func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -132,7 +131,6 @@ func StartSpeaker(ctx context.Context, cfg SpeakerConfig) (*Speaker, error) {
 	wctx, cancel := context.WithCancel(context.Background())
 	s := &Speaker{
 		srv: srv, log: log, cancel: cancel, done: make(chan struct{}),
-		changes:   make(chan struct{}, 1),
 		announced: map[netip.Prefix]netip.Addr{},
 		why:       map[netip.Addr]string{},
 		peers:     len(cfg.Peers),
@@ -211,15 +209,8 @@ func (s *Speaker) follow(ctx context.Context, dirty <-chan struct{}) {
 			}
 		}
 		s.mu.Lock()
-		same := slices.Equal(learned, s.learned)
 		s.learned = learned
 		s.mu.Unlock()
-		if !same {
-			select {
-			case s.changes <- struct{}{}:
-			default:
-			}
-		}
 	}
 }
 
@@ -326,8 +317,6 @@ func (s *Speaker) AllEstablishedSince() time.Time {
 	return s.allUpSince
 }
 
-// Changes receives (coalesced) whenever Learned changes.
-func (s *Speaker) Changes() <-chan struct{} { return s.changes }
 
 // notePeer follows a session's state: which peers are up, since when all are, and why a
 // session went down (until it is Established again).
@@ -391,4 +380,22 @@ func (s *Speaker) Close() {
 	s.cancel()
 	<-s.done
 	s.srv.Stop()
+}
+
+// localPath is the path a speaker originates for prefix with nextHop.
+func localPath(prefix netip.Prefix, nextHop netip.Addr) (*apiutil.Path, error) {
+	nlri, err := bgp.NewIPAddrPrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	nh, err := bgp.NewPathAttributeNextHop(nextHop)
+	if err != nil {
+		return nil, err
+	}
+	return &apiutil.Path{
+		Family: bgp.RF_IPv4_UC,
+		Nlri:   nlri,
+		Attrs:  []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP), nh},
+		Age:    time.Now().Unix(),
+	}, nil
 }
