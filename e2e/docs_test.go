@@ -576,6 +576,11 @@ func blocksAsShown(t *testing.T, name, want string) bool {
 func compareOutput(t *testing.T, page string, c docCmd, doc, got, raw []string) {
 	t.Helper()
 	sorted := unorderedCmd.MatchString(strings.Join(c.argv, " "))
+	// The same words wrapped at other places are the same output: a value of another width
+	// (a PID, a BGP state: Active or OpenSent) moves where the terminal's width breaks a line.
+	if !sorted && slices.Equal(strings.Fields(strings.Join(doc, " ")), strings.Fields(strings.Join(got, " "))) {
+		return
+	}
 	for i := 0; i < max(len(doc), len(got)); i++ {
 		var d, g string
 		if i < len(doc) {
