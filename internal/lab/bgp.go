@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/knetlab/knetlab/internal/calico"
@@ -84,6 +85,16 @@ func (l *Lab) RouteReflectors() []RouteReflector {
 		return nil
 	}
 	return l.BGP.RouteReflectors
+}
+
+// ReflectorNames are the names of the lab's route reflectors, sorted.
+func (l *Lab) ReflectorNames() []string {
+	var names []string
+	for _, rr := range l.RouteReflectors() {
+		names = append(names, rr.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // RouteReflector returns the named route reflector.

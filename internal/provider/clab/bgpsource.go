@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/knetlab/knetlab/internal/collect/kube"
 	"github.com/knetlab/knetlab/verify/observed"
@@ -71,14 +70,7 @@ func (b *birdReader) read(ctx context.Context, n *observed.Node) error {
 }
 
 // ReflectorNames implements source.Reflectors: the lab's route reflectors, in name order.
-func (s *liveSource) ReflectorNames() []string {
-	var names []string
-	for _, rr := range s.lab.RouteReflectors() {
-		names = append(names, rr.Name)
-	}
-	sort.Strings(names)
-	return names
-}
+func (s *liveSource) ReflectorNames() []string { return s.lab.ReflectorNames() }
 
 // Reflector implements source.Reflectors: gobgp neighbor -j and gobgp global rib -j in the
 // reflector's container. What could not be read comes with an error, which fails the checks

@@ -120,14 +120,7 @@ func (s *Source) readNodeBGP(ctx context.Context, rec *journal.Lab, st *observed
 var _ source.Reflectors = (*Source)(nil)
 
 // ReflectorNames implements source.Reflectors: the lab's route reflectors.
-func (s *Source) ReflectorNames() []string {
-	var out []string
-	for _, rr := range s.lab.RouteReflectors() {
-		out = append(out, rr.Name)
-	}
-	slices.Sort(out)
-	return out
-}
+func (s *Source) ReflectorNames() []string { return s.lab.ReflectorNames() }
 
 // Reflector implements source.Reflectors: the reflector's sessions and RIB over its GoBGP API.
 // A reflector that is not running, or does not answer, is an error (the lab is broken), with
