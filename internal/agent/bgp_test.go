@@ -96,6 +96,23 @@ protocol bgp clients {
 	return stop
 }
 
+// bgpTestbed is a datastore with one pool without encapsulation and an underlay holding the
+// nodes names.
+func bgpTestbed(t *testing.T, names []string) (datastore.Store, *testbed.Underlay) {
+	t.Helper()
+	store := storetest.Connect(t)
+	pool := storetest.Pool("default-ipv4-ippool", "10.244.128.0/17", 24)
+	pool.Spec.VXLANMode, pool.Spec.IPIPMode = calico.EncapNever, calico.EncapNever
+	if err := datastore.IPPools(store).Create(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	u := testbed.NewUnderlay(t)
+	for _, n := range names {
+		u.AddNode(t, n, agenttest.Underlays[n])
+	}
+	return store, u
+}
+
 // TestAgentsRouteWhatBGPLearned is the BGP mode at the dataplane boundary: two node namespaces
 // whose agents run BIRD, peering with a route reflector, route each other's blocks as learned
 // (via the owner's underlay address, proto bird, no onlink) and blackhole their own proto bird;
@@ -104,17 +121,8 @@ protocol bgp clients {
 func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 	testenv.RequireLab(t, "ip", "bird", "birdcl")
 	ctx := context.Background()
-	store := storetest.Connect(t)
-	pool := storetest.Pool("default-ipv4-ippool", "10.244.128.0/17", 24)
-	pool.Spec.VXLANMode, pool.Spec.IPIPMode = calico.EncapNever, calico.EncapNever
-	if err := datastore.IPPools(store).Create(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	names := []string{"k01-worker", "k01-worker2"} // both in 10.10.10.0/24
-	u := testbed.NewUnderlay(t)
-	for _, n := range names {
-		u.AddNode(t, n, agenttest.Underlays[n])
-	}
+	store, u := bgpTestbed(t, names)
 	rrAddr := testbed.Subnet10.Addr() // the switch's address on their subnet
 	stopRR := startBIRDReflector(t, u.Switch, rrAddr, testbed.Subnet10)
 
@@ -219,18 +227,8 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 // the agent's own, and the stopped agent leaves that BIRD running with the node's routes.
 func TestAgentAdoptsARunningBIRD(t *testing.T) {
 	testenv.RequireLab(t, "ip", "bird", "birdcl")
-	ctx := context.Background()
-	store := storetest.Connect(t)
-	pool := storetest.Pool("default-ipv4-ippool", "10.244.128.0/17", 24)
-	pool.Spec.VXLANMode, pool.Spec.IPIPMode = calico.EncapNever, calico.EncapNever
-	if err := datastore.IPPools(store).Create(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	names := []string{"k01-worker", "k01-worker2"}
-	u := testbed.NewUnderlay(t)
-	for _, n := range names {
-		u.AddNode(t, n, agenttest.Underlays[n])
-	}
+	store, u := bgpTestbed(t, names)
 	rrAddr := testbed.Subnet10.Addr()
 	startBIRDReflector(t, u.Switch, rrAddr, testbed.Subnet10)
 	dirs := t.TempDir()
