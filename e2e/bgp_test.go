@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +33,8 @@ func TestCalicoBGPLab(t *testing.T) {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^gobgp\s+reflector\s+running\s+172\.18\.0\.5/16\s`),
 		regexp.MustCompile(`(?m)^reflector gobgp\s+process\s+running\s`),
+		// Each node's BIRD is a lab process of its own, as calico-node runs BIRD beside Felix.
+		regexp.MustCompile(`(?m)^bird k8s-guide-worker2\s+process\s+running\s`),
 	} {
 		if !want.MatchString(status) {
 			t.Errorf("status lacks %s:\n%s", want, status)
@@ -158,10 +162,10 @@ func TestCalicoBGPLab(t *testing.T) {
 				captureAgrees(t, file, name) // the sessions are up: a capture holds what live verify read
 			}
 			if tc.fault == "agent-stopped" {
-				// The agent was killed: its BIRD went with it (it is the agent's child, told by
-				// the kernel when its parent dies), leaving the routes in place.
-				if left := agenttest.BIRDProcesses(t, filepath.Join(root, name, "bird", m[2])); len(left) > 0 {
-					t.Errorf("the killed agent of %s left its BIRD running: %q", m[2], left)
+				// The agent was killed; its BIRD, a process of its own as on calico-node, runs on
+				// and keeps the node's sessions and routes.
+				if left := agenttest.BIRDProcesses(t, filepath.Join(root, name, "bird", m[2])); len(left) != 1 {
+					t.Errorf("after the agent of %s was killed, BIRD processes on its files: %q, want its one BIRD running on", m[2], left)
 				}
 			}
 			if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
@@ -170,6 +174,32 @@ func TestCalicoBGPLab(t *testing.T) {
 			passesFully(t, file)
 		})
 	}
+
+	// A node's BIRD killed: status says so, and fix starts it again on the node's bird.conf.
+	t.Run("bird-killed", func(t *testing.T) {
+		dir := filepath.Join(root, name, "bird", "k8s-guide-worker")
+		procs := agenttest.BIRDProcesses(t, dir)
+		if len(procs) != 1 {
+			t.Fatalf("BIRD processes of k8s-guide-worker: %q, want one", procs)
+		}
+		pid, _ := strconv.Atoi(strings.Fields(procs[0])[0])
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); len(agenttest.BIRDProcesses(t, dir)) > 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if st := must(exitcode.OK, "status", name); !regexp.MustCompile(`(?m)^bird k8s-guide-worker\s+process\s+exited\s`).MatchString(st) {
+			t.Errorf("status after the BIRD of k8s-guide-worker was killed:\n%s", st)
+		}
+		if code, out, stderr := run(t, "fix", "--lab-file", file, name); code != exitcode.OK {
+			t.Fatalf("fix after the BIRD was killed: exit %d\n%s%s", code, out, stderr)
+		}
+		if left := agenttest.BIRDProcesses(t, dir); len(left) != 1 {
+			t.Errorf("after fix, BIRD processes of k8s-guide-worker: %q, want one", left)
+		}
+		passesFully(t, file)
+	})
 }
 
 // deployBGPLab deploys calico-bgp under a name of its own and a state directory of its own;

@@ -146,8 +146,8 @@ func (a *Agent) poke() {
 
 // publishBGP, in BGP mode, gives BIRD the node's confirmed blocks of pools without
 // encapsulation (blackholed, and announced but the NoExport ones) and those pools (the routes
-// it takes from its peers), starting BIRD the first time (and again should it have exited),
-// and marks d as BIRD's to route.
+// it takes from its peers), adopting the BIRD that answers on its socket or else starting its
+// own the first time (and again should it have exited), and marks d as BIRD's to route.
 func (a *Agent) publishBGP(ctx context.Context, d *dataplane.DesiredState, affinities []*datastore.BlockAffinity) error {
 	c := a.cfg.BGP
 	if c == nil {
@@ -178,6 +178,20 @@ func (a *Agent) publishBGP(ctx context.Context, d *dataplane.DesiredState, affin
 	if b != nil && !b.exited() {
 		return b.configure(ctx, text)
 	}
+	if BIRDAnswers(c.Dir) {
+		// A BIRD of its own runs already (a lab started it, as calico-node runs BIRD beside
+		// Felix rather than under it): the agent configures it, and leaves it running when it
+		// stops.
+		b = &birdProcess{dir: c.Dir, done: make(chan struct{}), log: a.log.With("component", "bird")}
+		if err := b.configure(ctx, text); err != nil {
+			return fmt.Errorf("BGP speaker of %s: %w", a.cfg.NodeName, err)
+		}
+		a.log.Info("BIRD runs already: adopted and configured", "socket", filepath.Join(c.Dir, BIRDSocketFile))
+		a.mu.Lock()
+		a.bird = b
+		a.mu.Unlock()
+		return nil
+	}
 	b, err := startBIRD(a.cfg.NetNSPath, c.Dir, text, a.log.With("component", "bird"))
 	if err != nil {
 		return fmt.Errorf("BGP speaker of %s: %w", a.cfg.NodeName, err)
@@ -195,27 +209,47 @@ func (a *Agent) publishBGP(ctx context.Context, d *dataplane.DesiredState, affin
 	return nil
 }
 
-// startBIRDEarly starts the node's BIRD before anything else of the agent, with its peers but
-// neither blocks nor pools yet (the first publish gives them, long before a session is up):
-// BIRD waits ¾ to 1 s after it starts before it first dials a peer (its minimum connect
-// delay), and this wait overlaps the agent's own start (datastore, registration). nil when
-// the underlay is not there yet: Agent.Run says why, and starts BIRD itself once it is.
+// startBIRDEarly starts the node's BIRD before anything else of the agent, unless one answers
+// already on the node's control socket (publishBGP adopts it). It starts BIRD with its peers but neither blocks nor
+// pools yet (the first publish gives them, long before a session is up): BIRD waits ¾ to 1 s
+// after it starts before it first dials a peer (its minimum connect delay), and this wait
+// overlaps the agent's own start (datastore, registration). nil when the underlay is not
+// there yet: Agent.Run says why, and starts BIRD itself once it is.
 func startBIRDEarly(o Options, log *slog.Logger) *birdProcess {
 	c := o.bgpConfig()
 	if c == nil {
 		return nil
 	}
-	underlay, _, err := DetectUnderlay("", o.Autodetect)
+	if BIRDAnswers(c.Dir) {
+		return nil // the first publish adopts it
+	}
+	conf, err := o.BIRDStartConfig("")
 	if err != nil {
 		return nil
 	}
-	conf := birdConfig{Node: o.Node, RouterID: underlay.Addr(), ASNumber: c.ASNumber, Peers: c.Peers, NoExport: c.NoExport}
-	b, err := startBIRD("", c.Dir, conf.render(), log.With("component", "bird"))
+	b, err := startBIRD("", c.Dir, conf, log.With("component", "bird"))
 	if err != nil {
 		log.Warn("BIRD not started early; the agent starts it once registered", "err", err)
 		return nil
 	}
 	return b
+}
+
+// BIRDStartConfig is the BIRD configuration a node starts with, before its agent knows its
+// blocks and pools: its identity (the underlay address found in the network namespace nsPath,
+// "" this one) and its peers, nothing to announce or to take yet. Its agent's first publish
+// completes it.
+func (o Options) BIRDStartConfig(nsPath string) ([]byte, error) {
+	c := o.bgpConfig()
+	if c == nil {
+		return nil, fmt.Errorf("the agent of %s has no BGP mode (--bgp-as)", o.Node)
+	}
+	underlay, _, err := DetectUnderlay(nsPath, o.Autodetect)
+	if err != nil {
+		return nil, err
+	}
+	conf := birdConfig{Node: o.Node, RouterID: underlay.Addr(), ASNumber: c.ASNumber, Peers: c.Peers, NoExport: c.NoExport}
+	return conf.render(), nil
 }
 
 // stopBIRD stops the node's BIRD, if it runs.

@@ -96,6 +96,23 @@ protocol bgp clients {
 	return stop
 }
 
+// bgpTestbed is a datastore with one pool without encapsulation and an underlay holding the
+// nodes names.
+func bgpTestbed(t *testing.T, names []string) (datastore.Store, *testbed.Underlay) {
+	t.Helper()
+	store := storetest.Connect(t)
+	pool := storetest.Pool("default-ipv4-ippool", "10.244.128.0/17", 24)
+	pool.Spec.VXLANMode, pool.Spec.IPIPMode = calico.EncapNever, calico.EncapNever
+	if err := datastore.IPPools(store).Create(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	u := testbed.NewUnderlay(t)
+	for _, n := range names {
+		u.AddNode(t, n, agenttest.Underlays[n])
+	}
+	return store, u
+}
+
 // TestAgentsRouteWhatBGPLearned is the BGP mode at the dataplane boundary: two node namespaces
 // whose agents run BIRD, peering with a route reflector, route each other's blocks as learned
 // (via the owner's underlay address, proto bird, no onlink) and blackhole their own proto bird;
@@ -104,17 +121,8 @@ protocol bgp clients {
 func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 	testenv.RequireLab(t, "ip", "bird", "birdcl")
 	ctx := context.Background()
-	store := storetest.Connect(t)
-	pool := storetest.Pool("default-ipv4-ippool", "10.244.128.0/17", 24)
-	pool.Spec.VXLANMode, pool.Spec.IPIPMode = calico.EncapNever, calico.EncapNever
-	if err := datastore.IPPools(store).Create(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	names := []string{"k01-worker", "k01-worker2"} // both in 10.10.10.0/24
-	u := testbed.NewUnderlay(t)
-	for _, n := range names {
-		u.AddNode(t, n, agenttest.Underlays[n])
-	}
+	store, u := bgpTestbed(t, names)
 	rrAddr := testbed.Subnet10.Addr() // the switch's address on their subnet
 	stopRR := startBIRDReflector(t, u.Switch, rrAddr, testbed.Subnet10)
 
@@ -210,5 +218,84 @@ func TestAgentsRouteWhatBGPLearned(t *testing.T) {
 			got := birdRoutes(t, handles[n])
 			return len(got) == 1 && strings.HasPrefix(got[0], "blackhole "+block[n].String())
 		})
+	}
+}
+
+// TestAgentAdoptsARunningBIRD: when a BIRD already answers on the node's control socket (a
+// lab started it as a process of its own, on the configuration the agent starts with), the
+// agent configures that BIRD instead of starting another, the node routes as with a BIRD of
+// the agent's own, and the stopped agent leaves that BIRD running with the node's routes.
+func TestAgentAdoptsARunningBIRD(t *testing.T) {
+	testenv.RequireLab(t, "ip", "bird", "birdcl")
+	names := []string{"k01-worker", "k01-worker2"}
+	store, u := bgpTestbed(t, names)
+	rrAddr := testbed.Subnet10.Addr()
+	startBIRDReflector(t, u.Switch, rrAddr, testbed.Subnet10)
+	dirs := t.TempDir()
+
+	// k01-worker's BIRD, started beside its agent as a lab starts it.
+	adopted := filepath.Join(dirs, "k01-worker")
+	o := Options{Node: "k01-worker", Autodetect: underlayCIDRs, BGPAS: 64496, BGPPeers: []BGPPeer{{Address: rrAddr}}, BGPDir: adopted}
+	conf, err := o.BIRDStartConfig(testbed.Path(u.Nodes["k01-worker"].NS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(adopted, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(adopted, BIRDConfigFile), conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bird := exec.Command("ip", append([]string{"netns", "exec", u.Nodes["k01-worker"].NS, BIRDPath("bird")}, BIRDArgs(adopted)...)...)
+	bird.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := bird.Start(); err != nil {
+		t.Fatal(err)
+	}
+	birdDone := make(chan struct{})
+	go func() { _ = bird.Wait(); close(birdDone) }()
+	t.Cleanup(func() { _ = bird.Process.Kill(); <-birdDone })
+	waitFor(t, 5*time.Second, "the lab's BIRD answers", func() bool { return BIRDAnswers(adopted) })
+	before := agenttest.BIRDProcesses(t, adopted)
+
+	handles := map[string]*netlink.Handle{}
+	stops := map[string]func(){}
+	for _, n := range names {
+		a := New(store, Config{NodeName: n, AutodetectCIDRs: underlayCIDRs, NetNSPath: testbed.Path(u.Nodes[n].NS),
+			BGP: &BGPConfig{ASNumber: 64496, Dir: filepath.Join(dirs, n), Peers: []BGPPeer{{Address: rrAddr, ASNumber: 64496}}}})
+		stops[n] = testbed.Background(t, "agent "+n, a.Run)
+		handles[n] = testbed.Handle(t, u.Nodes[n].NS)
+	}
+	t.Cleanup(func() {
+		for _, stop := range stops {
+			stop()
+		}
+	})
+	block := agenttest.WaitForBlocks(t, store, names)
+	for _, n := range names {
+		var want []string
+		for m, b := range block {
+			if m == n {
+				want = append(want, fmt.Sprintf("blackhole %s proto bird", b))
+			} else {
+				want = append(want, fmt.Sprintf("%s via %s dev eth1 proto bird", b, agenttest.Underlays[m].Addr()))
+			}
+		}
+		slices.Sort(want)
+		waitFor(t, 20*time.Second, n+" routes the other block as learned over BGP", func() bool {
+			return slices.Equal(birdRoutes(t, handles[n]), want)
+		})
+	}
+	if got := agenttest.BIRDProcesses(t, adopted); !slices.Equal(got, before) {
+		t.Errorf("the agent of k01-worker runs BIRD %q, want only the one it found running: %q", got, before)
+	}
+	held := birdRoutes(t, handles["k01-worker"])
+	stops["k01-worker"]()
+	delete(stops, "k01-worker")
+	if got := agenttest.BIRDProcesses(t, adopted); !slices.Equal(got, before) {
+		t.Errorf("after its agent stopped, k01-worker runs BIRD %q, want the adopted one still: %q", got, before)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := birdRoutes(t, handles["k01-worker"]); !slices.Equal(got, held) {
+		t.Errorf("with its agent stopped k01-worker has %q, want %q", got, held)
 	}
 }

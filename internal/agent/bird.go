@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -23,8 +24,10 @@ import (
 // In BGP mode the node's BGP speaker is BIRD, as on calico-node: the agent writes BIRD's
 // configuration the way calico-node's confd does (a static blackhole per own block, a kernel
 // protocol that installs the blackholes and every learned route proto bird, one BGP protocol
-// per peer), runs `bird -f` as its child in the node's network namespace, and asks it to
-// reconfigure when the node's blocks or the pools change. BIRD, not the agent, then routes
+// per peer), and asks BIRD to reconfigure when the node's blocks or the pools change. BIRD is
+// either a process of its own that the agent finds answering on its control socket (a lab's,
+// as calico-node runs BIRD beside Felix) or, when none answers, `bird -f` as the agent's child
+// in the node's network namespace. BIRD, not the agent, then routes
 // the blocks of pools without encapsulation.
 
 // The files of the BGP directory (--bgp-dir).
@@ -162,12 +165,33 @@ func joinPrefixes(ps []netip.Prefix, suffix string) string {
 	return strings.Join(s, ", ")
 }
 
-// birdProcess is the node's running BIRD.
+// BIRDArgs is the command line, after the program, that runs the BIRD of the BGP directory
+// dir as calico-node runs its own: in the foreground, graceful restart (-R), dir's
+// configuration and control socket.
+func BIRDArgs(dir string) []string {
+	return []string{"-f", "-R", "-c", filepath.Join(dir, BIRDConfigFile), "-s", filepath.Join(dir, BIRDSocketFile)}
+}
+
+// BIRDAnswers says whether a BIRD answers on the control socket of the BGP directory dir.
+func BIRDAnswers(dir string) bool {
+	conn, err := net.DialTimeout("unix", filepath.Join(dir, BIRDSocketFile), time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	hello := make([]byte, 64)
+	n, err := conn.Read(hello) // "0001 BIRD 2.0.12 ready."
+	return err == nil && bytes.HasPrefix(hello[:n], []byte("0001 "))
+}
+
+// birdProcess is the node's running BIRD: the agent's child (cmd), or one it adopted (cmd nil),
+// which it neither watches nor stops.
 type birdProcess struct {
 	dir  string
 	cmd  *exec.Cmd
-	done chan struct{} // closed when BIRD exited
-	conf []byte        // the configuration BIRD runs
+	done chan struct{} // closed when the child exited
+	conf []byte        // the configuration BIRD runs; nil for an adopted BIRD until configured
 	log  *slog.Logger
 }
 
@@ -185,7 +209,7 @@ func startBIRD(nsPath, dir string, conf []byte, log *slog.Logger) (*birdProcess,
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove BIRD's old control socket: %w", err)
 	}
-	cmd := exec.Command(BIRDPath("bird"), "-f", "-R", "-c", cfgPath, "-s", sock)
+	cmd := exec.Command(BIRDPath("bird"), BIRDArgs(dir)...)
 	cmd.Stdout, cmd.Stderr = birdLog{log}, birdLog{log}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	if err := inNamespace(nsPath, cmd.Start); err != nil {
@@ -246,6 +270,9 @@ func (b *birdProcess) configure(ctx context.Context, conf []byte) error {
 // stop ends BIRD (SIGTERM, SIGKILL after 3 s) and waits for it. The kernel keeps its routes
 // (persist), as calico-node's do while BIRD restarts.
 func (b *birdProcess) stop() {
+	if b.cmd == nil {
+		return // adopted: it is not the agent's to stop
+	}
 	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-b.done:

@@ -19,7 +19,7 @@ import (
 	"github.com/knetlab/knetlab/verify/source"
 )
 
-// The live BGP state of a netns lab. Each node's BGP speaker is BIRD, run by its agent, read
+// The live BGP state of a netns lab. Each node's BGP speaker is BIRD, a lab process, read
 // as a person reads calico-node's: birdcl on its control socket (birdDir), `show protocols`
 // for the sessions and `show route` for the routes. A route reflector serves GoBGP's API on
 // the loopback of its own namespace (reflectorAPI), so a reader dials it from inside that
@@ -87,6 +87,15 @@ func observedRoutes(st bgp.State) []observed.BGPRoute {
 // node, saying why.
 func (s *Source) readNodeBGP(ctx context.Context, rec *journal.Lab, st *observed.Node) error {
 	node := st.Name
+	if p, ok := latestProcess(rec, birdProcess+node); ok {
+		// The node's BIRD is a lab process of its own, as on calico-node: it answers whether
+		// or not the agent runs (topology.nodes says when the agent does not).
+		if !p.Alive() {
+			return fmt.Errorf("the BIRD of %s is not running (pid %d); knetlab fix %s restarts it", node, p.PID, s.lab.Name)
+		}
+		return s.readBIRD(ctx, st, fmt.Sprintf("pid %d", p.PID))
+	}
+	// A lab an older knetlab deployed runs BIRD under the agent.
 	p, ok := agentOf(rec, node)
 	switch {
 	case !ok:
@@ -96,14 +105,20 @@ func (s *Source) readNodeBGP(ctx context.Context, rec *journal.Lab, st *observed
 	case paused(p.PID):
 		return fmt.Errorf("the agent of %s is paused (pid %d, stopped by a signal), so its BIRD is never reconfigured; kill -CONT %d resumes it", node, p.PID, p.PID)
 	}
+	return s.readBIRD(ctx, st, fmt.Sprintf("under its agent, pid %d", p.PID))
+}
+
+// readBIRD fills node st's BGP tables from its BIRD (who says which process it is).
+func (s *Source) readBIRD(ctx context.Context, st *observed.Node, who string) error {
+	node := st.Name
 	dir := birdDir(s.root, s.lab.Name, node)
 	sessions, err := birdSessions(ctx, dir)
 	if err != nil {
-		return fmt.Errorf("the BIRD of %s (under its agent, pid %d) does not answer: %w; knetlab fix %s restarts it", node, p.PID, err, s.lab.Name)
+		return fmt.Errorf("the BIRD of %s (%s) does not answer: %w; knetlab fix %s restarts it", node, who, err, s.lab.Name)
 	}
 	out, err := birdcl(ctx, dir, "show", "route", "all")
 	if err != nil {
-		return fmt.Errorf("the BIRD of %s (under its agent, pid %d) does not answer: %w; knetlab fix %s restarts it", node, p.PID, err, s.lab.Name)
+		return fmt.Errorf("the BIRD of %s (%s) does not answer: %w; knetlab fix %s restarts it", node, who, err, s.lab.Name)
 	}
 	routes, err := parse.BirdRoutes(out)
 	if err != nil {

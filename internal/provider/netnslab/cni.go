@@ -137,10 +137,16 @@ func autodetectCIDRs(l *lab.Lab, n lab.Node) []netip.Prefix {
 // deployCNI runs the CNI part of a deploy.
 func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error {
 	l := d.topo.lab
-	// The reflectors first: they only listen, and each node's BIRD dials them the moment its
-	// agent starts it. Started before the datastore, their start overlaps etcd's.
+	// The reflectors first: they only listen. Then each node's BIRD, which dials them ¾ to 1 s
+	// after it starts (its minimum connect delay): the sessions come up while the datastore and
+	// the agents start, and an agent, once it runs, only adds its blocks.
 	for _, rr := range l.RouteReflectors() {
 		if err := d.ensureReflector(rr); err != nil {
+			return err
+		}
+	}
+	for _, rr := range l.RouteReflectors() {
+		if err := d.waitReflectorListening(rr); err != nil {
 			return err
 		}
 	}
@@ -148,6 +154,13 @@ func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error 
 	pki, err := d.ensurePKI(url)
 	if err != nil {
 		return err
+	}
+	if l.BGP != nil {
+		for _, n := range l.Nodes {
+			if err := d.ensureBIRD(n, agentOptions(d.root, l, n, url, pki)); err != nil {
+				return err
+			}
+		}
 	}
 	if err := d.ensureDatastore(url, pki); err != nil {
 		return err
@@ -170,15 +183,15 @@ func (d *deployer) deployCNI(ctx context.Context, prog provider.Progress) error 
 	if err := d.ensureCNIPlugin(); err != nil {
 		return err
 	}
-	for _, rr := range l.RouteReflectors() {
-		if err := d.waitReflectorListening(rr); err != nil {
-			return err
-		}
-	}
 	if rrs := l.RouteReflectors(); len(rrs) > 0 {
 		prog.Step("route reflectors: %d", len(rrs))
 	}
 	for _, n := range l.Nodes {
+		if l.BGP != nil {
+			if err := d.waitBIRD(n, birdDir(d.root, l.Name, n.Name)); err != nil {
+				return err
+			}
+		}
 		if err := d.ensureAgent(n, url, pki); err != nil {
 			return err
 		}
@@ -440,6 +453,14 @@ func (d *deployer) waitConverged(ctx context.Context, store datastore.Store, pro
 		for _, n := range l.Nodes {
 			if _, ok, perr := runningProcess(d.store, agentProcess+n.Name); perr != nil || !ok {
 				return exitcode.NewEnvironment(fmt.Errorf("the agent of %s stopped; see %s", n.Name, d.stateFile("logs", "agent-"+n.Name+".log")), labBroken(l.Name))
+			}
+		}
+		for _, n := range l.Nodes {
+			if l.BGP == nil {
+				break
+			}
+			if _, ok, perr := runningProcess(d.store, birdProcess+n.Name); perr != nil || !ok {
+				return exitcode.NewEnvironment(fmt.Errorf("the BIRD of %s stopped; see %s", n.Name, d.stateFile("logs", "bird-"+n.Name+".stderr")), labBroken(l.Name))
 			}
 		}
 		for _, rr := range l.RouteReflectors() {

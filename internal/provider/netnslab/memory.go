@@ -20,8 +20,8 @@ import (
 const (
 	nodeMemory = 14 << 20
 	labMemory  = 64 << 20
-	// A BGP lab's agents each run BIRD too, and its route reflectors are processes of their
-	// own: measured on calico-bgp 8 s after deploy (2026-12-01), an agent's private memory is
+	// A BGP lab's nodes each run BIRD too (a lab process beside the agent), and its route
+	// reflectors are processes of their own: measured on calico-bgp 8 s after deploy (2026-12-01), an agent's private memory is
 	// 11–13 MiB as in any lab, its BIRD's 0.8 MiB, a reflector's 22 MiB.
 	bgpSpeakerMemory = 1 << 20
 	reflectorMemory  = 22 << 20

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/knetlab/knetlab/internal/agent"
 	"github.com/knetlab/knetlab/internal/exitcode"
 	"github.com/knetlab/knetlab/internal/lab"
 	"github.com/knetlab/knetlab/internal/provider"
@@ -48,8 +49,8 @@ func (p *Provider) PlanDeploy(_ context.Context, l *lab.Lab, opts provider.Deplo
 	return pl, nil
 }
 
-// cniSteps are the CNI part of a deploy: the datastore, the route reflectors, the agents, the
-// lab's pods. root is the provider's state root.
+// cniSteps are the CNI part of a deploy: the route reflectors and the nodes' BIRDs, the
+// datastore, the agents, the lab's pods. root is the provider's state root.
 func cniSteps(root string, l *lab.Lab) []provider.Step {
 	cp := controlPlane(l)
 	datastore := provider.Step{
@@ -78,7 +79,7 @@ func cniSteps(root string, l *lab.Lab) []provider.Step {
 		agents.Actions = append(agents.Actions, line)
 	}
 	agents.Actions = append(agents.Actions, memoryEstimateLine(l))
-	steps := []provider.Step{datastore}
+	var steps []provider.Step
 	if rrs := l.RouteReflectors(); len(rrs) > 0 {
 		st := provider.Step{Title: "start the route reflectors (GoBGP, embedded in this binary) with the rr.conf knetlab render writes"}
 		for _, rr := range rrs {
@@ -87,9 +88,22 @@ func cniSteps(root string, l *lab.Lab) []provider.Step {
 				fmt.Sprintf("start the reflector %s in %s: BGP on %s:179 (passive, clients from %s as route-reflector clients of cluster %s), its GoBGP API on %s inside the namespace",
 					rr.Name, NamespaceName(l.Name, rr.Name), rr.Address.Addr(), rr.Clients.Prefix, rr.ClusterID, reflectorAPI))
 		}
+		st.Waits = fmt.Sprintf("each reflector to listen on port 179 (%s)", reflectorStartTimeout)
 		steps = append(steps, st)
 	}
-	steps = append(steps, agents)
+	if l.BGP != nil {
+		st := provider.Step{
+			Title: "start each node's BIRD, a process of its own beside the agent as on calico-node, with its peers and nothing to announce yet (its agent adds its blocks)",
+			Waits: fmt.Sprintf("each BIRD's control socket to answer, before its agent starts (%s)", birdStartTimeout),
+		}
+		for _, n := range l.Nodes {
+			dir := birdDir(root, l.Name, n.Name)
+			st.Actions = append(st.Actions, fmt.Sprintf("start bird -f -R -c %s -s %s in %s (%s)",
+				filepath.Join(dir, agent.BIRDConfigFile), filepath.Join(dir, agent.BIRDSocketFile), NamespaceName(l.Name, n.Name), peersText(l, n)))
+		}
+		steps = append(steps, st)
+	}
+	steps = append(steps, datastore, agents)
 	if len(l.Pods) > 0 {
 		pods := provider.Step{Title: "add the lab's pods through the CNI plugin"}
 		for _, p := range l.Pods {

@@ -122,10 +122,13 @@ func processesInLabOrder(rec *journal.Lab) []journal.Process {
 		member[ns.Name] = i
 	}
 	rank := func(p journal.Process) int {
-		if p.Name == datastoreProcess {
+		switch {
+		case p.Name == datastoreProcess:
 			return 0
+		case strings.HasPrefix(p.Name, birdProcess):
+			return 1
 		}
-		return 1
+		return 2
 	}
 	out := slices.Clone(rec.Processes)
 	slices.SortStableFunc(out, func(a, b journal.Process) int {
