@@ -317,7 +317,6 @@ func (s *Speaker) AllEstablishedSince() time.Time {
 	return s.allUpSince
 }
 
-
 // notePeer follows a session's state: which peers are up, since when all are, and why a
 // session went down (until it is Established again).
 func (s *Speaker) notePeer(ev *apiutil.WatchEventMessage_PeerEvent) {
