@@ -186,7 +186,9 @@ func TestCalicoBGPLab(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(5 * time.Second); len(agenttest.BIRDProcesses(t, dir)) > 0 && time.Now().Before(deadline); {
+		// Wait until the kernel has it down as exited (gone, or a zombie): its cmdline empties
+		// early in its exit, while it still counts as running for a few more moments.
+		for deadline := time.Now().Add(5 * time.Second); !processExited(pid) && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if st := must(exitcode.OK, "status", name); !regexp.MustCompile(`(?m)^bird k8s-guide-worker\s+process\s+exited\s`).MatchString(st) {
@@ -330,3 +332,17 @@ func sorted(s []string) []string {
 // faultSettles bounds the wait for a BGP fault to show: the lab's speakers hold a session for
 // 9 s without keepalives, and a stopped reflector's sessions drop at once.
 const faultSettles = 15 * time.Second
+
+// processExited reports whether process pid is gone or a zombie.
+func processExited(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// The state follows the command name in parentheses, which may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'Z' || b[i+2] == 'X'
+}
