@@ -341,7 +341,7 @@ func (s *Speaker) notePeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 	switch {
 	case st.SessionState == bgp.BGP_FSM_ESTABLISHED:
 		delete(s.why, st.NeighborAddress)
-	case st.DisconnectReason == api.PeerState_DISCONNECT_REASON_UNSPECIFIED,
+	case st.DisconnectReason == noReason,
 		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_IDLE_TIMER_EXPIRED, // Idle → Active: no news
 		st.DisconnectReason == api.PeerState_DISCONNECT_REASON_DECONFIGURED:       // relink's doing, not the reason
 	default:

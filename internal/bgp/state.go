@@ -208,10 +208,13 @@ func stateName(s api.PeerState_SessionState) string {
 	}
 }
 
+// noReason is GoBGP's zero DisconnectReason: no reason given.
+const noReason api.PeerState_DisconnectReason = 0
+
 func disconnectInfo(reason api.PeerState_DisconnectReason, msg string) string {
 	var parts []string
 	name := ""
-	if reason != api.PeerState_DISCONNECT_REASON_UNSPECIFIED {
+	if reason != noReason {
 		name = strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(reason.String(), "DISCONNECT_REASON_"), "_", " "))
 		parts = append(parts, name)
 	}

@@ -142,8 +142,10 @@ func gobgpEnum(raw json.RawMessage, names []string, prefix string) (string, bool
 			return name, true
 		}
 	}
-	if s == "UNSPECIFIED" || s == "UP" {
-		return strings.ToLower(s), true
+	// Every GoBGP enum's zero value, printed by its name (unspecified), is no value, as its
+	// number 0 is.
+	if strings.EqualFold(s, "unspecified") {
+		return names[0], true
 	}
 	return "", false
 }
