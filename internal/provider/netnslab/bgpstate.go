@@ -87,25 +87,16 @@ func observedRoutes(st bgp.State) []observed.BGPRoute {
 // node, saying why.
 func (s *Source) readNodeBGP(ctx context.Context, rec *journal.Lab, st *observed.Node) error {
 	node := st.Name
-	if p, ok := latestProcess(rec, birdProcess+node); ok {
-		// The node's BIRD is a lab process of its own, as on calico-node: it answers whether
-		// or not the agent runs (topology.nodes says when the agent does not).
-		if !p.Alive() {
-			return fmt.Errorf("the BIRD of %s is not running (pid %d); knetlab fix %s restarts it", node, p.PID, s.lab.Name)
-		}
-		return s.readBIRD(ctx, st, fmt.Sprintf("pid %d", p.PID))
-	}
-	// A lab an older knetlab deployed runs BIRD under the agent.
-	p, ok := agentOf(rec, node)
+	// The node's BIRD is a lab process of its own, as on calico-node: it answers whether or
+	// not the agent runs (topology.nodes says when the agent does not).
+	p, ok := latestProcess(rec, birdProcess+node)
 	switch {
 	case !ok:
-		return fmt.Errorf("%s has no agent recorded, so no BIRD; knetlab deploy %s starts it", node, s.lab.Name)
+		return fmt.Errorf("%s has no BIRD recorded; knetlab deploy %s starts it", node, s.lab.Name)
 	case !p.Alive():
-		return fmt.Errorf("the BIRD of %s runs under its agent, which is not running (pid %d); knetlab fix %s restarts it", node, p.PID, s.lab.Name)
-	case paused(p.PID):
-		return fmt.Errorf("the agent of %s is paused (pid %d, stopped by a signal), so its BIRD is never reconfigured; kill -CONT %d resumes it", node, p.PID, p.PID)
+		return fmt.Errorf("the BIRD of %s is not running (pid %d); knetlab fix %s restarts it", node, p.PID, s.lab.Name)
 	}
-	return s.readBIRD(ctx, st, fmt.Sprintf("under its agent, pid %d", p.PID))
+	return s.readBIRD(ctx, st, fmt.Sprintf("pid %d", p.PID))
 }
 
 // readBIRD fills node st's BGP tables from its BIRD (who says which process it is).
